@@ -1,0 +1,106 @@
+//! Command-line flags, as parsed by clap. Turning them into work is
+//! `main.rs`'s job; this module only describes them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::sim::dataset::Size;
+
+#[derive(Debug, Parser)]
+#[command(name = "trm", version, about = "Tableau Resource Manager: audit warehouse, lineage and governance reports")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the simulated Tableau site and print how to connect to it.
+    Demo(DemoArgs),
+    /// The simulated Tableau site (REST API on loopback).
+    #[command(subcommand)]
+    Sim(SimCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Address to listen on (loopback only); port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub addr: SocketAddr,
+    #[arg(long, default_value = "small")]
+    pub size: Size,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Serve a simulated site until interrupted.
+    Serve(ServeArgs),
+    /// Write a site's ground-truth manifest without serving it.
+    Manifest(ManifestArgs),
+    /// Measure generation time, peak memory and page latency.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SiteArgs {
+    /// small (~20 workbooks), medium (~1,000) or large (10,000).
+    #[arg(long, default_value = "small")]
+    pub size: Size,
+    /// Seed for the generated content; the same seed gives the same site.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Simulated day to start on (usage and refresh jobs advance with it).
+    #[arg(long, default_value_t = 0)]
+    pub day: i64,
+    /// Site content URL to sign in to.
+    #[arg(long, default_value = "analytics")]
+    pub site: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (loopback only); port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    #[command(flatten)]
+    pub site: SiteArgs,
+    /// Write the ground-truth manifest (JSON) here before serving.
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
+    /// Personal access token name the site accepts.
+    #[arg(long, default_value = "trm-sim")]
+    pub pat_name: String,
+    /// Personal access token secret the site accepts.
+    #[arg(long, env = "TRM_SIM_PAT_SECRET", default_value = "trm-sim-secret", hide_env_values = true)]
+    pub pat_secret: String,
+    /// Session lifetime after sign-in, in seconds.
+    #[arg(long, default_value_t = 240 * 60)]
+    pub session_ttl: u64,
+    /// Requests one session may have in flight before getting 429.
+    #[arg(long, default_value_t = 10)]
+    pub max_concurrent: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ManifestArgs {
+    #[command(flatten)]
+    pub site: SiteArgs,
+    /// Output file; standard output if omitted.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[arg(long, default_value = "large")]
+    pub size: Size,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Timed requests per measurement.
+    #[arg(long, default_value_t = 200)]
+    pub requests: usize,
+}

@@ -1,0 +1,44 @@
+//! The `trm` command: parse flags, run one mode, report errors with their
+//! causes and a non-zero exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use trm::cli::{Cli, Command, SimCommand};
+
+mod run;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Demo(args) => run::demo(args).await,
+            Command::Sim(SimCommand::Serve(args)) => run::sim_serve(args).await,
+            Command::Sim(SimCommand::Manifest(args)) => run::sim_manifest(args).await,
+            Command::Sim(SimCommand::Bench(args)) => run::sim_bench(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  Caused by: {cause}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}

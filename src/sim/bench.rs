@@ -1,0 +1,139 @@
+//! `trm sim bench`: how long the site takes to generate, how much memory it
+//! holds, and how fast it serves a full 1,000-item page over loopback.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+use super::dataset::Size;
+use super::{SimConfig, SimState};
+
+pub struct BenchReport {
+    pub size: Size,
+    pub generate: Duration,
+    pub peak_rss_after_generate: Option<u64>,
+    pub workbooks: usize,
+    pub views: usize,
+    pub users: usize,
+    pub xml_page: Latency,
+    pub json_page: Latency,
+    pub views_usage_page: Latency,
+    pub peak_rss_end: Option<u64>,
+}
+
+pub struct Latency {
+    pub requests: usize,
+    pub median: Duration,
+    pub p95: Duration,
+    pub bytes: usize,
+}
+
+/// Peak resident set size of this process so far (Linux `VmHWM`), in bytes.
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+async fn measure(client: &reqwest::Client, url: &str, token: &str, accept: &str, n: usize) -> anyhow::Result<Latency> {
+    let mut times = Vec::with_capacity(n);
+    let mut bytes = 0;
+    for _ in 0..n {
+        let start = Instant::now();
+        let resp = client.get(url).header("X-Tableau-Auth", token).header("Accept", accept).send().await?;
+        anyhow::ensure!(resp.status().is_success(), "GET {url} returned {}", resp.status());
+        bytes = resp.bytes().await?.len();
+        times.push(start.elapsed());
+    }
+    times.sort();
+    Ok(Latency { requests: n, median: times[n / 2], p95: times[(n * 95 / 100).min(n - 1)], bytes })
+}
+
+pub async fn run(size: Size, seed: u64, requests: usize) -> anyhow::Result<BenchReport> {
+    let requests = requests.max(1);
+    let config = SimConfig { size, seed, ..SimConfig::default() };
+    let started = Instant::now();
+    let state = tokio::task::spawn_blocking(move || SimState::new(config)).await?;
+    let generate = started.elapsed();
+    let peak_rss_after_generate = peak_rss();
+    let (workbooks, views, users) = (state.data.workbooks.len(), state.data.views.len(), state.data.users.len());
+    let pat_name = state.config.pat_name.clone();
+    let pat_secret = state.config.pat_secret.clone();
+    let site_url = state.config.site_content_url.clone();
+    let site_id = state.data.site.id.clone();
+
+    let handle = super::serve(state, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let base = format!("{}/api/3.27", handle.url());
+    let client = reqwest::Client::new();
+    let body = format!(
+        "<tsRequest><credentials personalAccessTokenName=\"{pat_name}\" personalAccessTokenSecret=\"{pat_secret}\"><site contentUrl=\"{site_url}\"/></credentials></tsRequest>"
+    );
+    let resp = client.post(format!("{base}/auth/signin")).body(body).send().await?.text().await?;
+    let token = resp
+        .split("token=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .context("sign-in response carried no token")?
+        .to_string();
+
+    let workbooks_url = format!("{base}/sites/{site_id}/workbooks?pageSize=1000&pageNumber=1");
+    // One untimed request warms the connection pool.
+    measure(&client, &workbooks_url, &token, "*/*", 1).await?;
+    let xml_page = measure(&client, &workbooks_url, &token, "application/xml", requests).await?;
+    let json_page = measure(&client, &workbooks_url, &token, "application/json", requests).await?;
+    let views_url = format!("{base}/sites/{site_id}/views?includeUsageStatistics=true&pageSize=1000&pageNumber=2");
+    let views_usage_page = measure(&client, &views_url, &token, "application/xml", requests).await?;
+    handle.stop().await;
+
+    Ok(BenchReport {
+        size,
+        generate,
+        peak_rss_after_generate,
+        workbooks,
+        views,
+        users,
+        xml_page,
+        json_page,
+        views_usage_page,
+        peak_rss_end: peak_rss(),
+    })
+}
+
+fn mib(b: Option<u64>) -> String {
+    b.map_or("n/a".into(), |b| format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0)))
+}
+
+impl fmt::Display for Latency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "median {:.2} ms, p95 {:.2} ms over {} requests, {} KiB each",
+            self.median.as_secs_f64() * 1000.0,
+            self.p95.as_secs_f64() * 1000.0,
+            self.requests,
+            self.bytes / 1024
+        )
+    }
+}
+
+impl fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "simulated site bench ({} size)", self.size)?;
+        writeln!(
+            f,
+            "  generate:            {:.2} s ({} workbooks, {} views, {} users)",
+            self.generate.as_secs_f64(),
+            self.workbooks,
+            self.views,
+            self.users
+        )?;
+        writeln!(f, "  peak RSS generated:  {}", mib(self.peak_rss_after_generate))?;
+        writeln!(f, "  workbooks page XML:  {}", self.xml_page)?;
+        writeln!(f, "  workbooks page JSON: {}", self.json_page)?;
+        writeln!(f, "  views+usage page:    {}", self.views_usage_page)?;
+        write!(f, "  peak RSS at end:     {}", mib(self.peak_rss_end))
+    }
+}
