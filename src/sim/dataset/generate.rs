@@ -346,8 +346,9 @@ pub fn generate(size: Size, seed: u64, site_content_url: &str) -> Dataset {
         let wb = i as u32;
 
         let first_view = views.len() as u32;
-        let sheets = rng.range(1, 6);
-        let dashboards = rng.range(1, 2);
+        // About six views per workbook, as the large site's 10,000 / 60,000.
+        let sheets = rng.range(1, 7);
+        let dashboards = rng.range(1, 3);
         let story = rng.chance(0.05);
         let mut view_names = HashSet::new();
         let mut url_names = HashSet::new();
