@@ -24,6 +24,7 @@ fn user_el(d: &Dataset, i: u32) -> El {
         .attr("authSetting", "ServerDefault")
         .attr("fullName", &u.full_name)
         .attr("email", &u.email)
+        .child(El::new("domain").attr("name", "local"))
 }
 
 const USER_FIELDS: &[&str] = &["name", "siteRole", "lastLogin", "fullName", "email"];
