@@ -33,6 +33,25 @@ pub struct DemoArgs {
     pub size: Size,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    #[command(flatten)]
+    pub fault_args: FaultArgs,
+}
+
+/// Seeded, reproducible faults to inject on both APIs; the YAML format is
+/// described in `trm::sim::faults`.
+#[derive(Debug, Default, Args)]
+pub struct FaultArgs {
+    /// YAML plan of faults to inject: 429s, 5xx, slow responses, dropped
+    /// connections, truncated bodies, session expiry, GraphQL node limits.
+    #[arg(long, value_name = "FILE")]
+    pub faults: Option<PathBuf>,
+    /// One more fault, as a YAML mapping (repeatable), e.g.
+    /// --fault 'kind: status, status: 503, every: 10'
+    #[arg(long = "fault", value_name = "YAML")]
+    pub fault: Vec<String>,
+    /// Seed for `rate` faults; overrides the plan file's `seed`.
+    #[arg(long, value_name = "N")]
+    pub fault_seed: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,6 +102,8 @@ pub struct ServeArgs {
     /// Requests one session may have in flight before getting 429.
     #[arg(long, default_value_t = 10)]
     pub max_concurrent: usize,
+    #[command(flatten)]
+    pub fault_args: FaultArgs,
 }
 
 #[derive(Debug, Args)]

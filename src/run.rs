@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use trm::cli::{BenchArgs, DemoArgs, ManifestArgs, ServeArgs, SiteArgs};
+use trm::cli::{BenchArgs, DemoArgs, FaultArgs, ManifestArgs, ServeArgs, SiteArgs};
+use trm::sim::faults::FaultPlan;
 use trm::sim::{self, SimConfig, SimHandle, SimState};
 
 fn sim_config(site: &SiteArgs) -> anyhow::Result<SimConfig> {
@@ -23,6 +24,21 @@ fn sim_config(site: &SiteArgs) -> anyhow::Result<SimConfig> {
     })
 }
 
+/// The plan from `--faults FILE`, then each `--fault`, then `--fault-seed`.
+fn fault_plan(args: &FaultArgs) -> anyhow::Result<FaultPlan> {
+    let mut plan = match &args.faults {
+        Some(path) => FaultPlan::load(path)?,
+        None => FaultPlan::default(),
+    };
+    for spec in &args.fault {
+        plan.add_inline(spec)?;
+    }
+    if let Some(seed) = args.fault_seed {
+        plan.seed = seed;
+    }
+    Ok(plan)
+}
+
 fn print_connection(handle: &SimHandle) {
     let c = &handle.state.config;
     let m = handle.state.manifest();
@@ -35,6 +51,9 @@ fn print_connection(handle: &SimHandle) {
     println!("  REST API:     {}/api/3.27/  (versions 3.0 to 3.27)", handle.url());
     println!("  Manifest:     {}/sim/manifest", handle.url());
     println!("  Clock:        curl -X POST '{}/sim/clock?advance=7'", handle.url());
+    if !c.faults.is_empty() {
+        println!("  Faults:       {}", c.faults.summary());
+    }
     println!();
     println!(
         "  Content: {} projects, {} workbooks, {} views, {} datasources, {} users, {} groups, {} refresh tasks",
@@ -58,7 +77,8 @@ async fn wait_for_ctrl_c(handle: SimHandle) -> anyhow::Result<()> {
 }
 
 pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
-    let config = SimConfig { size: args.size, seed: args.seed, ..SimConfig::default() };
+    let config =
+        SimConfig { size: args.size, seed: args.seed, faults: fault_plan(&args.fault_args)?, ..SimConfig::default() };
     let handle = sim::start(config, args.addr).await?;
     print_connection(&handle);
     wait_for_ctrl_c(handle).await
@@ -70,6 +90,7 @@ pub async fn sim_serve(args: ServeArgs) -> anyhow::Result<()> {
         pat_secret: args.pat_secret.clone(),
         session_ttl: Duration::from_secs(args.session_ttl),
         max_concurrent_per_session: args.max_concurrent.max(1),
+        faults: fault_plan(&args.fault_args)?,
         ..sim_config(&args.site)?
     };
     anyhow::ensure!(

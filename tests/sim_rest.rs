@@ -502,23 +502,23 @@ async fn jobs_and_tasks_reflect_planted_refresh_failures() {
 
     let r = site.get(&site.site_path("tasks/extractRefreshes?pageSize=1000"), &token).await;
     let doc = r.doc();
-    for f in &manifest.planted.failing_extracts {
+    for f in &manifest.planted.broken_extracts {
         let task = doc
             .descendants()
             .find(|n| n.has_tag_name((NS, "extractRefresh")) && n.attribute("id") == Some(f.task_id.as_str()))
             .expect("planted task is listed");
         assert_eq!(task.attribute("consecutiveFailedCount").unwrap(), f.consecutive_failed_count.to_string());
     }
-    assert!(manifest.planted.failing_extracts.iter().any(|f| f.reason == "stale"));
-    assert!(manifest.planted.failing_extracts.iter().any(|f| f.reason == "consecutive_failures"));
+    assert!(manifest.planted.broken_extracts.iter().any(|f| f.reasons.contains(&"stale")));
+    assert!(manifest.planted.broken_extracts.iter().any(|f| f.reasons.contains(&"consecutive_failures")));
     assert!(!manifest.planted.transient_failures.is_empty());
 
     // Failing extracts keep failing as the clock moves past every schedule's
     // period (monthly is the longest), and their counts grow.
     site.handle.state.set_day(31);
     let later = site.handle.state.manifest();
-    for f in manifest.planted.failing_extracts.iter().filter(|f| f.consecutive_failed_count > 0) {
-        let again = later.planted.failing_extracts.iter().find(|g| g.task_id == f.task_id).expect("still failing");
+    for f in manifest.planted.broken_extracts.iter().filter(|f| f.consecutive_failed_count > 0) {
+        let again = later.planted.broken_extracts.iter().find(|g| g.task_id == f.task_id).expect("still failing");
         assert!(again.consecutive_failed_count > f.consecutive_failed_count, "{}", f.task_id);
     }
 }

@@ -5,8 +5,11 @@
 //! so tests that compare what a client fetched against it check the whole
 //! serving path.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
+
 use serde::Serialize;
 
+use super::dataset::lineage::{formula_references, FieldKind, Owner};
 use super::dataset::{day_start, Dataset, Health, SheetType, Target};
 
 pub use super::dataset::USAGE_WINDOW_DAYS;
@@ -51,6 +54,16 @@ pub struct Counts {
     pub workbook_tags: usize,
     pub total_view_count: u64,
     pub permissions: PermissionCounts,
+    /// Metadata API entities.
+    pub databases: usize,
+    pub database_tables: usize,
+    pub custom_sql_tables: usize,
+    pub columns: usize,
+    pub fields: usize,
+    pub fields_by_kind: BTreeMap<&'static str, usize>,
+    pub metadata_sheets: usize,
+    pub metadata_dashboards: usize,
+    pub data_quality_warnings: usize,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -77,10 +90,61 @@ pub struct Planted {
     pub unused_dashboards: Vec<UnusedDashboard>,
     /// Dashboards with no views that are younger than the window: not unused.
     pub young_dashboards_without_views: Vec<UnusedDashboard>,
-    pub failing_extracts: Vec<FailingExtract>,
+    /// Extract refresh tasks that are broken, with every reason that applies.
+    pub broken_extracts: Vec<BrokenExtract>,
     /// Tasks with one failure followed by success: not broken.
     pub transient_failures: Vec<String>,
+    pub missing_fields: Vec<MissingField>,
+    /// Published datasources no workbook connects to.
+    pub orphan_datasources: Vec<Named>,
+    pub data_quality_warnings: Vec<Warning>,
+    pub decoys: Decoys,
     pub hostile_names: Vec<HostileName>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Named {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MissingField {
+    /// Metadata API id of the field.
+    pub field_id: String,
+    pub field_name: String,
+    /// `published` or `embedded`.
+    pub datasource_type: &'static str,
+    /// Metadata API id of the datasource.
+    pub datasource_id: String,
+    /// `column_without_upstream` or `calculation_references_missing_field`.
+    pub kind: &'static str,
+    pub missing_references: Vec<String>,
+    /// Metadata API ids of the sheets that use the field, directly or
+    /// through an embedded datasource field standing for it.
+    pub sheets: Vec<String>,
+    /// Metadata API ids of the dashboards holding those sheets.
+    pub dashboards: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Warning {
+    pub id: String,
+    pub datasource_id: String,
+    pub value: &'static str,
+    pub is_active: bool,
+    pub is_elevated: bool,
+}
+
+/// Things a detector must not flag.
+#[derive(Debug, Serialize)]
+pub struct Decoys {
+    /// Calculations whose only unknown names are `[Parameters].[…]`.
+    pub parameter_calculations: Vec<String>,
+    /// Calculations naming a field whose name has brackets (`]]` escapes).
+    pub escaped_bracket_calculations: Vec<String>,
+    /// Fields renamed away from their column's caption, still connected.
+    pub renamed_fields: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -92,14 +156,17 @@ pub struct UnusedDashboard {
 }
 
 #[derive(Debug, Serialize)]
-pub struct FailingExtract {
+pub struct BrokenExtract {
     pub task_id: String,
     pub target_type: &'static str,
     pub target_id: String,
-    /// `last_refresh_failed`, `consecutive_failures` or `stale`.
-    pub reason: &'static str,
+    /// Any of `last_refresh_failed`, `consecutive_failures`, `stale` and
+    /// `upstream_table_gone`.
+    pub reasons: Vec<&'static str>,
     pub consecutive_failed_count: u32,
     pub last_success_at: Option<String>,
+    /// Metadata API ids of upstream tables no longer in the catalog.
+    pub gone_tables: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -172,6 +239,21 @@ impl Manifest {
             workbook_tags: d.workbooks.iter().map(|w| w.tags.len()).sum(),
             total_view_count: d.views.iter().map(|v| v.usage.total_at(day)).sum(),
             permissions: perms,
+            databases: d.lineage.databases.len(),
+            database_tables: d.lineage.tables.iter().filter(|t| t.query.is_none() && !t.gone).count(),
+            custom_sql_tables: d.lineage.tables.iter().filter(|t| t.query.is_some()).count(),
+            columns: (0..d.lineage.tables.len() as u32).map(|t| d.lineage.live_columns(t).count()).sum(),
+            fields: d.lineage.fields.len(),
+            fields_by_kind: {
+                let mut m = BTreeMap::new();
+                for f in &d.lineage.fields {
+                    *m.entry(f.kind.type_name()).or_insert(0) += 1;
+                }
+                m
+            },
+            metadata_sheets: d.lineage.sheets.len(),
+            metadata_dashboards: d.lineage.dashboards.len(),
+            data_quality_warnings: d.lineage.warnings.len(),
         };
 
         let mut unused = Vec::new();
@@ -194,7 +276,8 @@ impl Manifest {
             }
         }
 
-        let mut failing = Vec::new();
+        let l = &d.lineage;
+        let mut broken = Vec::new();
         let mut transient = Vec::new();
         for (i, t) in d.tasks.iter().enumerate() {
             let i = i as u32;
@@ -202,30 +285,83 @@ impl Manifest {
             let failures = d.consecutive_failures(i, now);
             let last_success = d.last_success_at(i, now);
             let stale = last_success.is_none_or(|ok| now - ok > 2 * s.period_secs());
-            let reason = match failures {
-                0 if stale => "stale",
-                0 => {
-                    if matches!(t.health, Health::TransientFailure { .. }) {
-                        transient.push(t.id.clone());
-                    }
-                    continue;
-                }
-                1 => "last_refresh_failed",
-                _ => "consecutive_failures",
+            let upstream: Vec<u32> = match t.target {
+                Target::Datasource(x) => l.published[x as usize].tables.clone(),
+                Target::Workbook(w) => d.workbooks[w as usize]
+                    .embedded_datasources
+                    .clone()
+                    .flat_map(|e| l.embedded[e as usize].tables.clone())
+                    .collect(),
             };
+            let gone: Vec<String> = upstream
+                .iter()
+                .filter(|&&tb| l.tables[tb as usize].gone)
+                .map(|&tb| l.tables[tb as usize].id.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let mut reasons = Vec::new();
+            match failures {
+                0 if stale => reasons.push("stale"),
+                0 => {}
+                1 => reasons.push("last_refresh_failed"),
+                _ => reasons.push("consecutive_failures"),
+            }
+            if !gone.is_empty() {
+                reasons.push("upstream_table_gone");
+            }
+            if reasons.is_empty() {
+                if matches!(t.health, Health::TransientFailure { .. }) {
+                    transient.push(t.id.clone());
+                }
+                continue;
+            }
             let (target_type, target_id) = match t.target {
                 Target::Workbook(w) => ("workbook", d.workbooks[w as usize].id.clone()),
                 Target::Datasource(x) => ("datasource", d.datasources[x as usize].id.clone()),
             };
-            failing.push(FailingExtract {
+            broken.push(BrokenExtract {
                 task_id: t.id.clone(),
                 target_type,
                 target_id,
-                reason,
+                reasons,
                 consecutive_failed_count: failures,
                 last_success_at: last_success.map(iso),
+                gone_tables: gone,
             });
         }
+
+        let missing_fields = missing_fields(d);
+        let referenced: HashSet<u32> = d.embedded_datasources.iter().filter_map(|e| e.published).collect();
+        let orphan_datasources = (0..d.datasources.len() as u32)
+            .filter(|i| !referenced.contains(i))
+            .map(|i| Named { id: d.datasources[i as usize].id.clone(), name: d.datasources[i as usize].name.clone() })
+            .collect();
+        let warnings = l
+            .warnings
+            .iter()
+            .map(|w| Warning {
+                id: w.id.clone(),
+                datasource_id: d.datasources[w.datasource as usize].id.clone(),
+                value: w.value,
+                is_active: w.active,
+                is_elevated: w.elevated,
+            })
+            .collect();
+        let flagged: HashSet<&str> = missing_fields.iter().map(|m| m.field_id.as_str()).collect();
+        let calc_with = |needle: &str| -> Vec<String> {
+            l.fields
+                .iter()
+                .filter(|f| f.kind == FieldKind::Calculated && !flagged.contains(f.id.as_str()))
+                .filter(|f| f.formula.as_deref().is_some_and(|x| x.contains(needle)))
+                .map(|f| f.id.clone())
+                .collect()
+        };
+        let decoys = Decoys {
+            parameter_calculations: calc_with("[Parameters]."),
+            escaped_bracket_calculations: calc_with("]]"),
+            renamed_fields: l.fields.iter().filter(|f| f.renamed && !flagged.contains(f.id.as_str())).map(|f| f.id.clone()).collect(),
+        };
 
         use super::dataset::names::{HOSTILE_PROJECT, HOSTILE_VIEW, HOSTILE_WORKBOOK};
         let hostile_names = d
@@ -262,10 +398,87 @@ impl Manifest {
             planted: Planted {
                 unused_dashboards: unused,
                 young_dashboards_without_views: young,
-                failing_extracts: failing,
+                broken_extracts: broken,
                 transient_failures: transient,
+                missing_fields,
+                orphan_datasources,
+                data_quality_warnings: warnings,
+                decoys,
                 hostile_names,
             },
         }
     }
+}
+
+/// Column fields cut off from their column while their datasource still has
+/// upstream tables, and calculations naming fields their datasource lacks;
+/// with the sheets and dashboards that use them.
+fn missing_fields(d: &Dataset) -> Vec<MissingField> {
+    let l = &d.lineage;
+    let mut found: Vec<(u32, &'static str, Vec<String>)> = Vec::new();
+    let mut names_of: HashMap<Owner, HashSet<&str>> = HashMap::new();
+    for (i, f) in l.fields.iter().enumerate() {
+        let src = l.source(f.owner);
+        match f.kind {
+            FieldKind::Column if l.live_column(f).is_none() && !src.tables.is_empty() => {
+                found.push((i as u32, "column_without_upstream", Vec::new()));
+            }
+            FieldKind::Calculated => {
+                let names = names_of
+                    .entry(f.owner)
+                    .or_insert_with(|| src.fields.clone().map(|g| l.fields[g as usize].name.as_str()).collect());
+                let missing: Vec<String> = formula_references(f.formula.as_deref().unwrap_or_default())
+                    .into_iter()
+                    .filter(|r| !names.contains(r.as_str()))
+                    .collect();
+                if !missing.is_empty() {
+                    found.push((i as u32, "calculation_references_missing_field", missing));
+                }
+            }
+            _ => {}
+        }
+    }
+    // Sheets see a published field through the DatasourceFields standing for it.
+    let wanted: HashSet<u32> = found.iter().map(|(f, _, _)| *f).collect();
+    let mut stand_ins: HashMap<u32, Vec<u32>> = HashMap::new();
+    for (i, f) in l.fields.iter().enumerate() {
+        if let Some(r) = f.remote.filter(|r| wanted.contains(r)) {
+            stand_ins.entry(r).or_default().push(i as u32);
+        }
+    }
+    let mut sheets_using: HashMap<u32, Vec<u32>> = HashMap::new();
+    for (s, sheet) in l.sheets.iter().enumerate() {
+        for &f in &sheet.fields {
+            sheets_using.entry(f).or_default().push(s as u32);
+        }
+    }
+    found
+        .into_iter()
+        .map(|(fi, kind, missing_references)| {
+            let f = &l.fields[fi as usize];
+            let mut sheets: Vec<u32> = std::iter::once(fi)
+                .chain(stand_ins.get(&fi).into_iter().flatten().copied())
+                .flat_map(|g| sheets_using.get(&g).into_iter().flatten().copied())
+                .collect();
+            sheets.sort_unstable();
+            sheets.dedup();
+            let mut dashboards: Vec<u32> = sheets.iter().flat_map(|&s| l.sheets[s as usize].dashboards.clone()).collect();
+            dashboards.sort_unstable();
+            dashboards.dedup();
+            let (datasource_type, datasource_id) = match f.owner {
+                Owner::Published(p) => ("published", l.published_ids[p as usize].clone()),
+                Owner::Embedded(e) => ("embedded", d.embedded_datasources[e as usize].id.clone()),
+            };
+            MissingField {
+                field_id: f.id.clone(),
+                field_name: f.name.clone(),
+                datasource_type,
+                datasource_id,
+                kind,
+                missing_references,
+                sheets: sheets.iter().map(|&s| l.sheets[s as usize].id.clone()).collect(),
+                dashboards: dashboards.iter().map(|&x| l.dashboards[x as usize].id.clone()).collect(),
+            }
+        })
+        .collect()
 }

@@ -13,6 +13,7 @@
 pub mod bench;
 pub mod control;
 pub mod dataset;
+pub mod faults;
 pub mod manifest;
 pub mod rest;
 
@@ -43,6 +44,8 @@ pub struct SimConfig {
     pub max_concurrent_per_session: usize,
     /// Added to every authenticated request; lets tests provoke the limit.
     pub latency: Duration,
+    /// Faults to inject; none by default.
+    pub faults: faults::FaultPlan,
 }
 
 impl Default for SimConfig {
@@ -59,6 +62,7 @@ impl Default for SimConfig {
             session_ttl: Duration::from_secs(240 * 60),
             max_concurrent_per_session: 10,
             latency: Duration::ZERO,
+            faults: faults::FaultPlan::default(),
         }
     }
 }
@@ -126,7 +130,9 @@ impl SimState {
 
 /// The whole site as one router: the REST API plus the simulator's controls.
 pub fn app(state: Arc<SimState>) -> axum::Router {
-    rest::router(state.clone()).merge(control::router(state))
+    let api = rest::router(state.clone())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), faults::inject));
+    api.merge(control::router(state))
 }
 
 /// A site running on a background task.

@@ -642,9 +642,9 @@ class Conformance:
             self.c.ok(f"{label} match fetched views (id, workbook, sheetType, name, totalViewCount)", not bad,
                       f"{len(bad)} mismatches: {preview(bad)}" if bad else f"{len(entries)} planted")
 
-        failing = planted.get("failing_extracts")
+        failing = planted.get("broken_extracts")
         if failing is None or not tasks:
-            self.c.skip("planted failing extracts", "no manifest entry or no tasks fetched")
+            self.c.skip("planted broken extracts", "no manifest entry or no tasks fetched")
         else:
             bad = []
             for f in failing:
@@ -658,8 +658,8 @@ class Conformance:
                     bad.append(f"{task.id}: target {target} != manifest {f.get('target_type')} {f.get('target_id')}")
                 if "consecutive_failed_count" in f and task.consecutive_failed_count != f["consecutive_failed_count"]:
                     bad.append(f"{task.id}: consecutiveFailedCount {task.consecutive_failed_count} != manifest "
-                               f"{f['consecutive_failed_count']} ({f.get('reason')})")
-            self.c.ok("planted failing extracts match fetched tasks (id, target, consecutiveFailedCount)",
+                               f"{f['consecutive_failed_count']} ({', '.join(f.get('reasons', []))})")
+            self.c.ok("planted broken extracts match fetched tasks (id, target, consecutiveFailedCount)",
                       not bad, f"{len(bad)} mismatches: {preview(bad)}" if bad else f"{len(failing)} planted")
 
         transient = planted.get("transient_failures")

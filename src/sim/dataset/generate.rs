@@ -28,7 +28,7 @@ fn shape(size: Size) -> Shape {
             groups: 8,
             projects: 12,
             workbooks: 20,
-            datasources: 6,
+            datasources: 8,
             extract_schedules: 4,
             subscription_schedules: 2,
         },
@@ -321,7 +321,9 @@ pub fn generate(size: Size, seed: u64, site_content_url: &str) -> Dataset {
         });
     }
 
-    // Workbooks with their views and embedded datasources.
+    // Workbooks with their views and embedded datasources. Every eighth
+    // published datasource is never connected to: an orphan.
+    let connectable: Vec<u32> = (0..datasources.len() as u32).filter(|i| i % 8 != 5).collect();
     let mut rng = root.fork(6);
     let mut workbooks = Vec::with_capacity(shape.workbooks);
     let mut views = Vec::with_capacity(shape.workbooks * 6);
@@ -409,8 +411,8 @@ pub fn generate(size: Size, seed: u64, site_content_url: &str) -> Dataset {
         let first_embedded = embedded_datasources.len() as u32;
         let mut direct = false;
         for _ in 0..rng.range(1, 3) {
-            let published = if !datasources.is_empty() && rng.chance(0.6) {
-                Some(rng.below(datasources.len() as u64) as u32)
+            let published = if !connectable.is_empty() && rng.chance(0.6) {
+                Some(*rng.pick(&connectable))
             } else {
                 direct = true;
                 None
@@ -559,7 +561,7 @@ pub fn generate(size: Size, seed: u64, site_content_url: &str) -> Dataset {
         by_id.insert(id.clone(), entity);
     }
 
-    Dataset {
+    let mut dataset = Dataset {
         size,
         seed,
         site,
@@ -572,8 +574,11 @@ pub fn generate(size: Size, seed: u64, site_content_url: &str) -> Dataset {
         embedded_datasources,
         schedules,
         tasks,
+        lineage: Default::default(),
         by_id,
-    }
+    };
+    super::lineage::generate(&mut dataset, &root);
+    dataset
 }
 
 fn title_case(s: &str) -> String {

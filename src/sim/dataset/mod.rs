@@ -8,6 +8,7 @@
 //! moving the clock never needs to regenerate anything.
 
 mod generate;
+pub mod lineage;
 pub mod names;
 pub mod rng;
 
@@ -70,6 +71,8 @@ pub struct Dataset {
     pub embedded_datasources: Vec<EmbeddedDatasource>,
     pub schedules: Vec<Schedule>,
     pub tasks: Vec<ExtractTask>,
+    /// Databases, tables, columns, fields, sheets and dashboards.
+    pub lineage: lineage::Lineage,
     pub(crate) by_id: HashMap<String, Entity>,
 }
 

@@ -64,7 +64,7 @@ impl Sessions {
         self.inner.lock().expect("session table poisoned").by_token.get(token).cloned()
     }
 
-    fn close(&self, token: &str) -> bool {
+    pub(crate) fn close(&self, token: &str) -> bool {
         let mut t = self.inner.lock().expect("session table poisoned");
         match t.by_token.remove(token) {
             Some(s) => {
