@@ -15,6 +15,7 @@ pub mod control;
 pub mod dataset;
 pub mod faults;
 pub mod manifest;
+pub mod metadata;
 pub mod rest;
 
 use std::net::SocketAddr;
@@ -46,6 +47,8 @@ pub struct SimConfig {
     pub latency: Duration,
     /// Faults to inject; none by default.
     pub faults: faults::FaultPlan,
+    /// Metadata API limits (node limit, page sizes, cost and time budget).
+    pub metadata: metadata::Limits,
 }
 
 impl Default for SimConfig {
@@ -63,6 +66,7 @@ impl Default for SimConfig {
             max_concurrent_per_session: 10,
             latency: Duration::ZERO,
             faults: faults::FaultPlan::default(),
+            metadata: metadata::Limits::default(),
         }
     }
 }
@@ -76,6 +80,7 @@ pub struct SimState {
     jobs: Mutex<Option<(i64, Arc<Vec<Job>>)>>,
     /// `http://host:port`, known once bound; used in `webpageUrl`s.
     pub base_url: OnceLock<String>,
+    metadata: OnceLock<metadata::Metadata>,
 }
 
 impl SimState {
@@ -89,6 +94,7 @@ impl SimState {
             sessions: Default::default(),
             jobs: Mutex::new(None),
             base_url: OnceLock::new(),
+            metadata: OnceLock::new(),
         })
     }
 
@@ -119,6 +125,11 @@ impl SimState {
         }
     }
 
+    /// The Metadata API's schema and indexes, built on first use.
+    pub fn metadata(&self) -> &metadata::Metadata {
+        self.metadata.get_or_init(|| metadata::Metadata::build(self))
+    }
+
     pub fn manifest(&self) -> manifest::Manifest {
         manifest::Manifest::build(&self.data, self.day())
     }
@@ -131,6 +142,7 @@ impl SimState {
 /// The whole site as one router: the REST API plus the simulator's controls.
 pub fn app(state: Arc<SimState>) -> axum::Router {
     let api = rest::router(state.clone())
+        .merge(metadata::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(state.clone(), faults::inject));
     api.merge(control::router(state))
 }

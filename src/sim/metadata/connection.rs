@@ -1,0 +1,313 @@
+//! Root `*Connection` fields: filter, order, page, as Tableau documents them.
+//!
+//! - `first` defaults to 100; above the maximum page size it is capped and a
+//!   `MAX_PAGE_SIZE_EXCEEDED` warning is added.
+//! - `after` and `offset` together are an `INVALID_ARGUMENT` error.
+//! - Cursors are opaque strings naming a position in the ordered result, so
+//!   paging is stable for a given filter and `orderBy`.
+//! - Without `orderBy`, results are ordered by `id` ascending; ties in any
+//!   order are broken by `id`.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use async_graphql::dynamic::ObjectAccessor;
+use async_graphql::{Error, ErrorExtensions};
+
+use super::graph::{resolve, uuid_key, Index, Out, N};
+use super::{Budget, Metadata};
+use crate::sim::dataset::lineage::FieldKind;
+use crate::sim::SimState;
+
+/// One page of a root connection, as the parent of `nodes`/`pageInfo`.
+pub struct Conn {
+    pub nodes: Vec<N>,
+    pub total: usize,
+    pub page_info: PageInfo,
+}
+
+#[derive(Clone)]
+pub struct PageInfo {
+    pub end_cursor: Option<String>,
+    pub has_next_page: bool,
+}
+
+/// The node kinds a root connection lists, by field name.
+fn members(st: &SimState, field: &str) -> Option<Vec<N>> {
+    let d = &st.data;
+    let l = &d.lineage;
+    let fields_of = |keep: &dyn Fn(FieldKind) -> bool| -> Vec<N> {
+        (0..l.fields.len() as u32).filter(|&f| keep(l.fields[f as usize].kind)).map(N::Field).collect()
+    };
+    Some(match field {
+        "workbooksConnection" => (0..d.workbooks.len() as u32).map(N::Workbook).collect(),
+        "dashboardsConnection" => (0..l.dashboards.len() as u32).map(N::Dashboard).collect(),
+        "sheetsConnection" => (0..l.sheets.len() as u32).map(N::Sheet).collect(),
+        "publishedDatasourcesConnection" => (0..d.datasources.len() as u32).map(N::Published).collect(),
+        "embeddedDatasourcesConnection" => (0..d.embedded_datasources.len() as u32).map(N::Embedded).collect(),
+        "databaseServersConnection" => (0..l.databases.len() as u32).map(N::Database).collect(),
+        "databaseTablesConnection" => {
+            (0..l.tables.len() as u32).filter(|&t| l.tables[t as usize].query.is_none()).map(N::Table).collect()
+        }
+        "customSQLTablesConnection" => {
+            (0..l.tables.len() as u32).filter(|&t| l.tables[t as usize].query.is_some()).map(N::Table).collect()
+        }
+        "columnsConnection" => (0..l.tables.len() as u32).flat_map(|t| l.live_columns(t)).map(N::Column).collect(),
+        "fieldsConnection" => fields_of(&|_| true),
+        "calculatedFieldsConnection" => fields_of(&|k| k == FieldKind::Calculated),
+        "columnFieldsConnection" => fields_of(&|k| k == FieldKind::Column),
+        "datasourceFieldsConnection" => fields_of(&|k| k == FieldKind::Datasource),
+        "dataQualityWarningsConnection" => (0..l.warnings.len() as u32).map(N::Warning).collect(),
+        "tableauUsersConnection" => (0..d.users.len() as u32).map(N::User).collect(),
+        _ => return None,
+    })
+}
+
+pub fn invalid_argument(message: impl Into<String>) -> Error {
+    Error::new(message).extend_with(|_, e| {
+        e.set("severity", "ERROR");
+        e.set("code", "INVALID_ARGUMENT");
+    })
+}
+
+fn encode_cursor(field: &str, position: usize) -> String {
+    format!("{field}:{position}").bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_cursor(field: &str, cursor: &str) -> Option<usize> {
+    if cursor.len() % 2 != 0 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..cursor.len()).step_by(2).map(|i| u8::from_str_radix(&cursor[i..i + 2], 16).ok()).collect();
+    let text = String::from_utf8(bytes?).ok()?;
+    let (name, pos) = text.rsplit_once(':')?;
+    (name == field).then(|| pos.parse().ok()).flatten()
+}
+
+/// The nodes a connection starts from: looked up by id when the filter
+/// names ids (so `idWithin` batches stay cheap), else every member.
+fn candidates(st: &SimState, ix: &Index, field: &str, filter: Option<ObjectAccessor<'_>>) -> Option<Vec<N>> {
+    let ids = filter.as_ref().and_then(|f| {
+        let one = f.get("id").and_then(|v| v.string().ok().map(|s| vec![s.to_string()]));
+        let many = f.get("idWithin").and_then(|v| v.list().ok().map(|l| l.iter().filter_map(|x| x.string().ok().map(str::to_string)).collect::<Vec<_>>()));
+        one.or(many)
+    });
+    match ids {
+        Some(ids) => {
+            let kind = members_kind(field)?;
+            Some(ids.iter().filter_map(|i| uuid_key(i)).filter_map(|k| ix.by_id.get(&k).copied()).filter(|n| kind(st, *n)).collect())
+        }
+        None => members(st, field),
+    }
+}
+
+/// Whether a node belongs to a connection, for id lookups.
+fn members_kind(field: &str) -> Option<fn(&SimState, N) -> bool> {
+    fn field_kind(st: &SimState, n: N, k: Option<FieldKind>) -> bool {
+        matches!(n, N::Field(f) if k.is_none_or(|k| st.data.lineage.fields[f as usize].kind == k))
+    }
+    Some(match field {
+        "workbooksConnection" => |_, n| matches!(n, N::Workbook(_)),
+        "dashboardsConnection" => |_, n| matches!(n, N::Dashboard(_)),
+        "sheetsConnection" => |_, n| matches!(n, N::Sheet(_)),
+        "publishedDatasourcesConnection" => |_, n| matches!(n, N::Published(_)),
+        "embeddedDatasourcesConnection" => |_, n| matches!(n, N::Embedded(_)),
+        "databaseServersConnection" => |_, n| matches!(n, N::Database(_)),
+        "databaseTablesConnection" => |st, n| matches!(n, N::Table(t) if st.data.lineage.tables[t as usize].query.is_none()),
+        "customSQLTablesConnection" => |st, n| matches!(n, N::Table(t) if st.data.lineage.tables[t as usize].query.is_some()),
+        "columnsConnection" => |st, n| {
+            matches!(n, N::Column(c) if {
+                let col = &st.data.lineage.columns[c as usize];
+                !col.dropped && !st.data.lineage.tables[col.table as usize].gone
+            })
+        },
+        "fieldsConnection" => |st, n| field_kind(st, n, None),
+        "calculatedFieldsConnection" => |st, n| field_kind(st, n, Some(FieldKind::Calculated)),
+        "columnFieldsConnection" => |st, n| field_kind(st, n, Some(FieldKind::Column)),
+        "datasourceFieldsConnection" => |st, n| field_kind(st, n, Some(FieldKind::Datasource)),
+        "dataQualityWarningsConnection" => |_, n| matches!(n, N::Warning(_)),
+        "tableauUsersConnection" => |_, n| matches!(n, N::User(_)),
+        _ => return None,
+    })
+}
+
+/// The value of a scalar field as text, for filters and ordering.
+fn scalar(st: &SimState, ix: &Index, n: N, field: &str) -> Option<String> {
+    match resolve(st, ix, n, field) {
+        Out::Str(s) => Some(s),
+        Out::Bool(b) => Some(b.to_string()),
+        Out::Int(i) => Some(i.to_string()),
+        Out::Enum(e) => Some(e.to_string()),
+        _ => None,
+    }
+}
+
+/// `PROJECT_NAME` → `projectName`.
+fn camel(order_field: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in order_field.split('_').enumerate() {
+        let lower = part.to_ascii_lowercase();
+        if i == 0 {
+            out.push_str(&lower);
+        } else {
+            let mut c = lower.chars();
+            if let Some(f) = c.next() {
+                out.extend(f.to_uppercase());
+                out.push_str(c.as_str());
+            }
+        }
+    }
+    out
+}
+
+fn accessor_text(v: &async_graphql::dynamic::ValueAccessor<'_>) -> Option<String> {
+    match v.as_value() {
+        async_graphql::Value::String(s) => Some(s.clone()),
+        async_graphql::Value::Boolean(b) => Some(b.to_string()),
+        async_graphql::Value::Number(n) => Some(n.to_string()),
+        async_graphql::Value::Enum(e) => Some(e.to_string()),
+        _ => None,
+    }
+}
+
+/// Applies `filter`: `x` matches field `x`, `xWithin` matches any listed value.
+fn filtered(st: &SimState, ix: &Index, mut nodes: Vec<N>, filter: Option<ObjectAccessor<'_>>) -> Result<Vec<N>, Error> {
+    let Some(filter) = filter else { return Ok(nodes) };
+    for (key, value) in filter.iter() {
+        if value.is_null() {
+            continue;
+        }
+        let (field, wanted): (&str, Vec<String>) = match key.as_str().strip_suffix("Within") {
+            Some(base) => {
+                let list = value.list()?;
+                (base, list.iter().filter_map(|v| accessor_text(&v)).collect())
+            }
+            None => (key.as_str(), accessor_text(&value).into_iter().collect()),
+        };
+        if wanted.iter().any(|w| w.trim().is_empty() || w.trim() == "'") {
+            return Err(invalid_argument(
+                "A text filter can’t contain only the following characters: spaces or a single quotation mark. \
+                 Replace the invalid characters and try again.",
+            ));
+        }
+        // Ids and LUIDs narrow by lookup first: `idWithin` batches stay cheap.
+        if matches!(field, "id" | "luid") {
+            let map = if field == "id" { &ix.by_id } else { &ix.by_luid };
+            let hits: std::collections::HashSet<N> =
+                wanted.iter().filter_map(|w| uuid_key(w)).filter_map(|k| map.get(&k).copied()).collect();
+            nodes.retain(|n| hits.contains(n));
+            continue;
+        }
+        nodes.retain(|&n| scalar(st, ix, n, field).is_some_and(|v| wanted.contains(&v)));
+    }
+    Ok(nodes)
+}
+
+fn ordered(st: &SimState, ix: &Index, mut nodes: Vec<N>, order: Option<ObjectAccessor<'_>>) -> Result<Vec<N>, Error> {
+    let (field, desc) = match order {
+        Some(o) => {
+            let field = o.try_get("field")?.enum_name()?.to_string();
+            let desc = o.try_get("direction")?.enum_name()? == "DESC";
+            (camel(&field), desc)
+        }
+        None => ("id".to_string(), false),
+    };
+    let mut keyed: Vec<(Option<String>, String, N)> = nodes
+        .drain(..)
+        .map(|n| {
+            let id = scalar(st, ix, n, "id").unwrap_or_default();
+            let key = if field == "id" { None } else { scalar(st, ix, n, &field) };
+            (key, id, n)
+        })
+        .collect();
+    keyed.sort_by(|a, b| {
+        let primary = if field == "id" { a.1.cmp(&b.1) } else { a.0.cmp(&b.0) };
+        let primary = if desc { primary.reverse() } else { primary };
+        match primary {
+            Ordering::Equal => a.1.cmp(&b.1),
+            o => o,
+        }
+    });
+    Ok(keyed.into_iter().map(|(_, _, n)| n).collect())
+}
+
+/// Resolves a root connection field.
+pub fn root(st: &Arc<SimState>, md: &Metadata, budget: &Budget, field: &str, args: &ObjectAccessor<'_>) -> Result<Conn, Error> {
+    let ix = &md.index;
+    let after = args.get("after").filter(|v| !v.is_null()).map(|v| v.string().map(str::to_string)).transpose()?;
+    let offset = args.get("offset").filter(|v| !v.is_null()).map(|v| v.i64()).transpose()?;
+    if after.is_some() && offset.is_some() {
+        return Err(invalid_argument(
+            "Can’t use “after” and “offset” pagination at the same time. Remove one of the arguments from the query.",
+        ));
+    }
+    let requested = args.get("first").filter(|v| !v.is_null()).map(|v| v.i64()).transpose()?;
+    let max = budget.limits.max_page_size;
+    let first = match requested {
+        None => budget.limits.default_page_size,
+        Some(n) if n < 0 => return Err(invalid_argument(format!("“first” must not be negative, got {n}."))),
+        Some(n) if n as usize > max => {
+            budget.warn(
+                "MAX_PAGE_SIZE_EXCEEDED",
+                format!(
+                    "The value chosen for “first” ({n}) exceeded the maximum page size, so the query results will be \
+                     limited to the maximum page size ({max}) instead of the value chosen for “first”."
+                ),
+                Some(("maxPageSize", max)),
+            );
+            max
+        }
+        Some(n) => n as usize,
+    };
+    let start = match (&after, offset) {
+        (Some(c), _) => {
+            decode_cursor(field, c).ok_or_else(|| {
+                invalid_argument("The query contains an invalid cursor. Make sure to use cursors of the same type.")
+            })? + 1
+        }
+        (None, Some(o)) if o < 0 => return Err(invalid_argument(format!("“offset” must not be negative, got {o}."))),
+        (None, Some(o)) => o as usize,
+        (None, None) => 0,
+    };
+    let filter = args.get("filter").filter(|v| !v.is_null());
+    let order = args.get("orderBy").filter(|v| !v.is_null());
+    let key = format!(
+        "{field}|{}|{}",
+        filter.as_ref().map(|f| f.as_value().to_string()).unwrap_or_default(),
+        order.as_ref().map(|o| o.as_value().to_string()).unwrap_or_default()
+    );
+    let nodes = md.cached(&key, || {
+        let all = candidates(st, ix, field, filter.as_ref().map(|f| f.object()).transpose()?)
+            .ok_or_else(|| Error::new(format!("Unknown root field '{field}'")))?;
+        let kept = filtered(st, ix, all, filter.as_ref().map(|f| f.object()).transpose()?)?;
+        ordered(st, ix, kept, order.as_ref().map(|o| o.object()).transpose()?)
+    })?;
+    let total = nodes.len();
+    let end = (start + first).min(total);
+    let page: Vec<N> = if start < total { nodes[start..end].to_vec() } else { Vec::new() };
+    let end_cursor = match page.len() {
+        0 => after,
+        n => Some(encode_cursor(field, start + n - 1)),
+    };
+    Ok(Conn { nodes: page, total, page_info: PageInfo { end_cursor, has_next_page: end < total } })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_other_connections() {
+        let c = encode_cursor("workbooksConnection", 41);
+        assert_eq!(decode_cursor("workbooksConnection", &c), Some(41));
+        assert_eq!(decode_cursor("sheetsConnection", &c), None);
+        assert_eq!(decode_cursor("workbooksConnection", "zz"), None);
+    }
+
+    #[test]
+    fn order_fields_become_field_names() {
+        assert_eq!(camel("PROJECT_NAME"), "projectName");
+        assert_eq!(camel("ID"), "id");
+        assert_eq!(camel("HOST_NAME"), "hostName");
+    }
+}
