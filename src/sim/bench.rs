@@ -20,6 +20,10 @@ pub struct BenchReport {
     pub xml_page: Latency,
     pub json_page: Latency,
     pub views_usage_page: Latency,
+    /// First Metadata API request: builds the indexes and orders a million fields.
+    pub metadata_first_page: Duration,
+    /// Following 1,000-field pages, walking the cursor.
+    pub metadata_field_page: Latency,
     pub peak_rss_end: Option<u64>,
 }
 
@@ -86,6 +90,38 @@ pub async fn run(size: Size, seed: u64, requests: usize) -> anyhow::Result<Bench
     let json_page = measure(&client, &workbooks_url, &token, "application/json", requests).await?;
     let views_url = format!("{base}/sites/{site_id}/views?includeUsageStatistics=true&pageSize=1000&pageNumber=2");
     let views_usage_page = measure(&client, &views_url, &token, "application/xml", requests).await?;
+
+    let gql = format!("{}/api/metadata/graphql", handle.url());
+    let query = "query Fields($after: String) { fieldsConnection(first: 1000, after: $after) { totalCount \
+        pageInfo { endCursor hasNextPage } nodes { __typename id name isHidden datasource { id } \
+        ... on ColumnField { dataType role columns { id } } ... on CalculatedField { formula fields { id } } \
+        ... on DatasourceField { remoteField { id } } } } }";
+    let page = |after: Option<String>| {
+        let body = serde_json::json!({"query": query, "variables": {"after": after}});
+        client.post(&gql).header("X-Tableau-Auth", &token).json(&body).send()
+    };
+    let started = Instant::now();
+    let first: serde_json::Value = page(None).await?.json().await?;
+    let metadata_first_page = started.elapsed();
+    let mut cursor = first["data"]["fieldsConnection"]["pageInfo"]["endCursor"].as_str().map(str::to_string);
+    anyhow::ensure!(cursor.is_some(), "the first fields page had no cursor: {first}");
+    let mut times = Vec::with_capacity(requests);
+    let mut bytes = 0;
+    for _ in 0..requests {
+        let started = Instant::now();
+        let text = page(cursor.clone()).await?.text().await?;
+        times.push(started.elapsed());
+        bytes = text.len();
+        let v: serde_json::Value = serde_json::from_str(&text)?;
+        cursor = v["data"]["fieldsConnection"]["pageInfo"]["endCursor"].as_str().map(str::to_string);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    times.sort();
+    let n = times.len();
+    let metadata_field_page =
+        Latency { requests: n, median: times[n / 2], p95: times[(n * 95 / 100).min(n - 1)], bytes };
     handle.stop().await;
 
     Ok(BenchReport {
@@ -98,6 +134,8 @@ pub async fn run(size: Size, seed: u64, requests: usize) -> anyhow::Result<Bench
         xml_page,
         json_page,
         views_usage_page,
+        metadata_first_page,
+        metadata_field_page,
         peak_rss_end: peak_rss(),
     })
 }
@@ -134,6 +172,8 @@ impl fmt::Display for BenchReport {
         writeln!(f, "  workbooks page XML:  {}", self.xml_page)?;
         writeln!(f, "  workbooks page JSON: {}", self.json_page)?;
         writeln!(f, "  views+usage page:    {}", self.views_usage_page)?;
+        writeln!(f, "  metadata 1st page:   {:.2} s (builds indexes, orders all fields)", self.metadata_first_page.as_secs_f64())?;
+        writeln!(f, "  metadata field page: {}", self.metadata_field_page)?;
         write!(f, "  peak RSS at end:     {}", mib(self.peak_rss_end))
     }
 }

@@ -240,7 +240,7 @@ impl Manifest {
             total_view_count: d.views.iter().map(|v| v.usage.total_at(day)).sum(),
             permissions: perms,
             databases: d.lineage.databases.len(),
-            database_tables: d.lineage.tables.iter().filter(|t| t.query.is_none() && !t.gone).count(),
+            database_tables: d.lineage.tables.iter().filter(|t| t.query.is_none()).count(),
             custom_sql_tables: d.lineage.tables.iter().filter(|t| t.query.is_some()).count(),
             columns: (0..d.lineage.tables.len() as u32).map(|t| d.lineage.live_columns(t).count()).sum(),
             fields: d.lineage.fields.len(),

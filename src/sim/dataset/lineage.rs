@@ -411,18 +411,22 @@ pub(super) fn generate(d: &mut Dataset, root: &Rng) {
             let first_col = columns.len() as u32;
             let table = tables.len() as u32;
             let mut col_names = HashSet::new();
-            for _ in 0..rng.range(8, 30) {
-                let (cname, ctype) = *rng.pick(COLUMNS);
-                if col_names.insert(cname) {
-                    columns.push(Column {
-                        id: rng.uuid(),
-                        name: cname.to_string(),
-                        remote_type: ctype,
-                        nullable: rng.chance(0.6),
-                        table,
-                        dropped: false,
-                    });
+            for _ in 0..rng.range(10, 36) {
+                let (base, ctype) = *rng.pick(COLUMNS);
+                let mut cname = base.to_string();
+                let mut n = 2;
+                while !col_names.insert(cname.clone()) {
+                    cname = format!("{base}_{n}");
+                    n += 1;
                 }
+                columns.push(Column {
+                    id: rng.uuid(),
+                    name: cname,
+                    remote_type: ctype,
+                    nullable: rng.chance(0.6),
+                    table,
+                    dropped: false,
+                });
             }
             tables.push(Table {
                 id: rng.uuid(),
