@@ -90,6 +90,8 @@ pub struct Index {
     pub field_sheets: HashMap<u32, Vec<u32>>,
     pub stand_ins: HashMap<u32, Vec<u32>>,
     pub calc_users: HashMap<u32, Vec<u32>>,
+    /// Every field built from a field (calculations, groups, bins, sets, hierarchies).
+    pub ref_users: HashMap<u32, Vec<u32>>,
     pub column_fields: HashMap<u32, Vec<u32>>,
     pub published_embedded: Vec<Vec<u32>>,
     pub embedded_sheets: Vec<Vec<u32>>,
@@ -112,6 +114,7 @@ impl Index {
             field_sheets: HashMap::new(),
             stand_ins: HashMap::new(),
             calc_users: HashMap::new(),
+            ref_users: HashMap::new(),
             column_fields: HashMap::new(),
             published_embedded: vec![Vec::new(); d.datasources.len()],
             embedded_sheets: vec![Vec::new(); d.embedded_datasources.len()],
@@ -223,6 +226,7 @@ impl Index {
                 if f.kind == FieldKind::Calculated {
                     ix.calc_users.entry(r).or_default().push(i);
                 }
+                ix.ref_users.entry(r).or_default().push(i);
             }
             if let (FieldKind::Column, Some(c)) = (f.kind, f.column) {
                 ix.column_fields.entry(c).or_default().push(i);
@@ -469,9 +473,10 @@ pub fn resolve(st: &SimState, ix: &Index, n: N, field: &str) -> Out {
                 "remoteType" => Out::Enum(col.remote_type),
                 "isNullable" => Out::Bool(col.nullable),
                 "table" => Out::Node(N::Table(col.table)),
-                "referencedByFields" | "downstreamFields" => {
+                "referencedByFields" => {
                     Out::Nodes(ix.column_fields.get(&c).into_iter().flatten().map(|&f| N::Field(f)).collect())
                 }
+                "downstreamFields" => Out::Nodes(downstream_fields(ix, c)),
                 _ => Out::Null,
             }
         }
@@ -510,6 +515,24 @@ pub fn resolve(st: &SimState, ix: &Index, n: N, field: &str) -> Out {
             _ => Out::Null,
         },
     }
+}
+
+/// Fields fed by a column: its column fields, the fields built from them,
+/// and the embedded fields standing for any of those, transitively.
+fn downstream_fields(ix: &Index, c: u32) -> Vec<N> {
+    let mut seen = std::collections::HashSet::new();
+    let mut queue: Vec<u32> = ix.column_fields.get(&c).cloned().unwrap_or_default();
+    let mut out = Vec::new();
+    while let Some(f) = queue.pop() {
+        if !seen.insert(f) {
+            continue;
+        }
+        out.push(f);
+        queue.extend(ix.ref_users.get(&f).into_iter().flatten());
+        queue.extend(ix.stand_ins.get(&f).into_iter().flatten());
+    }
+    out.sort_unstable();
+    out.into_iter().map(N::Field).collect()
 }
 
 fn tag_nodes(tags: &[&'static str]) -> Out {

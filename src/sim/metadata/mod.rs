@@ -220,15 +220,17 @@ async fn graphql(State(st): State<Arc<SimState>>, body: Bytes) -> Response {
     let mut response = md.schema.execute(request).await;
 
     if budget.timed_out.load(Ordering::Relaxed) {
-        let secs = budget.limits.time_budget.as_secs();
+        let secs = budget.limits.time_budget.as_secs_f64();
+        let cost = budget.limits.cost_budget;
         return json(
             StatusCode::OK,
             &serde_json::json!({
                 "data": null,
                 "errors": [{
                     "message": format!(
-                        "The query timed out: it needed more than the allowed time ({secs} s) or work. \
-                         Request fewer nodes, add filters, or page with a smaller “first”, and try again."),
+                        "The query timed out: it needed more than the allowed time ({secs} s) or work \
+                         ({cost} field resolutions). Request fewer nodes, add filters, or page with a smaller \
+                         “first”, and try again."),
                     "extensions": {"severity": "ERROR", "code": "TIMEOUT"}
                 }]
             }),

@@ -72,9 +72,8 @@ pub fn build(sdl: &str) -> Result<Schema, String> {
                     let f = f.node;
                     let name = f.name.node.to_string();
                     let (owner, field_name) = (type_name.clone(), name.clone());
-                    let abstract_type = interfaces.contains(base_name(&f.ty.node));
-                    let mut field =
-                        Field::new(name, type_ref(&f.ty.node), move |rc| resolver(&owner, &field_name, abstract_type, rc));
+                    let shape = Shape { abstract_type: interfaces.contains(base_name(&f.ty.node)), nullable: f.ty.node.nullable };
+                    let mut field = Field::new(name, type_ref(&f.ty.node), move |rc| resolver(&owner, &field_name, shape, rc));
                     for a in f.arguments {
                         field = field.argument(InputValue::new(a.node.name.node.to_string(), type_ref(&a.node.ty.node)));
                     }
@@ -114,20 +113,24 @@ pub fn build(sdl: &str) -> Result<Schema, String> {
     builder.finish().map_err(|e| format!("schema.graphql is not a valid schema: {e}"))
 }
 
-fn resolver<'a>(owner: &str, field: &str, abstract_type: bool, rc: ResolverContext<'a>) -> FieldFuture<'a> {
-    match resolve_field(owner, field, abstract_type, &rc) {
+/// What a resolver needs to know about its field's declared type.
+#[derive(Clone, Copy)]
+struct Shape {
+    /// An interface: values must carry their concrete type name.
+    abstract_type: bool,
+    /// May be null: a single object can be cut at the node limit.
+    nullable: bool,
+}
+
+fn resolver<'a>(owner: &str, field: &str, shape: Shape, rc: ResolverContext<'a>) -> FieldFuture<'a> {
+    match resolve_field(owner, field, shape, &rc) {
         Ok(v) => FieldFuture::Value(v),
         Err(e) => FieldFuture::new(async move { Err::<Option<FieldValue<'a>>, _>(e) }),
     }
 }
 
 /// Resolves one field of one parent value.
-fn resolve_field(
-    owner: &str,
-    field: &str,
-    abstract_type: bool,
-    rc: &ResolverContext<'_>,
-) -> Result<Option<FieldValue<'static>>, Error> {
+fn resolve_field(owner: &str, field: &str, shape: Shape, rc: &ResolverContext<'_>) -> Result<Option<FieldValue<'static>>, Error> {
     let st = rc.data::<Arc<SimState>>()?;
     let budget = rc.data::<Arc<Budget>>()?;
     budget.tick()?;
@@ -139,7 +142,7 @@ fn resolve_field(
     }
     if let Some(conn) = rc.parent_value.downcast_ref::<Conn>() {
         return Ok(Some(match field {
-            "nodes" => nodes(st, budget, conn.nodes.clone(), abstract_type),
+            "nodes" => nodes(st, budget, conn.nodes.clone(), shape.abstract_type),
             "pageInfo" => FieldValue::owned_any(conn.page_info.clone()),
             "totalCount" => FieldValue::value(conn.total as i64),
             _ => return Ok(None),
@@ -159,11 +162,11 @@ fn resolve_field(
         Out::Bool(b) => Some(FieldValue::value(b)),
         Out::Int(i) => Some(FieldValue::value(i)),
         Out::Enum(e) => Some(FieldValue::value(Value::Enum(Name::new(e)))),
-        Out::Node(n) => {
-            budget.take(1);
-            Some(node(st, n, abstract_type))
-        }
-        Out::Nodes(list) => Some(nodes(st, budget, list, abstract_type)),
+        // A non-null object cannot be cut without voiding its parent, so it
+        // is counted but always sent.
+        Out::Node(_) if budget.take(1) == 0 && shape.nullable => None,
+        Out::Node(n) => Some(node(st, n, shape.abstract_type)),
+        Out::Nodes(list) => Some(nodes(st, budget, list, shape.abstract_type)),
     })
 }
 
