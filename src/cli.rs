@@ -11,13 +11,18 @@ use crate::sim::dataset::Size;
 #[derive(Debug, Parser)]
 #[command(name = "trm", version, about = "Tableau Resource Manager: audit warehouse, lineage and governance reports")]
 pub struct Cli {
+    /// Write logs to stderr as JSON lines, for schedulers.
+    #[arg(long, global = true)]
+    pub json: bool,
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Start the simulated Tableau site and print how to connect to it.
+    /// Extract a Tableau site into the warehouse (DuckDB, and Parquet).
+    Extract(ExtractArgs),
+    /// Run the whole pipeline against the built-in simulated site, into ./trm-demo/.
     Demo(DemoArgs),
     /// The simulated Tableau site (REST API on loopback).
     #[command(subcommand)]
@@ -25,7 +30,47 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// Settings file with named profiles (default ./tableau.yaml, if present).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Profile in the settings file (default: its `default_profile`).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Server URL (overrides TABLEAU_SERVER and the profile).
+    #[arg(long)]
+    pub server: Option<String>,
+    /// Site content URL (overrides TABLEAU_SITE and the profile).
+    #[arg(long)]
+    pub site: Option<String>,
+    /// REST API version, e.g. 3.27 (default: the server's, from serverinfo).
+    #[arg(long)]
+    pub api_version: Option<String>,
+    /// DuckDB file (default ./trm.duckdb).
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Parquet directory (default ./trm-parquet).
+    #[arg(long, value_name = "DIR")]
+    pub parquet: Option<PathBuf>,
+    /// Write DuckDB only.
+    #[arg(long)]
+    pub no_parquet: bool,
+    /// Comma-separated streams to run (default: all), e.g. workbooks,views.
+    #[arg(long, value_delimiter = ',', value_name = "STREAMS")]
+    pub only: Vec<String>,
+    /// Requests in flight at once (default 4).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+}
+
+#[derive(Debug, Args)]
 pub struct DemoArgs {
+    /// Where to write the warehouse and Parquet files.
+    #[arg(long, value_name = "DIR", default_value = "trm-demo")]
+    pub out: PathBuf,
+    /// Keep the simulated site running after the demo, to explore it.
+    #[arg(long)]
+    pub serve: bool,
     /// Address to listen on (loopback only); port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub addr: SocketAddr,

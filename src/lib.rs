@@ -8,4 +8,9 @@
 //! and the demo; it shares no parsing or serialization code with the clients.
 
 pub mod cli;
+pub mod config;
+pub mod extract;
 pub mod sim;
+pub mod tableau;
+pub mod tls;
+pub mod warehouse;

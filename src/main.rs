@@ -6,16 +6,19 @@ use std::process::ExitCode;
 use clap::Parser;
 use trm::cli::{Cli, Command, SimCommand};
 
+mod progress;
 mod run;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    trm::tls::install();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if cli.json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -25,6 +28,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Extract(args) => run::extract(args).await,
             Command::Demo(args) => run::demo(args).await,
             Command::Sim(SimCommand::Serve(args)) => run::sim_serve(args).await,
             Command::Sim(SimCommand::Manifest(args)) => run::sim_manifest(args).await,

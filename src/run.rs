@@ -1,10 +1,15 @@
 //! One function per command mode: resolve flags into configuration, do the
 //! work, print what a person needs to see.
 
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use trm::cli::{BenchArgs, DemoArgs, FaultArgs, ManifestArgs, ServeArgs, SiteArgs};
+use trm::cli::{BenchArgs, DemoArgs, ExtractArgs, FaultArgs, ManifestArgs, ServeArgs, SiteArgs};
+use trm::config::{self, Env, Overrides, Secret, Settings};
+use trm::extract::{self, Options, Outcome};
 use trm::sim::faults::FaultPlan;
 use trm::sim::{self, SimConfig, SimHandle, SimState};
 
@@ -76,12 +81,94 @@ async fn wait_for_ctrl_c(handle: SimHandle) -> anyhow::Result<()> {
     Ok(())
 }
 
+pub async fn extract(args: ExtractArgs) -> anyhow::Result<()> {
+    let (path, named) = match &args.config {
+        Some(p) => (p.clone(), true),
+        None => (PathBuf::from("tableau.yaml"), false),
+    };
+    let file = config::File::load(&path, named)?;
+    let flags = Overrides {
+        profile: args.profile.clone(),
+        server: args.server.clone(),
+        site: args.site.clone(),
+        api_version: args.api_version.clone(),
+        concurrency: args.concurrency,
+        db: args.db.clone(),
+        parquet: args.parquet.clone(),
+    };
+    let settings = Settings::resolve(&file, &path, &Env::from_process(), &flags)?;
+    let options = Options { only: args.only.clone(), parquet: !args.no_parquet };
+    let bars = Arc::new(crate::progress::Bars::new(!std::io::stderr().is_terminal()));
+    let outcome = extract::run(&settings, &options, bars).await?;
+    print_summary(&settings, &options, &outcome);
+    Ok(())
+}
+
+fn print_summary(settings: &Settings, options: &Options, outcome: &Outcome) {
+    println!();
+    println!("Run {} of {} (site '{}') finished in {:.1} s.", outcome.run_id, settings.server, settings.site, outcome.elapsed.as_secs_f64());
+    println!();
+    println!("  {:<32} {:>10}", "table", "rows");
+    for (table, rows) in &outcome.rows {
+        println!("  {table:<32} {rows:>10}");
+    }
+    let s = &outcome.stats;
+    println!();
+    println!(
+        "  requests {}, retries {}, throttled (429) {}, re-sign-ins {}",
+        s.requests, s.retries, s.throttled, s.reauthentications
+    );
+    for w in &outcome.warnings {
+        println!("  warning: {w}");
+    }
+    println!();
+    println!("  DuckDB:  {}", settings.db.display());
+    if options.parquet {
+        println!("  Parquet: {}", settings.parquet.display());
+    }
+}
+
+/// The whole pipeline against the built-in simulated site.
 pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let config =
         SimConfig { size: args.size, seed: args.seed, faults: fault_plan(&args.fault_args)?, ..SimConfig::default() };
     let handle = sim::start(config, args.addr).await?;
-    print_connection(&handle);
-    wait_for_ctrl_c(handle).await
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let c = &handle.state.config;
+    let settings = Settings {
+        profile: "demo".into(),
+        server: handle.url(),
+        site: c.site_content_url.clone(),
+        api_version: None,
+        token_name: c.pat_name.clone(),
+        token_secret: Secret::new(c.pat_secret.clone()),
+        concurrency: config::DEFAULT_CONCURRENCY,
+        timeout: Duration::from_secs(config::DEFAULT_TIMEOUT_SECS),
+        db: args.out.join("trm.duckdb"),
+        parquet: args.out.join("parquet"),
+    };
+    println!("Extracting the simulated {} site (seed {}) into {} …", c.size, c.seed, args.out.display());
+    let options = Options { only: Vec::new(), parquet: true };
+    let bars = Arc::new(crate::progress::Bars::new(!std::io::stderr().is_terminal()));
+    let outcome = extract::run(&settings, &options, bars).await?;
+    print_summary(&settings, &options, &outcome);
+    print_next_steps(&settings.db, &settings.parquet);
+    if args.serve {
+        print_connection(&handle);
+        wait_for_ctrl_c(handle).await
+    } else {
+        handle.stop().await;
+        Ok(())
+    }
+}
+
+fn print_next_steps(db: &Path, parquet: &Path) {
+    println!();
+    println!("Query it:");
+    println!("  duckdb {}", db.display());
+    println!("    SELECT name, sheet_type, total_view_count FROM views ORDER BY total_view_count DESC LIMIT 10;");
+    println!("    SELECT run_id, status, as_of, rows_per_table FROM runs;");
+    println!("  duckdb -c \"SELECT count(*) FROM read_parquet('{}/fields/*/*/*.parquet', hive_partitioning=true)\"", parquet.display());
 }
 
 pub async fn sim_serve(args: ServeArgs) -> anyhow::Result<()> {

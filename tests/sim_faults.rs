@@ -27,7 +27,7 @@ impl Site {
     async fn start(faults: FaultPlan) -> Site {
         let config = SimConfig { faults, ..SimConfig::default() };
         let handle = sim::start(config, SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("site starts");
-        Site { handle, client: reqwest::Client::new() }
+        Site { handle, client: trm::tls::http_client() }
     }
 
     async fn with_yaml(yaml: &str) -> Site {

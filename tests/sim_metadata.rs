@@ -40,7 +40,7 @@ impl Site {
     /// Starts a site and signs in with its PAT.
     async fn start(config: SimConfig) -> Site {
         let handle = sim::start(config, "127.0.0.1:0".parse().unwrap()).await.expect("site starts");
-        let mut site = Site { handle, client: reqwest::Client::new(), token: String::new() };
+        let mut site = Site { handle, client: trm::tls::http_client(), token: String::new() };
         site.token = site.sign_in().await;
         site
     }

@@ -62,7 +62,7 @@ impl Resp {
 impl Site {
     async fn start(config: SimConfig) -> Site {
         let handle = sim::start(config, SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("site starts");
-        Site { handle, client: reqwest::Client::new() }
+        Site { handle, client: trm::tls::http_client() }
     }
 
     async fn small() -> Site {

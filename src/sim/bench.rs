@@ -71,7 +71,7 @@ pub async fn run(size: Size, seed: u64, requests: usize) -> anyhow::Result<Bench
 
     let handle = super::serve(state, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let base = format!("{}/api/3.27", handle.url());
-    let client = reqwest::Client::new();
+    let client = crate::tls::http_client();
     let body = format!(
         "<tsRequest><credentials personalAccessTokenName=\"{pat_name}\" personalAccessTokenSecret=\"{pat_secret}\"><site contentUrl=\"{site_url}\"/></credentials></tsRequest>"
     );

@@ -47,6 +47,9 @@ pub struct Counts {
     pub users: usize,
     pub groups: usize,
     pub group_memberships: usize,
+    /// Pages needed to list every group's members at 1,000 per page: the
+    /// fewest requests memberships can take.
+    pub group_member_pages: usize,
     pub schedules: usize,
     pub extract_refresh_tasks: usize,
     pub jobs: usize,
@@ -232,6 +235,7 @@ impl Manifest {
             users: d.users.len(),
             groups: d.groups.len(),
             group_memberships: d.groups.iter().map(|g| g.members.len()).sum(),
+            group_member_pages: d.groups.iter().map(|g| g.members.len().div_ceil(1000).max(1)).sum(),
             schedules: d.schedules.len(),
             extract_refresh_tasks: d.tasks.len(),
             jobs: jobs.len(),

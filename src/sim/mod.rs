@@ -144,7 +144,24 @@ pub fn app(state: Arc<SimState>) -> axum::Router {
     let api = rest::router(state.clone())
         .merge(metadata::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(state.clone(), faults::inject));
-    api.merge(control::router(state))
+    api.merge(control::router(state.clone()))
+        .layer(axum::middleware::from_fn_with_state(state, simulated_date))
+}
+
+/// Every response's `Date` is the simulated clock, as a real server's is its
+/// own clock: clients that date their snapshots by the server see the
+/// simulated day.
+async fn simulated_date(
+    axum::extract::State(st): axum::extract::State<Arc<SimState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut resp = next.run(req).await;
+    let now = chrono::DateTime::from_timestamp(st.now(), 0).unwrap_or_default();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&now.format("%a, %d %b %Y %H:%M:%S GMT").to_string()) {
+        resp.headers_mut().insert(axum::http::header::DATE, v);
+    }
+    resp
 }
 
 /// A site running on a background task.

@@ -1,0 +1,334 @@
+//! Settings for a run: `tableau.yaml` profiles, overridden by environment
+//! variables, overridden by flags, resolved once into [`Settings`].
+//!
+//! ```yaml
+//! default_profile: prod
+//! profiles:
+//!   prod:
+//!     server: https://tableau.example.com
+//!     site: analytics          # site content URL; "" is the Default site
+//!     api_version: "3.27"      # optional; otherwise read from serverinfo
+//!     token_name: trm-audit    # optional; TABLEAU_TOKEN_NAME overrides
+//!     concurrency: 4           # optional; requests in flight
+//!     timeout_secs: 60         # optional; per request
+//! warehouse:
+//!   db: ./trm.duckdb
+//!   parquet: ./trm-parquet
+//! ```
+//!
+//! The token secret is never read from the file: only from
+//! `TABLEAU_TOKEN_SECRET`, so the file can be committed. `TABLEAU_SERVER`,
+//! `TABLEAU_SITE` and `TABLEAU_TOKEN_NAME` override the profile, as in
+//! Tableau's own tools.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A value that must never be printed: `Debug` and `Display` show `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
+    /// The secret itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    pub default_profile: Option<String>,
+    #[serde(default)]
+    pub profiles: BTreeMap<String, Profile>,
+    #[serde(default)]
+    pub warehouse: WarehouseFile,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub server: Option<String>,
+    pub site: Option<String>,
+    pub api_version: Option<String>,
+    pub token_name: Option<String>,
+    pub concurrency: Option<usize>,
+    pub timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WarehouseFile {
+    pub db: Option<PathBuf>,
+    pub parquet: Option<PathBuf>,
+}
+
+/// What flags the user gave; `None` means "not given".
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub profile: Option<String>,
+    pub server: Option<String>,
+    pub site: Option<String>,
+    pub api_version: Option<String>,
+    pub concurrency: Option<usize>,
+    pub db: Option<PathBuf>,
+    pub parquet: Option<PathBuf>,
+}
+
+/// The environment variables TRM reads, captured once so tests can pass
+/// their own.
+#[derive(Debug, Default, Clone)]
+pub struct Env {
+    pub server: Option<String>,
+    pub site: Option<String>,
+    pub token_name: Option<String>,
+    pub token_secret: Option<Secret>,
+}
+
+impl Env {
+    pub fn from_process() -> Env {
+        let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Env {
+            server: get("TABLEAU_SERVER"),
+            site: std::env::var("TABLEAU_SITE").ok(),
+            token_name: get("TABLEAU_TOKEN_NAME"),
+            token_secret: get("TABLEAU_TOKEN_SECRET").map(Secret),
+        }
+    }
+}
+
+/// Resolved settings for one run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub profile: String,
+    pub server: String,
+    pub site: String,
+    pub api_version: Option<String>,
+    pub token_name: String,
+    pub token_secret: Secret,
+    pub concurrency: usize,
+    pub timeout: Duration,
+    pub db: PathBuf,
+    pub parquet: PathBuf,
+}
+
+pub const DEFAULT_CONCURRENCY: usize = 4;
+pub const DEFAULT_TIMEOUT_SECS: u64 = 60;
+
+/// A configuration problem, naming the file (or variable) and the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{origin}: {key}: {message}")]
+    Invalid { origin: String, key: String, message: String },
+    #[error("{0}")]
+    Missing(String),
+}
+
+impl File {
+    pub fn parse(path: &Path, text: &str) -> Result<File, ConfigError> {
+        serde_norway::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Reads `path`; a missing file is an empty configuration only when the
+    /// user did not name it.
+    pub fn load(path: &Path, named_by_user: bool) -> Result<File, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => File::parse(path, &text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !named_by_user => Ok(File::default()),
+            Err(source) => Err(ConfigError::Read { path: path.display().to_string(), source }),
+        }
+    }
+}
+
+fn check_server(origin: &str, key: &str, server: &str) -> Result<String, ConfigError> {
+    let trimmed = server.trim_end_matches('/');
+    let ok = (trimmed.starts_with("https://") || trimmed.starts_with("http://"))
+        && trimmed.split("://").nth(1).is_some_and(|h| !h.is_empty() && !h.contains(' '));
+    if ok {
+        Ok(trimmed.to_string())
+    } else {
+        Err(ConfigError::Invalid {
+            origin: origin.into(),
+            key: key.into(),
+            message: format!("'{server}' is not a server URL (expected e.g. https://tableau.example.com)"),
+        })
+    }
+}
+
+fn check_version(origin: &str, key: &str, v: &str) -> Result<String, ConfigError> {
+    let ok = v.split_once('.').is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok());
+    if ok {
+        Ok(v.to_string())
+    } else {
+        Err(ConfigError::Invalid {
+            origin: origin.into(),
+            key: key.into(),
+            message: format!("'{v}' is not a REST API version (expected e.g. 3.27)"),
+        })
+    }
+}
+
+impl Settings {
+    /// Merges file, environment and flags: flags win over the environment,
+    /// which wins over the file.
+    pub fn resolve(file: &File, file_path: &Path, env: &Env, flags: &Overrides) -> Result<Settings, ConfigError> {
+        let fp = file_path.display().to_string();
+        // A file with a single profile needs no `default_profile`.
+        let only = (file.profiles.len() == 1).then(|| file.profiles.keys().next().cloned()).flatten();
+        let name = flags
+            .profile
+            .clone()
+            .or_else(|| file.default_profile.clone())
+            .or(only)
+            .unwrap_or_else(|| "default".to_string());
+        let named = flags.profile.is_some() || file.default_profile.is_some();
+        let profile = match file.profiles.get(&name) {
+            Some(p) => p.clone(),
+            None if named && !file.profiles.is_empty() => {
+                return Err(ConfigError::Invalid {
+                    origin: fp,
+                    key: format!("profiles.{name}"),
+                    message: format!(
+                        "no such profile; the file defines {}",
+                        file.profiles.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                })
+            }
+            None => Profile::default(),
+        };
+        let key = |k: &str| format!("profiles.{name}.{k}");
+
+        let server = match (&flags.server, &env.server, &profile.server) {
+            (Some(s), _, _) => check_server("--server", "value", s)?,
+            (None, Some(s), _) => check_server("TABLEAU_SERVER", "value", s)?,
+            (None, None, Some(s)) => check_server(&fp, &key("server"), s)?,
+            _ => {
+                return Err(ConfigError::Missing(format!(
+                    "no Tableau server given: set TABLEAU_SERVER, pass --server, or add {} to {fp}",
+                    key("server")
+                )))
+            }
+        };
+        let site = flags.site.clone().or_else(|| env.site.clone()).or(profile.site.clone()).unwrap_or_default();
+        let api_version = match (&flags.api_version, &profile.api_version) {
+            (Some(v), _) => Some(check_version("--api-version", "value", v)?),
+            (None, Some(v)) => Some(check_version(&fp, &key("api_version"), v)?),
+            _ => None,
+        };
+        let token_name = env.token_name.clone().or(profile.token_name.clone()).ok_or_else(|| {
+            ConfigError::Missing(format!(
+                "no personal access token name: set TABLEAU_TOKEN_NAME or add {} to {fp}",
+                key("token_name")
+            ))
+        })?;
+        let token_secret = env.token_secret.clone().ok_or_else(|| {
+            ConfigError::Missing(
+                "no personal access token secret: set TABLEAU_TOKEN_SECRET (it is never read from a file)".into(),
+            )
+        })?;
+        let concurrency = flags.concurrency.or(profile.concurrency).unwrap_or(DEFAULT_CONCURRENCY);
+        if concurrency == 0 || concurrency > 64 {
+            return Err(ConfigError::Invalid {
+                origin: if flags.concurrency.is_some() { "--concurrency".into() } else { fp.clone() },
+                key: if flags.concurrency.is_some() { "value".into() } else { key("concurrency") },
+                message: format!("{concurrency} is out of range: use 1 to 64"),
+            });
+        }
+        let timeout_secs = profile.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS);
+        if timeout_secs == 0 {
+            return Err(ConfigError::Invalid { origin: fp, key: key("timeout_secs"), message: "must be at least 1".into() });
+        }
+        Ok(Settings {
+            profile: name,
+            server,
+            site,
+            api_version,
+            token_name,
+            token_secret,
+            concurrency,
+            timeout: Duration::from_secs(timeout_secs),
+            db: flags.db.clone().or(file.warehouse.db.clone()).unwrap_or_else(|| PathBuf::from("trm.duckdb")),
+            parquet: flags.parquet.clone().or(file.warehouse.parquet.clone()).unwrap_or_else(|| PathBuf::from("trm-parquet")),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env() -> Env {
+        Env { token_name: Some("pat".into()), token_secret: Some(Secret::new("s3cr3t")), ..Env::default() }
+    }
+
+    const YAML: &str = "default_profile: prod\nprofiles:\n  prod:\n    server: https://t.example.com/\n    site: analytics\n  dev:\n    server: http://127.0.0.1:8080\n    site: ''\n    concurrency: 2\n";
+
+    #[test]
+    fn file_env_and_flags_merge_in_order() {
+        let file = File::parse(Path::new("tableau.yaml"), YAML).unwrap();
+        let s = Settings::resolve(&file, Path::new("tableau.yaml"), &env(), &Overrides::default()).unwrap();
+        assert_eq!((s.profile.as_str(), s.server.as_str(), s.site.as_str()), ("prod", "https://t.example.com", "analytics"));
+        let e = Env { server: Some("https://env.example.com".into()), ..env() };
+        let s = Settings::resolve(&file, Path::new("tableau.yaml"), &e, &Overrides::default()).unwrap();
+        assert_eq!(s.server, "https://env.example.com");
+        let flags = Overrides { profile: Some("dev".into()), concurrency: Some(8), ..Overrides::default() };
+        let s = Settings::resolve(&file, Path::new("tableau.yaml"), &env(), &flags).unwrap();
+        assert_eq!((s.server.as_str(), s.site.as_str(), s.concurrency), ("http://127.0.0.1:8080", "", 8));
+    }
+
+    #[test]
+    fn errors_name_the_file_and_key() {
+        let bad = File::parse(Path::new("cfg/tableau.yaml"), "profiles:\n  prod:\n    servr: x\n").unwrap_err();
+        let msg = bad.to_string();
+        assert!(msg.contains("cfg/tableau.yaml") && msg.contains("servr"), "{msg}");
+
+        let file = File::parse(Path::new("t.yaml"), "profiles:\n  prod:\n    server: tableau.example.com\n").unwrap();
+        let flags = Overrides { profile: Some("prod".into()), ..Overrides::default() };
+        let msg = Settings::resolve(&file, Path::new("t.yaml"), &env(), &flags).unwrap_err().to_string();
+        assert!(msg.contains("t.yaml") && msg.contains("profiles.prod.server"), "{msg}");
+
+        let flags = Overrides { profile: Some("qa".into()), ..Overrides::default() };
+        let msg = Settings::resolve(&file, Path::new("t.yaml"), &env(), &flags).unwrap_err().to_string();
+        assert!(msg.contains("profiles.qa") && msg.contains("prod"), "{msg}");
+    }
+
+    #[test]
+    fn the_secret_comes_only_from_the_environment_and_never_prints() {
+        let file = File::parse(Path::new("t.yaml"), "profiles:\n  p:\n    server: https://x.example.com\n    token_name: n\n").unwrap();
+        let no_secret = Env { token_secret: None, ..env() };
+        let msg = Settings::resolve(&file, Path::new("t.yaml"), &no_secret, &Overrides::default()).unwrap_err().to_string();
+        assert!(msg.contains("TABLEAU_TOKEN_SECRET"), "{msg}");
+        let s = Settings::resolve(&file, Path::new("t.yaml"), &env(), &Overrides { profile: Some("p".into()), ..Default::default() }).unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert_eq!(s.token_secret.expose(), "s3cr3t");
+        assert!(File::parse(Path::new("t.yaml"), "profiles:\n  p:\n    token_secret: x\n").is_err(), "no secrets in files");
+    }
+}

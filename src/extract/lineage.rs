@@ -1,0 +1,502 @@
+//! Metadata API streams: content (dashboards, sheets, datasources), data
+//! (database servers, tables, columns), fields, and the lineage edges
+//! between them. Each pages one root connection with a typed query from
+//! `queries/` and writes its entity table plus the edges it knows.
+
+use futures::future::BoxFuture;
+use graphql_client::GraphQLQuery;
+
+use super::{Ctx, Stream};
+use crate::tableau::metadata::paginate;
+use crate::tableau::queries::{self, START_FIRST};
+use crate::warehouse::{parse_time, Rows, V};
+
+/// Pages a whole root connection, recording warnings on the run.
+async fn fetch_all<Q, N>(
+    ctx: &Ctx,
+    stream: &str,
+    vars: impl Fn(i64, Option<String>) -> Q::Variables,
+    page: impl Fn(Q::ResponseData) -> (Vec<N>, Option<String>, bool),
+) -> anyhow::Result<Vec<N>>
+where
+    Q: GraphQLQuery,
+{
+    let paged = paginate::<Q, N>(&ctx.client, START_FIRST, vars, page).await?;
+    for w in paged.warnings {
+        ctx.warn(stream, w);
+    }
+    ctx.progress(stream, paged.nodes.len() as u64);
+    Ok(paged.nodes)
+}
+
+fn t(s: &Option<String>) -> V<'static> {
+    s.as_deref().and_then(parse_time).map_or(V::Null, V::Time)
+}
+
+fn ts(s: &str) -> V<'static> {
+    parse_time(s).map_or(V::Null, V::Time)
+}
+
+macro_rules! stream {
+    ($ty:ident, $name:literal, [$($table:literal),*]) => {
+        pub struct $ty;
+        impl Stream for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn tables(&self) -> &'static [&'static str] {
+                &[$($table),*]
+            }
+            fn run<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, anyhow::Result<()>> {
+                Box::pin(self.extract(ctx))
+            }
+        }
+    };
+}
+
+stream!(Dashboards, "dashboards", ["dashboards", "dashboard_sheets", "workbook_contents"]);
+
+impl Dashboards {
+    async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
+        use queries::dashboards::{ResponseData, Variables};
+        let nodes = fetch_all::<queries::Dashboards, _>(
+            ctx,
+            self.name(),
+            |first, after| Variables { first: Some(first), after },
+            |d: ResponseData| {
+                let c = d.dashboards_connection;
+                (c.nodes, c.page_info.end_cursor, c.page_info.has_next_page)
+            },
+        )
+        .await?;
+        let mut rows = Rows::new("dashboards");
+        let mut on = Rows::new("dashboard_sheets");
+        let mut contents = Rows::new("workbook_contents");
+        for n in &nodes {
+            let workbook = n.workbook.as_ref().map(|w| w.luid.as_str());
+            let Some(workbook) = workbook else {
+                ctx.warn(self.name(), format!("dashboard {} has no workbook; skipped", n.id));
+                continue;
+            };
+            rows.push(&[
+                n.id.as_str().into(),
+                n.luid.as_str().into(),
+                n.name.as_deref().into(),
+                n.path.as_deref().into(),
+                workbook.into(),
+                ts(&n.created_at),
+                ts(&n.updated_at),
+            ])?;
+            for s in &n.sheets {
+                on.push(&[n.id.as_str().into(), s.id.as_str().into()])?;
+            }
+            contents.push(&[workbook.into(), n.id.as_str().into(), "dashboard".into()])?;
+        }
+        ctx.emit(self.name(), rows)?;
+        ctx.emit(self.name(), on)?;
+        ctx.emit(self.name(), contents)
+    }
+}
+
+stream!(Sheets, "sheets", ["sheets", "sheet_fields", "workbook_contents"]);
+
+impl Sheets {
+    async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
+        use queries::sheets::{ResponseData, Variables};
+        let nodes = fetch_all::<queries::Sheets, _>(
+            ctx,
+            self.name(),
+            |first, after| Variables { first: Some(first), after },
+            |d: ResponseData| {
+                let c = d.sheets_connection;
+                (c.nodes, c.page_info.end_cursor, c.page_info.has_next_page)
+            },
+        )
+        .await?;
+        let mut rows = Rows::new("sheets");
+        let mut uses = Rows::new("sheet_fields");
+        let mut contents = Rows::new("workbook_contents");
+        for n in &nodes {
+            let Some(workbook) = n.workbook.as_ref().map(|w| w.luid.as_str()) else {
+                ctx.warn(self.name(), format!("sheet {} has no workbook; skipped", n.id));
+                continue;
+            };
+            rows.push(&[
+                n.id.as_str().into(),
+                n.luid.as_str().into(),
+                n.name.as_deref().into(),
+                n.path.as_deref().into(),
+                workbook.into(),
+                ts(&n.created_at),
+                ts(&n.updated_at),
+            ])?;
+            for f in n.sheet_field_instances.iter().flatten().flatten() {
+                uses.push(&[n.id.as_str().into(), f.id.as_str().into()])?;
+            }
+            contents.push(&[workbook.into(), n.id.as_str().into(), "sheet".into()])?;
+        }
+        ctx.emit(self.name(), rows)?;
+        ctx.emit(self.name(), uses)?;
+        ctx.emit(self.name(), contents)
+    }
+}
+
+stream!(PublishedDatasources, "published_datasources", ["published_datasources", "datasource_tables"]);
+
+impl PublishedDatasources {
+    async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
+        use queries::published_datasources::{ResponseData, Variables};
+        let nodes = fetch_all::<queries::PublishedDatasources, _>(
+            ctx,
+            self.name(),
+            |first, after| Variables { first: Some(first), after },
+            |d: ResponseData| {
+                let c = d.published_datasources_connection;
+                (c.nodes, c.page_info.end_cursor, c.page_info.has_next_page)
+            },
+        )
+        .await?;
+        let mut rows = Rows::new("published_datasources");
+        let mut reads = Rows::new("datasource_tables");
+        for n in &nodes {
+            rows.push(&[
+                n.id.as_str().into(),
+                n.luid.as_str().into(),
+                n.name.as_deref().into(),
+                n.project_name.as_deref().into(),
+                Some(n.owner.luid.as_str()).into(),
+                n.has_extracts.into(),
+                t(&n.extract_last_refresh_time),
+                t(&n.extract_last_update_time),
+                Some(n.is_certified).into(),
+                Some(n.has_active_warning).into(),
+                t(&n.created_at),
+                t(&n.updated_at),
+            ])?;
+            for table in &n.upstream_tables {
+                reads.push(&[n.id.as_str().into(), "published".into(), table.id.as_str().into()])?;
+            }
+        }
+        ctx.emit(self.name(), rows)?;
+        ctx.emit(self.name(), reads)
+    }
+}
+
+stream!(
+    EmbeddedDatasources,
+    "embedded_datasources",
+    ["embedded_datasources", "embedded_published_datasources", "datasource_tables"]
+);
+
+impl EmbeddedDatasources {
+    async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
+        use queries::embedded_datasources::{ResponseData, Variables};
+        let nodes = fetch_all::<queries::EmbeddedDatasources, _>(
+            ctx,
+            self.name(),
+            |first, after| Variables { first: Some(first), after },
+            |d: ResponseData| {
+                let c = d.embedded_datasources_connection;
+                (c.nodes, c.page_info.end_cursor, c.page_info.has_next_page)
+            },
+        )
+        .await?;
+        let mut rows = Rows::new("embedded_datasources");
+        let mut through = Rows::new("embedded_published_datasources");
+        let mut reads = Rows::new("datasource_tables");
+        for n in &nodes {
+            let Some(workbook) = n.workbook.as_ref().map(|w| w.luid.as_str()) else {
+                ctx.warn(self.name(), format!("embedded datasource {} has no workbook; skipped", n.id));
+                continue;
+            };
+            rows.push(&[
+                n.id.as_str().into(),
+                n.name.as_deref().into(),
+                workbook.into(),
+                n.has_extracts.into(),
+                t(&n.extract_last_refresh_time),
+                t(&n.extract_last_update_time),
+            ])?;
+            for p in &n.upstream_datasources {
+                through.push(&[n.id.as_str().into(), p.id.as_str().into()])?;
+            }
+            for table in &n.upstream_tables {
+                reads.push(&[n.id.as_str().into(), "embedded".into(), table.id.as_str().into()])?;
+            }
+        }
+        ctx.emit(self.name(), rows)?;
+        ctx.emit(self.name(), through)?;
+        ctx.emit(self.name(), reads)
+    }
+}
+
+stream!(DatabaseServers, "database_servers", ["database_servers"]);
+
+impl DatabaseServers {
+    async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
+        use queries::database_servers::{ResponseData, Variables};
+        let nodes = fetch_all::<queries::DatabaseServers, _>(
+            ctx,
+            self.name(),
+            |first, after| Variables { first: Some(first), after },
+            |d: ResponseData| {
+                let c = d.database_servers_connection;
+                (c.nodes, c.page_info.end_cursor, c.page_info.has_next_page)
+            },
+        )
+        .await?;
+        let mut rows = Rows::new("database_servers");
+        for n in &nodes {
+            rows.push(&[
+                n.id.as_str().into(),
+                Some(n.luid.as_str()).into(),
+                n.name.as_deref().into(),
+                n.host_name.as_deref().into(),
+                n.port.into(),
+                n.connection_type.as_deref().into(),
+            ])?;
+        }
+        ctx.emit(self.name(), rows)
+    }
+}
+
+// Database tables and custom SQL tables share one table (`kind` tells them
+// apart); custom SQL also yields the datasources that read it.
+stream!(Tables, "tables", ["database_tables", "datasource_tables"]);
+
+impl Tables {
+    async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
+        let tables = {
+            use queries::database_tables::{ResponseData, Variables};
+            fetch_all::<queries::DatabaseTables, _>(
+                ctx,
+                self.name(),
+                |first, after| Variables { first: Some(first), after },
+                |d: ResponseData| {
+                    let c = d.database_tables_connection;
+                    (c.nodes, c.page_info.end_cursor, c.page_info.has_next_page)
+                },
+            )
+            .await?
+        };
+        let custom = {
+            use queries::custom_sql_tables::{ResponseData, Variables};
+            fetch_all::<queries::CustomSqlTables, _>(
+                ctx,
+                self.name(),
+                |first, after| Variables { first: Some(first), after },
+                |d: ResponseData| {
+                    let c = d.custom_sql_tables_connection;
+                    (c.nodes, c.page_info.end_cursor, c.page_info.has_next_page)
+                },
+            )
+            .await?
+        };
+        let mut rows = Rows::new("database_tables");
+        for n in &tables {
+            rows.push(&[
+                n.id.as_str().into(),
+                Some(n.luid.as_str()).into(),
+                "database".into(),
+                n.name.as_deref().into(),
+                n.schema.as_deref().into(),
+                n.full_name.as_deref().into(),
+                V::Null,
+                n.database.as_ref().map(|d| d.id.as_str()).into(),
+                n.connection_type.as_deref().into(),
+            ])?;
+        }
+        let mut reads = Rows::new("datasource_tables");
+        for n in &custom {
+            rows.push(&[
+                n.id.as_str().into(),
+                V::Null,
+                "custom_sql".into(),
+                n.name.as_deref().into(),
+                V::Null,
+                V::Null,
+                n.query.as_deref().into(),
+                n.database.as_ref().map(|d| d.id.as_str()).into(),
+                n.connection_type.as_deref().into(),
+            ])?;
+            for ds in &n.downstream_datasources {
+                reads.push(&[ds.id.as_str().into(), "published".into(), n.id.as_str().into()])?;
+            }
+        }
+        ctx.emit(self.name(), rows)?;
+        ctx.emit(self.name(), reads)
+    }
+}
+
+stream!(Columns, "columns", ["columns"]);
+
+impl Columns {
+    async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
+        use queries::columns::{ColumnsColumnsConnectionNodesTable as On, ResponseData, Variables};
+        let nodes = fetch_all::<queries::Columns, _>(
+            ctx,
+            self.name(),
+            |first, after| Variables { first: Some(first), after },
+            |d: ResponseData| {
+                let c = d.columns_connection;
+                (c.nodes, c.page_info.end_cursor, c.page_info.has_next_page)
+            },
+        )
+        .await?;
+        let mut rows = Rows::new("columns");
+        for n in &nodes {
+            let table = match n.table.as_ref() {
+                Some(On::DatabaseTable(t)) => t.id.as_str(),
+                Some(On::CustomSQLTable(t)) => t.id.as_str(),
+                _ => {
+                    ctx.warn(self.name(), format!("column {} has no table this schema knows; skipped", n.id));
+                    continue;
+                }
+            };
+            rows.push(&[
+                n.id.as_str().into(),
+                Some(n.luid.as_str()).into(),
+                n.name.as_deref().into(),
+                Some(format!("{:?}", n.remote_type).as_str()).into(),
+                n.is_nullable.into(),
+                table.into(),
+            ])?;
+        }
+        ctx.emit(self.name(), rows)
+    }
+}
+
+stream!(Fields, "fields", ["fields", "field_columns", "field_fields"]);
+
+impl Fields {
+    async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
+        use queries::fields::{
+            FieldsFieldsConnectionNodesDatasource as Ds, FieldsFieldsConnectionNodesOn as On, ResponseData, Variables,
+        };
+        let nodes = fetch_all::<queries::Fields, _>(
+            ctx,
+            self.name(),
+            |first, after| Variables { first: Some(first), after },
+            |d: ResponseData| {
+                let c = d.fields_connection;
+                (c.nodes, c.page_info.end_cursor, c.page_info.has_next_page)
+            },
+        )
+        .await?;
+        let mut rows = Rows::new("fields");
+        let mut reads = Rows::new("field_columns");
+        let mut built_on = Rows::new("field_fields");
+        for n in &nodes {
+            let (ds_type, ds_id) = match n.datasource.as_ref() {
+                Some(Ds::PublishedDatasource(d)) => ("published", d.id.as_str()),
+                Some(Ds::EmbeddedDatasource(d)) => ("embedded", d.id.as_str()),
+                _ => {
+                    ctx.warn(self.name(), format!("field {} has no datasource; skipped", n.id));
+                    continue;
+                }
+            };
+            let kind = field_kind(&n.on);
+            let (data_type, role, formula) = match &n.on {
+                On::ColumnField(f) => (f.data_type.as_ref().map(|x| format!("{x:?}")), f.role.as_ref().map(|x| format!("{x:?}")), None),
+                On::CalculatedField(f) => (
+                    f.data_type.as_ref().map(|x| format!("{x:?}")),
+                    f.role.as_ref().map(|x| format!("{x:?}")),
+                    f.formula.clone(),
+                ),
+                _ => (None, None, None),
+            };
+            rows.push(&[
+                n.id.as_str().into(),
+                n.name.as_deref().into(),
+                kind.into(),
+                ds_id.into(),
+                ds_type.into(),
+                data_type.as_deref().into(),
+                role.as_deref().into(),
+                formula.as_deref().into(),
+                n.is_hidden.into(),
+            ])?;
+            let refs: Vec<&str> = match &n.on {
+                On::ColumnField(f) => {
+                    for c in &f.columns {
+                        reads.push(&[n.id.as_str().into(), c.id.as_str().into()])?;
+                    }
+                    Vec::new()
+                }
+                On::CalculatedField(f) => f.fields.iter().map(|x| x.id.as_str()).collect(),
+                On::GroupField(f) => f.fields.iter().map(|x| x.id.as_str()).collect(),
+                On::BinField(f) => f.fields.iter().map(|x| x.id.as_str()).collect(),
+                On::SetField(f) => f.fields.iter().map(|x| x.id.as_str()).collect(),
+                On::HierarchyField(f) => f.fields.iter().map(|x| x.id.as_str()).collect(),
+                On::DatasourceField(f) => {
+                    if let Some(r) = &f.remote_field {
+                        built_on.push(&[n.id.as_str().into(), r.id.as_str().into(), "remote".into()])?;
+                    }
+                    Vec::new()
+                }
+                _ => Vec::new(),
+            };
+            for r in refs {
+                built_on.push(&[n.id.as_str().into(), r.into(), "reference".into()])?;
+            }
+        }
+        ctx.emit(self.name(), rows)?;
+        ctx.emit(self.name(), reads)?;
+        ctx.emit(self.name(), built_on)
+    }
+}
+
+fn field_kind(on: &queries::fields::FieldsFieldsConnectionNodesOn) -> &'static str {
+    use queries::fields::FieldsFieldsConnectionNodesOn as On;
+    match on {
+        On::ColumnField(_) => "ColumnField",
+        On::CalculatedField(_) => "CalculatedField",
+        On::GroupField(_) => "GroupField",
+        On::BinField(_) => "BinField",
+        On::SetField(_) => "SetField",
+        On::HierarchyField(_) => "HierarchyField",
+        On::DatasourceField(_) => "DatasourceField",
+        _ => "Field",
+    }
+}
+
+stream!(QualityWarnings, "data_quality_warnings", ["data_quality_warnings"]);
+
+impl QualityWarnings {
+    async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
+        use queries::data_quality_warnings::{ResponseData, Variables};
+        let nodes = fetch_all::<queries::DataQualityWarnings, _>(
+            ctx,
+            self.name(),
+            |first, after| Variables { first: Some(first), after },
+            |d: ResponseData| {
+                let c = d.data_quality_warnings_connection;
+                (c.nodes, c.page_info.end_cursor, c.page_info.has_next_page)
+            },
+        )
+        .await?;
+        let mut rows = Rows::new("data_quality_warnings");
+        for n in &nodes {
+            let asset_type = n.asset.as_ref().map(|a| format!("{:?}", a.on));
+            rows.push(&[
+                n.id.as_str().into(),
+                Some(n.luid.as_str()).into(),
+                n.asset.as_ref().map(|a| a.id.as_str()).into(),
+                asset_type.as_deref().map(asset_kind).into(),
+                Some(n.value.as_str()).into(),
+                Some(n.category.as_str()).into(),
+                n.message.as_deref().into(),
+                V::Bool(n.is_active),
+                V::Bool(n.is_elevated),
+                ts(&n.created_at),
+                ts(&n.updated_at),
+            ])?;
+        }
+        ctx.emit(self.name(), rows)
+    }
+}
+
+/// The variant name of the asset's type, from its debug form.
+fn asset_kind(debug: &str) -> &str {
+    debug.split(['(', ' ', '{']).next().unwrap_or(debug)
+}

@@ -1,0 +1,184 @@
+//! Extraction: one [`Stream`] per Tableau entity family, each fetching its
+//! rows through the clients in `tableau/` and handing finished Arrow batches
+//! to the warehouse writer. A run is all-or-nothing: the writer commits only
+//! when every stream succeeded.
+//!
+//! Adding a stream: write a struct implementing [`Stream`] in the file of its
+//! family (`site`, `people`, `content`, `refresh`, `lineage`), name the
+//! tables it fills (defined in `warehouse::schema`), and list it in
+//! [`all_streams`].
+
+mod content;
+mod json;
+mod lineage;
+mod people;
+mod refresh;
+mod site;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use futures::future::BoxFuture;
+
+use crate::config::Settings;
+use crate::tableau::{Client, RequestStats};
+use crate::warehouse::{self, RunInfo, Writer};
+
+/// What a stream needs while it runs.
+pub struct Ctx {
+    pub client: Arc<Client>,
+    writer: Writer,
+    reporter: Arc<dyn Reporter>,
+    warnings: Mutex<Vec<String>>,
+}
+
+impl Ctx {
+    /// Hands a finished table to the warehouse.
+    pub fn emit(&self, stream: &str, rows: warehouse::Rows) -> anyhow::Result<()> {
+        let table = rows.table();
+        let n = rows.len();
+        self.writer.write(table, rows.finish()).with_context(|| format!("stream {stream}: writing {table}"))?;
+        self.reporter.rows(stream, table, n as u64);
+        Ok(())
+    }
+
+    /// Records a non-fatal warning on the run.
+    pub fn warn(&self, stream: &str, message: impl Into<String>) {
+        let message = format!("{stream}: {}", message.into());
+        tracing::warn!("{message}");
+        self.warnings.lock().expect("warnings poisoned").push(message);
+    }
+
+    pub fn progress(&self, stream: &str, fetched: u64) {
+        self.reporter.progress(stream, fetched);
+    }
+}
+
+/// One entity family to extract.
+pub trait Stream: Send + Sync {
+    /// The name `--only` selects it by.
+    fn name(&self) -> &'static str;
+    /// The warehouse tables it fills.
+    fn tables(&self) -> &'static [&'static str];
+    fn run<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, anyhow::Result<()>>;
+}
+
+pub fn all_streams() -> Vec<Box<dyn Stream>> {
+    vec![
+        Box::new(site::Sites),
+        Box::new(site::Projects),
+        Box::new(people::Users),
+        Box::new(people::Groups),
+        Box::new(content::Workbooks),
+        Box::new(content::Views),
+        Box::new(content::Datasources),
+        Box::new(refresh::Schedules),
+        Box::new(refresh::ExtractTasks),
+        Box::new(refresh::Jobs),
+        Box::new(lineage::Dashboards),
+        Box::new(lineage::Sheets),
+        Box::new(lineage::PublishedDatasources),
+        Box::new(lineage::EmbeddedDatasources),
+        Box::new(lineage::DatabaseServers),
+        Box::new(lineage::Tables),
+        Box::new(lineage::Columns),
+        Box::new(lineage::Fields),
+        Box::new(lineage::QualityWarnings),
+    ]
+}
+
+/// Progress of a run, for the command line (indicatif) or silence.
+pub trait Reporter: Send + Sync {
+    fn start(&self, _stream: &str) {}
+    fn progress(&self, _stream: &str, _fetched: u64) {}
+    fn rows(&self, _stream: &str, _table: &str, _rows: u64) {}
+    fn finish(&self, _stream: &str, _ok: bool) {}
+}
+
+pub struct Quiet;
+impl Reporter for Quiet {}
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Stream names to run; all when empty.
+    pub only: Vec<String>,
+    /// Write Parquet beside DuckDB.
+    pub parquet: bool,
+}
+
+/// What a finished run wrote.
+#[derive(Debug)]
+pub struct Outcome {
+    pub run_id: String,
+    pub rows: BTreeMap<String, u64>,
+    pub warnings: Vec<String>,
+    pub stats: RequestStats,
+    pub elapsed: Duration,
+}
+
+/// Selects streams by name; unknown names are an error listing the valid ones.
+pub fn select(only: &[String]) -> anyhow::Result<Vec<Box<dyn Stream>>> {
+    let all = all_streams();
+    if only.is_empty() {
+        return Ok(all);
+    }
+    let names: Vec<&str> = all.iter().map(|s| s.name()).collect();
+    for o in only {
+        anyhow::ensure!(names.contains(&o.as_str()), "unknown stream '{o}' in --only; streams are: {}", names.join(", "));
+    }
+    Ok(all.into_iter().filter(|s| only.iter().any(|o| o == s.name())).collect())
+}
+
+/// Runs one extraction: connect, run the streams concurrently, commit the
+/// warehouse if all succeeded, otherwise roll back and record the failure.
+pub async fn run(settings: &Settings, options: &Options, reporter: Arc<dyn Reporter>) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
+    let streams = select(&options.only)?;
+    let client = Arc::new(
+        Client::connect(settings)
+            .await
+            .with_context(|| format!("cannot connect to {} (site '{}')", settings.server, settings.site))?,
+    );
+    let now = chrono::Utc::now().timestamp();
+    let run = RunInfo {
+        run_id: warehouse::new_run_id(now),
+        profile: settings.profile.clone(),
+        server: settings.server.clone(),
+        site: settings.site.clone(),
+        api_version: client.api_version(),
+        started_at: now,
+        as_of: client.server_time(),
+    };
+    let run_id = run.run_id.clone();
+    let parquet = options.parquet.then_some(settings.parquet.as_path());
+    let writer = Writer::start(&settings.db, parquet, run)
+        .with_context(|| format!("cannot open the warehouse {}", settings.db.display()))?;
+    let ctx = Ctx { client: client.clone(), writer, reporter: reporter.clone(), warnings: Mutex::new(Vec::new()) };
+    tracing::info!(run_id, streams = streams.len(), "extraction started");
+
+    let results = futures::future::join_all(streams.iter().map(|s| {
+        let ctx = &ctx;
+        async move {
+            ctx.reporter.start(s.name());
+            let result = s.run(ctx).await.with_context(|| format!("stream {} failed", s.name()));
+            ctx.reporter.finish(s.name(), result.is_ok());
+            result
+        }
+    }))
+    .await;
+    client.sign_out().await;
+    let Ctx { writer, warnings, .. } = ctx;
+    let warnings = warnings.into_inner().expect("warnings poisoned");
+    let failures: Vec<String> = results.into_iter().filter_map(|r| r.err()).map(|e| format!("{e:#}")).collect();
+    if !failures.is_empty() {
+        let message = failures.join("; ");
+        if let Err(e) = writer.abort(&message) {
+            tracing::error!(error = %e, "could not record the failed run");
+        }
+        anyhow::bail!("extraction failed, the warehouse is unchanged: {message}");
+    }
+    let rows = writer.commit(&warnings).context("cannot commit the run to the warehouse")?;
+    Ok(Outcome { run_id, rows, warnings, stats: client.stats(), elapsed: started.elapsed() })
+}

@@ -1,0 +1,766 @@
+//! The one HTTP client TRM talks to Tableau through: REST (`/api/{v}/...`)
+//! and the Metadata API (`/api/metadata/graphql`) share its session, its
+//! concurrency limiter, its retry loop and its counters.
+//!
+//! What every exchange goes through ([`Client::exchange`]):
+//! - a permit from a semaphore with `settings.concurrency` permits, held
+//!   from sending the request until its body is read;
+//! - the retry policy in [`super::retry`]: 408, 429, 5xx and transport
+//!   failures (refused or dropped connections, truncated bodies, timeouts)
+//!   are retried with capped exponential backoff and jitter, `Retry-After`
+//!   winning over the computed wait;
+//! - a fresh sign-in when the session has ended (401), then the request
+//!   again: concurrent requests that hit the same ended session share one
+//!   sign-in, and after [`MAX_BARREN_SIGN_INS`] sign-ins in a row with no
+//!   request succeeding in between, the 401 is final.
+//!
+//! Logs (at `debug`) carry the method, the path and the status only. The
+//! token secret and the session token are held as [`Secret`]s and never
+//! reach a log line or an error message.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode, Url};
+use serde_json::Value;
+use tokio::sync::Semaphore;
+
+use super::metadata;
+use super::retry::{self, RetryPolicy};
+use crate::config::{Secret, Settings};
+
+/// The version `serverinfo` is asked at before the server's own is known;
+/// every Tableau release since 2018.1 answers it.
+pub const DISCOVERY_VERSION: &str = "3.0";
+const AUTH_HEADER: &str = "x-tableau-auth";
+const METADATA_PATH: &str = "/api/metadata/graphql";
+/// Connecting never waits longer than this, whatever the request timeout.
+const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+const USER_AGENT: &str = concat!("trm/", env!("CARGO_PKG_VERSION"));
+/// Sign-ins in a row that may go by without any request succeeding before
+/// a 401 is final. Normally one sign-in is enough; more are needed only when
+/// sessions end again while retries are in flight (short sessions, or
+/// Tableau Cloud ending a token's session when it signs in elsewhere).
+pub const MAX_BARREN_SIGN_INS: u64 = 3;
+
+/// Why a call to Tableau failed. Every message names what failed and where
+/// (method and path, or the GraphQL operation); none carries a token or
+/// secret.
+#[derive(Debug, thiserror::Error)]
+pub enum TableauError {
+    /// Signing in was refused (e.g. 401001: wrong token name or secret, or
+    /// no such site).
+    #[error("cannot sign in to {server} ({}): {detail}", site_label(site))]
+    SignIn { server: String, site: String, detail: String },
+    /// Tableau answered with an error status (after retries, if it was
+    /// retryable).
+    #[error("{method} {path} failed: HTTP {status}{}", error_suffix(code, summary, detail))]
+    Http {
+        method: String,
+        path: String,
+        status: u16,
+        code: Option<String>,
+        summary: Option<String>,
+        detail: Option<String>,
+    },
+    /// No complete response after every attempt.
+    #[error("{method} {path} failed after {attempts} attempt(s): {message}")]
+    Transport { method: String, path: String, message: String, attempts: u32 },
+    /// A Metadata API page came back partial (over the node limit); its data
+    /// was discarded. Ask again for fewer nodes.
+    #[error("Metadata API query {query} exceeded the node limit{}; its partial results were discarded",
+        node_limit.map(|n| format!(" of {n} nodes")).unwrap_or_default())]
+    NodeLimitExceeded { query: String, node_limit: Option<u64> },
+    /// A Metadata API query ran out of time or work budget.
+    #[error("Metadata API query {query} timed out: {message}")]
+    QueryTimeout { query: String, message: String },
+    /// A Metadata API query was rejected (validation errors, invalid
+    /// arguments, ...).
+    #[error("Metadata API query {query} failed: {}", messages.join("; "))]
+    GraphQL { query: String, messages: Vec<String> },
+    /// A response arrived but is not what Tableau documents.
+    #[error("cannot read the response of {path}: {message}")]
+    Decode { path: String, message: String },
+    /// The settings cannot work (e.g. a server URL that does not parse).
+    #[error("{0}")]
+    Config(String),
+}
+
+impl TableauError {
+    /// The HTTP status, for errors that carry one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            TableauError::Http { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Tableau's error code (e.g. `404003`), when the response had one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            TableauError::Http { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+fn site_label(site: &str) -> String {
+    if site.is_empty() {
+        "the Default site".to_string()
+    } else {
+        format!("site '{site}'")
+    }
+}
+
+fn error_suffix(code: &Option<String>, summary: &Option<String>, detail: &Option<String>) -> String {
+    let mut out = String::new();
+    if let Some(c) = code {
+        out.push_str(&format!(" (code {c})"));
+    }
+    match (summary, detail) {
+        (Some(s), Some(d)) => out.push_str(&format!(": {s}: {d}")),
+        (Some(x), None) | (None, Some(x)) => out.push_str(&format!(": {x}")),
+        (None, None) => {}
+    }
+    out
+}
+
+/// Counters over the client's life. `requests` counts every HTTP request
+/// sent, whatever its outcome: `serverinfo`, sign-ins (first and later),
+/// each attempt of each call (so retries too) and sign-out.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestStats {
+    pub requests: u64,
+    /// Attempts after the first, for 408/429/5xx and transport failures.
+    pub retries: u64,
+    /// 429 responses seen.
+    pub throttled: u64,
+    /// Sign-ins after the first, because a session had expired.
+    pub reauthentications: u64,
+}
+
+/// A Metadata API answer: its data, plus the warnings that came with it,
+/// each as `"CODE: message"` (e.g. `"MAX_PAGE_SIZE_EXCEEDED: The value chosen
+/// for …"`).
+#[derive(Debug, Clone)]
+pub struct GraphqlReply<T> {
+    pub data: T,
+    pub warnings: Vec<String>,
+}
+
+struct Session {
+    token: Secret,
+    site_id: String,
+    /// Bumped by each sign-in, so concurrent requests that saw the same
+    /// expired session sign in again only once.
+    generation: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    requests: AtomicU64,
+    retries: AtomicU64,
+    throttled: AtomicU64,
+    reauthentications: AtomicU64,
+    jitter: AtomicU64,
+    /// Sign-ins since the last successful authenticated request.
+    barren_sign_ins: AtomicU64,
+}
+
+/// A signed-in connection to one Tableau site. `Send + Sync`: share it as
+/// `Arc<Client>`.
+pub struct Client {
+    http: reqwest::Client,
+    server: String,
+    site: String,
+    api_version: String,
+    token_name: String,
+    token_secret: Secret,
+    server_time: i64,
+    session: Mutex<Session>,
+    reauth: tokio::sync::Mutex<()>,
+    limiter: Semaphore,
+    concurrency: usize,
+    policy: RetryPolicy,
+    counters: Counters,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("server", &self.server)
+            .field("site", &self.site)
+            .field("api_version", &self.api_version)
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One request as the retry loop sees it.
+struct Call {
+    method: Method,
+    url: Url,
+    /// What errors name: the path and query (never headers or body).
+    label: String,
+    /// A JSON body.
+    body: Option<Vec<u8>>,
+    /// Send the session token, and sign in again on 401.
+    auth: bool,
+}
+
+/// A complete response: status, headers and the whole body.
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Client {
+    /// Builds the HTTP client (rustls; connect and request timeouts from
+    /// `settings.timeout`), learns the REST API version from `serverinfo`
+    /// unless `settings.api_version` is set, and signs in with the personal
+    /// access token.
+    pub async fn connect(settings: &Settings) -> Result<Client, TableauError> {
+        Client::connect_with(settings, RetryPolicy::default()).await
+    }
+
+    /// [`Client::connect`] with a retry policy of one's own (tests use short
+    /// waits).
+    pub async fn connect_with(settings: &Settings, policy: RetryPolicy) -> Result<Client, TableauError> {
+        crate::tls::install();
+        let server = settings.server.trim_end_matches('/').to_string();
+        Url::parse(&server).map_err(|e| TableauError::Config(format!("'{server}' is not a server URL: {e}")))?;
+        let http = reqwest::Client::builder()
+            .tls_backend_rustls()
+            .user_agent(USER_AGENT)
+            .connect_timeout(settings.timeout.min(MAX_CONNECT_TIMEOUT))
+            .timeout(settings.timeout)
+            .build()
+            .map_err(|e| TableauError::Config(format!("cannot build the HTTP client: {}", describe(&e))))?;
+        let concurrency = settings.concurrency.max(1);
+        let mut client = Client {
+            http,
+            server,
+            site: settings.site.clone(),
+            api_version: settings.api_version.clone().unwrap_or_else(|| DISCOVERY_VERSION.to_string()),
+            token_name: settings.token_name.clone(),
+            token_secret: settings.token_secret.clone(),
+            server_time: 0,
+            session: Mutex::new(Session { token: Secret::new(""), site_id: String::new(), generation: 0 }),
+            reauth: tokio::sync::Mutex::new(()),
+            limiter: Semaphore::new(concurrency),
+            concurrency,
+            policy,
+            counters: Counters::default(),
+        };
+        if settings.api_version.is_none() {
+            client.api_version = client.discover_version().await?;
+        }
+        let (session, server_time) = client.sign_in().await?;
+        tracing::debug!(server = %client.server, api_version = %client.api_version, "signed in");
+        client.server_time = server_time;
+        *client.session.get_mut().expect("session lock poisoned") = session;
+        Ok(client)
+    }
+
+    pub fn api_version(&self) -> String {
+        self.api_version.clone()
+    }
+
+    /// The site's LUID, from sign-in.
+    pub fn site_id(&self) -> String {
+        self.session.lock().expect("session lock poisoned").site_id.clone()
+    }
+
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Requests in flight at most (`settings.concurrency`).
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+
+    /// The server's clock at sign-in (Unix seconds), from the HTTP `Date`
+    /// header; the local clock when the header was missing.
+    pub fn server_time(&self) -> i64 {
+        self.server_time
+    }
+
+    /// `sites/<site id>/<rest>`, for [`Client::get_json`] and
+    /// [`super::rest::list_all`].
+    pub fn site_path(&self, rest: &str) -> String {
+        format!("sites/{}/{}", self.site_id(), rest.trim_start_matches('/'))
+    }
+
+    pub fn stats(&self) -> RequestStats {
+        let c = &self.counters;
+        RequestStats {
+            requests: c.requests.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            throttled: c.throttled.load(Ordering::Relaxed),
+            reauthentications: c.reauthentications.load(Ordering::Relaxed),
+        }
+    }
+
+    /// `GET {server}/api/{v}/{path}?{query}` as JSON. `path` is relative,
+    /// e.g. `client.site_path("workbooks")`. An empty body is `null`.
+    pub async fn get_json(&self, path: &str, query: &[(&str, String)]) -> Result<Value, TableauError> {
+        let call = self.rest_call(Method::GET, path, query, None, true)?;
+        let reply = self.exchange(&call).await?;
+        parse_json(&call.label, &reply.body)
+    }
+
+    /// Runs a `graphql_client` query on the Metadata API. Warnings come back
+    /// with the data; a partial page (node limit), a timeout and any other
+    /// error are errors, and their data is never returned.
+    pub async fn graphql<Q: graphql_client::GraphQLQuery>(
+        &self,
+        variables: Q::Variables,
+    ) -> Result<GraphqlReply<Q::ResponseData>, TableauError> {
+        // Encoded up front, so the variables are not held across an await.
+        let (operation, bytes) = {
+            let body = Q::build_query(variables);
+            let operation = body.operation_name.to_string();
+            let bytes = serde_json::to_vec(&body)
+                .map_err(|e| TableauError::Config(format!("cannot encode the variables of query {operation}: {e}")))?;
+            (operation, bytes)
+        };
+        let url = self.url(METADATA_PATH)?;
+        let call = Call {
+            method: Method::POST,
+            url,
+            label: format!("{METADATA_PATH} (query {operation})"),
+            body: Some(bytes),
+            auth: true,
+        };
+        let reply = self.exchange(&call).await?;
+        let (data, warnings) = metadata::read_reply(&operation, &call.label, &reply.body)?;
+        let data = serde_json::from_value::<Q::ResponseData>(data)
+            .map_err(|e| TableauError::Decode { path: call.label.clone(), message: e.to_string() })?;
+        for w in &warnings {
+            tracing::debug!(query = %operation, warning = %w, "Metadata API warning");
+        }
+        Ok(GraphqlReply { data, warnings })
+    }
+
+    /// Ends the session, best effort: one attempt, failures only logged.
+    pub async fn sign_out(&self) {
+        let call = match self.rest_call(Method::POST, "auth/signout", &[], None, true) {
+            Ok(c) => c,
+            Err(_) => return,
+        };
+        let token = self.session.lock().expect("session lock poisoned").token.clone();
+        match self.send_once(&call, Some(&token)).await {
+            Ok(reply) if reply.status.is_success() => tracing::debug!("signed out"),
+            Ok(reply) => {
+                tracing::debug!(status = reply.status.as_u16(), "sign-out refused; the session ends on its own")
+            }
+            Err(e) => tracing::debug!(error = %e, "sign-out failed; the session ends on its own"),
+        }
+    }
+
+    // -----------------------------------------------------------------------
+    // Sign-in and version discovery
+
+    async fn discover_version(&self) -> Result<String, TableauError> {
+        let call = self.rest_call(Method::GET, "serverinfo", &[], None, false)?;
+        let reply = self.exchange(&call).await?;
+        let v = parse_json(&call.label, &reply.body)?;
+        let version = match &v["serverInfo"]["restApiVersion"] {
+            Value::String(s) => Some(s.clone()),
+            Value::Object(o) => o.get("value").and_then(Value::as_str).map(str::to_string),
+            _ => None,
+        };
+        match version {
+            Some(s) if s.split_once('.').is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok()) => {
+                tracing::debug!(api_version = %s, "REST API version from serverinfo");
+                Ok(s)
+            }
+            _ => Err(TableauError::Decode {
+                path: call.label,
+                message: "no serverInfo.restApiVersion of the form 3.N".into(),
+            }),
+        }
+    }
+
+    /// Signs in with the PAT; returns the session and the server's clock.
+    async fn sign_in(&self) -> Result<(Session, i64), TableauError> {
+        let body = serde_json::json!({
+            "credentials": {
+                "personalAccessTokenName": self.token_name,
+                "personalAccessTokenSecret": self.token_secret.expose(),
+                "site": {"contentUrl": self.site},
+            }
+        });
+        let bytes = serde_json::to_vec(&body).expect("a JSON value always serializes");
+        let call = self.rest_call(Method::POST, "auth/signin", &[], Some(bytes), false)?;
+        // Not `exchange`: a refused sign-in must not sign in again.
+        let reply = self.send_with_retries(&call, None).await?;
+        if !reply.status.is_success() {
+            let (code, summary, detail) = error_body(&reply.body);
+            return Err(TableauError::SignIn {
+                server: self.server.clone(),
+                site: self.site.clone(),
+                detail: format!("HTTP {}{}", reply.status.as_u16(), error_suffix(&code, &summary, &detail)),
+            });
+        }
+        let v = parse_json(&call.label, &reply.body)?;
+        let creds = &v["credentials"];
+        let (Some(token), Some(site_id)) = (creds["token"].as_str(), creds["site"]["id"].as_str()) else {
+            return Err(TableauError::Decode {
+                path: call.label,
+                message: "the sign-in response has no credentials.token or credentials.site.id".into(),
+            });
+        };
+        let server_time = reply
+            .headers
+            .get(header::DATE)
+            .and_then(|d| d.to_str().ok())
+            .and_then(parse_http_date)
+            .unwrap_or_else(|| chrono::Utc::now().timestamp());
+        let session = Session { token: Secret::new(token), site_id: site_id.to_string(), generation: 0 };
+        Ok((session, server_time))
+    }
+
+    /// After a 401 on session `seen`: signs in again, unless another request
+    /// already did (then its session is used). `Ok(false)` means giving up:
+    /// [`MAX_BARREN_SIGN_INS`] sign-ins in a row brought no successful
+    /// request, so the site refuses sessions and signing in cannot help.
+    async fn reauthenticate(&self, seen: u64) -> Result<bool, TableauError> {
+        let _one_at_a_time = self.reauth.lock().await;
+        if self.session.lock().expect("session lock poisoned").generation != seen {
+            return Ok(true);
+        }
+        if self.counters.barren_sign_ins.load(Ordering::Relaxed) >= MAX_BARREN_SIGN_INS {
+            return Ok(false);
+        }
+        let (fresh, _) = self.sign_in().await?;
+        {
+            let mut s = self.session.lock().expect("session lock poisoned");
+            s.token = fresh.token;
+            s.site_id = fresh.site_id;
+            s.generation = seen + 1;
+        }
+        self.counters.barren_sign_ins.fetch_add(1, Ordering::Relaxed);
+        self.counters.reauthentications.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(server = %self.server, "the Tableau session ended; signed in again");
+        Ok(true)
+    }
+
+    // -----------------------------------------------------------------------
+    // The exchange
+
+    fn url(&self, path: &str) -> Result<Url, TableauError> {
+        Url::parse(&format!("{}{path}", self.server))
+            .map_err(|e| TableauError::Config(format!("cannot form a URL from {}{path}: {e}", self.server)))
+    }
+
+    fn rest_call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<Vec<u8>>,
+        auth: bool,
+    ) -> Result<Call, TableauError> {
+        let mut url = self.url(&format!("/api/{}/{}", self.api_version, path.trim_start_matches('/')))?;
+        if !query.is_empty() {
+            let mut pairs = url.query_pairs_mut();
+            for (k, v) in query {
+                pairs.append_pair(k, v);
+            }
+        }
+        let label = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        };
+        Ok(Call { method, url, label, body, auth })
+    }
+
+    /// Sends `call` until it succeeds or fails for good; non-2xx answers
+    /// become [`TableauError::Http`]. A 401 on an authenticated call signs
+    /// in again (or picks up the session another request just opened) and
+    /// sends the call again, up to `max_attempts` times.
+    async fn exchange(&self, call: &Call) -> Result<Reply, TableauError> {
+        let mut unauthorized = 0u32;
+        loop {
+            let (token, generation) = if call.auth {
+                let s = self.session.lock().expect("session lock poisoned");
+                (Some(s.token.clone()), s.generation)
+            } else {
+                (None, 0)
+            };
+            let reply = self.send_with_retries(call, token.as_ref()).await?;
+            if reply.status.is_success() {
+                if call.auth {
+                    self.counters.barren_sign_ins.store(0, Ordering::Relaxed);
+                }
+                return Ok(reply);
+            }
+            if reply.status == StatusCode::UNAUTHORIZED && call.auth {
+                unauthorized += 1;
+                if unauthorized < self.policy.max_attempts.max(2) && self.reauthenticate(generation).await? {
+                    continue;
+                }
+            }
+            return Err(http_error(call, &reply));
+        }
+    }
+
+    /// Sends `call` with `token`, retrying 408, 429, 5xx and transport
+    /// failures per the policy. Returns the last reply whatever its status;
+    /// fails only when no reply came at all.
+    async fn send_with_retries(&self, call: &Call, token: Option<&Secret>) -> Result<Reply, TableauError> {
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            match self.send_once(call, token).await {
+                Ok(reply) => {
+                    let status = reply.status;
+                    if !retry::retryable_status(status.as_u16()) {
+                        return Ok(reply);
+                    }
+                    if status == StatusCode::TOO_MANY_REQUESTS {
+                        self.counters.throttled.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if !self.policy.should_retry(attempt) {
+                        return Ok(reply);
+                    }
+                    let after = reply
+                        .headers
+                        .get(header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(retry::parse_retry_after);
+                    self.pause(call, attempt, after, "retryable status").await;
+                }
+                Err(message) => {
+                    if !self.policy.should_retry(attempt) {
+                        return Err(TableauError::Transport {
+                            method: call.method.to_string(),
+                            path: call.label.clone(),
+                            message,
+                            attempts: attempt,
+                        });
+                    }
+                    self.pause(call, attempt, None, "transport error").await;
+                }
+            }
+        }
+    }
+
+    /// One attempt: a limiter permit, the request, the whole body.
+    async fn send_once(&self, call: &Call, token: Option<&Secret>) -> Result<Reply, String> {
+        let _permit = self.limiter.acquire().await.expect("the limiter is never closed");
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let mut req =
+            self.http.request(call.method.clone(), call.url.clone()).header(header::ACCEPT, "application/json");
+        if let Some(token) = token {
+            let mut value = HeaderValue::from_str(token.expose())
+                .map_err(|_| "the session token is not a valid header value".to_string())?;
+            value.set_sensitive(true);
+            req = req.header(AUTH_HEADER, value);
+        }
+        if let Some(body) = &call.body {
+            req = req.header(header::CONTENT_TYPE, "application/json").body(body.clone());
+        }
+        let path = call.url.path();
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                let message = describe(&e);
+                tracing::debug!(method = %call.method, path, error = %message, "request failed");
+                return Err(message);
+            }
+        };
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        match resp.bytes().await {
+            Ok(body) => {
+                tracing::debug!(method = %call.method, path, status = status.as_u16(), "tableau request");
+                Ok(Reply { status, headers, body: body.to_vec() })
+            }
+            Err(e) => {
+                let message = format!("reading the response body: {}", describe(&e));
+                tracing::debug!(method = %call.method, path, status = status.as_u16(), error = %message, "response body failed");
+                Err(message)
+            }
+        }
+    }
+
+    async fn pause(&self, call: &Call, attempt: u32, retry_after: Option<Duration>, reason: &'static str) {
+        self.counters.retries.fetch_add(1, Ordering::Relaxed);
+        let delay = self.policy.wait(attempt, retry_after, self.jitter());
+        tracing::debug!(
+            method = %call.method,
+            path = call.url.path(),
+            attempt,
+            delay_ms = delay.as_millis() as u64,
+            reason,
+            "retrying"
+        );
+        tokio::time::sleep(delay).await;
+    }
+
+    /// A cheap draw in `[0, 1)`: the clock mixed with a counter.
+    fn jitter(&self) -> f64 {
+        let n = self.counters.jitter.fetch_add(1, Ordering::Relaxed);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+        retry::unit_from(nanos ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    }
+}
+
+/// A reqwest error and its causes on one line, without the URL.
+fn describe(e: &reqwest::Error) -> String {
+    let mut out = if e.is_timeout() { "timed out".to_string() } else { String::new() };
+    let mut cur: Option<&dyn std::error::Error> = Some(e);
+    let mut parts: Vec<String> = Vec::new();
+    while let Some(err) = cur {
+        let text = err.to_string();
+        // reqwest's own line names the URL; the URL adds nothing the error's
+        // path does not already say.
+        let text = match text.split_once(" for url (") {
+            Some((head, _)) => head.to_string(),
+            None => text,
+        };
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        cur = err.source();
+    }
+    if !out.is_empty() && !parts.is_empty() {
+        out.push_str(": ");
+    }
+    out.push_str(&parts.join(": "));
+    out
+}
+
+fn parse_json(path: &str, body: &[u8]) -> Result<Value, TableauError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| TableauError::Decode { path: path.to_string(), message: format!("not JSON: {e}") })
+}
+
+/// `Date: Sun, 06 Nov 1994 08:49:37 GMT` as Unix seconds.
+pub(crate) fn parse_http_date(value: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc2822(value.trim()).ok().map(|d| d.timestamp())
+}
+
+fn http_error(call: &Call, reply: &Reply) -> TableauError {
+    let (code, summary, detail) = error_body(&reply.body);
+    TableauError::Http {
+        method: call.method.to_string(),
+        path: call.label.clone(),
+        status: reply.status.as_u16(),
+        code,
+        summary,
+        detail,
+    }
+}
+
+/// Code, summary and detail of a Tableau error body: JSON
+/// (`{"error":{"code","summary","detail"}}`), XML (`<error code><summary>
+/// <detail>`), or GraphQL (`{"errors":[{"message"}]}`). Anything else gives a
+/// short excerpt as the detail.
+pub(crate) fn error_body(body: &[u8]) -> (Option<String>, Option<String>, Option<String>) {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return (None, None, None);
+    }
+    if let Ok(v) = serde_json::from_str::<Value>(text) {
+        let s = |x: &Value| match x {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Object(o) => o.get("value").and_then(Value::as_str).map(str::to_string),
+            _ => None,
+        };
+        if v.get("error").is_some() {
+            let e = &v["error"];
+            return (s(&e["code"]), s(&e["summary"]), s(&e["detail"]));
+        }
+        if let Some(list) = v.get("errors").and_then(Value::as_array) {
+            let messages: Vec<String> = list.iter().filter_map(|e| e["message"].as_str().map(str::to_string)).collect();
+            return (None, None, (!messages.is_empty()).then(|| messages.join("; ")));
+        }
+    }
+    if text.starts_with('<') && text.contains("<error") {
+        let between = |open: &str, close: &str| -> Option<String> {
+            let start = text.find(open)? + open.len();
+            let rest = &text[start..];
+            let rest = &rest[rest.find('>')? + 1..];
+            Some(unescape_xml(&rest[..rest.find(close)?]))
+        };
+        let code = text.find("code=\"").and_then(|i| {
+            let rest = &text[i + 6..];
+            rest.find('"').map(|j| rest[..j].to_string())
+        });
+        return (code, between("<summary", "</summary>"), between("<detail", "</detail>"));
+    }
+    let excerpt: String = text.chars().take(200).collect();
+    (None, None, Some(excerpt))
+}
+
+fn unescape_xml(s: &str) -> String {
+    s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'").replace("&amp;", "&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_in_every_shape() {
+        let json = br#"{"error":{"code":"401002","summary":"Unauthorized Access","detail":"Invalid authentication credentials were provided."}}"#;
+        assert_eq!(
+            error_body(json),
+            (
+                Some("401002".into()),
+                Some("Unauthorized Access".into()),
+                Some("Invalid authentication credentials were provided.".into())
+            )
+        );
+        let xml = b"<?xml version='1.0'?><tsResponse xmlns=\"http://tableau.com/api\"><error code=\"404003\"><summary>Resource Not Found</summary><detail>Unknown &apos;x&apos;</detail></error></tsResponse>";
+        assert_eq!(
+            error_body(xml),
+            (Some("404003".into()), Some("Resource Not Found".into()), Some("Unknown 'x'".into()))
+        );
+        let gql = br#"{"errors":[{"message":"bad body"}]}"#;
+        assert_eq!(error_body(gql), (None, None, Some("bad body".into())));
+        assert_eq!(error_body(b"  "), (None, None, None));
+        assert_eq!(error_body(b"<html>Bad Gateway</html>").2.as_deref(), Some("<html>Bad Gateway</html>"));
+    }
+
+    #[test]
+    fn messages_name_what_failed_and_where() {
+        let e = TableauError::Http {
+            method: "GET".into(),
+            path: "/api/3.27/sites/s/workbooks?pageSize=1000&pageNumber=2".into(),
+            status: 503,
+            code: Some("503000".into()),
+            summary: Some("Service Unavailable".into()),
+            detail: Some("Try again later.".into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "GET /api/3.27/sites/s/workbooks?pageSize=1000&pageNumber=2 failed: HTTP 503 (code 503000): Service Unavailable: Try again later."
+        );
+        let e =
+            TableauError::SignIn { server: "https://t.example.com".into(), site: "".into(), detail: "HTTP 401".into() };
+        assert_eq!(e.to_string(), "cannot sign in to https://t.example.com (the Default site): HTTP 401");
+        let e = TableauError::NodeLimitExceeded { query: "Fields".into(), node_limit: Some(20000) };
+        assert!(e.to_string().contains("Fields exceeded the node limit of 20000 nodes"), "{e}");
+    }
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:01:40 GMT"), Some(100));
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784111777));
+        assert_eq!(parse_http_date("yesterday"), None);
+    }
+}

@@ -1,0 +1,236 @@
+//! The Metadata API (GraphQL): reading its answers, and cursor paging over
+//! root connections with a page size that adapts to the node limit.
+//!
+//! Tableau answers `{data, errors}`. Entries of `errors` are sorted here
+//! ([`read_reply`], pure and tested on its own):
+//! - `extensions.code == "NODE_LIMIT_EXCEEDED"`: the data is partial →
+//!   [`TableauError::NodeLimitExceeded`]; the partial data is dropped;
+//! - `code == "TIMEOUT"`, or a message saying the query timed out →
+//!   [`TableauError::QueryTimeout`];
+//! - any other entry with `extensions.severity == "WARNING"` → a warning,
+//!   formatted `"CODE: message"`;
+//! - anything else (validation errors, `INVALID_ARGUMENT`, ...) →
+//!   [`TableauError::GraphQL`].
+//!
+//! [`paginate`] never accepts a partial or timed-out page: it asks again
+//! from the same cursor for half as many nodes (down to [`MIN_PAGE_SIZE`]),
+//! then grows back toward the starting size after each good page.
+//!
+//! The queries themselves live in `queries/*.graphql`, compiled in
+//! [`super::queries`].
+
+use serde_json::Value;
+
+use super::client::{Client, TableauError};
+
+/// Below this page size a page that still fails is an error.
+pub const MIN_PAGE_SIZE: i64 = 10;
+/// Tableau's largest page; bigger `first`s are capped with a warning.
+pub const MAX_PAGE_SIZE: i64 = 1000;
+
+/// Every node of a root connection, the warnings met on the way (each
+/// once, in the order first seen) and the GraphQL requests made (each
+/// [`Client::graphql`] call counts once, however many HTTP attempts it took).
+#[derive(Debug, Clone)]
+pub struct Paged<N> {
+    pub nodes: Vec<N>,
+    pub warnings: Vec<String>,
+    pub requests: u32,
+}
+
+/// Pages through a root connection. `vars(first, after)` builds the
+/// variables of one page; `page(data)` returns its nodes, `endCursor` and
+/// `hasNextPage`. Starts at `start_first` nodes a page (clamped to 1..=1000).
+pub async fn paginate<Q, N>(
+    client: &Client,
+    start_first: i64,
+    vars: impl Fn(i64, Option<String>) -> Q::Variables,
+    page: impl Fn(Q::ResponseData) -> (Vec<N>, Option<String>, bool),
+) -> Result<Paged<N>, TableauError>
+where
+    Q: graphql_client::GraphQLQuery,
+{
+    let target = start_first.clamp(1, MAX_PAGE_SIZE);
+    let floor = MIN_PAGE_SIZE.min(target);
+    let mut first = target;
+    let mut after: Option<String> = None;
+    let mut out = Paged { nodes: Vec::new(), warnings: Vec::new(), requests: 0 };
+    loop {
+        out.requests += 1;
+        let reply = match client.graphql::<Q>(vars(first, after.clone())).await {
+            Ok(reply) => reply,
+            Err(e @ (TableauError::NodeLimitExceeded { .. } | TableauError::QueryTimeout { .. })) => {
+                if first <= floor {
+                    return Err(e);
+                }
+                let smaller = next_size_down(first, floor);
+                tracing::debug!(error = %e, first, smaller, "asking again for a smaller page");
+                first = smaller;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        for w in reply.warnings {
+            if !out.warnings.contains(&w) {
+                out.warnings.push(w);
+            }
+        }
+        let (nodes, end_cursor, has_next) = page(reply.data);
+        out.nodes.extend(nodes);
+        if !has_next {
+            return Ok(out);
+        }
+        match end_cursor {
+            Some(c) if Some(&c) != after.as_ref() => after = Some(c),
+            _ => {
+                let query = Q::build_query(vars(first, after.clone())).operation_name;
+                return Err(TableauError::Decode {
+                    path: format!("/api/metadata/graphql (query {query})"),
+                    message: "hasNextPage is true but endCursor does not move on".into(),
+                });
+            }
+        }
+        first = next_size_up(first, target);
+    }
+}
+
+/// Half the page, not below the floor.
+pub fn next_size_down(first: i64, floor: i64) -> i64 {
+    (first / 2).max(floor)
+}
+
+/// Twice the page, not above the target.
+pub fn next_size_up(first: i64, target: i64) -> i64 {
+    first.saturating_mul(2).min(target)
+}
+
+/// Sorts a Metadata API response body into data and warnings, or the error
+/// it reports. `query` is the operation name; `path` names the endpoint in
+/// decoding errors.
+pub fn read_reply(query: &str, path: &str, body: &[u8]) -> Result<(Value, Vec<String>), TableauError> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| TableauError::Decode { path: path.to_string(), message: format!("not JSON: {e}") })?;
+    let errors: &[Value] = match v.get("errors") {
+        None | Some(Value::Null) => &[],
+        Some(Value::Array(list)) => list,
+        Some(_) => {
+            return Err(TableauError::Decode { path: path.to_string(), message: "\"errors\" is not a list".into() })
+        }
+    };
+    let mut warnings = Vec::new();
+    let mut failures = Vec::new();
+    let mut timeout = None;
+    for e in errors {
+        let message = e["message"].as_str().unwrap_or("(no message)").to_string();
+        let ext = &e["extensions"];
+        let code = ext["code"].as_str();
+        let severity = ext["severity"].as_str().unwrap_or("ERROR");
+        if code == Some("NODE_LIMIT_EXCEEDED") {
+            let node_limit = ext["properties"]["nodeLimit"].as_u64();
+            return Err(TableauError::NodeLimitExceeded { query: query.to_string(), node_limit });
+        }
+        let lower = message.to_ascii_lowercase();
+        if code == Some("TIMEOUT") || lower.contains("timed out") {
+            timeout.get_or_insert(message);
+            continue;
+        }
+        if severity.eq_ignore_ascii_case("WARNING") {
+            warnings.push(format!("{}: {message}", code.unwrap_or("WARNING")));
+        } else {
+            failures.push(match code {
+                Some(c) => format!("{c}: {message}"),
+                None => message,
+            });
+        }
+    }
+    if let Some(message) = timeout {
+        return Err(TableauError::QueryTimeout { query: query.to_string(), message });
+    }
+    if !failures.is_empty() {
+        return Err(TableauError::GraphQL { query: query.to_string(), messages: failures });
+    }
+    match v.get("data") {
+        Some(data) if !data.is_null() => Ok((data.clone(), warnings)),
+        _ => Err(TableauError::Decode {
+            path: path.to_string(),
+            message: "the response has no data and no errors".into(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn read(v: Value) -> Result<(Value, Vec<String>), TableauError> {
+        read_reply("Fields", "/api/metadata/graphql (query Fields)", v.to_string().as_bytes())
+    }
+
+    #[test]
+    fn data_with_warnings() {
+        let (data, warnings) = read(json!({
+            "data": {"fieldsConnection": {"nodes": []}},
+            "errors": [{"message": "capped at 1000", "extensions": {"severity": "WARNING", "code": "MAX_PAGE_SIZE_EXCEEDED", "properties": {"maxPageSize": 1000}}}]
+        }))
+        .unwrap();
+        assert_eq!(data, json!({"fieldsConnection": {"nodes": []}}));
+        assert_eq!(warnings, vec!["MAX_PAGE_SIZE_EXCEEDED: capped at 1000".to_string()]);
+    }
+
+    #[test]
+    fn partial_data_is_never_returned() {
+        let e = read(json!({
+            "data": {"fieldsConnection": {"nodes": [{"id": "1"}]}},
+            "errors": [
+                {"message": "other", "extensions": {"severity": "WARNING", "code": "X"}},
+                {"message": "Showing partial results.", "extensions": {"severity": "WARNING", "code": "NODE_LIMIT_EXCEEDED", "properties": {"nodeLimit": 300}}}
+            ]
+        }))
+        .unwrap_err();
+        assert!(
+            matches!(e, TableauError::NodeLimitExceeded { ref query, node_limit: Some(300) } if query == "Fields"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn timeouts_by_code_or_message() {
+        let e = read(json!({"data": null, "errors": [{"message": "budget", "extensions": {"severity": "ERROR", "code": "TIMEOUT"}}]})).unwrap_err();
+        assert!(matches!(e, TableauError::QueryTimeout { .. }), "{e:?}");
+        let e = read(json!({"errors": [{"message": "The query timed out."}]})).unwrap_err();
+        assert!(matches!(e, TableauError::QueryTimeout { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn other_errors_fail_the_query() {
+        let e = read(json!({"data": null, "errors": [
+            {"message": "Unknown field \"x\"", "locations": [{"line": 1, "column": 3}]},
+            {"message": "bad cursor", "extensions": {"severity": "ERROR", "code": "INVALID_ARGUMENT"}}
+        ]}))
+        .unwrap_err();
+        match e {
+            TableauError::GraphQL { query, messages } => {
+                assert_eq!(query, "Fields");
+                assert_eq!(
+                    messages,
+                    vec!["Unknown field \"x\"".to_string(), "INVALID_ARGUMENT: bad cursor".to_string()]
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(read(json!({"data": null})).unwrap_err(), TableauError::Decode { .. }));
+        assert!(matches!(read_reply("Q", "p", b"<html>").unwrap_err(), TableauError::Decode { .. }));
+    }
+
+    #[test]
+    fn page_sizes_halve_to_the_floor_and_double_back() {
+        let mut sizes = vec![1000];
+        while *sizes.last().unwrap() > MIN_PAGE_SIZE {
+            sizes.push(next_size_down(*sizes.last().unwrap(), MIN_PAGE_SIZE));
+        }
+        assert_eq!(sizes, vec![1000, 500, 250, 125, 62, 31, 15, 10]);
+        assert_eq!(next_size_up(62, 1000), 124);
+        assert_eq!(next_size_up(600, 1000), 1000);
+    }
+}

@@ -1,0 +1,380 @@
+//! The DuckDB side of the warehouse: the DDL derived from
+//! [`schema::TABLES`](super::schema::TABLES), its idempotent creation and
+//! migration, and the run's single transaction.
+//!
+//! Layout, for each schema table `T`:
+//! - `hist_T`: every run's rows, with `run_id` first; required columns are
+//!   `NOT NULL`.
+//! - view `T`: the columns of `T` (in schema order) from the latest succeeded
+//!   run that wrote `T`, so a run that skips `T` (`--only`) does not blank it.
+//!
+//! plus `runs` (one row per run, succeeded or failed) and `run_tables` (the
+//! tables each succeeded run wrote, with row counts).
+//!
+//! Type mapping: Text → VARCHAR, Int → BIGINT, Bool → BOOLEAN, Time →
+//! TIMESTAMPTZ. The Arrow appender maps `Timestamp(_, Some(tz))` to
+//! TIMESTAMPTZ and reads it back as `Timestamp(Microsecond, "UTC")`, so times
+//! round-trip as UTC instants. The bundled DuckDB has no ICU extension, so
+//! TIMESTAMPTZ values print and cast to text in UTC (`2026-01-01
+//! 12:00:00+00`) and time-zone-aware functions (`AT TIME ZONE`, `strftime`
+//! with `%Z`) are unavailable; comparison, ordering, `epoch(...)` and
+//! arithmetic work. `rows_per_table` and `warnings` are VARCHAR holding JSON,
+//! because the JSON type needs the json extension, which is not bundled.
+//! Extension auto-install and auto-load are off: TRM never reaches for the
+//! network from inside DuckDB.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::record_batch::RecordBatch;
+use duckdb::{params, Config, Connection};
+
+use super::schema::{Kind, Table, TABLES};
+use super::{RunInfo, WarehouseError};
+
+/// The DuckDB type a column kind is stored as.
+pub fn sql_type(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Text => "VARCHAR",
+        Kind::Int => "BIGINT",
+        Kind::Bool => "BOOLEAN",
+        Kind::Time => "TIMESTAMPTZ",
+    }
+}
+
+/// The name DuckDB's catalog reports a type under (`duckdb_columns().data_type`).
+fn catalog_type(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Time => "TIMESTAMP WITH TIME ZONE",
+        k => sql_type(k),
+    }
+}
+
+/// `"name"`, with inner quotes doubled.
+pub fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `'text'`, with inner quotes doubled.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// The history table of a schema table.
+pub fn hist_name(table: &str) -> String {
+    format!("hist_{table}")
+}
+
+const RUNS_DDL: &str = r#"
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY,
+    profile VARCHAR,
+    server VARCHAR,
+    site VARCHAR,
+    api_version VARCHAR,
+    started_at TIMESTAMPTZ,
+    ended_at TIMESTAMPTZ,
+    as_of TIMESTAMPTZ,
+    snapshot_date DATE,
+    status VARCHAR NOT NULL,
+    rows_per_table VARCHAR,
+    warnings VARCHAR,
+    error VARCHAR
+);
+COMMENT ON TABLE runs IS 'One extraction run, succeeded or failed. rows_per_table is a JSON object (table → rows); for a failed run it counts the rows received before the failure, none of which were kept. warnings is a JSON array of strings.';
+COMMENT ON COLUMN runs.started_at IS 'When the run started, by the local clock.';
+COMMENT ON COLUMN runs.as_of IS 'When the run started, by the server''s clock: the time its data describes.';
+COMMENT ON COLUMN runs.snapshot_date IS 'The UTC date of as_of; the Parquet snapshot_date partition.';
+COMMENT ON COLUMN runs.status IS 'succeeded or failed.';
+CREATE TABLE IF NOT EXISTS run_tables (
+    run_id VARCHAR NOT NULL,
+    table_name VARCHAR NOT NULL,
+    rows BIGINT NOT NULL,
+    PRIMARY KEY (run_id, table_name)
+);
+COMMENT ON TABLE run_tables IS 'A table a succeeded run wrote, with its row count; the views show each table from the latest run listed here for it.';
+"#;
+
+/// The DDL creating `hist_T` (if missing), its comments and the view `T`.
+pub fn table_ddl(table: &Table) -> String {
+    let hist = ident(&hist_name(table.name));
+    let mut cols = vec![format!("{} VARCHAR NOT NULL", ident("run_id"))];
+    cols.extend(
+        table
+            .columns
+            .iter()
+            .map(|c| format!("{} {}{}", ident(c.name), sql_type(c.kind), if c.nullable { "" } else { " NOT NULL" })),
+    );
+    let mut sql = format!("CREATE TABLE IF NOT EXISTS {hist} (\n    {}\n);\n", cols.join(",\n    "));
+    sql += &format!(
+        "COMMENT ON TABLE {hist} IS {};\n",
+        literal(&format!(
+            "Every run's rows of {}: {} run_id is the run (runs.run_id) that wrote the row.",
+            table.name, table.doc
+        ))
+    );
+    sql += &view_ddl(table);
+    sql
+}
+
+fn view_ddl(table: &Table) -> String {
+    let view = ident(table.name);
+    let hist = ident(&hist_name(table.name));
+    let cols: Vec<String> = table.columns.iter().map(|c| ident(c.name)).collect();
+    format!(
+        "CREATE OR REPLACE VIEW {view} AS SELECT {} FROM {hist} WHERE run_id = (\
+         SELECT r.run_id FROM runs r JOIN run_tables t USING (run_id) \
+         WHERE r.status = 'succeeded' AND t.table_name = {} \
+         ORDER BY r.as_of DESC, r.run_id DESC LIMIT 1);\n\
+         COMMENT ON VIEW {view} IS {};\n",
+        cols.join(", "),
+        literal(table.name),
+        literal(&format!(
+            "{} As of the latest succeeded run that wrote {}; every run's rows are in hist_{}.",
+            table.doc, table.name, table.name
+        )),
+    )
+}
+
+/// The connection to the warehouse file, inside one run.
+pub struct Duck {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Duck {
+    /// Opens (creating if needed) the warehouse file, creates or migrates the
+    /// schema in its own transaction, then begins the run's transaction.
+    pub fn open(path: &Path) -> Result<Duck, WarehouseError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| WarehouseError::Io {
+                path: dir.to_owned(),
+                what: "cannot create the directory".into(),
+                source,
+            })?;
+        }
+        let config = Config::default()
+            .enable_autoload_extension(false)
+            .map_err(|e| duck_err(path, "cannot configure DuckDB", e))?;
+        let conn = Connection::open_with_flags(path, config).map_err(|e| duck_err(path, "cannot open", e))?;
+        let duck = Duck { conn, path: path.to_owned() };
+        duck.migrate()?;
+        duck.exec("BEGIN TRANSACTION", "cannot begin the run's transaction")?;
+        Ok(duck)
+    }
+
+    fn exec(&self, sql: &str, what: &str) -> Result<(), WarehouseError> {
+        self.conn.execute_batch(sql).map_err(|e| duck_err(&self.path, what, e))
+    }
+
+    /// Creates what is missing; adds columns the schema gained (nullable: past
+    /// runs have no value); relaxes NOT NULL on columns it lost; refuses a
+    /// column whose type changed. Views are always recreated from the schema.
+    fn migrate(&self) -> Result<(), WarehouseError> {
+        self.exec("BEGIN TRANSACTION", "cannot begin the schema transaction")?;
+        let result = self.migrate_in_transaction();
+        match result {
+            Ok(()) => self.exec("COMMIT", "cannot commit the schema"),
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    fn migrate_in_transaction(&self) -> Result<(), WarehouseError> {
+        self.exec(RUNS_DDL, "cannot create the runs tables")?;
+        let existing = self.existing_columns()?;
+        let mut sql = String::new();
+        for table in TABLES {
+            let hist = hist_name(table.name);
+            let Some(have) = existing.get(&hist) else {
+                sql += &table_ddl(table);
+                continue;
+            };
+            for c in table.columns {
+                match have.get(c.name) {
+                    None => {
+                        sql += &format!("ALTER TABLE {} ADD COLUMN {} {};\n", ident(&hist), ident(c.name), sql_type(c.kind))
+                    }
+                    Some((ty, _)) if ty != catalog_type(c.kind) => {
+                        return Err(WarehouseError::Schema {
+                            path: self.path.clone(),
+                            message: format!(
+                                "column {hist}.{} is {ty} but TRM stores it as {}; move the old warehouse aside or convert the column",
+                                c.name,
+                                sql_type(c.kind)
+                            ),
+                        })
+                    }
+                    Some(_) => {}
+                }
+            }
+            for (name, (_, nullable)) in have {
+                if name != "run_id" && !nullable && table.column(name).is_none() {
+                    sql += &format!("ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL;\n", ident(&hist), ident(name));
+                }
+            }
+            sql += &view_ddl(table);
+        }
+        self.exec(&sql, "cannot create or migrate the schema")
+    }
+
+    /// hist table → column → (catalog type, nullable).
+    fn existing_columns(&self) -> Result<BTreeMap<String, BTreeMap<String, (String, bool)>>, WarehouseError> {
+        let what = "cannot read the catalog";
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT table_name, column_name, data_type, is_nullable FROM duckdb_columns() \
+                 WHERE database_name = current_database() AND schema_name = 'main' AND table_name LIKE 'hist\\_%' ESCAPE '\\'",
+            )
+            .map_err(|e| duck_err(&self.path, what, e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, bool>(3)?))
+            })
+            .map_err(|e| duck_err(&self.path, what, e))?;
+        let mut out: BTreeMap<String, BTreeMap<String, (String, bool)>> = BTreeMap::new();
+        for row in rows {
+            let (table, column, ty, nullable) = row.map_err(|e| duck_err(&self.path, what, e))?;
+            out.entry(table).or_default().insert(column, (ty, nullable));
+        }
+        Ok(out)
+    }
+
+    /// Appends a batch (already checked against the table's schema) to
+    /// `hist_T`, with `run_id` prepended, through the Arrow appender.
+    pub fn append(&self, table: &Table, run_id: &str, batch: &RecordBatch) -> Result<(), WarehouseError> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let hist = hist_name(table.name);
+        let what = || format!("cannot append {} rows to {hist}", batch.num_rows());
+        let batch = with_run_id(run_id, batch);
+        let columns: Vec<&str> = std::iter::once("run_id").chain(table.columns.iter().map(|c| c.name)).collect();
+        let mut appender =
+            self.conn.appender_with_columns(&hist, &columns).map_err(|e| duck_err(&self.path, &what(), e))?;
+        appender.append_record_batch(batch).map_err(|e| duck_err(&self.path, &what(), e))?;
+        appender.flush().map_err(|e| duck_err(&self.path, &what(), e))
+    }
+
+    /// Records the run's tables and its `runs` row (inside the transaction).
+    pub fn record_success(
+        &self,
+        run: &RunInfo,
+        rows: &BTreeMap<String, u64>,
+        warnings: &[String],
+        ended_at: i64,
+    ) -> Result<(), WarehouseError> {
+        let what = "cannot record the run";
+        let mut stmt = self
+            .conn
+            .prepare("INSERT INTO run_tables (run_id, table_name, rows) VALUES (?, ?, ?)")
+            .map_err(|e| duck_err(&self.path, what, e))?;
+        for (table, n) in rows {
+            stmt.execute(params![run.run_id, table, *n as i64]).map_err(|e| duck_err(&self.path, what, e))?;
+        }
+        self.insert_run(run, "succeeded", rows, warnings, None, ended_at)
+    }
+
+    /// Inserts the `runs` row.
+    pub fn insert_run(
+        &self,
+        run: &RunInfo,
+        status: &str,
+        rows: &BTreeMap<String, u64>,
+        warnings: &[String],
+        error: Option<&str>,
+        ended_at: i64,
+    ) -> Result<(), WarehouseError> {
+        let rows_json = serde_json::to_string(rows).expect("a map of counts serializes");
+        let warnings_json = serde_json::to_string(warnings).expect("strings serialize");
+        self.conn
+            .execute(
+                "INSERT INTO runs (run_id, profile, server, site, api_version, started_at, ended_at, as_of, \
+                 snapshot_date, status, rows_per_table, warnings, error) \
+                 VALUES (?, ?, ?, ?, ?, to_timestamp(?), to_timestamp(?), to_timestamp(?), CAST(? AS DATE), ?, ?, ?, ?)",
+                params![
+                    run.run_id,
+                    run.profile,
+                    run.server,
+                    run.site,
+                    run.api_version,
+                    run.started_at,
+                    ended_at,
+                    run.as_of,
+                    super::snapshot_date(run.as_of),
+                    status,
+                    rows_json,
+                    warnings_json,
+                    error,
+                ],
+            )
+            .map(|_| ())
+            .map_err(|e| duck_err(&self.path, &format!("cannot record run {} as {status}", run.run_id), e))
+    }
+
+    pub fn commit(&self) -> Result<(), WarehouseError> {
+        self.exec("COMMIT", "cannot commit the run")
+    }
+
+    pub fn rollback(&self) -> Result<(), WarehouseError> {
+        self.exec("ROLLBACK", "cannot roll back the run")
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// The batch with a constant `run_id` column in front.
+fn with_run_id(run_id: &str, batch: &RecordBatch) -> RecordBatch {
+    let schema = batch.schema();
+    let mut fields: Vec<Arc<Field>> = vec![Arc::new(Field::new("run_id", DataType::Utf8, false))];
+    fields.extend(schema.fields().iter().cloned());
+    let ids: ArrayRef = Arc::new(StringArray::from_iter_values(std::iter::repeat_n(run_id, batch.num_rows())));
+    let mut columns = vec![ids];
+    columns.extend(batch.columns().iter().cloned());
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).expect("a constant column of the batch's length")
+}
+
+fn duck_err(path: &Path, what: &str, source: duckdb::Error) -> WarehouseError {
+    WarehouseError::Duck { path: path.to_owned(), what: what.to_string(), source }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::warehouse::schema;
+
+    #[test]
+    fn ddl_quotes_names_and_marks_required_columns() {
+        let ddl = table_ddl(schema::table("views").unwrap());
+        assert!(ddl.contains("CREATE TABLE IF NOT EXISTS \"hist_views\""), "{ddl}");
+        assert!(ddl.contains("\"view_id\" VARCHAR NOT NULL"), "{ddl}");
+        assert!(ddl.contains("\"created_at\" TIMESTAMPTZ,"), "{ddl}");
+        assert!(ddl.contains("\"total_view_count\" BIGINT NOT NULL"), "{ddl}");
+        assert!(ddl.contains("CREATE OR REPLACE VIEW \"views\""), "{ddl}");
+        assert!(ddl.contains("t.table_name = 'views'"), "{ddl}");
+    }
+
+    #[test]
+    fn every_table_is_created_in_memory() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(RUNS_DDL).unwrap();
+        for t in TABLES {
+            conn.execute_batch(&table_ddl(t)).unwrap_or_else(|e| panic!("{}: {e}\n{}", t.name, table_ddl(t)));
+            let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {}", ident(t.name)), [], |r| r.get(0)).unwrap();
+            assert_eq!(n, 0);
+        }
+        // Idempotent.
+        conn.execute_batch(RUNS_DDL).unwrap();
+        for t in TABLES {
+            conn.execute_batch(&table_ddl(t)).unwrap();
+        }
+    }
+}

@@ -1,0 +1,404 @@
+//! End-to-end extraction against the simulated site: every table's row
+//! count equals the ground truth, Parquet holds exactly DuckDB's rows, two
+//! days give two snapshots with the right view deltas, faults either end in
+//! a complete run or a clean failure, a killed run leaves the previous
+//! warehouse intact, and no secret reaches logs or outputs.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use trm::config::{Secret, Settings};
+use trm::extract::{self, Options, Quiet};
+use trm::sim::dataset::lineage::FieldKind;
+use trm::sim::dataset::Size;
+use trm::sim::faults::FaultPlan;
+use trm::sim::metadata::graph::{resolve, Out, N};
+use trm::sim::{self, SimConfig, SimHandle};
+
+fn scratch(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let dir = std::env::temp_dir().join(format!("trm-extract-{name}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn site(config: SimConfig) -> SimHandle {
+    sim::start(config, SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("site starts")
+}
+
+fn settings(handle: &SimHandle, dir: &Path) -> Settings {
+    let c = &handle.state.config;
+    Settings {
+        profile: "test".into(),
+        server: handle.url(),
+        site: c.site_content_url.clone(),
+        api_version: None,
+        token_name: c.pat_name.clone(),
+        token_secret: Secret::new(c.pat_secret.clone()),
+        concurrency: 4,
+        timeout: Duration::from_secs(20),
+        db: dir.join("trm.duckdb"),
+        parquet: dir.join("parquet"),
+    }
+}
+
+async fn extract(settings: &Settings) -> anyhow::Result<extract::Outcome> {
+    extract::run(settings, &Options { only: Vec::new(), parquet: true }, Arc::new(Quiet)).await
+}
+
+fn count(out: Out) -> u64 {
+    match out {
+        Out::Nodes(v) => v.len() as u64,
+        Out::Node(_) => 1,
+        _ => 0,
+    }
+}
+
+/// What every table should hold, from the manifest and the site's model.
+fn expected_rows(handle: &SimHandle) -> BTreeMap<String, u64> {
+    let st = &handle.state;
+    let m = st.manifest();
+    let d = &st.data;
+    let l = &d.lineage;
+    let ix = &st.metadata().index;
+    let c = &m.counts;
+    let tags = d.workbooks.iter().map(|w| w.tags.len()).sum::<usize>()
+        + d.views.iter().map(|v| v.tags.len()).sum::<usize>()
+        + d.datasources.iter().map(|x| x.tags.len()).sum::<usize>();
+    let published_reads: u64 = (0..d.datasources.len() as u32).map(|p| count(resolve(st, ix, N::Published(p), "upstreamTables"))).sum();
+    let embedded_reads: u64 =
+        (0..d.embedded_datasources.len() as u32).map(|e| count(resolve(st, ix, N::Embedded(e), "upstreamTables"))).sum();
+    let custom_reads: u64 = (0..l.tables.len() as u32)
+        .filter(|&t| l.tables[t as usize].query.is_some())
+        .map(|t| count(resolve(st, ix, N::Table(t), "downstreamDatasources")))
+        .sum();
+    let live_column_fields =
+        l.fields.iter().filter(|f| f.kind == FieldKind::Column && l.live_column(f).is_some()).count();
+    let field_fields = l.fields.iter().map(|f| f.refs.len() + f.remote.is_some() as usize).sum::<usize>();
+    [
+        ("sites", 1),
+        ("projects", c.projects),
+        ("users", c.users),
+        ("groups", c.groups),
+        ("group_memberships", c.group_memberships),
+        ("workbooks", c.workbooks),
+        ("views", c.views),
+        ("datasources", c.datasources),
+        ("tags", tags),
+        ("schedules", c.schedules),
+        ("extract_tasks", c.extract_refresh_tasks),
+        ("jobs", c.jobs),
+        ("dashboards", c.metadata_dashboards),
+        ("sheets", c.metadata_sheets),
+        ("published_datasources", c.datasources),
+        ("embedded_datasources", c.embedded_datasources),
+        ("database_servers", c.databases),
+        ("database_tables", c.database_tables + c.custom_sql_tables),
+        ("columns", c.columns),
+        ("fields", c.fields),
+        ("data_quality_warnings", c.data_quality_warnings),
+        ("sheet_fields", l.sheets.iter().map(|s| s.fields.len()).sum()),
+        ("dashboard_sheets", l.dashboards.iter().map(|x| x.sheets.len()).sum()),
+        ("workbook_contents", l.sheets.len() + l.dashboards.len()),
+        ("field_columns", live_column_fields),
+        ("field_fields", field_fields),
+        ("embedded_published_datasources", d.embedded_datasources.iter().filter(|e| e.published.is_some()).count()),
+        ("datasource_tables", (published_reads + embedded_reads + custom_reads) as usize),
+    ]
+    .into_iter()
+    .map(|(t, n)| (t.to_string(), n as u64))
+    .collect()
+}
+
+fn duck(path: &Path) -> duckdb::Connection {
+    duckdb::Connection::open(path).expect("warehouse opens")
+}
+
+fn table_count(conn: &duckdb::Connection, table: &str) -> u64 {
+    conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0)).unwrap() as u64
+}
+
+/// Every row of a DuckDB query as sorted strings, through Arrow so both
+/// sides format values the same way.
+fn duck_rows(conn: &duckdb::Connection, sql: &str) -> Vec<String> {
+    let mut stmt = conn.prepare(sql).unwrap();
+    let batches: Vec<_> = stmt.query_arrow([]).unwrap().collect();
+    rows_as_strings(&batches)
+}
+
+fn rows_as_strings(batches: &[arrow::record_batch::RecordBatch]) -> Vec<String> {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::DataType;
+    let mut rows = Vec::new();
+    for b in batches {
+        // Timestamps compare as microseconds, whatever zone label each side uses.
+        let cols: Vec<_> = b
+            .columns()
+            .iter()
+            .map(|col| {
+                let col = match col.data_type() {
+                    DataType::Timestamp(_, _) => arrow::compute::cast(col, &DataType::Int64).unwrap(),
+                    _ => col.clone(),
+                };
+                arrow::compute::cast(&col, &DataType::Utf8).unwrap()
+            })
+            .collect();
+        for r in 0..b.num_rows() {
+            let cells: Vec<&str> =
+                cols.iter().map(|c| if c.is_null(r) { "NULL" } else { c.as_string::<i32>().value(r) }).collect();
+            rows.push(cells.join("|"));
+        }
+    }
+    rows.sort();
+    rows
+}
+
+fn parquet_rows(root: &Path, table: &str, run_id: &str) -> Vec<String> {
+    let mut files = Vec::new();
+    for day in std::fs::read_dir(root.join(table)).unwrap() {
+        let dir = day.unwrap().path().join(format!("run_id={run_id}"));
+        if dir.is_dir() {
+            for f in std::fs::read_dir(&dir).unwrap() {
+                files.push(f.unwrap().path());
+            }
+        }
+    }
+    assert!(!files.is_empty(), "no Parquet files for {table} in run {run_id}");
+    let mut batches = Vec::new();
+    for f in files {
+        let file = std::fs::File::open(&f).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+        batches.extend(reader.map(|b| b.unwrap()));
+    }
+    rows_as_strings(&batches)
+}
+
+async fn extracts_a_whole_site(size: Size) {
+    let handle = site(SimConfig { size, ..SimConfig::default() }).await;
+    let dir = scratch(&size.to_string());
+    let settings = settings(&handle, &dir);
+    let outcome = extract(&settings).await.expect("the extraction succeeds");
+    let expected = expected_rows(&handle);
+    let mut mismatches = Vec::new();
+    for (table, want) in &expected {
+        let got = outcome.rows.get(table).copied().unwrap_or(0);
+        if got != *want {
+            mismatches.push(format!("{table}: extracted {got}, ground truth {want}"));
+        }
+    }
+    assert!(mismatches.is_empty(), "row counts differ from the ground truth:\n{}", mismatches.join("\n"));
+    assert_eq!(outcome.rows.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>(), "unexpected tables");
+
+    let conn = duck(&settings.db);
+    for (table, want) in &expected {
+        assert_eq!(table_count(&conn, table), *want, "DuckDB view {table}");
+        let in_duck = duck_rows(&conn, &format!("SELECT * EXCLUDE (run_id) FROM hist_{table} WHERE run_id = '{}'", outcome.run_id));
+        let in_parquet = parquet_rows(&settings.parquet, table, &outcome.run_id);
+        assert_eq!(in_duck.len(), in_parquet.len(), "{table}: DuckDB and Parquet row counts");
+        assert!(in_duck == in_parquet, "{table}: Parquet rows differ from DuckDB's");
+    }
+    let status: String =
+        conn.query_row("SELECT status FROM runs WHERE run_id = ?", [&outcome.run_id], |r| r.get(0)).unwrap();
+    assert_eq!(status, "succeeded");
+    handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_site_extracts_completely() {
+    extracts_a_whole_site(Size::Small).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn medium_site_extracts_completely() {
+    extracts_a_whole_site(Size::Medium).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_days_give_two_snapshots_and_view_deltas() {
+    let handle = site(SimConfig::default()).await;
+    let dir = scratch("two-days");
+    let settings = settings(&handle, &dir);
+    let first = extract(&settings).await.unwrap();
+    handle.state.set_day(30);
+    let second = extract(&settings).await.unwrap();
+
+    let conn = duck(&settings.db);
+    let dates: Vec<String> = {
+        let mut stmt = conn.prepare("SELECT CAST(snapshot_date AS VARCHAR) FROM runs ORDER BY as_of").unwrap();
+        stmt.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect()
+    };
+    assert_eq!(dates, vec!["2026-01-01".to_string(), "2026-01-31".to_string()]);
+
+    let mut stmt = conn
+        .prepare(
+            "SELECT b.view_id, b.total_view_count - a.total_view_count FROM hist_views a JOIN hist_views b USING (view_id) \
+             WHERE a.run_id = ? AND b.run_id = ?",
+        )
+        .unwrap();
+    let deltas: BTreeMap<String, i64> = stmt
+        .query_map([&first.run_id, &second.run_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    let d = &handle.state.data;
+    assert_eq!(deltas.len(), d.views.len());
+    for v in &d.views {
+        let want = v.usage.total_at(30) as i64 - v.usage.total_at(0) as i64;
+        assert_eq!(deltas[&v.id], want, "view {}", v.id);
+    }
+    // The plain-named view shows the latest run.
+    let latest: i64 = conn.query_row("SELECT sum(total_view_count) FROM views", [], |r| r.get(0)).unwrap();
+    assert_eq!(latest as u64, handle.state.manifest().counts.total_view_count);
+}
+
+/// Under each fault the run either completes with a clean run's counts, or
+/// fails with a clear message and leaves the previous warehouse as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_end_in_a_complete_run_or_a_clean_failure() {
+    let plans = [
+        "{kind: status, status: 503, every: 3, retry_after_secs: 1}",
+        "{kind: status, status: 429, every: 4, retry_after_secs: 1}",
+        "{kind: status, status: 500, every: 5}",
+        "{kind: status, status: 502, every: 5}",
+        "{kind: slow, delay_ms: 150, every: 4}",
+        "{kind: drop, every: 6}",
+        "{kind: truncate, every: 6}",
+        "{kind: expire_session, after_requests: 15}",
+        "{kind: node_limit, operations: [\"Fields\", \"Sheets\"], limit: 300}",
+        // A permanent failure: every view listing fails.
+        "{kind: status, status: 500, api: rest, path: /views}",
+    ];
+    let clean_site = site(SimConfig::default()).await;
+    let clean = extract(&settings(&clean_site, &scratch("clean"))).await.unwrap();
+    clean_site.stop().await;
+
+    for plan in plans {
+        let faults = FaultPlan::from_yaml(&format!("seed: 3\nfaults:\n  - {plan}\n"), "test plan").expect("plan parses");
+        let handle = site(SimConfig { faults, ..SimConfig::default() }).await;
+        let dir = scratch("fault");
+        let settings = settings(&handle, &dir);
+        // A previous, clean warehouse to protect.
+        let before = {
+            let h = site(SimConfig::default()).await;
+            let mut s = settings.clone();
+            s.server = h.url();
+            let o = extract(&s).await.unwrap();
+            h.stop().await;
+            o
+        };
+        let snapshot = |conn: &duckdb::Connection| -> Vec<String> { duck_rows(conn, "SELECT * FROM workbooks") };
+        let before_rows = snapshot(&duck(&settings.db));
+        match extract(&settings).await {
+            Ok(outcome) => assert_eq!(outcome.rows, clean.rows, "{plan}: a completed run must match a clean one"),
+            Err(e) => {
+                let msg = format!("{e:#}");
+                assert!(msg.contains("stream") && msg.len() > 20, "{plan}: unclear error: {msg}");
+                let conn = duck(&settings.db);
+                assert_eq!(snapshot(&conn), before_rows, "{plan}: the previous warehouse changed");
+                let latest: String = conn
+                    .query_row("SELECT run_id FROM runs WHERE status = 'succeeded' ORDER BY as_of DESC LIMIT 1", [], |r| r.get(0))
+                    .unwrap();
+                assert_eq!(latest, before.run_id, "{plan}");
+                let failed: i64 = conn.query_row("SELECT count(*) FROM runs WHERE status = 'failed'", [], |r| r.get(0)).unwrap();
+                assert_eq!(failed, 1, "{plan}: the failed run is recorded");
+            }
+        }
+        if plan.contains("path: /views") {
+            assert!(extract(&settings).await.is_err(), "a permanent failure must fail the run");
+        }
+        handle.stop().await;
+    }
+}
+
+fn trm_command(handle: &SimHandle, dir: &Path, secret: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_trm"));
+    cmd.args(["extract", "--server", &handle.url(), "--site", "analytics"])
+        .arg("--db")
+        .arg(dir.join("trm.duckdb"))
+        .arg("--parquet")
+        .arg(dir.join("parquet"))
+        .env("TABLEAU_TOKEN_NAME", &handle.state.config.pat_name)
+        .env("TABLEAU_TOKEN_SECRET", secret)
+        .env_remove("TABLEAU_SERVER")
+        .env_remove("TABLEAU_SITE")
+        .current_dir(dir);
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_run_leaves_the_previous_warehouse_intact() {
+    let handle = site(SimConfig::default()).await;
+    let dir = scratch("kill");
+    let secret = handle.state.config.pat_secret.clone();
+    let status = trm_command(&handle, &dir, &secret).output().unwrap();
+    assert!(status.status.success(), "first run: {}", String::from_utf8_lossy(&status.stderr));
+    let before = duck_rows(&duck(&dir.join("trm.duckdb")), "SELECT * FROM views");
+    let parquet_before = listing(&dir.join("parquet"));
+
+    // A slow second run, killed part-way.
+    let slow = site(SimConfig {
+        faults: FaultPlan::from_yaml("faults:\n  - {kind: slow, delay_ms: 400}\n", "test plan").unwrap(),
+        ..SimConfig::default()
+    })
+    .await;
+    let mut child = trm_command(&slow, &dir, &secret).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(child.try_wait().unwrap().is_none(), "the slow run should still be going");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let conn = duck(&dir.join("trm.duckdb"));
+    assert_eq!(duck_rows(&conn, "SELECT * FROM views"), before);
+    let runs: i64 = conn.query_row("SELECT count(*) FROM runs WHERE status = 'succeeded'", [], |r| r.get(0)).unwrap();
+    assert_eq!(runs, 1);
+    assert_eq!(listing(&dir.join("parquet")), parquet_before, "published Parquet partitions changed");
+}
+
+/// Files under `root`, skipping in-progress temporary directories.
+fn listing(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        for e in std::fs::read_dir(&p).unwrap() {
+            let path = e.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            if name.starts_with('.') {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_logs_or_outputs() {
+    let secret = "sekret-XYZZY-4711-do-not-print";
+    let handle = site(SimConfig { pat_secret: secret.into(), ..SimConfig::default() }).await;
+    let dir = scratch("secrets");
+    let out = trm_command(&handle, &dir, secret).env("RUST_LOG", "trace").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let logs = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(logs.len() > 1000, "trace logs were captured");
+    assert!(!logs.contains(secret), "the secret appears in the logs");
+
+    // A failed sign-in's error text names the server, not the secret.
+    let wrong = "wrong-sekret-0815";
+    let out = trm_command(&handle, &dir, wrong).env("RUST_LOG", "trace").output().unwrap();
+    assert!(!out.status.success());
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains(&handle.url()) && !text.contains(wrong), "{text}");
+
+    for file in listing(&dir).iter().chain(std::iter::once(&"trm.duckdb".to_string())) {
+        let bytes = std::fs::read(dir.join(file)).unwrap_or_default();
+        assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "the secret is in {file}");
+    }
+}
