@@ -15,7 +15,7 @@ mod people;
 mod refresh;
 mod site;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,12 +32,19 @@ pub struct Ctx {
     writer: Writer,
     reporter: Arc<dyn Reporter>,
     warnings: Mutex<Vec<String>>,
+    /// Tables this run must not write: filled by several streams, not all
+    /// of which run (`--only`), so the latest-run view keeps a whole table.
+    partial: HashSet<&'static str>,
 }
 
 impl Ctx {
     /// Hands a finished table to the warehouse.
     pub fn emit(&self, stream: &str, rows: warehouse::Rows) -> anyhow::Result<()> {
         let table = rows.table();
+        if self.partial.contains(table) {
+            tracing::debug!(stream, table, "not written: only some of its streams run");
+            return Ok(());
+        }
         let n = rows.len();
         self.writer.write(table, rows.finish()).with_context(|| format!("stream {stream}: writing {table}"))?;
         self.reporter.rows(stream, table, n as u64);
@@ -100,6 +107,33 @@ pub trait Reporter: Send + Sync {
 pub struct Quiet;
 impl Reporter for Quiet {}
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_tables_are_written_only_when_all_their_streams_run() {
+        let all = select(&[]).unwrap();
+        assert!(partial_tables(&all).is_empty());
+        let some = select(&["views".to_string(), "sheets".to_string()]).unwrap();
+        let partial = partial_tables(&some);
+        assert!(partial.contains("tags"), "workbooks and datasources also fill tags");
+        assert!(partial.contains("workbook_contents"), "dashboards also fill workbook_contents");
+        assert!(!partial.contains("views") && !partial.contains("sheet_fields"));
+        let err = select(&["nope".to_string()]).err().expect("unknown streams are refused");
+        assert!(err.to_string().contains("workbooks"), "{err}");
+    }
+
+    #[test]
+    fn every_stream_table_is_a_warehouse_table() {
+        for s in all_streams() {
+            for t in s.tables() {
+                assert!(crate::warehouse::schema::table(t).is_some(), "{} fills unknown table {t}", s.name());
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Stream names to run; all when empty.
@@ -131,6 +165,18 @@ pub fn select(only: &[String]) -> anyhow::Result<Vec<Box<dyn Stream>>> {
     Ok(all.into_iter().filter(|s| only.iter().any(|o| o == s.name())).collect())
 }
 
+/// Tables some selected stream fills but some unselected stream fills too.
+fn partial_tables(selected: &[Box<dyn Stream>]) -> HashSet<&'static str> {
+    let chosen: HashSet<&str> = selected.iter().map(|s| s.name()).collect();
+    let mut partial = HashSet::new();
+    for s in all_streams() {
+        if !chosen.contains(s.name()) {
+            partial.extend(s.tables().iter().copied());
+        }
+    }
+    partial
+}
+
 /// Runs one extraction: connect, run the streams concurrently, commit the
 /// warehouse if all succeeded, otherwise roll back and record the failure.
 pub async fn run(settings: &Settings, options: &Options, reporter: Arc<dyn Reporter>) -> anyhow::Result<Outcome> {
@@ -155,7 +201,13 @@ pub async fn run(settings: &Settings, options: &Options, reporter: Arc<dyn Repor
     let parquet = options.parquet.then_some(settings.parquet.as_path());
     let writer = Writer::start(&settings.db, parquet, run)
         .with_context(|| format!("cannot open the warehouse {}", settings.db.display()))?;
-    let ctx = Ctx { client: client.clone(), writer, reporter: reporter.clone(), warnings: Mutex::new(Vec::new()) };
+    let ctx = Ctx {
+        client: client.clone(),
+        writer,
+        reporter: reporter.clone(),
+        warnings: Mutex::new(Vec::new()),
+        partial: partial_tables(&streams),
+    };
     tracing::info!(run_id, streams = streams.len(), "extraction started");
 
     let results = futures::future::join_all(streams.iter().map(|s| {
