@@ -1,8 +1,6 @@
 //! Workbooks, views (with lifetime usage) and published datasources, and
 //! their tags.
 
-use futures::future::BoxFuture;
-
 use super::json::{boolean, int, nested, req, tags, text, time};
 use super::{Ctx, Stream};
 use crate::tableau::rest::list_all;
@@ -15,125 +13,101 @@ fn push_tags(rows: &mut Rows, asset_type: &str, id: &str, item: &serde_json::Val
     Ok(())
 }
 
-pub struct Workbooks;
+stream!(Workbooks, "workbooks", ["workbooks", "tags"]);
 
-impl Stream for Workbooks {
-    fn name(&self) -> &'static str {
-        "workbooks"
-    }
-    fn tables(&self) -> &'static [&'static str] {
-        &["workbooks", "tags"]
-    }
-    fn run<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move {
-            let items = list_all(&ctx.client, &ctx.client.site_path("workbooks"), "workbooks", "workbook", &[]).await?;
-            ctx.progress(self.name(), items.len() as u64);
-            let mut rows = Rows::new("workbooks");
-            let mut tag_rows = Rows::new("tags");
-            for w in &items {
-                let id = req(w, "id", "workbook")?;
-                rows.push(&[
-                    id.into(),
-                    req(w, "name", "workbook")?.into(),
-                    text(w, "description").into(),
-                    text(w, "contentUrl").into(),
-                    text(w, "webpageUrl").into(),
-                    nested(w, "project", "id").into(),
-                    nested(w, "project", "name").into(),
-                    nested(w, "owner", "id").into(),
-                    boolean(w, "showTabs").into(),
-                    int(w, "size").into(),
-                    time(w, "createdAt"),
-                    time(w, "updatedAt"),
-                ])?;
-                push_tags(&mut tag_rows, "workbook", id, w)?;
-            }
-            ctx.emit(self.name(), rows)?;
-            ctx.emit(self.name(), tag_rows)
-        })
+impl Workbooks {
+    async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
+        let items = list_all(&ctx.client, &ctx.client.site_path("workbooks"), "workbooks", "workbook", &[]).await?;
+        ctx.progress(self.name(), items.len() as u64);
+        let mut rows = Rows::new("workbooks");
+        let mut tag_rows = Rows::new("tags");
+        for w in &items {
+            let id = req(w, "id", "workbook")?;
+            rows.push(&[
+                id.into(),
+                req(w, "name", "workbook")?.into(),
+                text(w, "description").into(),
+                text(w, "contentUrl").into(),
+                text(w, "webpageUrl").into(),
+                nested(w, "project", "id").into(),
+                nested(w, "project", "name").into(),
+                nested(w, "owner", "id").into(),
+                boolean(w, "showTabs").into(),
+                int(w, "size").into(),
+                time(w, "createdAt"),
+                time(w, "updatedAt"),
+            ])?;
+            push_tags(&mut tag_rows, "workbook", id, w)?;
+        }
+        ctx.emit(self.name(), rows)?;
+        ctx.emit(self.name(), tag_rows)
     }
 }
 
-pub struct Views;
+stream!(Views, "views", ["views", "tags"]);
 
-impl Stream for Views {
-    fn name(&self) -> &'static str {
-        "views"
-    }
-    fn tables(&self) -> &'static [&'static str] {
-        &["views", "tags"]
-    }
-    fn run<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move {
-            let usage = [("includeUsageStatistics", "true".to_string())];
-            let items = list_all(&ctx.client, &ctx.client.site_path("views"), "views", "view", &usage).await?;
-            ctx.progress(self.name(), items.len() as u64);
-            let mut rows = Rows::new("views");
-            let mut tag_rows = Rows::new("tags");
-            for v in &items {
-                let id = req(v, "id", "view")?;
-                let views = v
-                    .get("usage")
-                    .and_then(|u| int(u, "totalViewCount"))
-                    .ok_or_else(|| anyhow::anyhow!("view {id} has no usage.totalViewCount"))?;
-                rows.push(&[
-                    id.into(),
-                    req(v, "name", "view")?.into(),
-                    text(v, "contentUrl").into(),
-                    nested(v, "workbook", "id").ok_or_else(|| anyhow::anyhow!("view {id} has no workbook"))?.into(),
-                    nested(v, "owner", "id").into(),
-                    nested(v, "project", "id").into(),
-                    text(v, "sheetType").into(),
-                    time(v, "createdAt"),
-                    time(v, "updatedAt"),
-                    V::Int(views),
-                ])?;
-                push_tags(&mut tag_rows, "view", id, v)?;
-            }
-            ctx.emit(self.name(), rows)?;
-            ctx.emit(self.name(), tag_rows)
-        })
+impl Views {
+    async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
+        let usage = [("includeUsageStatistics", "true".to_string())];
+        let items = list_all(&ctx.client, &ctx.client.site_path("views"), "views", "view", &usage).await?;
+        ctx.progress(self.name(), items.len() as u64);
+        let mut rows = Rows::new("views");
+        let mut tag_rows = Rows::new("tags");
+        for v in &items {
+            let id = req(v, "id", "view")?;
+            let views = v
+                .get("usage")
+                .and_then(|u| int(u, "totalViewCount"))
+                .ok_or_else(|| anyhow::anyhow!("view {id} has no usage.totalViewCount"))?;
+            rows.push(&[
+                id.into(),
+                req(v, "name", "view")?.into(),
+                text(v, "contentUrl").into(),
+                nested(v, "workbook", "id").ok_or_else(|| anyhow::anyhow!("view {id} has no workbook"))?.into(),
+                nested(v, "owner", "id").into(),
+                nested(v, "project", "id").into(),
+                text(v, "sheetType").into(),
+                time(v, "createdAt"),
+                time(v, "updatedAt"),
+                V::Int(views),
+            ])?;
+            push_tags(&mut tag_rows, "view", id, v)?;
+        }
+        ctx.emit(self.name(), rows)?;
+        ctx.emit(self.name(), tag_rows)
     }
 }
 
-pub struct Datasources;
+stream!(Datasources, "datasources", ["datasources", "tags"]);
 
-impl Stream for Datasources {
-    fn name(&self) -> &'static str {
-        "datasources"
-    }
-    fn tables(&self) -> &'static [&'static str] {
-        &["datasources", "tags"]
-    }
-    fn run<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move {
-            let items =
-                list_all(&ctx.client, &ctx.client.site_path("datasources"), "datasources", "datasource", &[]).await?;
-            ctx.progress(self.name(), items.len() as u64);
-            let mut rows = Rows::new("datasources");
-            let mut tag_rows = Rows::new("tags");
-            for d in &items {
-                let id = req(d, "id", "datasource")?;
-                rows.push(&[
-                    id.into(),
-                    req(d, "name", "datasource")?.into(),
-                    text(d, "description").into(),
-                    text(d, "contentUrl").into(),
-                    text(d, "type").into(),
-                    int(d, "size").into(),
-                    nested(d, "project", "id").into(),
-                    nested(d, "project", "name").into(),
-                    nested(d, "owner", "id").into(),
-                    boolean(d, "hasExtracts").into(),
-                    boolean(d, "isCertified").into(),
-                    boolean(d, "encryptExtracts").into(),
-                    time(d, "createdAt"),
-                    time(d, "updatedAt"),
-                ])?;
-                push_tags(&mut tag_rows, "datasource", id, d)?;
-            }
-            ctx.emit(self.name(), rows)?;
-            ctx.emit(self.name(), tag_rows)
-        })
+impl Datasources {
+    async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
+        let items =
+            list_all(&ctx.client, &ctx.client.site_path("datasources"), "datasources", "datasource", &[]).await?;
+        ctx.progress(self.name(), items.len() as u64);
+        let mut rows = Rows::new("datasources");
+        let mut tag_rows = Rows::new("tags");
+        for d in &items {
+            let id = req(d, "id", "datasource")?;
+            rows.push(&[
+                id.into(),
+                req(d, "name", "datasource")?.into(),
+                text(d, "description").into(),
+                text(d, "contentUrl").into(),
+                text(d, "type").into(),
+                int(d, "size").into(),
+                nested(d, "project", "id").into(),
+                nested(d, "project", "name").into(),
+                nested(d, "owner", "id").into(),
+                boolean(d, "hasExtracts").into(),
+                boolean(d, "isCertified").into(),
+                boolean(d, "encryptExtracts").into(),
+                time(d, "createdAt"),
+                time(d, "updatedAt"),
+            ])?;
+            push_tags(&mut tag_rows, "datasource", id, d)?;
+        }
+        ctx.emit(self.name(), rows)?;
+        ctx.emit(self.name(), tag_rows)
     }
 }

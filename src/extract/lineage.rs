@@ -3,7 +3,6 @@
 //! between them. Each pages one root connection with a typed query from
 //! `queries/` and writes its entity table plus the edges it knows.
 
-use futures::future::BoxFuture;
 use graphql_client::GraphQLQuery;
 
 use super::{Ctx, Stream};
@@ -35,23 +34,6 @@ fn t(s: &Option<String>) -> V<'static> {
 
 fn ts(s: &str) -> V<'static> {
     parse_time(s).map_or(V::Null, V::Time)
-}
-
-macro_rules! stream {
-    ($ty:ident, $name:literal, [$($table:literal),*]) => {
-        pub struct $ty;
-        impl Stream for $ty {
-            fn name(&self) -> &'static str {
-                $name
-            }
-            fn tables(&self) -> &'static [&'static str] {
-                &[$($table),*]
-            }
-            fn run<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, anyhow::Result<()>> {
-                Box::pin(self.extract(ctx))
-            }
-        }
-    };
 }
 
 stream!(Dashboards, "dashboards", ["dashboards", "dashboard_sheets", "workbook_contents"]);

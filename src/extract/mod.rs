@@ -8,6 +8,25 @@
 //! tables it fills (defined in `warehouse::schema`), and list it in
 //! [`all_streams`].
 
+/// Declares a stream: its struct, its `--only` name and the tables it fills;
+/// the work is its `async fn extract(&self, ctx: &Ctx)`.
+macro_rules! stream {
+    ($ty:ident, $name:literal, [$($table:literal),*]) => {
+        pub struct $ty;
+        impl $crate::extract::Stream for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn tables(&self) -> &'static [&'static str] {
+                &[$($table),*]
+            }
+            fn run<'a>(&'a self, ctx: &'a $crate::extract::Ctx) -> futures::future::BoxFuture<'a, anyhow::Result<()>> {
+                Box::pin(self.extract(ctx))
+            }
+        }
+    };
+}
+
 mod content;
 mod json;
 mod lineage;

@@ -1,6 +1,5 @@
 //! Extract refreshes: schedules, refresh tasks and the jobs they ran.
 
-use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::json::{int, req, text, time};
@@ -25,31 +24,23 @@ fn interval_hours(s: &Value) -> Option<i64> {
     }
 }
 
-pub struct Schedules;
+stream!(Schedules, "schedules", ["schedules"]);
 
-impl Stream for Schedules {
-    fn name(&self) -> &'static str {
-        "schedules"
-    }
-    fn tables(&self) -> &'static [&'static str] {
-        &["schedules"]
-    }
-    fn run<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move {
-            // Server-level on Tableau Server; Tableau Cloud has no such list.
-            let items = match list_all(&ctx.client, "schedules", "schedules", "schedule", &[]).await {
-                Ok(items) => items,
-                Err(e) => {
-                    ctx.warn(self.name(), format!("schedules are not listed by this server ({e}); continuing without them"));
-                    Vec::new()
-                }
-            };
-            let mut rows = Rows::new("schedules");
-            for s in &items {
-                rows.push(&schedule_row(s)?)?;
+impl Schedules {
+    async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
+        // Server-level on Tableau Server; Tableau Cloud has no such list.
+        let items = match list_all(&ctx.client, "schedules", "schedules", "schedule", &[]).await {
+            Ok(items) => items,
+            Err(e) => {
+                ctx.warn(self.name(), format!("schedules are not listed by this server ({e}); continuing without them"));
+                Vec::new()
             }
-            ctx.emit(self.name(), rows)
-        })
+        };
+        let mut rows = Rows::new("schedules");
+        for s in &items {
+            rows.push(&schedule_row(s)?)?;
+        }
+        ctx.emit(self.name(), rows)
     }
 }
 
@@ -68,72 +59,56 @@ fn schedule_row(s: &Value) -> anyhow::Result<Vec<V<'_>>> {
     ])
 }
 
-pub struct ExtractTasks;
+stream!(ExtractTasks, "extract_tasks", ["extract_tasks"]);
 
-impl Stream for ExtractTasks {
-    fn name(&self) -> &'static str {
-        "extract_tasks"
-    }
-    fn tables(&self) -> &'static [&'static str] {
-        &["extract_tasks"]
-    }
-    fn run<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move {
-            let path = ctx.client.site_path("tasks/extractRefreshes");
-            let items = list_all(&ctx.client, &path, "tasks", "task", &[]).await?;
-            ctx.progress(self.name(), items.len() as u64);
-            let mut rows = Rows::new("extract_tasks");
-            for item in &items {
-                let t = item.get("extractRefresh").unwrap_or(item);
-                let id = req(t, "id", "extract refresh task")?;
-                let (target_type, target) = ["workbook", "datasource"]
-                    .into_iter()
-                    .find_map(|k| t.get(k).and_then(|x| text(x, "id")).map(|id| (k, id)))
-                    .ok_or_else(|| anyhow::anyhow!("extract refresh task {id} names no workbook or datasource"))?;
-                rows.push(&[
-                    id.into(),
-                    t.get("schedule").and_then(|s| text(s, "id")).into(),
-                    target_type.into(),
-                    target.into(),
-                    int(t, "priority").into(),
-                    V::Int(int(t, "consecutiveFailedCount").unwrap_or(0)),
-                    text(t, "type").into(),
-                ])?;
-            }
-            ctx.emit(self.name(), rows)
-        })
+impl ExtractTasks {
+    async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
+        let path = ctx.client.site_path("tasks/extractRefreshes");
+        let items = list_all(&ctx.client, &path, "tasks", "task", &[]).await?;
+        ctx.progress(self.name(), items.len() as u64);
+        let mut rows = Rows::new("extract_tasks");
+        for item in &items {
+            let t = item.get("extractRefresh").unwrap_or(item);
+            let id = req(t, "id", "extract refresh task")?;
+            let (target_type, target) = ["workbook", "datasource"]
+                .into_iter()
+                .find_map(|k| t.get(k).and_then(|x| text(x, "id")).map(|id| (k, id)))
+                .ok_or_else(|| anyhow::anyhow!("extract refresh task {id} names no workbook or datasource"))?;
+            rows.push(&[
+                id.into(),
+                t.get("schedule").and_then(|s| text(s, "id")).into(),
+                target_type.into(),
+                target.into(),
+                int(t, "priority").into(),
+                V::Int(int(t, "consecutiveFailedCount").unwrap_or(0)),
+                text(t, "type").into(),
+            ])?;
+        }
+        ctx.emit(self.name(), rows)
     }
 }
 
-pub struct Jobs;
+stream!(Jobs, "jobs", ["jobs"]);
 
-impl Stream for Jobs {
-    fn name(&self) -> &'static str {
-        "jobs"
-    }
-    fn tables(&self) -> &'static [&'static str] {
-        &["jobs"]
-    }
-    fn run<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move {
-            let path = ctx.client.site_path("jobs");
-            let items = list_all(&ctx.client, &path, "backgroundJobs", "backgroundJob", &[]).await?;
-            ctx.progress(self.name(), items.len() as u64);
-            let mut rows = Rows::new("jobs");
-            for j in &items {
-                rows.push(&[
-                    req(j, "id", "job")?.into(),
-                    req(j, "status", "job")?.into(),
-                    text(j, "jobType").into(),
-                    text(j, "title").into(),
-                    text(j, "subtitle").into(),
-                    int(j, "priority").into(),
-                    time(j, "createdAt"),
-                    time(j, "startedAt"),
-                    time(j, "endedAt"),
-                ])?;
-            }
-            ctx.emit(self.name(), rows)
-        })
+impl Jobs {
+    async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
+        let path = ctx.client.site_path("jobs");
+        let items = list_all(&ctx.client, &path, "backgroundJobs", "backgroundJob", &[]).await?;
+        ctx.progress(self.name(), items.len() as u64);
+        let mut rows = Rows::new("jobs");
+        for j in &items {
+            rows.push(&[
+                req(j, "id", "job")?.into(),
+                req(j, "status", "job")?.into(),
+                text(j, "jobType").into(),
+                text(j, "title").into(),
+                text(j, "subtitle").into(),
+                int(j, "priority").into(),
+                time(j, "createdAt"),
+                time(j, "startedAt"),
+                time(j, "endedAt"),
+            ])?;
+        }
+        ctx.emit(self.name(), rows)
     }
 }

@@ -1,64 +1,46 @@
 //! The site itself and its projects.
 
-use futures::future::BoxFuture;
-
 use super::json::{nested, req, text, time};
 use super::{Ctx, Stream};
 use crate::tableau::rest::list_all;
 use crate::warehouse::Rows;
 
-pub struct Sites;
+stream!(Sites, "sites", ["sites"]);
 
-impl Stream for Sites {
-    fn name(&self) -> &'static str {
-        "sites"
-    }
-    fn tables(&self) -> &'static [&'static str] {
-        &["sites"]
-    }
-    fn run<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move {
-            let site_path = format!("sites/{}", ctx.client.site_id());
-            let reply = ctx.client.get_json(&site_path, &[]).await?;
-            let site = reply.get("site").ok_or_else(|| anyhow::anyhow!("GET {site_path} returned no site"))?;
-            let mut rows = Rows::new("sites");
-            rows.push(&[
-                req(site, "id", "site")?.into(),
-                req(site, "name", "site")?.into(),
-                text(site, "contentUrl").unwrap_or_default().into(),
-            ])?;
-            ctx.emit(self.name(), rows)
-        })
+impl Sites {
+    async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
+        let site_path = format!("sites/{}", ctx.client.site_id());
+        let reply = ctx.client.get_json(&site_path, &[]).await?;
+        let site = reply.get("site").ok_or_else(|| anyhow::anyhow!("GET {site_path} returned no site"))?;
+        let mut rows = Rows::new("sites");
+        rows.push(&[
+            req(site, "id", "site")?.into(),
+            req(site, "name", "site")?.into(),
+            text(site, "contentUrl").unwrap_or_default().into(),
+        ])?;
+        ctx.emit(self.name(), rows)
     }
 }
 
-pub struct Projects;
+stream!(Projects, "projects", ["projects"]);
 
-impl Stream for Projects {
-    fn name(&self) -> &'static str {
-        "projects"
-    }
-    fn tables(&self) -> &'static [&'static str] {
-        &["projects"]
-    }
-    fn run<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move {
-            let items = list_all(&ctx.client, &ctx.client.site_path("projects"), "projects", "project", &[]).await?;
-            ctx.progress(self.name(), items.len() as u64);
-            let mut rows = Rows::new("projects");
-            for p in &items {
-                rows.push(&[
-                    req(p, "id", "project")?.into(),
-                    req(p, "name", "project")?.into(),
-                    text(p, "description").into(),
-                    text(p, "parentProjectId").into(),
-                    nested(p, "owner", "id").into(),
-                    text(p, "contentPermissions").unwrap_or("ManagedByOwner").into(),
-                    time(p, "createdAt"),
-                    time(p, "updatedAt"),
-                ])?;
-            }
-            ctx.emit(self.name(), rows)
-        })
+impl Projects {
+    async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
+        let items = list_all(&ctx.client, &ctx.client.site_path("projects"), "projects", "project", &[]).await?;
+        ctx.progress(self.name(), items.len() as u64);
+        let mut rows = Rows::new("projects");
+        for p in &items {
+            rows.push(&[
+                req(p, "id", "project")?.into(),
+                req(p, "name", "project")?.into(),
+                text(p, "description").into(),
+                text(p, "parentProjectId").into(),
+                nested(p, "owner", "id").into(),
+                text(p, "contentPermissions").unwrap_or("ManagedByOwner").into(),
+                time(p, "createdAt"),
+                time(p, "updatedAt"),
+            ])?;
+        }
+        ctx.emit(self.name(), rows)
     }
 }
