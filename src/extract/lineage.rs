@@ -459,12 +459,12 @@ impl QualityWarnings {
         .await?;
         let mut rows = Rows::new("data_quality_warnings");
         for n in &nodes {
-            let asset_type = n.asset.as_ref().map(|a| format!("{:?}", a.on));
+            let asset_type = n.asset.as_ref().map(|a| asset_type(&a.on));
             rows.push(&[
                 n.id.as_str().into(),
                 Some(n.luid.as_str()).into(),
                 n.asset.as_ref().map(|a| a.id.as_str()).into(),
-                asset_type.as_deref().map(asset_kind).into(),
+                asset_type.into(),
                 Some(n.value.as_str()).into(),
                 Some(n.category.as_str()).into(),
                 n.message.as_deref().into(),
@@ -478,7 +478,13 @@ impl QualityWarnings {
     }
 }
 
-/// The variant name of the asset's type, from its debug form.
-fn asset_kind(debug: &str) -> &str {
-    debug.split(['(', ' ', '{']).next().unwrap_or(debug)
+fn asset_type(on: &queries::data_quality_warnings::DataQualityWarningsDataQualityWarningsConnectionNodesAssetOn) -> &'static str {
+    use queries::data_quality_warnings::DataQualityWarningsDataQualityWarningsConnectionNodesAssetOn as On;
+    match on {
+        On::PublishedDatasource(_) => "PublishedDatasource",
+        On::DatabaseServer => "DatabaseServer",
+        On::DatabaseTable => "DatabaseTable",
+        On::Column => "Column",
+        _ => "Unknown",
+    }
 }
