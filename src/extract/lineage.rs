@@ -350,81 +350,111 @@ impl Columns {
 
 stream!(Fields, "fields", ["fields", "field_columns", "field_fields"]);
 
+/// The three tables the fields stream fills, built page by page so a
+/// million fields never sit in memory as decoded GraphQL nodes.
+struct FieldTables {
+    rows: Rows,
+    reads: Rows,
+    built_on: Rows,
+    skipped: Vec<String>,
+    error: Option<anyhow::Error>,
+}
+
+impl FieldTables {
+    fn push(&mut self, n: &queries::fields::FieldsFieldsConnectionNodes) -> anyhow::Result<()> {
+        use queries::fields::{FieldsFieldsConnectionNodesDatasource as Ds, FieldsFieldsConnectionNodesOn as On};
+        let (ds_type, ds_id) = match n.datasource.as_ref() {
+            Some(Ds::PublishedDatasource(d)) => ("published", d.id.as_str()),
+            Some(Ds::EmbeddedDatasource(d)) => ("embedded", d.id.as_str()),
+            _ => {
+                self.skipped.push(n.id.clone());
+                return Ok(());
+            }
+        };
+        let (data_type, role, formula) = match &n.on {
+            On::ColumnField(f) => (f.data_type.as_ref().map(|x| format!("{x:?}")), f.role.as_ref().map(|x| format!("{x:?}")), None),
+            On::CalculatedField(f) => {
+                (f.data_type.as_ref().map(|x| format!("{x:?}")), f.role.as_ref().map(|x| format!("{x:?}")), f.formula.as_deref())
+            }
+            _ => (None, None, None),
+        };
+        self.rows.push(&[
+            n.id.as_str().into(),
+            n.name.as_deref().into(),
+            field_kind(&n.on).into(),
+            ds_id.into(),
+            ds_type.into(),
+            data_type.as_deref().into(),
+            role.as_deref().into(),
+            formula.into(),
+            n.is_hidden.into(),
+        ])?;
+        let refs: Vec<&str> = match &n.on {
+            On::ColumnField(f) => {
+                for c in &f.columns {
+                    self.reads.push(&[n.id.as_str().into(), c.id.as_str().into()])?;
+                }
+                Vec::new()
+            }
+            On::CalculatedField(f) => f.fields.iter().map(|x| x.id.as_str()).collect(),
+            On::GroupField(f) => f.fields.iter().map(|x| x.id.as_str()).collect(),
+            On::BinField(f) => f.fields.iter().map(|x| x.id.as_str()).collect(),
+            On::SetField(f) => f.fields.iter().map(|x| x.id.as_str()).collect(),
+            On::HierarchyField(f) => f.fields.iter().map(|x| x.id.as_str()).collect(),
+            On::DatasourceField(f) => {
+                if let Some(r) = &f.remote_field {
+                    self.built_on.push(&[n.id.as_str().into(), r.id.as_str().into(), "remote".into()])?;
+                }
+                Vec::new()
+            }
+            _ => Vec::new(),
+        };
+        for r in refs {
+            self.built_on.push(&[n.id.as_str().into(), r.into(), "reference".into()])?;
+        }
+        Ok(())
+    }
+}
+
 impl Fields {
     async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
-        use queries::fields::{
-            FieldsFieldsConnectionNodesDatasource as Ds, FieldsFieldsConnectionNodesOn as On, ResponseData, Variables,
-        };
-        let nodes = fetch_all::<queries::Fields, _>(
+        use queries::fields::{ResponseData, Variables};
+        let tables = std::sync::Mutex::new(FieldTables {
+            rows: Rows::new("fields"),
+            reads: Rows::new("field_columns"),
+            built_on: Rows::new("field_fields"),
+            skipped: Vec::new(),
+            error: None,
+        });
+        fetch_all::<queries::Fields, ()>(
             ctx,
             self.name(),
             |first, after| Variables { first: Some(first), after },
             |d: ResponseData| {
                 let c = d.fields_connection;
-                (c.nodes, c.page_info.end_cursor, c.page_info.has_next_page)
+                let mut t = tables.lock().expect("field tables poisoned");
+                for n in &c.nodes {
+                    if t.error.is_none() {
+                        if let Err(e) = t.push(n) {
+                            t.error = Some(e);
+                        }
+                    }
+                }
+                ctx.progress(self.name(), c.nodes.len() as u64);
+                (Vec::new(), c.page_info.end_cursor, c.page_info.has_next_page)
             },
         )
         .await?;
-        let mut rows = Rows::new("fields");
-        let mut reads = Rows::new("field_columns");
-        let mut built_on = Rows::new("field_fields");
-        for n in &nodes {
-            let (ds_type, ds_id) = match n.datasource.as_ref() {
-                Some(Ds::PublishedDatasource(d)) => ("published", d.id.as_str()),
-                Some(Ds::EmbeddedDatasource(d)) => ("embedded", d.id.as_str()),
-                _ => {
-                    ctx.warn(self.name(), format!("field {} has no datasource; skipped", n.id));
-                    continue;
-                }
-            };
-            let kind = field_kind(&n.on);
-            let (data_type, role, formula) = match &n.on {
-                On::ColumnField(f) => (f.data_type.as_ref().map(|x| format!("{x:?}")), f.role.as_ref().map(|x| format!("{x:?}")), None),
-                On::CalculatedField(f) => (
-                    f.data_type.as_ref().map(|x| format!("{x:?}")),
-                    f.role.as_ref().map(|x| format!("{x:?}")),
-                    f.formula.clone(),
-                ),
-                _ => (None, None, None),
-            };
-            rows.push(&[
-                n.id.as_str().into(),
-                n.name.as_deref().into(),
-                kind.into(),
-                ds_id.into(),
-                ds_type.into(),
-                data_type.as_deref().into(),
-                role.as_deref().into(),
-                formula.as_deref().into(),
-                n.is_hidden.into(),
-            ])?;
-            let refs: Vec<&str> = match &n.on {
-                On::ColumnField(f) => {
-                    for c in &f.columns {
-                        reads.push(&[n.id.as_str().into(), c.id.as_str().into()])?;
-                    }
-                    Vec::new()
-                }
-                On::CalculatedField(f) => f.fields.iter().map(|x| x.id.as_str()).collect(),
-                On::GroupField(f) => f.fields.iter().map(|x| x.id.as_str()).collect(),
-                On::BinField(f) => f.fields.iter().map(|x| x.id.as_str()).collect(),
-                On::SetField(f) => f.fields.iter().map(|x| x.id.as_str()).collect(),
-                On::HierarchyField(f) => f.fields.iter().map(|x| x.id.as_str()).collect(),
-                On::DatasourceField(f) => {
-                    if let Some(r) = &f.remote_field {
-                        built_on.push(&[n.id.as_str().into(), r.id.as_str().into(), "remote".into()])?;
-                    }
-                    Vec::new()
-                }
-                _ => Vec::new(),
-            };
-            for r in refs {
-                built_on.push(&[n.id.as_str().into(), r.into(), "reference".into()])?;
-            }
+        let t = tables.into_inner().expect("field tables poisoned");
+        if let Some(e) = t.error {
+            return Err(e);
         }
-        ctx.emit(self.name(), rows)?;
-        ctx.emit(self.name(), reads)?;
-        ctx.emit(self.name(), built_on)
+        if !t.skipped.is_empty() {
+            ctx.warn(self.name(), format!("{} fields have no datasource and were skipped", t.skipped.len()));
+        }
+        ctx.emit(self.name(), t.rows)?;
+        ctx.emit(self.name(), t.reads)?;
+        ctx.emit(self.name(), t.built_on)
     }
 }
 
