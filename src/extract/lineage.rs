@@ -28,6 +28,22 @@ where
     Ok(paged.nodes)
 }
 
+/// Pages a whole root connection whose nodes are used as they come:
+/// `fetch_connection!(ctx, stream, Query, query_module, x_connection)`.
+macro_rules! fetch_connection {
+    ($ctx:expr, $stream:expr, $query:ident, $module:ident, $connection:ident) => {
+        fetch_all::<queries::$query, _>(
+            $ctx,
+            $stream,
+            |first, after| queries::$module::Variables { first: Some(first), after },
+            |d: queries::$module::ResponseData| {
+                let c = d.$connection;
+                (c.nodes, c.page_info.end_cursor, c.page_info.has_next_page)
+            },
+        )
+    };
+}
+
 fn t(s: &Option<String>) -> V<'static> {
     s.as_deref().and_then(parse_time).map_or(V::Null, V::Time)
 }
@@ -40,17 +56,7 @@ stream!(Dashboards, "dashboards", ["dashboards", "dashboard_sheets", "workbook_c
 
 impl Dashboards {
     async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
-        use queries::dashboards::{ResponseData, Variables};
-        let nodes = fetch_all::<queries::Dashboards, _>(
-            ctx,
-            self.name(),
-            |first, after| Variables { first: Some(first), after },
-            |d: ResponseData| {
-                let c = d.dashboards_connection;
-                (c.nodes, c.page_info.end_cursor, c.page_info.has_next_page)
-            },
-        )
-        .await?;
+        let nodes = fetch_connection!(ctx, self.name(), Dashboards, dashboards, dashboards_connection).await?;
         let mut rows = Rows::new("dashboards");
         let mut on = Rows::new("dashboard_sheets");
         let mut contents = Rows::new("workbook_contents");
@@ -84,17 +90,7 @@ stream!(Sheets, "sheets", ["sheets", "sheet_fields", "workbook_contents"]);
 
 impl Sheets {
     async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
-        use queries::sheets::{ResponseData, Variables};
-        let nodes = fetch_all::<queries::Sheets, _>(
-            ctx,
-            self.name(),
-            |first, after| Variables { first: Some(first), after },
-            |d: ResponseData| {
-                let c = d.sheets_connection;
-                (c.nodes, c.page_info.end_cursor, c.page_info.has_next_page)
-            },
-        )
-        .await?;
+        let nodes = fetch_connection!(ctx, self.name(), Sheets, sheets, sheets_connection).await?;
         let mut rows = Rows::new("sheets");
         let mut uses = Rows::new("sheet_fields");
         let mut contents = Rows::new("workbook_contents");
@@ -127,17 +123,7 @@ stream!(PublishedDatasources, "published_datasources", ["published_datasources",
 
 impl PublishedDatasources {
     async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
-        use queries::published_datasources::{ResponseData, Variables};
-        let nodes = fetch_all::<queries::PublishedDatasources, _>(
-            ctx,
-            self.name(),
-            |first, after| Variables { first: Some(first), after },
-            |d: ResponseData| {
-                let c = d.published_datasources_connection;
-                (c.nodes, c.page_info.end_cursor, c.page_info.has_next_page)
-            },
-        )
-        .await?;
+        let nodes = fetch_connection!(ctx, self.name(), PublishedDatasources, published_datasources, published_datasources_connection).await?;
         let mut rows = Rows::new("published_datasources");
         let mut reads = Rows::new("datasource_tables");
         for n in &nodes {
@@ -172,17 +158,7 @@ stream!(
 
 impl EmbeddedDatasources {
     async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
-        use queries::embedded_datasources::{ResponseData, Variables};
-        let nodes = fetch_all::<queries::EmbeddedDatasources, _>(
-            ctx,
-            self.name(),
-            |first, after| Variables { first: Some(first), after },
-            |d: ResponseData| {
-                let c = d.embedded_datasources_connection;
-                (c.nodes, c.page_info.end_cursor, c.page_info.has_next_page)
-            },
-        )
-        .await?;
+        let nodes = fetch_connection!(ctx, self.name(), EmbeddedDatasources, embedded_datasources, embedded_datasources_connection).await?;
         let mut rows = Rows::new("embedded_datasources");
         let mut through = Rows::new("embedded_published_datasources");
         let mut reads = Rows::new("datasource_tables");
@@ -216,17 +192,7 @@ stream!(DatabaseServers, "database_servers", ["database_servers"]);
 
 impl DatabaseServers {
     async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
-        use queries::database_servers::{ResponseData, Variables};
-        let nodes = fetch_all::<queries::DatabaseServers, _>(
-            ctx,
-            self.name(),
-            |first, after| Variables { first: Some(first), after },
-            |d: ResponseData| {
-                let c = d.database_servers_connection;
-                (c.nodes, c.page_info.end_cursor, c.page_info.has_next_page)
-            },
-        )
-        .await?;
+        let nodes = fetch_connection!(ctx, self.name(), DatabaseServers, database_servers, database_servers_connection).await?;
         let mut rows = Rows::new("database_servers");
         for n in &nodes {
             rows.push(&[
@@ -248,32 +214,8 @@ stream!(Tables, "tables", ["database_tables", "datasource_tables"]);
 
 impl Tables {
     async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
-        let tables = {
-            use queries::database_tables::{ResponseData, Variables};
-            fetch_all::<queries::DatabaseTables, _>(
-                ctx,
-                self.name(),
-                |first, after| Variables { first: Some(first), after },
-                |d: ResponseData| {
-                    let c = d.database_tables_connection;
-                    (c.nodes, c.page_info.end_cursor, c.page_info.has_next_page)
-                },
-            )
-            .await?
-        };
-        let custom = {
-            use queries::custom_sql_tables::{ResponseData, Variables};
-            fetch_all::<queries::CustomSqlTables, _>(
-                ctx,
-                self.name(),
-                |first, after| Variables { first: Some(first), after },
-                |d: ResponseData| {
-                    let c = d.custom_sql_tables_connection;
-                    (c.nodes, c.page_info.end_cursor, c.page_info.has_next_page)
-                },
-            )
-            .await?
-        };
+        let tables = fetch_connection!(ctx, self.name(), DatabaseTables, database_tables, database_tables_connection).await?;
+        let custom = fetch_connection!(ctx, self.name(), CustomSqlTables, custom_sql_tables, custom_sql_tables_connection).await?;
         let mut rows = Rows::new("database_tables");
         for n in &tables {
             rows.push(&[
@@ -314,17 +256,8 @@ stream!(Columns, "columns", ["columns"]);
 
 impl Columns {
     async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
-        use queries::columns::{ColumnsColumnsConnectionNodesTable as On, ResponseData, Variables};
-        let nodes = fetch_all::<queries::Columns, _>(
-            ctx,
-            self.name(),
-            |first, after| Variables { first: Some(first), after },
-            |d: ResponseData| {
-                let c = d.columns_connection;
-                (c.nodes, c.page_info.end_cursor, c.page_info.has_next_page)
-            },
-        )
-        .await?;
+        use queries::columns::ColumnsColumnsConnectionNodesTable as On;
+        let nodes = fetch_connection!(ctx, self.name(), Columns, columns, columns_connection).await?;
         let mut rows = Rows::new("columns");
         for n in &nodes {
             let table = match n.table.as_ref() {
@@ -476,17 +409,7 @@ stream!(QualityWarnings, "data_quality_warnings", ["data_quality_warnings"]);
 
 impl QualityWarnings {
     async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
-        use queries::data_quality_warnings::{ResponseData, Variables};
-        let nodes = fetch_all::<queries::DataQualityWarnings, _>(
-            ctx,
-            self.name(),
-            |first, after| Variables { first: Some(first), after },
-            |d: ResponseData| {
-                let c = d.data_quality_warnings_connection;
-                (c.nodes, c.page_info.end_cursor, c.page_info.has_next_page)
-            },
-        )
-        .await?;
+        let nodes = fetch_connection!(ctx, self.name(), DataQualityWarnings, data_quality_warnings, data_quality_warnings_connection).await?;
         let mut rows = Rows::new("data_quality_warnings");
         for n in &nodes {
             let asset_type = n.asset.as_ref().map(|a| asset_type(&a.on));
