@@ -10,6 +10,9 @@
 pub mod cli;
 pub mod config;
 pub mod extract;
+pub mod lineage;
+pub mod audit;
+pub mod report;
 pub mod sim;
 pub mod tableau;
 pub mod tls;

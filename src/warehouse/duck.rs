@@ -123,7 +123,14 @@ pub fn table_ddl(table: &Table) -> String {
 fn view_ddl(table: &Table) -> String {
     let view = ident(table.name);
     let hist = ident(&hist_name(table.name));
-    let cols: Vec<String> = table.columns.iter().map(|c| ident(c.name)).collect();
+    // A derived table's rows describe a run, so its view says which one.
+    let cols: Vec<String> = table
+        .derived
+        .then_some("run_id")
+        .into_iter()
+        .chain(table.columns.iter().map(|c| c.name))
+        .map(ident)
+        .collect();
     format!(
         "CREATE OR REPLACE VIEW {view} AS SELECT {} FROM {hist} WHERE run_id = (\
          SELECT r.run_id FROM runs r JOIN run_tables t USING (run_id) \
@@ -324,6 +331,10 @@ impl Duck {
 
     pub fn rollback(&self) -> Result<(), WarehouseError> {
         self.exec("ROLLBACK", "cannot roll back the run")
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.conn
     }
 
     pub fn path(&self) -> &Path {

@@ -14,8 +14,10 @@
 //! - `parquet_files.rs`: the Parquet layout.
 
 mod batch;
+mod derived;
 mod duck;
 mod parquet_files;
+pub mod read;
 pub mod schema;
 
 use std::collections::BTreeMap;
@@ -27,6 +29,8 @@ use std::thread::JoinHandle;
 use arrow::record_batch::RecordBatch;
 
 pub use batch::{parse_time, Rows, V};
+pub use derived::write_derived;
+pub use read::RunRef;
 pub use duck::{hist_name, sql_type};
 pub use parquet_files::PART as PARQUET_FILE;
 
@@ -72,6 +76,10 @@ pub enum WarehouseError {
     /// An earlier write of this run failed; the run can only be aborted.
     #[error("an earlier write to the warehouse {path} failed: {message}")]
     Failed { path: PathBuf, message: String },
+    #[error("there is no warehouse at {path}; run `trm extract` first, or pass --db")]
+    Missing { path: PathBuf },
+    #[error("warehouse {path}: {message}")]
+    NoRun { path: PathBuf, message: String },
     #[error("the warehouse writer for {path} stopped unexpectedly")]
     WriterGone { path: PathBuf },
 }
@@ -219,7 +227,7 @@ impl Drop for Writer {
 
 /// The batch with exactly the table's schema, or an error naming the table
 /// and the first column that differs.
-fn conform(table: &'static Table, batch: RecordBatch) -> Result<RecordBatch, WarehouseError> {
+pub(crate) fn conform(table: &'static Table, batch: RecordBatch) -> Result<RecordBatch, WarehouseError> {
     let err = |message: String| WarehouseError::Batch { table: table.name, message };
     let fields = batch.schema().fields().clone();
     if fields.len() != table.columns.len() {

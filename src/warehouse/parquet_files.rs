@@ -65,6 +65,64 @@ impl ParquetRun {
         })
     }
 
+    /// Files for `run_id`'s partition, for a temporary directory named
+    /// otherwise (a derived table written after its run).
+    pub fn for_run(mut self, run_id: &str) -> ParquetRun {
+        let date = self.partition.parent().map(PathBuf::from).unwrap_or_default();
+        self.partition = date.join(format!("run_id={run_id}"));
+        self
+    }
+
+    /// Like [`publish`](Self::publish), but a partition already in place is
+    /// first set aside in the temporary directory. Returns, per table, the
+    /// partition and where its predecessor went, for [`restore`](Self::restore).
+    pub fn publish_replacing(&mut self) -> Result<Vec<(PathBuf, Option<PathBuf>)>, WarehouseError> {
+        let mut aside = Vec::new();
+        for table in self.writers.keys().copied().collect::<Vec<_>>() {
+            let to = self.final_dir(table);
+            if to.exists() {
+                let keep = self.tmp.join(format!("previous-{table}"));
+                if let Err(source) = std::fs::rename(&to, &keep) {
+                    self.restore(&aside);
+                    return Err(io_err(&to, "cannot set aside the earlier partition", source));
+                }
+                aside.push((to, Some(keep)));
+            }
+        }
+        match self.publish() {
+            Ok(moved) => {
+                let mut out: Vec<(PathBuf, Option<PathBuf>)> = moved.into_iter().map(|m| (m, None)).collect();
+                for (to, keep) in aside {
+                    if let Some(slot) = out.iter_mut().find(|(m, _)| *m == to) {
+                        slot.1 = keep;
+                    }
+                }
+                Ok(out)
+            }
+            Err(e) => {
+                // `publish` took its own partitions out again.
+                self.restore(&aside);
+                Err(e)
+            }
+        }
+    }
+
+    /// Undoes [`publish_replacing`](Self::publish_replacing).
+    pub fn restore(&self, moved: &[(PathBuf, Option<PathBuf>)]) {
+        for (dir, previous) in moved {
+            if dir.exists() {
+                if let Err(e) = std::fs::remove_dir_all(dir) {
+                    tracing::error!(path = %dir.display(), error = %e, "cannot remove a Parquet partition of a failed write");
+                }
+            }
+            if let Some(previous) = previous {
+                if let Err(e) = std::fs::rename(previous, dir) {
+                    tracing::error!(path = %dir.display(), error = %e, "cannot put back the earlier Parquet partition");
+                }
+            }
+        }
+    }
+
     fn tmp_dir(&self, table: &str) -> PathBuf {
         self.tmp.join(table).join(&self.partition)
     }

@@ -55,6 +55,11 @@ pub struct Table {
     /// What one row is, for the DDL comment and the docs.
     pub doc: &'static str,
     pub columns: &'static [Column],
+    /// Computed by TRM from an extraction run (findings) rather than
+    /// extracted: written afterwards for that run, replacing any earlier
+    /// write, and its view keeps `run_id` so readers see which run it
+    /// describes.
+    pub derived: bool,
 }
 
 impl Table {
@@ -71,7 +76,10 @@ impl Table {
 
 macro_rules! table {
     ($name:literal, $doc:literal, [$($col:expr),* $(,)?]) => {
-        Table { name: $name, doc: $doc, columns: &[$($col),*] }
+        Table { name: $name, doc: $doc, columns: &[$($col),*], derived: false }
+    };
+    (derived $name:literal, $doc:literal, [$($col:expr),* $(,)?]) => {
+        Table { name: $name, doc: $doc, columns: &[$($col),*], derived: true }
     };
 }
 
@@ -179,6 +187,12 @@ pub const TABLES: &[Table] = &[
     table!("dashboard_sheets", "A sheet on a dashboard.", [req("dashboard_id", Text), req("sheet_id", Text)]),
     table!("workbook_contents", "A sheet or dashboard in a workbook.", [
         req("workbook_id", Text), req("content_id", Text), req("content_type", Text),
+    ]),
+    // --- Audit (derived from a run) -----------------------------------------------------
+    table!(derived "findings", "A problem a detector found in a run's data, with the reason and the evidence.", [
+        req("finding_id", Text), req("detector", Text), req("severity", Text), req("asset_kind", Text),
+        req("asset_id", Text), opt("asset_name", Text), opt("workbook_id", Text), opt("project_name", Text),
+        opt("owner_id", Text), opt("owner_name", Text), req("reason", Text), req("evidence", Text),
     ]),
 ];
 

@@ -1,0 +1,4 @@
+//! Reports: SQL definitions in `reports/` run over the warehouse, written as
+//! CSV files, and one self-contained HTML audit report.
+
+pub mod model;

@@ -1,0 +1,117 @@
+//! Reading the warehouse back: which run to look at, and each table as it
+//! stood at that run. Later stages (lineage, audit, reports) read through
+//! here so they agree on what "the data of run X" means.
+
+use std::path::Path;
+
+use duckdb::{params, AccessMode, Config, Connection, OptionalExt};
+
+use super::duck::ident;
+use super::schema::Table;
+use super::WarehouseError;
+
+/// A succeeded extraction run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRef {
+    pub run_id: String,
+    /// Unix seconds, by the server's clock.
+    pub as_of: i64,
+    pub snapshot_date: String,
+    pub site: String,
+    pub server: String,
+}
+
+/// Opens an existing warehouse read-only, so a reader never blocks on or
+/// disturbs a file an extraction is writing... and never creates one.
+pub fn open(db: &Path) -> Result<Connection, WarehouseError> {
+    if !db.exists() {
+        return Err(WarehouseError::Missing { path: db.to_owned() });
+    }
+    let err = |what: &str, source| WarehouseError::Duck { path: db.to_owned(), what: what.into(), source };
+    let config = Config::default()
+        .access_mode(AccessMode::ReadOnly)
+        .and_then(|c| c.enable_autoload_extension(false))
+        .map_err(|e| err("cannot configure DuckDB", e))?;
+    Connection::open_with_flags(db, config).map_err(|e| err("cannot open", e))
+}
+
+/// The run with this id, or the latest succeeded run when `run_id` is
+/// `None`. A failed or unknown run is an error naming it.
+pub fn resolve_run(conn: &Connection, db: &Path, run_id: Option<&str>) -> Result<RunRef, WarehouseError> {
+    let err = |what: &str, source| WarehouseError::Duck { path: db.to_owned(), what: what.into(), source };
+    let select = "SELECT run_id, CAST(epoch(as_of) AS BIGINT), CAST(snapshot_date AS VARCHAR), \
+                  coalesce(site, ''), coalesce(server, ''), status FROM runs";
+    let row = |r: &duckdb::Row| {
+        Ok((
+            RunRef {
+                run_id: r.get(0)?,
+                as_of: r.get(1)?,
+                snapshot_date: r.get(2)?,
+                site: r.get(3)?,
+                server: r.get(4)?,
+            },
+            r.get::<_, String>(5)?,
+        ))
+    };
+    let found = match run_id {
+        Some(id) => conn.query_row(&format!("{select} WHERE run_id = ?"), params![id], row),
+        None => conn.query_row(
+            &format!("{select} WHERE status = 'succeeded' ORDER BY as_of DESC, run_id DESC LIMIT 1"),
+            [],
+            row,
+        ),
+    }
+    .optional()
+    .map_err(|e| err("cannot read the runs table", e))?;
+    match (found, run_id) {
+        (Some((run, status)), _) if status == "succeeded" => Ok(run),
+        (Some((run, status)), _) => Err(WarehouseError::NoRun {
+            path: db.to_owned(),
+            message: format!("run {} {status}; pick a succeeded run from the runs table", run.run_id),
+        }),
+        (None, Some(id)) => Err(WarehouseError::NoRun {
+            path: db.to_owned(),
+            message: format!("there is no run {id}; see the runs table for the run ids"),
+        }),
+        (None, None) => Err(WarehouseError::NoRun {
+            path: db.to_owned(),
+            message: "no extraction has succeeded yet; run `trm extract` first".into(),
+        }),
+    }
+}
+
+/// Every succeeded run, oldest first.
+pub fn runs(conn: &Connection, db: &Path) -> Result<Vec<RunRef>, WarehouseError> {
+    let err = |source| WarehouseError::Duck { path: db.to_owned(), what: "cannot read the runs table".into(), source };
+    let mut stmt = conn
+        .prepare(
+            "SELECT run_id, CAST(epoch(as_of) AS BIGINT), CAST(snapshot_date AS VARCHAR), coalesce(site, ''), \
+             coalesce(server, '') FROM runs WHERE status = 'succeeded' ORDER BY as_of, run_id",
+        )
+        .map_err(err)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(RunRef { run_id: r.get(0)?, as_of: r.get(1)?, snapshot_date: r.get(2)?, site: r.get(3)?, server: r.get(4)? })
+        })
+        .map_err(err)?;
+    rows.collect::<Result<_, _>>().map_err(err)
+}
+
+/// A subquery yielding `table`'s columns as they stood at `run`: the rows of
+/// the latest succeeded run at or before it that wrote the table (a run made
+/// with `--only` may not have). Use as `SELECT … FROM {table_at(..)} t`.
+pub fn table_at(table: &Table, run: &RunRef) -> String {
+    let cols: Vec<String> = table.columns.iter().map(|c| ident(c.name)).collect();
+    let run_id = run.run_id.replace('\'', "''");
+    format!(
+        "(SELECT {cols} FROM {hist} WHERE run_id = (\
+         SELECT r.run_id FROM runs r JOIN run_tables t USING (run_id) \
+         WHERE r.status = 'succeeded' AND t.table_name = '{name}' \
+         AND (r.as_of < {as_of} OR (r.as_of = {as_of} AND r.run_id <= '{run_id}')) \
+         ORDER BY r.as_of DESC, r.run_id DESC LIMIT 1))",
+        cols = cols.join(", "),
+        hist = ident(&super::hist_name(table.name)),
+        name = table.name,
+        as_of = format_args!("(SELECT as_of FROM runs WHERE run_id = '{run_id}')"),
+    )
+}
