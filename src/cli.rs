@@ -22,6 +22,11 @@ pub struct Cli {
 pub enum Command {
     /// Extract a Tableau site into the warehouse (DuckDB, and Parquet).
     Extract(ExtractArgs),
+    /// Find unused content, broken extracts and missing fields in the
+    /// warehouse; store them as the run's `findings`.
+    Audit(AuditArgs),
+    /// What depends on an asset (--downstream) or what it is built from (--upstream).
+    Lineage(LineageArgs),
     /// Run the whole pipeline against the built-in simulated site, into ./trm-demo/.
     Demo(DemoArgs),
     /// The simulated Tableau site (REST API on loopback).
@@ -61,6 +66,53 @@ pub struct ExtractArgs {
     /// Requests in flight at once (default 4).
     #[arg(long)]
     pub concurrency: Option<usize>,
+}
+
+/// Where the warehouse is and which run to read.
+#[derive(Debug, Default, Args)]
+pub struct WarehouseArgs {
+    /// Settings file (default ./tableau.yaml, if present): its `warehouse`
+    /// and `audit` sections apply.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// DuckDB file (default ./trm.duckdb).
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Run to read (default: the latest succeeded run); see the `runs` table.
+    #[arg(long, value_name = "RUN_ID")]
+    pub run: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+    /// Parquet directory (default ./trm-parquet).
+    #[arg(long, value_name = "DIR")]
+    pub parquet: Option<PathBuf>,
+    /// Write DuckDB only.
+    #[arg(long)]
+    pub no_parquet: bool,
+    /// Days without views after which content is unused (overrides audit.unused_days).
+    #[arg(long, value_name = "DAYS")]
+    pub unused_days: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("direction").required(true).args(["downstream", "upstream"])))]
+pub struct LineageArgs {
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+    /// Everything that depends on ASSET: an id, or kind:name such as
+    /// table:orders or dashboard:"Exec Overview".
+    #[arg(long, value_name = "ASSET")]
+    pub downstream: Option<String>,
+    /// Everything ASSET is built from.
+    #[arg(long, value_name = "ASSET")]
+    pub upstream: Option<String>,
+    /// Stop this many steps from the asset.
+    #[arg(long, value_name = "N")]
+    pub depth: Option<usize>,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use trm::cli::{Cli, Command, SimCommand};
 
+mod inspect;
 mod progress;
 mod run;
 
@@ -29,6 +30,8 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Extract(args) => run::extract(args).await,
+            Command::Audit(args) => inspect::audit(args, cli.json).await,
+            Command::Lineage(args) => inspect::lineage(args, cli.json).await,
             Command::Demo(args) => run::demo(args).await,
             Command::Sim(SimCommand::Serve(args)) => run::sim_serve(args).await,
             Command::Sim(SimCommand::Manifest(args)) => run::sim_manifest(args).await,

@@ -63,6 +63,49 @@ pub struct File {
     pub profiles: BTreeMap<String, Profile>,
     #[serde(default)]
     pub warehouse: WarehouseFile,
+    #[serde(default)]
+    pub audit: Thresholds,
+}
+
+/// The audit detectors' thresholds (`audit:` in `tableau.yaml`).
+///
+/// ```yaml
+/// audit:
+///   unused_days: 90        # no views for this long: unused
+///   stale_factor: 2        # last refresh older than this × the schedule interval: stale
+///   failures_high: 3       # consecutive refresh failures that make a finding high severity
+/// ```
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Thresholds {
+    pub unused_days: i64,
+    pub stale_factor: i64,
+    pub failures_high: i64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Thresholds {
+        Thresholds { unused_days: 90, stale_factor: 2, failures_high: 3 }
+    }
+}
+
+impl Thresholds {
+    /// Rejects values no detector can use, naming the key.
+    pub fn check(&self, origin: &str) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: &str| {
+            Err(ConfigError::Invalid { origin: origin.into(), key: format!("audit.{key}"), message: message.into() })
+        };
+        if self.unused_days < 1 {
+            return bad("unused_days", "must be at least 1 (days)");
+        }
+        if self.stale_factor < 1 {
+            return bad("stale_factor", "must be at least 1 (times the schedule interval)");
+        }
+        if self.failures_high < 1 {
+            return bad("failures_high", "must be at least 1 (consecutive failures)");
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -100,9 +100,20 @@ pub struct Planted {
     pub missing_fields: Vec<MissingField>,
     /// Published datasources no workbook connects to.
     pub orphan_datasources: Vec<Named>,
+    /// Published datasources older than the window that no workbook
+    /// connects to (`no_downstream_workbook`), or whose every workbook is
+    /// older than the window and went unviewed through it (`no_views`).
+    pub unused_datasources: Vec<UnusedDatasource>,
     pub data_quality_warnings: Vec<Warning>,
     pub decoys: Decoys,
     pub hostile_names: Vec<HostileName>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UnusedDatasource {
+    pub id: String,
+    pub name: String,
+    pub reason: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -163,7 +174,8 @@ pub struct BrokenExtract {
     pub task_id: String,
     pub target_type: &'static str,
     pub target_id: String,
-    /// Any of `last_refresh_failed`, `consecutive_failures`, `stale` and
+    /// Any of `last_refresh_failed`, `consecutive_failures`, `stale`,
+    /// `active_quality_warning` (on the refreshed published datasource) and
     /// `upstream_table_gone`.
     pub reasons: Vec<&'static str>,
     pub consecutive_failed_count: u32,
@@ -311,6 +323,13 @@ impl Manifest {
                 1 => reasons.push("last_refresh_failed"),
                 _ => reasons.push("consecutive_failures"),
             }
+            let warned = match t.target {
+                Target::Datasource(x) => l.warnings.iter().any(|w| w.active && w.datasource == x),
+                Target::Workbook(_) => false,
+            };
+            if warned {
+                reasons.push("active_quality_warning");
+            }
             if !gone.is_empty() {
                 reasons.push("upstream_table_gone");
             }
@@ -341,6 +360,35 @@ impl Manifest {
             .filter(|i| !referenced.contains(i))
             .map(|i| Named { id: d.datasources[i as usize].id.clone(), name: d.datasources[i as usize].name.clone() })
             .collect();
+        let cutoff = day_start(day - window);
+        let idle_workbook = |w: u32| {
+            let wb = &d.workbooks[w as usize];
+            wb.created_at <= cutoff
+                && d.views
+                    .iter()
+                    .filter(|v| v.workbook == w)
+                    .all(|v| v.usage.total_at(day) == v.usage.total_at(day - window))
+        };
+        let mut unused_datasources = Vec::new();
+        for (i, x) in d.datasources.iter().enumerate() {
+            if x.created_at > cutoff {
+                continue;
+            }
+            let workbooks: std::collections::BTreeSet<u32> = d
+                .embedded_datasources
+                .iter()
+                .filter(|e| e.published == Some(i as u32))
+                .map(|e| e.workbook)
+                .collect();
+            let reason = if workbooks.is_empty() {
+                "no_downstream_workbook"
+            } else if workbooks.iter().all(|&w| idle_workbook(w)) {
+                "no_views"
+            } else {
+                continue;
+            };
+            unused_datasources.push(UnusedDatasource { id: x.id.clone(), name: x.name.clone(), reason });
+        }
         let warnings = l
             .warnings
             .iter()
@@ -406,6 +454,7 @@ impl Manifest {
                 transient_failures: transient,
                 missing_fields,
                 orphan_datasources,
+                unused_datasources,
                 data_quality_warnings: warnings,
                 decoys,
                 hostile_names,

@@ -39,13 +39,13 @@ pub fn open(db: &Path) -> Result<Connection, WarehouseError> {
 /// `None`. A failed or unknown run is an error naming it.
 pub fn resolve_run(conn: &Connection, db: &Path, run_id: Option<&str>) -> Result<RunRef, WarehouseError> {
     let err = |what: &str, source| WarehouseError::Duck { path: db.to_owned(), what: what.into(), source };
-    let select = "SELECT run_id, CAST(epoch(as_of) AS BIGINT), CAST(snapshot_date AS VARCHAR), \
+    let select = "SELECT run_id, as_of, CAST(snapshot_date AS VARCHAR), \
                   coalesce(site, ''), coalesce(server, ''), status FROM runs";
     let row = |r: &duckdb::Row| {
         Ok((
             RunRef {
                 run_id: r.get(0)?,
-                as_of: r.get(1)?,
+                as_of: unix_secs(r, 1)?.unwrap_or_default(),
                 snapshot_date: r.get(2)?,
                 site: r.get(3)?,
                 server: r.get(4)?,
@@ -85,13 +85,13 @@ pub fn runs(conn: &Connection, db: &Path) -> Result<Vec<RunRef>, WarehouseError>
     let err = |source| WarehouseError::Duck { path: db.to_owned(), what: "cannot read the runs table".into(), source };
     let mut stmt = conn
         .prepare(
-            "SELECT run_id, CAST(epoch(as_of) AS BIGINT), CAST(snapshot_date AS VARCHAR), coalesce(site, ''), \
+            "SELECT run_id, as_of, CAST(snapshot_date AS VARCHAR), coalesce(site, ''), \
              coalesce(server, '') FROM runs WHERE status = 'succeeded' ORDER BY as_of, run_id",
         )
         .map_err(err)?;
     let rows = stmt
         .query_map([], |r| {
-            Ok(RunRef { run_id: r.get(0)?, as_of: r.get(1)?, snapshot_date: r.get(2)?, site: r.get(3)?, server: r.get(4)? })
+            Ok(RunRef { run_id: r.get(0)?, as_of: unix_secs(r, 1)?.unwrap_or_default(), snapshot_date: r.get(2)?, site: r.get(3)?, server: r.get(4)? })
         })
         .map_err(err)?;
     rows.collect::<Result<_, _>>().map_err(err)
@@ -114,4 +114,21 @@ pub fn table_at(table: &Table, run: &RunRef) -> String {
         name = table.name,
         as_of = format_args!("(SELECT as_of FROM runs WHERE run_id = '{run_id}')"),
     )
+}
+
+/// A TIMESTAMPTZ column as Unix seconds. Read from the value itself: this
+/// DuckDB build has no ICU extension, so `epoch()` and casts of
+/// TIMESTAMPTZ are unavailable in SQL.
+pub fn unix_secs(row: &duckdb::Row, idx: usize) -> duckdb::Result<Option<i64>> {
+    use duckdb::types::ValueRef;
+    match row.get_ref(idx)? {
+        ValueRef::Null => Ok(None),
+        ValueRef::Timestamp(unit, v) => Ok(Some(unit.to_micros(v).div_euclid(1_000_000))),
+        ValueRef::BigInt(v) => Ok(Some(v)),
+        other => Err(duckdb::Error::FromSqlConversionFailure(
+            idx,
+            other.data_type(),
+            format!("expected a timestamp, found {:?}", other.data_type()).into(),
+        )),
+    }
 }
