@@ -2,7 +2,9 @@
 # Benchmarks `trm extract` against a simulated site served by a separate
 # process, so the figures are the extractor's own: wall time, peak RSS, and
 # requests sent against the fewest the page caps allow (REST pages of 1,000,
-# Metadata API pages of 1,000, one listing per group's members).
+# Metadata API pages of 1,000, one listing per group's members, and one
+# request per permissions endpoint read: three per project, one per workbook
+# and datasource in an unlocked project).
 #
 #   scripts/bench-extract.sh [small|medium|large]
 set -euo pipefail
@@ -38,7 +40,8 @@ rest = sum(pages(m[k]) for k in ["projects", "users", "groups", "workbooks", "vi
 meta = sum(pages(m[k]) for k in ["metadata_dashboards", "metadata_sheets", "datasources", "embedded_datasources",
                                   "databases", "database_tables", "custom_sql_tables", "columns", "fields",
                                   "data_quality_warnings"])
-minimum = rest + meta + 3  # serverinfo, sign-in, sign-out
+perms = m["permissions"]["requests"]
+minimum = rest + meta + perms + 3  # serverinfo, sign-in, sign-out
 sent = int(re.search(r"requests (\d+)", out).group(1))
 wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", err).group(1)
 rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", err).group(1))

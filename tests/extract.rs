@@ -2,7 +2,8 @@
 //! count equals the ground truth, Parquet holds exactly DuckDB's rows, two
 //! days give two snapshots with the right view deltas, faults either end in
 //! a complete run or a clean failure, a killed run leaves the previous
-//! warehouse intact, and no secret reaches logs or outputs.
+//! warehouse intact, no secret reaches logs or outputs, and explicit
+//! permissions are read with the fewest requests and match the site's rules.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -13,7 +14,7 @@ use std::time::Duration;
 use trm::config::{Secret, Settings};
 use trm::extract::{self, Options, Quiet};
 use trm::sim::dataset::lineage::FieldKind;
-use trm::sim::dataset::Size;
+use trm::sim::dataset::{Dataset, Grantee, Rule, Size};
 use trm::sim::faults::FaultPlan;
 use trm::sim::metadata::graph::{resolve, Out, N};
 use trm::sim::{self, SimConfig, SimHandle};
@@ -47,6 +48,11 @@ fn settings(handle: &SimHandle, dir: &Path) -> Settings {
 
 async fn extract(settings: &Settings) -> anyhow::Result<extract::Outcome> {
     extract::run(settings, &Options { only: Vec::new(), parquet: true }, Arc::new(Quiet)).await
+}
+
+async fn extract_only(settings: &Settings, streams: &[&str]) -> anyhow::Result<extract::Outcome> {
+    let only = streams.iter().map(|s| s.to_string()).collect();
+    extract::run(settings, &Options { only, parquet: false }, Arc::new(Quiet)).await
 }
 
 fn count(out: Out) -> u64 {
@@ -107,10 +113,37 @@ fn expected_rows(handle: &SimHandle) -> BTreeMap<String, u64> {
         ("field_fields", field_fields),
         ("embedded_published_datasources", d.embedded_datasources.iter().filter(|e| e.published.is_some()).count()),
         ("datasource_tables", (published_reads + embedded_reads + custom_reads) as usize),
+        ("permissions", expected_permissions(handle).values().sum::<u64>() as usize),
     ]
     .into_iter()
     .map(|(t, n)| (t.to_string(), n as u64))
     .collect()
+}
+
+/// `permissions` rows by (object_type, scope), from the manifest: every
+/// project's own and default rules, and the rules workbooks and datasources
+/// in unlocked projects set themselves (locked content is not fetched).
+fn expected_permissions(handle: &SimHandle) -> BTreeMap<(String, String), u64> {
+    let p = &handle.state.manifest().counts.permissions;
+    [
+        ("project", "item", p.projects.capabilities),
+        ("project", "default_workbooks", p.project_default_workbooks.capabilities),
+        ("project", "default_datasources", p.project_default_datasources.capabilities),
+        ("workbook", "item", p.unlocked_workbooks.capabilities),
+        ("datasource", "item", p.unlocked_datasources.capabilities),
+    ]
+    .into_iter()
+    .filter(|(_, _, n)| *n > 0)
+    .map(|(o, s, n)| ((o.to_string(), s.to_string()), n as u64))
+    .collect()
+}
+
+fn permission_counts(conn: &duckdb::Connection) -> BTreeMap<(String, String), u64> {
+    let mut stmt = conn.prepare("SELECT object_type, scope, count(*) FROM permissions GROUP BY ALL").unwrap();
+    stmt.query_map([], |r| Ok(((r.get::<_, String>(0)?, r.get::<_, String>(1)?), r.get::<_, i64>(2)? as u64)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
 }
 
 fn duck(path: &Path) -> duckdb::Connection {
@@ -203,6 +236,7 @@ async fn extracts_a_whole_site(size: Size) {
     let status: String =
         conn.query_row("SELECT status FROM runs WHERE run_id = ?", [&outcome.run_id], |r| r.get(0)).unwrap();
     assert_eq!(status, "succeeded");
+    assert_eq!(permission_counts(&conn), expected_permissions(&handle), "permissions by (object_type, scope)");
     handle.stop().await;
 }
 
@@ -214,6 +248,145 @@ async fn small_site_extracts_completely() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn medium_site_extracts_completely() {
     extracts_a_whole_site(Size::Medium).await;
+}
+
+/// Requests for REST lists of `n` items at 1,000 per page.
+fn pages(n: usize) -> u64 {
+    n.div_ceil(1000).max(1) as u64
+}
+
+/// (grantee_type, grantee_id, capability, mode) of each grant in `rules`, sorted.
+fn grants_of(d: &Dataset, rules: &[Rule]) -> Vec<(String, String, String, String)> {
+    let mut out: Vec<_> = rules
+        .iter()
+        .flat_map(|r| {
+            let (kind, id) = match r.grantee {
+                Grantee::User(u) => ("user", d.users[u as usize].id.clone()),
+                Grantee::Group(g) => ("group", d.groups[g as usize].id.clone()),
+            };
+            r.capabilities.iter().map(move |(c, m)| (kind.to_string(), id.clone(), c.to_string(), m.as_str().to_string()))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// `permissions` rows of one object and scope, as [`grants_of`] gives them.
+fn grants_in_warehouse(
+    conn: &duckdb::Connection,
+    object_type: &str,
+    object_id: &str,
+    scope: &str,
+) -> Vec<(String, String, String, String)> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT grantee_type, grantee_id, capability, mode FROM permissions \
+             WHERE object_type = ? AND object_id = ? AND scope = ? ORDER BY ALL",
+        )
+        .unwrap();
+    stmt.query_map([object_type, object_id, scope], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+/// `--only permissions` alone: every project's grants (own and default) are
+/// exactly the dataset's rules, content in unlocked projects has exactly its
+/// own rules, content in locked projects has none, and the requests are the
+/// three shared lists plus one per permissions endpoint read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permissions_match_the_sites_rules() {
+    let handle = site(SimConfig::default()).await;
+    let dir = scratch("permissions");
+    let settings = settings(&handle, &dir);
+    let outcome = extract_only(&settings, &["permissions"]).await.expect("the extraction succeeds");
+    assert_eq!(outcome.rows.keys().collect::<Vec<_>>(), vec!["permissions"]);
+    let d = &handle.state.data;
+    let m = handle.state.manifest();
+    let c = &m.counts;
+    // serverinfo, sign-in and sign-out; the three lists; the permissions.
+    let want = 3 + pages(c.projects) + pages(c.workbooks) + pages(c.datasources) + c.permissions.requests as u64;
+    assert_eq!(outcome.stats.requests, want, "requests sent ({:?})", outcome.stats);
+
+    let conn = duck(&settings.db);
+    assert_eq!(permission_counts(&conn), expected_permissions(&handle));
+    let mut checked_users = false;
+    for p in &d.projects {
+        for (scope, rules) in
+            [("item", &p.rules), ("default_workbooks", &p.default_workbook_rules), ("default_datasources", &p.default_datasource_rules)]
+        {
+            let want = grants_of(d, rules);
+            checked_users |= want.iter().any(|g| g.0 == "user");
+            assert_eq!(grants_in_warehouse(&conn, "project", &p.id, scope), want, "project {} ({scope})", p.name);
+        }
+    }
+    assert!(checked_users, "the small site has user grants on some project");
+    let rows_of = |object_type: &str, id: &str| grants_in_warehouse(&conn, object_type, id, "item");
+    for w in &d.workbooks {
+        let p = &d.projects[w.project as usize];
+        let want = if p.locked { Vec::new() } else { grants_of(d, &w.rules) };
+        assert_eq!(rows_of("workbook", &w.id), want, "workbook {} (project locked: {})", w.name, p.locked);
+    }
+    for x in &d.datasources {
+        let p = &d.projects[x.project as usize];
+        let want = if p.locked { Vec::new() } else { grants_of(d, &x.rules) };
+        assert_eq!(rows_of("datasource", &x.id), want, "datasource {} (project locked: {})", x.name, p.locked);
+    }
+    // Each row names the project its object is in.
+    let misplaced: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM permissions WHERE object_type = 'project' AND project_id IS DISTINCT FROM object_id",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(misplaced, 0, "a project's rows name the project itself");
+    let project_of: BTreeMap<String, String> = d
+        .workbooks
+        .iter()
+        .map(|w| (w.id.clone(), d.projects[w.project as usize].id.clone()))
+        .chain(d.datasources.iter().map(|x| (x.id.clone(), d.projects[x.project as usize].id.clone())))
+        .collect();
+    let mut stmt =
+        conn.prepare("SELECT DISTINCT object_id, project_id FROM permissions WHERE object_type <> 'project'").unwrap();
+    for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).unwrap() {
+        let (object, project) = row.unwrap();
+        assert_eq!(project_of[&object], project, "project of {object}");
+    }
+    handle.stop().await;
+}
+
+/// A permissions endpoint that keeps failing fails the run, naming the object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_permissions_read_names_its_object() {
+    let faults = FaultPlan::from_yaml(
+        "faults:\n  - {kind: status, status: 500, api: rest, path: /default-permissions/datasources}\n",
+        "test plan",
+    )
+    .unwrap();
+    let handle = site(SimConfig { faults, ..SimConfig::default() }).await;
+    let dir = scratch("permissions-fail");
+    let err = extract_only(&settings(&handle, &dir), &["permissions"]).await.expect_err("the run fails");
+    let msg = format!("{err:#}");
+    let named = handle.state.data.projects.iter().any(|p| msg.contains(&format!("'{}' ({})", p.name, p.id)));
+    assert!(msg.contains("default datasource permissions of project") && named, "{msg}");
+    handle.stop().await;
+}
+
+/// A full run lists projects, workbooks and datasources once, shared by
+/// their own streams and the permissions stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_lists_are_fetched_once() {
+    let handle = site(SimConfig::default()).await;
+    let dir = scratch("shared-lists");
+    let settings = settings(&handle, &dir);
+    let streams = ["projects", "workbooks", "datasources", "permissions"];
+    let outcome = extract_only(&settings, &streams).await.expect("the extraction succeeds");
+    let c = &handle.state.manifest().counts;
+    let want = 3 + pages(c.projects) + pages(c.workbooks) + pages(c.datasources) + c.permissions.requests as u64;
+    assert_eq!(outcome.stats.requests, want, "requests sent ({:?})", outcome.stats);
+    assert_eq!(outcome.rows["projects"], c.projects as u64);
+    handle.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,7 @@
 //! their tags.
 
 use super::json::{boolean, int, nested, req, tags, text, time};
-use super::{Ctx, Stream};
+use super::{Ctx, List, Stream};
 use crate::tableau::rest::list_all;
 use crate::warehouse::{Rows, V};
 
@@ -17,11 +17,11 @@ stream!(Workbooks, "workbooks", ["workbooks", "tags"]);
 
 impl Workbooks {
     async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
-        let items = list_all(&ctx.client, &ctx.client.site_path("workbooks"), "workbooks", "workbook", &[]).await?;
+        let items = ctx.list(List::Workbooks).await?;
         ctx.progress(self.name(), items.len() as u64);
         let mut rows = Rows::new("workbooks");
         let mut tag_rows = Rows::new("tags");
-        for w in &items {
+        for w in items.iter() {
             let id = req(w, "id", "workbook")?;
             rows.push(&[
                 id.into(),
@@ -82,12 +82,11 @@ stream!(Datasources, "datasources", ["datasources", "tags"]);
 
 impl Datasources {
     async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
-        let items =
-            list_all(&ctx.client, &ctx.client.site_path("datasources"), "datasources", "datasource", &[]).await?;
+        let items = ctx.list(List::Datasources).await?;
         ctx.progress(self.name(), items.len() as u64);
         let mut rows = Rows::new("datasources");
         let mut tag_rows = Rows::new("tags");
-        for d in &items {
+        for d in items.iter() {
             let id = req(d, "id", "datasource")?;
             rows.push(&[
                 id.into(),

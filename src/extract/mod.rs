@@ -4,9 +4,15 @@
 //! when every stream succeeded.
 //!
 //! Adding a stream: write a struct implementing [`Stream`] in the file of its
-//! family (`site`, `people`, `content`, `refresh`, `lineage`), name the
-//! tables it fills (defined in `warehouse::schema`), and list it in
+//! family (`site`, `people`, `content`, `refresh`, `lineage`, `permissions`),
+//! name the tables it fills (defined in `warehouse::schema`), and list it in
 //! [`all_streams`].
+//!
+//! Streams run concurrently and independently. A REST list that more than
+//! one stream needs (projects, workbooks, datasources) is fetched through
+//! [`Ctx::list`]: once per run, by whichever stream asks first, the others
+//! waiting for and sharing its items. With `--only`, a stream that needs a
+//! list whose own stream is not selected fetches it all the same.
 
 /// Declares a stream: its struct, its `--only` name and the tables it fills;
 /// the work is its `async fn extract(&self, ctx: &Ctx)`.
@@ -31,6 +37,7 @@ mod content;
 mod json;
 mod lineage;
 mod people;
+mod permissions;
 mod refresh;
 mod site;
 
@@ -42,6 +49,7 @@ use anyhow::Context as _;
 use futures::future::BoxFuture;
 
 use crate::config::Settings;
+use crate::tableau::rest::list_all;
 use crate::tableau::{Client, RequestStats};
 use crate::warehouse::{self, RunInfo, Writer};
 
@@ -54,9 +62,57 @@ pub struct Ctx {
     /// Tables this run must not write: filled by several streams, not all
     /// of which run (`--only`), so the latest-run view keeps a whole table.
     partial: HashSet<&'static str>,
+    lists: SharedLists,
+}
+
+/// A REST list several streams read: [`Ctx::list`] fetches it once a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum List {
+    Projects,
+    Workbooks,
+    Datasources,
+}
+
+impl List {
+    /// The path under the site, and the JSON collection and item keys.
+    fn keys(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            List::Projects => ("projects", "projects", "project"),
+            List::Workbooks => ("workbooks", "workbooks", "workbook"),
+            List::Datasources => ("datasources", "datasources", "datasource"),
+        }
+    }
+}
+
+type SharedList = tokio::sync::OnceCell<Arc<Vec<serde_json::Value>>>;
+
+#[derive(Default)]
+struct SharedLists {
+    projects: SharedList,
+    workbooks: SharedList,
+    datasources: SharedList,
 }
 
 impl Ctx {
+    /// Every item of a shared REST list, fetched (with [`list_all`]) by the
+    /// first stream to ask; later and concurrent callers get the same items
+    /// without another request. A failed fetch is not kept: the next caller
+    /// tries again.
+    pub async fn list(&self, list: List) -> anyhow::Result<Arc<Vec<serde_json::Value>>> {
+        let cell = match list {
+            List::Projects => &self.lists.projects,
+            List::Workbooks => &self.lists.workbooks,
+            List::Datasources => &self.lists.datasources,
+        };
+        let (path, collection, item) = list.keys();
+        let items = cell
+            .get_or_try_init(|| async {
+                list_all(&self.client, &self.client.site_path(path), collection, item, &[]).await.map(Arc::new)
+            })
+            .await?;
+        Ok(items.clone())
+    }
+
     /// Hands a finished table to the warehouse.
     pub fn emit(&self, stream: &str, rows: warehouse::Rows) -> anyhow::Result<()> {
         let table = rows.table();
@@ -103,6 +159,7 @@ pub fn all_streams() -> Vec<Box<dyn Stream>> {
         Box::new(refresh::Schedules),
         Box::new(refresh::ExtractTasks),
         Box::new(refresh::Jobs),
+        Box::new(permissions::Permissions),
         Box::new(lineage::Dashboards),
         Box::new(lineage::Sheets),
         Box::new(lineage::PublishedDatasources),
@@ -226,6 +283,7 @@ pub async fn run(settings: &Settings, options: &Options, reporter: Arc<dyn Repor
         reporter: reporter.clone(),
         warnings: Mutex::new(Vec::new()),
         partial: partial_tables(&streams),
+        lists: SharedLists::default(),
     };
     tracing::info!(run_id, streams = streams.len(), "extraction started");
 

@@ -1,8 +1,7 @@
 //! The site itself and its projects.
 
 use super::json::{nested, req, text, time};
-use super::{Ctx, Stream};
-use crate::tableau::rest::list_all;
+use super::{Ctx, List, Stream};
 use crate::warehouse::Rows;
 
 stream!(Sites, "sites", ["sites"]);
@@ -26,10 +25,10 @@ stream!(Projects, "projects", ["projects"]);
 
 impl Projects {
     async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
-        let items = list_all(&ctx.client, &ctx.client.site_path("projects"), "projects", "project", &[]).await?;
+        let items = ctx.list(List::Projects).await?;
         ctx.progress(self.name(), items.len() as u64);
         let mut rows = Rows::new("projects");
-        for p in &items {
+        for p in items.iter() {
             rows.push(&[
                 req(p, "id", "project")?.into(),
                 req(p, "name", "project")?.into(),

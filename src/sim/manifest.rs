@@ -85,6 +85,15 @@ pub struct PermissionCounts {
     pub datasources: RuleCount,
     pub project_default_workbooks: RuleCount,
     pub project_default_datasources: RuleCount,
+    /// Workbooks in unlocked projects: their own rules. (`workbooks` also
+    /// counts content in locked projects, which reports its project's
+    /// default rules.)
+    pub unlocked_workbooks: RuleCount,
+    pub unlocked_datasources: RuleCount,
+    /// Permission requests that read every explicit rule once: three per
+    /// project (its rules, its default workbook and datasource rules) and
+    /// one per workbook and datasource in an unlocked project.
+    pub requests: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -217,6 +226,9 @@ impl Manifest {
             datasources: RuleCount::default(),
             project_default_workbooks: RuleCount::default(),
             project_default_datasources: RuleCount::default(),
+            unlocked_workbooks: RuleCount::default(),
+            unlocked_datasources: RuleCount::default(),
+            requests: 3 * d.projects.len(),
         };
         for p in &d.projects {
             count_rules(&p.rules, &mut perms.projects);
@@ -231,6 +243,14 @@ impl Manifest {
         }
         for i in 0..d.datasources.len() as u32 {
             count_rules(d.datasource_rules(i), &mut perms.datasources);
+        }
+        for w in d.workbooks.iter().filter(|w| !d.projects[w.project as usize].locked) {
+            count_rules(&w.rules, &mut perms.unlocked_workbooks);
+            perms.requests += 1;
+        }
+        for x in d.datasources.iter().filter(|x| !d.projects[x.project as usize].locked) {
+            count_rules(&x.rules, &mut perms.unlocked_datasources);
+            perms.requests += 1;
         }
 
         let jobs = d.jobs_at(now);

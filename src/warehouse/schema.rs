@@ -116,6 +116,11 @@ pub const TABLES: &[Table] = &[
     table!("tags", "A tag on a workbook, view or datasource.", [
         req("asset_type", Text), req("asset_id", Text), req("tag", Text),
     ]),
+    // --- REST: permissions ---------------------------------------------------------------
+    table!("permissions", "An explicit permission grant: one capability a user or group is allowed or denied on a project, workbook or published datasource (scope `item`), or in a project's default rules for its workbooks or datasources (scope `default_workbooks`, `default_datasources`). project_id is the project the object is in (for a project, itself). Workbooks and datasources in a locked project (projects.content_permissions LockedToProject or LockedToProjectWithoutNested) have no item rows: their rules are that project's default rules.", [
+        req("object_type", Text), req("object_id", Text), opt("project_id", Text), req("scope", Text),
+        req("grantee_type", Text), req("grantee_id", Text), req("capability", Text), req("mode", Text),
+    ]),
     // --- REST: extract refreshes --------------------------------------------------------
     table!("schedules", "A schedule.", [
         req("schedule_id", Text), req("name", Text), opt("state", Text), opt("type", Text), opt("frequency", Text),

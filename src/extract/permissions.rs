@@ -1,0 +1,306 @@
+//! Explicit permissions: who is allowed or denied which capability on each
+//! project, workbook and published datasource, and each project's default
+//! rules for the workbooks and datasources published into it.
+//!
+//! Requests, none of them paged:
+//! - per project: `projects/{id}/permissions` (scope `item`),
+//!   `projects/{id}/default-permissions/workbooks` (`default_workbooks`) and
+//!   `.../default-permissions/datasources` (`default_datasources`);
+//! - per workbook and per datasource in a project that is *not* locked:
+//!   `workbooks/{id}/permissions`, `datasources/{id}/permissions` (`item`).
+//!
+//! Content in a locked project (`contentPermissions` `LockedToProject`, or
+//! `LockedToProjectWithoutNested`, which locks the project's own content)
+//! has no rules of its own: Tableau answers its permissions with the
+//! project's default rules. So those are not fetched: the warehouse records
+//! the lock in `projects.content_permissions` and the rules once, as the
+//! project's `default_workbooks` / `default_datasources` rows. A report
+//! wanting effective grants on such content joins the two. This saves one
+//! request per locked item and keeps the table to grants someone set.
+//!
+//! The project, workbook and datasource lists come from [`Ctx::list`]: the
+//! same fetch the `projects`, `workbooks` and `datasources` streams use, so
+//! a full run lists each once.
+
+use std::collections::HashSet;
+
+use futures::{StreamExt, TryStreamExt};
+use serde_json::Value;
+
+use super::json::{nested, req, text};
+use super::{Ctx, List, Stream};
+use crate::warehouse::Rows;
+
+stream!(Permissions, "permissions", ["permissions"]);
+
+/// Permission requests queued at once; the client's limiter bounds how many
+/// are actually in flight.
+const QUEUED: usize = 64;
+
+/// One permissions endpoint to read, and what its rows are about.
+struct Target {
+    object_type: &'static str,
+    object_id: String,
+    name: String,
+    project_id: Option<String>,
+    scope: &'static str,
+    /// Path under the site.
+    path: String,
+}
+
+impl Target {
+    /// What the target is, for errors and warnings.
+    fn describe(&self) -> String {
+        let what = match self.scope {
+            "default_workbooks" => "default workbook permissions of project",
+            "default_datasources" => "default datasource permissions of project",
+            _ => match self.object_type {
+                "project" => "permissions of project",
+                "workbook" => "permissions of workbook",
+                _ => "permissions of datasource",
+            },
+        };
+        format!("{what} '{}' ({})", self.name, self.object_id)
+    }
+}
+
+/// One capability granted to or denied a grantee.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// `user`, `group` or `group_set`.
+    pub grantee_type: &'static str,
+    pub grantee_id: String,
+    pub capability: String,
+    /// `Allow` or `Deny`, as Tableau writes it.
+    pub mode: String,
+}
+
+/// Whether a project's content takes the project's default rules.
+fn is_locked(content_permissions: Option<&str>) -> bool {
+    matches!(content_permissions, Some("LockedToProject" | "LockedToProjectWithoutNested"))
+}
+
+impl Permissions {
+    async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
+        let (projects, workbooks, datasources) = futures::try_join!(
+            ctx.list(List::Projects),
+            ctx.list(List::Workbooks),
+            ctx.list(List::Datasources)
+        )?;
+
+        let mut targets = Vec::with_capacity(projects.len() * 3 + workbooks.len() + datasources.len());
+        let mut locked = HashSet::new();
+        for p in projects.iter() {
+            let id = req(p, "id", "project")?;
+            let name = text(p, "name").unwrap_or_default();
+            if is_locked(text(p, "contentPermissions")) {
+                locked.insert(id);
+            }
+            for (scope, path) in [
+                ("item", format!("projects/{id}/permissions")),
+                ("default_workbooks", format!("projects/{id}/default-permissions/workbooks")),
+                ("default_datasources", format!("projects/{id}/default-permissions/datasources")),
+            ] {
+                targets.push(Target {
+                    object_type: "project",
+                    object_id: id.to_string(),
+                    name: name.to_string(),
+                    project_id: Some(id.to_string()),
+                    scope,
+                    path,
+                });
+            }
+        }
+        let mut in_locked = 0usize;
+        for (object_type, plural, items) in
+            [("workbook", "workbooks", &workbooks), ("datasource", "datasources", &datasources)]
+        {
+            for item in items.iter() {
+                let id = req(item, "id", object_type)?;
+                let project = nested(item, "project", "id");
+                if project.is_some_and(|p| locked.contains(p)) {
+                    in_locked += 1;
+                    continue;
+                }
+                targets.push(Target {
+                    object_type,
+                    object_id: id.to_string(),
+                    name: text(item, "name").unwrap_or_default().to_string(),
+                    project_id: project.map(str::to_string),
+                    scope: "item",
+                    path: format!("{plural}/{id}/permissions"),
+                });
+            }
+        }
+        tracing::debug!(
+            requests = targets.len(),
+            locked_content = in_locked,
+            "permissions: content in locked projects takes the project defaults; not fetched"
+        );
+
+        let client = &ctx.client;
+        let targets = &targets;
+        // By index: a closure over `&Target` trips the compiler's
+        // higher-ranked lifetime check inside the boxed stream future.
+        let fetched: Vec<Option<Vec<Grant>>> = futures::stream::iter(0..targets.len())
+            .map(|i| async move {
+                let t = &targets[i];
+                let path = client.site_path(&t.path);
+                match client.get_json(&path, &[]).await {
+                    Ok(body) => parse_grants(&body)
+                        .map(Some)
+                        .map_err(|e| anyhow::anyhow!("{}: unexpected response from GET {path}: {e}", t.describe())),
+                    // Deleted since it was listed (not an unknown endpoint, 404003).
+                    Err(e) if e.status() == Some(404) && e.code() != Some("404003") => {
+                        ctx.warn(self.name(), format!("{} skipped: it no longer exists ({e})", t.describe()));
+                        Ok(None)
+                    }
+                    Err(e) => Err(anyhow::Error::new(e).context(format!("cannot read the {}", t.describe()))),
+                }
+            })
+            .buffered(QUEUED)
+            .inspect_ok(|_| ctx.progress(self.name(), 1))
+            .try_collect()
+            .await?;
+
+        let mut rows = Rows::new("permissions");
+        for (t, grants) in targets.iter().zip(&fetched) {
+            for g in grants.iter().flatten() {
+                rows.push(&[
+                    t.object_type.into(),
+                    t.object_id.as_str().into(),
+                    t.project_id.as_deref().into(),
+                    t.scope.into(),
+                    g.grantee_type.into(),
+                    g.grantee_id.as_str().into(),
+                    g.capability.as_str().into(),
+                    g.mode.as_str().into(),
+                ])?;
+            }
+        }
+        ctx.emit(self.name(), rows)
+    }
+}
+
+/// Tableau JSON lists one item as an object, several as an array, none as
+/// `{}`, `[]` or nothing at all.
+fn many<'a>(v: Option<&'a Value>, what: &str) -> Result<Vec<&'a Value>, String> {
+    match v {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(a)) => Ok(a.iter().collect()),
+        Some(Value::Object(o)) if o.is_empty() => Ok(Vec::new()),
+        Some(o @ Value::Object(_)) => Ok(vec![o]),
+        Some(other) => Err(format!("{what} is {other}, not a list")),
+    }
+}
+
+/// The grants in a permissions response:
+///
+/// ```json
+/// {"permissions": {"project": {"id": "…"},
+///   "granteeCapabilities": [{"group": {"id": "…"},
+///     "capabilities": {"capability": [{"name": "Read", "mode": "Allow"}]}}]}}
+/// ```
+pub fn parse_grants(body: &Value) -> Result<Vec<Grant>, String> {
+    let permissions = match body.get("permissions") {
+        Some(p @ Value::Object(_)) => p,
+        Some(other) => return Err(format!("\"permissions\" is {other}, not an object")),
+        None => return Err("no \"permissions\" in the response".into()),
+    };
+    let mut grants = Vec::new();
+    for gc in many(permissions.get("granteeCapabilities"), "granteeCapabilities")? {
+        let (grantee_type, grantee_id) = [("user", "user"), ("group", "group"), ("groupSet", "group_set")]
+            .into_iter()
+            .find_map(|(key, kind)| gc.get(key).map(|g| (kind, g)))
+            .map(|(kind, g)| text(g, "id").map(|id| (kind, id)).ok_or_else(|| format!("a {kind} grantee has no id: {g}")))
+            .unwrap_or_else(|| Err(format!("granteeCapabilities names no user or group: {gc}")))?;
+        let caps = match gc.get("capabilities") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Object(o)) => many(o.get("capability"), "capabilities.capability")?,
+            Some(other) => return Err(format!("capabilities is {other}, not an object")),
+        };
+        for c in caps {
+            let name = text(c, "name").ok_or_else(|| format!("a capability has no name: {c}"))?;
+            let mode = text(c, "mode").ok_or_else(|| format!("capability {name} has no mode: {c}"))?;
+            grants.push(Grant {
+                grantee_type,
+                grantee_id: grantee_id.to_string(),
+                capability: name.to_string(),
+                mode: mode.to_string(),
+            });
+        }
+    }
+    Ok(grants)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn grant(t: &'static str, id: &str, cap: &str, mode: &str) -> Grant {
+        Grant { grantee_type: t, grantee_id: id.into(), capability: cap.into(), mode: mode.into() }
+    }
+
+    #[test]
+    fn reads_grantees_and_capabilities() {
+        let body = json!({"permissions": {
+            "project": {"id": "p1", "name": "Sales"},
+            "granteeCapabilities": [
+                {"group": {"id": "g1"}, "capabilities": {"capability": [
+                    {"name": "Read", "mode": "Allow"}, {"name": "Write", "mode": "Deny"}]}},
+                {"user": {"id": "u1"}, "capabilities": {"capability": {"name": "ProjectLeader", "mode": "Allow"}}},
+            ]}});
+        assert_eq!(
+            parse_grants(&body).unwrap(),
+            vec![
+                grant("group", "g1", "Read", "Allow"),
+                grant("group", "g1", "Write", "Deny"),
+                grant("user", "u1", "ProjectLeader", "Allow"),
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_collections_in_every_spelling() {
+        for body in [
+            json!({"permissions": {"project": {"id": "p1"}}}),
+            json!({"permissions": {"granteeCapabilities": []}}),
+            json!({"permissions": {"granteeCapabilities": {}}}),
+            json!({"permissions": {"granteeCapabilities": null}}),
+            json!({"permissions": {}}),
+        ] {
+            assert_eq!(parse_grants(&body).unwrap(), vec![], "{body}");
+        }
+        // One grantee as an object, with no capabilities.
+        for caps in [json!({}), json!({"capability": []}), json!({"capability": {}}), json!(null)] {
+            let body = json!({"permissions": {"granteeCapabilities": {"user": {"id": "u"}, "capabilities": caps}}});
+            assert_eq!(parse_grants(&body).unwrap(), vec![], "{body}");
+        }
+        let body = json!({"permissions": {"granteeCapabilities": {"groupSet": {"id": "s"},
+            "capabilities": {"capability": {"name": "Read", "mode": "Allow"}}}}});
+        assert_eq!(parse_grants(&body).unwrap(), vec![grant("group_set", "s", "Read", "Allow")]);
+    }
+
+    #[test]
+    fn unknown_shapes_are_errors() {
+        let no_grantee = json!({"permissions": {"granteeCapabilities": [{"capabilities": {}}]}});
+        assert!(parse_grants(&no_grantee).unwrap_err().contains("no user or group"));
+        let no_id = json!({"permissions": {"granteeCapabilities": [{"user": {}, "capabilities": {}}]}});
+        assert!(parse_grants(&no_id).unwrap_err().contains("no id"));
+        let no_mode = json!({"permissions": {"granteeCapabilities": [{"user": {"id": "u"},
+            "capabilities": {"capability": [{"name": "Read"}]}}]}});
+        assert!(parse_grants(&no_mode).unwrap_err().contains("no mode"));
+        assert!(parse_grants(&json!({"projects": {}})).unwrap_err().contains("no \"permissions\""));
+        assert!(parse_grants(&json!({"permissions": "x"})).is_err());
+        assert!(parse_grants(&json!({"permissions": {"granteeCapabilities": "x"}})).is_err());
+    }
+
+    #[test]
+    fn locked_projects() {
+        assert!(is_locked(Some("LockedToProject")));
+        assert!(is_locked(Some("LockedToProjectWithoutNested")));
+        assert!(!is_locked(Some("ManagedByOwner")));
+        assert!(!is_locked(None));
+    }
+}
