@@ -1,0 +1,68 @@
+-- title: Explicit permission grants by project
+-- description: Every explicit permission rule on projects, workbooks and
+--   published datasources, grouped by project: who (a user or a group) is
+--   allowed or denied which capability. A project's default rules for the
+--   workbooks and datasources in it have scope default_workbooks or
+--   default_datasources; rules on the item itself have scope item. Effective
+--   permissions (group membership, locked projects, site roles) are not
+--   resolved here.
+-- columns:
+--   project_path: the project and its parents, 'Parent / Child'
+--   project_id: REST id of the project
+--   object_type: project, workbook or datasource
+--   object_id: REST id of the project, workbook or datasource
+--   object_name: its name
+--   scope: item, default_workbooks or default_datasources
+--   grantee_type: user or group
+--   grantee_id: REST id of the user or group
+--   grantee_name: sign-in name of the user, or name of the group
+--   capability: the capability (Read, Write, ExportData, …)
+--   mode: Allow or Deny
+WITH RECURSIVE paths(project_id, path, depth) AS (
+    -- Top-level projects, and any whose parent is not in the warehouse.
+    SELECT p.project_id, p.name, 0
+    FROM projects p
+    WHERE p.parent_project_id IS NULL
+       OR p.parent_project_id NOT IN (SELECT project_id FROM projects)
+    UNION ALL
+    SELECT c.project_id, parent.path || ' / ' || c.name, parent.depth + 1
+    FROM projects c
+    JOIN paths parent ON c.parent_project_id = parent.project_id
+    WHERE parent.depth < 64
+),
+grants AS (
+    SELECT
+        g.*,
+        coalesce(g.project_id, CASE WHEN g.object_type = 'project' THEN g.object_id END) AS home_project_id
+    FROM permissions g
+)
+SELECT
+    coalesce(pp.path, pr.name) AS project_path,
+    g.home_project_id AS project_id,
+    g.object_type,
+    g.object_id,
+    CASE g.object_type
+        WHEN 'project' THEN op.name
+        WHEN 'workbook' THEN w.name
+        WHEN 'datasource' THEN d.name
+    END AS object_name,
+    g.scope,
+    g.grantee_type,
+    g.grantee_id,
+    CASE g.grantee_type WHEN 'user' THEN u.name WHEN 'group' THEN gr.name END AS grantee_name,
+    g.capability,
+    g.mode
+FROM grants g
+LEFT JOIN paths pp ON pp.project_id = g.home_project_id
+LEFT JOIN projects pr ON pr.project_id = g.home_project_id
+LEFT JOIN projects op ON g.object_type = 'project' AND op.project_id = g.object_id
+LEFT JOIN workbooks w ON g.object_type = 'workbook' AND w.workbook_id = g.object_id
+LEFT JOIN datasources d ON g.object_type = 'datasource' AND d.datasource_id = g.object_id
+LEFT JOIN users u ON g.grantee_type = 'user' AND u.user_id = g.grantee_id
+LEFT JOIN groups gr ON g.grantee_type = 'group' AND gr.group_id = g.grantee_id
+ORDER BY
+    project_path, project_id,
+    CASE g.object_type WHEN 'project' THEN 1 WHEN 'workbook' THEN 2 WHEN 'datasource' THEN 3 ELSE 4 END,
+    object_name, g.object_id,
+    CASE g.scope WHEN 'item' THEN 1 WHEN 'default_workbooks' THEN 2 WHEN 'default_datasources' THEN 3 ELSE 4 END,
+    g.grantee_type, grantee_name, g.grantee_id, g.capability, g.mode;
