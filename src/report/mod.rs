@@ -6,11 +6,19 @@
 //! - [`sql`]: running a definition on a DuckDB connection into a
 //!   [`model::ReportTable`].
 //! - [`csv`]: writing a report table as RFC 4180 CSV.
+//! - [`diagrams`]: lineage diagrams per workbook and datasource, cut from the graph.
+//! - [`html`] (+ [`svg`]): the self-contained HTML audit report, rendered
+//!   with minijinja from `templates/`.
+//! - [`generate`]: `trm report` end to end.
 
 pub mod csv;
 pub mod definitions;
+pub mod diagrams;
+pub mod generate;
+pub mod html;
 pub mod model;
 pub mod sql;
+pub mod svg;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
