@@ -27,6 +27,13 @@ pub enum Command {
     Audit(AuditArgs),
     /// What depends on an asset (--downstream) or what it is built from (--upstream).
     Lineage(LineageArgs),
+    /// Write every report as CSV, and the HTML audit report (index.html).
+    Report(ReportArgs),
+    /// Write the usage report (views by workbook and view) as one CSV file.
+    ReportUsage(ReportUsageArgs),
+    /// Extract, audit and report in one go, for cron or Airflow; exits 1
+    /// when findings named by --fail-on exist.
+    Run(RunArgs),
     /// Run the whole pipeline against the built-in simulated site, into ./trm-demo/.
     Demo(DemoArgs),
     /// The simulated Tableau site (REST API on loopback).
@@ -113,6 +120,71 @@ pub struct LineageArgs {
     /// Stop this many steps from the asset.
     #[arg(long, value_name = "N")]
     pub depth: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Settings file (default ./tableau.yaml, if present).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// DuckDB file (default ./trm.duckdb).
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Directory for the CSV files and index.html.
+    #[arg(long, value_name = "DIR", default_value = "trm-report")]
+    pub out: PathBuf,
+    /// More report definitions (*.sql); one named like a built-in report replaces it.
+    #[arg(long, value_name = "DIR")]
+    pub reports: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportUsageArgs {
+    /// Settings file (default ./tableau.yaml, if present).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// DuckDB file (default ./trm.duckdb).
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// The CSV file to write.
+    #[arg(long, short, value_name = "FILE", default_value = "usage_report.csv")]
+    pub output: PathBuf,
+}
+
+/// Findings that make `trm run` exit 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    BrokenExtracts,
+    MissingFields,
+    UnusedDashboards,
+    UnusedDatasources,
+}
+
+impl FailOn {
+    /// The detector whose findings this names.
+    pub fn detector(self) -> &'static str {
+        match self {
+            FailOn::BrokenExtracts => "broken_extract",
+            FailOn::MissingFields => "missing_field",
+            FailOn::UnusedDashboards => "unused_dashboard",
+            FailOn::UnusedDatasources => "unused_datasource",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub extract: ExtractArgs,
+    /// Directory for the CSV files and index.html.
+    #[arg(long, value_name = "DIR", default_value = "trm-report")]
+    pub out: PathBuf,
+    /// More report definitions (*.sql).
+    #[arg(long, value_name = "DIR")]
+    pub reports: Option<PathBuf>,
+    /// Exit 1 when any of these findings exist (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "FINDINGS")]
+    pub fail_on: Vec<FailOn>,
 }
 
 #[derive(Debug, Args)]

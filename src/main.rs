@@ -8,6 +8,7 @@ use trm::cli::{Cli, Command, SimCommand};
 
 mod inspect;
 mod progress;
+mod publish;
 mod run;
 
 fn main() -> ExitCode {
@@ -32,6 +33,9 @@ fn main() -> ExitCode {
             Command::Extract(args) => run::extract(args).await,
             Command::Audit(args) => inspect::audit(args, cli.json).await,
             Command::Lineage(args) => inspect::lineage(args, cli.json).await,
+            Command::Report(args) => publish::report(args).await,
+            Command::ReportUsage(args) => publish::report_usage(args).await,
+            Command::Run(args) => publish::pipeline(args).await,
             Command::Demo(args) => run::demo(args).await,
             Command::Sim(SimCommand::Serve(args)) => run::sim_serve(args).await,
             Command::Sim(SimCommand::Manifest(args)) => run::sim_manifest(args).await,
@@ -40,6 +44,10 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if err.downcast_ref::<publish::FindingsFound>().is_some() => {
+            eprintln!("{err}");
+            ExitCode::from(1)
+        }
         Err(err) => {
             eprintln!("error: {err}");
             for cause in err.chain().skip(1) {

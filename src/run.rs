@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use trm::cli::{BenchArgs, DemoArgs, ExtractArgs, FaultArgs, ManifestArgs, ServeArgs, SiteArgs};
 use trm::config::{self, Env, Overrides, Secret, Settings};
+
 use trm::extract::{self, Options, Outcome};
 use trm::sim::faults::FaultPlan;
 use trm::sim::{self, SimConfig, SimHandle, SimState};
@@ -82,11 +83,18 @@ async fn wait_for_ctrl_c(handle: SimHandle) -> anyhow::Result<()> {
 }
 
 pub async fn extract(args: ExtractArgs) -> anyhow::Result<()> {
+    extract_run(&args).await.map(|_| ())
+}
+
+/// Resolves the settings, extracts and prints the summary; returns the
+/// settings file and the resolved settings for the steps after it.
+pub async fn extract_run(args: &ExtractArgs) -> anyhow::Result<(config::File, Settings, Options)> {
     let (path, named) = match &args.config {
         Some(p) => (p.clone(), true),
         None => (PathBuf::from("tableau.yaml"), false),
     };
     let file = config::File::load(&path, named)?;
+    file.audit.check(&path.display().to_string())?;
     let flags = Overrides {
         profile: args.profile.clone(),
         server: args.server.clone(),
@@ -101,7 +109,7 @@ pub async fn extract(args: ExtractArgs) -> anyhow::Result<()> {
     let bars = Arc::new(crate::progress::Bars::new(!std::io::stderr().is_terminal()));
     let outcome = extract::run(&settings, &options, bars).await?;
     print_summary(&settings, &options, &outcome);
-    Ok(())
+    Ok((file, settings, options))
 }
 
 fn print_summary(settings: &Settings, options: &Options, outcome: &Outcome) {
@@ -152,7 +160,18 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let bars = Arc::new(crate::progress::Bars::new(!std::io::stderr().is_terminal()));
     let outcome = extract::run(&settings, &options, bars).await?;
     print_summary(&settings, &options, &outcome);
+    let report_dir = args.out.join("report");
+    let generated = crate::publish::audit_and_report(
+        &settings.db,
+        Some(&settings.parquet),
+        &report_dir,
+        None,
+        &config::Thresholds::default(),
+    )
+    .await?;
     print_next_steps(&settings.db, &settings.parquet);
+    println!();
+    println!("Open the audit report: {}", generated.index.display());
     if args.serve {
         print_connection(&handle);
         wait_for_ctrl_c(handle).await
