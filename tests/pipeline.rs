@@ -1,0 +1,175 @@
+//! The whole pipeline as a scheduler runs it: `trm run` against the
+//! simulated site writes the warehouse, the findings, every CSV and
+//! index.html; `--fail-on` sets the exit code; the planted hostile names are
+//! inert in the HTML and the CSV; and (where Chromium is installed) the page
+//! loads in a real browser with the planted workbook's lineage diagram.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use trm::sim::dataset::Size;
+use trm::sim::{self, SimConfig, SimHandle};
+use trm::warehouse::read;
+
+fn scratch(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let dir = std::env::temp_dir().join(format!("trm-pipeline-{name}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn site() -> SimHandle {
+    let config = SimConfig { size: Size::Small, ..SimConfig::default() };
+    sim::start(config, SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("site starts")
+}
+
+/// `trm run` against the site into `dir`; returns (exit code, stdout, stderr).
+fn trm_run(handle: &SimHandle, dir: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
+    let c = &handle.state.config;
+    let out = Command::new(env!("CARGO_BIN_EXE_trm"))
+        .arg("run")
+        .args(["--server", &handle.url(), "--site", &c.site_content_url])
+        .arg("--db")
+        .arg(dir.join("trm.duckdb"))
+        .arg("--parquet")
+        .arg(dir.join("parquet"))
+        .arg("--out")
+        .arg(dir.join("report"))
+        .args(extra)
+        .env("TABLEAU_TOKEN_NAME", &c.pat_name)
+        .env("TABLEAU_TOKEN_SECRET", &c.pat_secret)
+        .env_remove("TABLEAU_SERVER")
+        .env_remove("TABLEAU_SITE")
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn run_writes_everything_and_fail_on_sets_the_exit_code() {
+    let handle = site().await;
+    let m = handle.state.manifest();
+
+    // Nothing named: exit 0 although findings exist.
+    let dir = scratch("run");
+    let (code, out, err) = trm_run(&handle, &dir, &[]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    let report = dir.join("report");
+    for slug in ["usage", "unused_dashboards", "broken_extracts", "missing_fields", "permissions"] {
+        assert!(report.join(format!("{slug}.csv")).is_file(), "{slug}.csv missing; stdout:\n{out}");
+    }
+    let html = std::fs::read_to_string(report.join("index.html")).unwrap();
+    assert!(out.contains("index.html"), "{out}");
+
+    // The findings CSVs list exactly the planted assets.
+    let broken = std::fs::read_to_string(report.join("broken_extracts.csv")).unwrap();
+    for b in &m.planted.broken_extracts {
+        assert!(broken.contains(&b.task_id), "broken extract task {} not in the CSV", b.task_id);
+    }
+
+    // Hostile names: escaped in the HTML, neutralised in the CSV.
+    for h in &m.planted.hostile_names {
+        if h.name.contains('<') {
+            assert!(!html.contains(&h.name), "raw '{}' in index.html", h.name);
+        }
+    }
+    assert!(!html.contains("<script>alert(1)</script>"));
+    assert!(!html.contains("http://") && !html.contains("https://"), "index.html refers to something external");
+    let usage = std::fs::read_to_string(report.join("usage.csv")).unwrap();
+    let view = m.planted.hostile_names.iter().find(|h| h.kind == "view").expect("a hostile view name");
+    assert!(view.name.starts_with('='));
+    let quoted = format!("\"'{}\"", view.name.replace('"', "\"\""));
+    assert!(usage.contains(&quoted), "the hostile view name is not neutralised as {quoted} in usage.csv");
+    for line in usage.lines() {
+        for cell in line.split(',') {
+            assert!(!cell.starts_with(&view.name[..2]), "unneutralised cell {cell}");
+        }
+    }
+
+    // Named findings present: exit 1, everything still written.
+    let dir2 = scratch("fail-on");
+    let (code, out, err) = trm_run(&handle, &dir2, &["--fail-on", "broken-extracts,missing-fields"]);
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(err.contains("broken extract") && err.contains("missing field"), "{err}");
+    assert!(dir2.join("report/index.html").is_file());
+
+    // A bad --fail-on name is a usage error before anything runs.
+    let dir3 = scratch("bad-fail-on");
+    let (code, _, err) = trm_run(&handle, &dir3, &["--fail-on", "everything"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("everything"), "{err}");
+    assert!(!dir3.join("trm.duckdb").exists());
+
+    browser_check(&dir, &m.planted.unused_dashboards[0].workbook_id);
+    handle.stop().await;
+}
+
+/// The asset-level lineage of workbook `wb`, computed with SQL straight
+/// from the warehouse tables (not through the lineage graph): the nodes its
+/// diagram must show.
+fn expected_diagram(db: &Path, wb: &str) -> BTreeSet<String> {
+    let conn = read::open(db).unwrap();
+    let q = |sql: &str| -> BTreeSet<String> {
+        let mut stmt = conn.prepare(sql).unwrap();
+        let rows = stmt.query_map([wb], |r| r.get::<_, String>(0)).unwrap();
+        rows.map(Result::unwrap).collect()
+    };
+    let mut ids = BTreeSet::from([wb.to_string()]);
+    ids.extend(q("SELECT coalesce(luid, sheet_id) FROM sheets WHERE workbook_id = ?"));
+    ids.extend(q("SELECT coalesce(luid, dashboard_id) FROM dashboards WHERE workbook_id = ?"));
+    ids.extend(q("SELECT datasource_id FROM embedded_datasources WHERE workbook_id = ?"));
+    // Datasources whose tables count: the published ones the workbook goes
+    // through, and its embedded ones that connect directly.
+    let sources = "(SELECT p.datasource_id AS ds FROM embedded_datasources e \
+                   JOIN embedded_published_datasources x ON x.embedded_datasource_id = e.datasource_id \
+                   JOIN published_datasources p ON p.datasource_id = x.published_datasource_id WHERE e.workbook_id = $1 \
+                   UNION SELECT e.datasource_id FROM embedded_datasources e WHERE e.workbook_id = $1 \
+                   AND e.datasource_id NOT IN (SELECT embedded_datasource_id FROM embedded_published_datasources))";
+    ids.extend(q(&format!(
+        "SELECT p.luid FROM published_datasources p WHERE p.datasource_id IN (SELECT ds FROM {sources})"
+    )));
+    ids.extend(q(&format!(
+        "SELECT DISTINCT coalesce(t.luid, t.table_id) FROM datasource_tables d JOIN database_tables t ON t.table_id = d.table_id \
+         WHERE d.datasource_id IN (SELECT ds FROM {sources})"
+    )));
+    ids.extend(q(&format!(
+        "SELECT DISTINCT coalesce(s.luid, s.database_id) FROM datasource_tables d JOIN database_tables t ON t.table_id = d.table_id \
+         JOIN database_servers s ON s.database_id = t.database_id WHERE d.datasource_id IN (SELECT ds FROM {sources})"
+    )));
+    ids
+}
+
+/// Loads index.html in headless Chromium (tests/browser/check_report.py):
+/// no console errors, the workbook's diagram holds exactly the expected
+/// nodes, sorting works; saves a screenshot. Runs when TRM_BROWSER_PYTHON
+/// names a Python with playwright (`.ci/run` sets it up); otherwise says it
+/// is skipping.
+fn browser_check(dir: &Path, wb: &str) {
+    let expected = expected_diagram(&dir.join("trm.duckdb"), wb);
+    assert!(expected.len() >= 5, "the planted workbook has a real lineage: {expected:?}");
+    let Ok(python) = std::env::var("TRM_BROWSER_PYTHON") else {
+        eprintln!("skipping the browser check: set TRM_BROWSER_PYTHON to a Python with playwright (see .ci/run)");
+        return;
+    };
+    let screenshot = std::env::var("TRM_BROWSER_SCREENSHOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| dir.join("report-screenshot.png"));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/check_report.py");
+    let out = Command::new(python)
+        .arg(script)
+        .arg("--html")
+        .arg(dir.join("report/index.html"))
+        .args(["--diagram-id", wb])
+        .args(["--expect-node-ids", &expected.into_iter().collect::<Vec<_>>().join(",")])
+        .arg("--screenshot")
+        .arg(&screenshot)
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    eprintln!("{text}");
+    assert!(out.status.success(), "browser check failed:\n{text}");
+    assert!(screenshot.is_file());
+}
