@@ -22,7 +22,8 @@ fn main() {
 
     let mut out = String::from("pub(crate) const BUILT_IN: &[(&str, &str, &str)] = &[\n");
     for path in &files {
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_else(|| panic!("{} is not UTF-8", path.display()));
+        let stem =
+            path.file_stem().and_then(|s| s.to_str()).unwrap_or_else(|| panic!("{} is not UTF-8", path.display()));
         let full = path.to_str().unwrap_or_else(|| panic!("{} is not UTF-8", path.display()));
         let name = format!("reports/{stem}.sql");
         // `{:?}` writes a Rust string literal with any special characters escaped.

@@ -2,7 +2,7 @@
 -- description: Who owns the content the audit flagged (trm audit findings),
 --   with the number of findings per detector: the people to contact first.
 --   Owners with the most findings first; findings on content without a known
---   owner are counted on a row with an empty owner.
+--   owner are counted on a last row with an empty owner.
 -- columns:
 --   owner_id: REST id of the owner
 --   owner_name: the owner's name
@@ -28,4 +28,4 @@ SELECT
 FROM findings f
 LEFT JOIN users u ON u.user_id = f.owner_id
 GROUP BY f.owner_id
-ORDER BY findings DESC, high_severity DESC, owner_name, f.owner_id NULLS LAST;
+ORDER BY f.owner_id IS NULL, findings DESC, high_severity DESC, owner_name, f.owner_id;

@@ -16,9 +16,9 @@
 --   project_name: project holding the datasource or workbook
 --   owner_name: owner of the datasource or workbook
 --   impacted_sheet_count: sheets that break
---   impacted_sheets: their names, separated by '; '
+--   impacted_sheets: their names as 'sheet (workbook)', separated by '; '
 --   impacted_dashboard_count: dashboards showing a sheet that breaks
---   impacted_dashboards: their names, separated by '; '
+--   impacted_dashboards: their names as 'dashboard (workbook)', separated by '; '
 --   reason: the audit's explanation
 WITH RECURSIVE missing AS (
     SELECT * FROM findings WHERE detector = 'missing_field'
@@ -32,16 +32,19 @@ affected(finding_id, field_id) AS (
     JOIN field_fields ff ON ff.upstream_field_id = a.field_id
 ),
 impacted_sheets AS (
-    SELECT DISTINCT a.finding_id, sf.sheet_id, coalesce(s.name, sf.sheet_id) AS name
+    -- Sheet and dashboard names repeat across workbooks, so each says its workbook.
+    SELECT DISTINCT a.finding_id, sf.sheet_id, coalesce(s.name, sf.sheet_id) || coalesce(' (' || w.name || ')', '') AS name
     FROM affected a
     JOIN sheet_fields sf ON sf.field_id = a.field_id
     LEFT JOIN sheets s ON s.sheet_id = sf.sheet_id
+    LEFT JOIN workbooks w ON w.workbook_id = s.workbook_id
 ),
 impacted_dashboards AS (
-    SELECT DISTINCT i.finding_id, ds.dashboard_id, coalesce(d.name, ds.dashboard_id) AS name
+    SELECT DISTINCT i.finding_id, ds.dashboard_id, coalesce(d.name, ds.dashboard_id) || coalesce(' (' || w.name || ')', '') AS name
     FROM impacted_sheets i
     JOIN dashboard_sheets ds ON ds.sheet_id = i.sheet_id
     LEFT JOIN dashboards d ON d.dashboard_id = ds.dashboard_id
+    LEFT JOIN workbooks w ON w.workbook_id = d.workbook_id
 ),
 sheet_lists AS (
     SELECT finding_id, count(*) AS n, string_agg(name, '; ' ORDER BY name, sheet_id) AS names

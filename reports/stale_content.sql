@@ -39,12 +39,13 @@ SELECT
     c.project_name,
     coalesce(u.full_name, u.name) AS owner_name,
     c.updated_at,
-    CAST(floor((epoch(l.as_of) - epoch(c.updated_at)) / 86400) AS BIGINT) AS days_since_update,
+    CAST(floor((epoch_us(l.as_of) - epoch_us(c.updated_at)) / 86400000000) AS BIGINT) AS days_since_update,
     c.lifetime_views
 FROM content c
 CROSS JOIN latest l
 CROSS JOIN params p
 LEFT JOIN users u ON u.user_id = c.owner_id
--- Plain epoch arithmetic: the bundled DuckDB has no time zone extension.
-WHERE epoch(c.updated_at) <= epoch(l.as_of) - 86400 * p.stale_days
+-- Microseconds since 1970: without the ICU extension (not bundled) DuckDB has
+-- no TIMESTAMPTZ arithmetic, and epoch() needs it too; epoch_us() does not.
+WHERE epoch_us(c.updated_at) <= epoch_us(l.as_of) - 86400000000 * p.stale_days
 ORDER BY days_since_update DESC, c.content_type, content_name, c.content_id;

@@ -35,7 +35,7 @@ latest AS (
 baseline AS (
     SELECT s.run_id
     FROM snapshots s, latest l, params p
-    WHERE epoch(s.as_of) <= epoch(l.as_of) - 86400 * p.window_days
+    WHERE epoch_us(s.as_of) <= epoch_us(l.as_of) - 86400000000 * p.window_days
     ORDER BY s.as_of DESC, s.run_id DESC
     LIMIT 1
 ),

@@ -32,11 +32,12 @@ snapshots AS (
 latest AS (
     SELECT * FROM snapshots ORDER BY as_of DESC, run_id DESC LIMIT 1
 ),
--- Plain epoch arithmetic: the bundled DuckDB has no time zone extension.
+-- Microseconds since 1970: without the ICU extension (not bundled) DuckDB has
+-- no TIMESTAMPTZ arithmetic, and epoch() needs it too; epoch_us() does not.
 baseline AS (
     SELECT s.run_id, s.snapshot_date
     FROM snapshots s, latest l, params p
-    WHERE epoch(s.as_of) <= epoch(l.as_of) - 86400 * p.window_days
+    WHERE epoch_us(s.as_of) <= epoch_us(l.as_of) - 86400000000 * p.window_days
     ORDER BY s.as_of DESC, s.run_id DESC
     LIMIT 1
 ),

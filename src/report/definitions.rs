@@ -134,7 +134,8 @@ pub fn parse(slug: &str, file: &str, text: &str) -> Result<Definition, Definitio
                     if !value.is_empty() {
                         return Err(err(
                             Some(number),
-                            "list the columns on the lines after 'columns:', one indented 'name: description' each".into(),
+                            "list the columns on the lines after 'columns:', one indented 'name: description' each"
+                                .into(),
                         ));
                     }
                     columns = Some(Vec::new());
@@ -153,7 +154,10 @@ pub fn parse(slug: &str, file: &str, text: &str) -> Result<Definition, Definitio
 
         match section {
             Section::None => {
-                return Err(err(Some(number), format!("indented line '{content}' before any 'title:', 'description:' or 'columns:'")))
+                return Err(err(
+                    Some(number),
+                    format!("indented line '{content}' before any 'title:', 'description:' or 'columns:'"),
+                ))
             }
             Section::Title => append(title.as_mut().expect("in the title section"), content),
             Section::Description => append(description.as_mut().expect("in the description section"), content),
@@ -174,13 +178,18 @@ pub fn parse(slug: &str, file: &str, text: &str) -> Result<Definition, Definitio
                     _ => {}
                 }
                 let Some((name, what)) = content.split_once(':') else {
-                    return Err(err(Some(number), format!("expected 'name: description' for a column, found '{content}'")));
+                    return Err(err(
+                        Some(number),
+                        format!("expected 'name: description' for a column, found '{content}'"),
+                    ));
                 };
                 let name = name.trim();
                 if !is_identifier(name) {
                     return Err(err(
                         Some(number),
-                        format!("'{name}' cannot name a column: use letters, digits and '_', not starting with a digit"),
+                        format!(
+                            "'{name}' cannot name a column: use letters, digits and '_', not starting with a digit"
+                        ),
                     ));
                 }
                 if list.iter().any(|c| c.name == name) {
@@ -193,13 +202,18 @@ pub fn parse(slug: &str, file: &str, text: &str) -> Result<Definition, Definitio
     }
 
     let at_end = Some(last_header_line.max(1));
-    let title = title.filter(|t| !t.is_empty()).ok_or_else(|| err(at_end, "the header has no 'title:' (or it is empty)".into()))?;
+    let title = title
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| err(at_end, "the header has no 'title:' (or it is empty)".into()))?;
     let description = description
         .filter(|d| !d.is_empty())
         .ok_or_else(|| err(at_end, "the header has no 'description:' (or it is empty)".into()))?;
-    let columns = columns
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| err(at_end, "the header lists no columns: add 'columns:' and one indented 'name: description' line per column".into()))?;
+    let columns = columns.filter(|c| !c.is_empty()).ok_or_else(|| {
+        err(
+            at_end,
+            "the header lists no columns: add 'columns:' and one indented 'name: description' line per column".into(),
+        )
+    })?;
     if text.lines().skip(last_header_line).all(|l| l.trim().is_empty() || l.trim_start().starts_with("--")) {
         return Err(err(at_end, "there is no query after the header".into()));
     }
@@ -222,7 +236,8 @@ fn append(to: &mut String, more: &str) {
 
 fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// The reports built into the binary, by slug.

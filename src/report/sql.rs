@@ -89,7 +89,9 @@ pub fn run(conn: &Connection, def: &Definition, vars: &BTreeMap<String, i64>) ->
 /// One column's cells, or the name of a type reports cannot show.
 fn column_values(array: &ArrayRef) -> Result<Vec<Value>, String> {
     let n = array.len();
-    let each = |f: &dyn Fn(usize) -> Value| -> Vec<Value> { (0..n).map(|i| if array.is_null(i) { Value::Null } else { f(i) }).collect() };
+    let each = |f: &dyn Fn(usize) -> Value| -> Vec<Value> {
+        (0..n).map(|i| if array.is_null(i) { Value::Null } else { f(i) }).collect()
+    };
     let values = match array.data_type() {
         DataType::Null => vec![Value::Null; n],
         DataType::Boolean => each(&|i| Value::Bool(array.as_boolean().value(i))),
@@ -122,7 +124,9 @@ fn column_values(array: &ArrayRef) -> Result<Vec<Value>, String> {
         DataType::Timestamp(unit, _) => {
             let micros = |i: usize| match unit {
                 TimeUnit::Second => array.as_primitive::<TimestampSecondType>().value(i).saturating_mul(1_000_000),
-                TimeUnit::Millisecond => array.as_primitive::<TimestampMillisecondType>().value(i).saturating_mul(1_000),
+                TimeUnit::Millisecond => {
+                    array.as_primitive::<TimestampMillisecondType>().value(i).saturating_mul(1_000)
+                }
                 TimeUnit::Microsecond => array.as_primitive::<TimestampMicrosecondType>().value(i),
                 TimeUnit::Nanosecond => array.as_primitive::<TimestampNanosecondType>().value(i) / 1_000,
             };
