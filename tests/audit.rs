@@ -340,14 +340,14 @@ fn lineage_command_resolves_names_and_reports_ambiguity() {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_trm")).args(args).arg("--db").arg(&db).output().unwrap();
         (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
     };
-    let (code, out, _) = trm(&["lineage", "--downstream", "table:orders"]);
-    assert_eq!(code, Some(0));
+    let (code, out, err) = trm(&["lineage", "--downstream", "table:orders"]);
+    assert_eq!(code, Some(0), "{err}");
     assert!(out.starts_with("table \"orders\" (t-orders)\n"), "{out}");
     assert!(out.contains("\n  column \"amount\" (c-amount)\n"), "{out}");
     assert!(out.contains("dashboard \"Exec\" (d-exec)"), "{out}");
 
-    let (code, out, _) = trm(&["--json", "lineage", "--upstream", "sheet:Sales sheet"]);
-    assert_eq!(code, Some(0));
+    let (code, out, err) = trm(&["--json", "lineage", "--upstream", "sheet:Sales sheet"]);
+    assert_eq!(code, Some(0), "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let ids: BTreeSet<&str> = v["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["f-standin", "eds-orders", "f-amount", "pds-orders", "c-amount", "t-orders", "srv"].into_iter().collect());

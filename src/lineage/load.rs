@@ -154,6 +154,8 @@ impl Query<'_> {
 
     fn rows_sql(&mut self, table: &'static str, sql: &str, mut f: impl FnMut(&[Option<&str>])) -> Result<(), LoadError> {
         let err = |source| LoadError::Query { table, path: self.db.to_owned(), source };
+        let started = std::time::Instant::now();
+        let mut rows = 0usize;
         let mut stmt = self.conn.prepare(sql).map_err(err)?;
         let batches = stmt.query_arrow([]).map_err(err)?;
         for batch in batches {
@@ -173,7 +175,9 @@ impl Query<'_> {
                 row.extend(columns.iter().map(|c| (!c.is_null(i)).then(|| c.value(i))));
                 f(&row);
             }
+            rows += batch.num_rows();
         }
+        tracing::debug!(table, rows, secs = started.elapsed().as_secs_f64(), "lineage table loaded");
         Ok(())
     }
 }

@@ -17,8 +17,9 @@
 //! round-trip as UTC instants. The bundled DuckDB has no ICU extension, so
 //! TIMESTAMPTZ values print and cast to text in UTC (`2026-01-01
 //! 12:00:00+00`) and time-zone-aware functions (`AT TIME ZONE`, `strftime`
-//! with `%Z`) are unavailable; comparison, ordering, `epoch(...)` and
-//! arithmetic work. `rows_per_table` and `warnings` are VARCHAR holding JSON,
+//! with `%Z`), `epoch()`, `date_diff` and TIMESTAMPTZ ± INTERVAL are
+//! unavailable; comparison, ordering and `epoch_us(...)` work, so date
+//! arithmetic is done on microseconds. `rows_per_table` and `warnings` are VARCHAR holding JSON,
 //! because the JSON type needs the json extension, which is not bundled.
 //! Extension auto-install and auto-load are off: TRM never reaches for the
 //! network from inside DuckDB.
