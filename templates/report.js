@@ -347,7 +347,9 @@
     const td = document.createElement('td');
     if (v === null) {
       td.className = 'null';
-    } else if (typeof v === 'number') {
+    } else if (typeof v === 'number' && this.numeric[c]) {
+      // Grouped only in number columns, where the sort key is the number
+      // itself; in a text column the text shown is the text sorted.
       td.className = 'num';
       td.textContent = Number.isInteger(v) ? thousands(v) : String(v);
     } else if (typeof v === 'string' && this.names[c].endsWith('_id') && diagramById.has(v)) {

@@ -269,7 +269,9 @@ fn reorder(row: &mut [usize], neighbours: &[Vec<usize>], pos: &mut [usize]) {
 const CHART_W: f64 = 760.0;
 const CHART_H: f64 = 240.0;
 const PAD_L: f64 = 78.0;
-const PAD_R: f64 = 18.0;
+const PAD_R: f64 = 40.0;
+/// Least distance between x-axis label centres: a `YYYY-MM-DD` is ~65 px.
+const LABEL_GAP: f64 = 84.0;
 const PAD_T: f64 = 14.0;
 const PAD_B: f64 = 40.0;
 
@@ -339,26 +341,21 @@ pub fn trend_chart(points: &[TrendPoint]) -> Option<String> {
             escape(&p.run_id)
         );
     }
-    // X-axis: at most about eight date labels, always the first and last.
+    // X-axis: date labels at least LABEL_GAP apart, always the first and
+    // the last (dropping a regular one that would crowd the last).
     let axis_y = CHART_H - PAD_B;
     let _ = write!(s, r#"<line class="axis-line" x1="{PAD_L}" x2="{:.1}" y1="{axis_y:.1}" y2="{axis_y:.1}"/>"#, CHART_W - PAD_R);
     let last = points.len() - 1;
-    let every = points.len().div_ceil(8).max(1);
+    let step_px = if last == 0 { plot_w } else { plot_w / last as f64 };
+    let every = ((LABEL_GAP / step_px).ceil() as usize).max(1);
     for (i, p) in points.iter().enumerate() {
-        // Regular labels, minus one crowding the last label, plus the last.
-        let regular = i % every == 0 && (i == last || last - i > every / 2);
+        let regular = i % every == 0 && (last - i) as f64 * step_px >= LABEL_GAP;
         if !regular && i != last {
             continue;
         }
-        let anchor = match i {
-            _ if last == 0 => "middle",
-            0 => "start",
-            i if i == last => "end",
-            _ => "middle",
-        };
         let _ = write!(
             s,
-            r#"<text class="axis" x="{:.1}" y="{:.1}" text-anchor="{anchor}">{}</text>"#,
+            r#"<text class="axis" x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
             x_at(i),
             axis_y + 18.0,
             escape(&p.snapshot_date)
