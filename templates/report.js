@@ -38,7 +38,7 @@
 
   // --- diagrams --------------------------------------------------------------------
 
-  const D = readJson('trm-diagrams') || { node_w: 0, node_h: 0, kinds: [], nodes: [], diagrams: [], default: [] };
+  const D = readJson('trm-diagrams') || { node_w: 0, node_h: 0, layer_w: 0, kinds: [], nodes: [], diagrams: [], default: [] };
   const diagramById = new Map();
   D.diagrams.forEach(function (d, i) {
     if (!diagramById.has(d[0])) diagramById.set(d[0], i);
@@ -75,13 +75,29 @@
       return { n: D.nodes[g], x: flat[3 * i + 1], y: flat[3 * i + 2] };
     };
     const edgeLayer = svgEl('g', { class: 'edges' });
-    for (let e = 0; e < edges.length; e += 2) {
-      const a = node(edges[e]), b = node(edges[e + 1]);
-      const x1 = a.x + W, y1 = a.y + H / 2, x2 = b.x, y2 = b.y + H / 2;
-      const mid = (x1 + x2) / 2;
+    // Edges: [from, to, k, y1 … yk]. An edge crossing layers runs straight
+    // through the slot the layout kept free in each, with curves between.
+    for (let e = 0; e < edges.length; e += 3 + edges[e + 2]) {
+      const a = node(edges[e]), b = node(edges[e + 1]), bends = edges.slice(e + 3, e + 3 + edges[e + 2]);
+      const dir = b.x >= a.x ? 1 : -1; // -1 only for an edge closing a cycle
+      let x = dir > 0 ? a.x + W : a.x, y = a.y + H / 2;
+      let d = 'M' + x + ',' + y;
+      const curveTo = function (x2, y2) {
+        const mid = (x + x2) / 2;
+        d += ' C' + mid + ',' + y + ' ' + mid + ',' + y2 + ' ' + x2 + ',' + y2;
+        x = x2;
+        y = y2;
+      };
+      bends.forEach(function (by, k) {
+        const left = a.x + dir * (k + 1) * D.layer_w;
+        curveTo(dir > 0 ? left : left + W, by);
+        x = dir > 0 ? left + W : left;
+        d += ' L' + x + ',' + y;
+      });
+      curveTo(dir > 0 ? b.x : b.x + W, b.y + H / 2);
       const path = svgEl('path', {
         class: a.n[3] || b.n[3] ? 'edge flagged' : 'edge',
-        d: 'M' + x1 + ',' + y1 + ' C' + mid + ',' + y1 + ' ' + mid + ',' + y2 + ' ' + x2 + ',' + y2,
+        d: d,
         'marker-end': 'url(#' + markerId + ')',
       });
       path.setAttribute('data-from', a.n[0]);

@@ -225,9 +225,10 @@ def main() -> int:
                 args.diagram_id,
             )
             checks.check(in_view, "the opened diagram is scrolled into view")
-            args.screenshot.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(args.screenshot))
-            print(f"screenshot: {args.screenshot}")
+        # The screenshot shows the opened diagram, or what is there instead.
+        args.screenshot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(args.screenshot))
+        print(f"screenshot: {args.screenshot}")
 
         # A report table: the one named, or the one with the most rows.
         sections = page.query_selector_all("section.report")
