@@ -136,7 +136,10 @@
         g.classList.add('link');
         g.setAttribute('tabindex', '0');
         g.setAttribute('role', 'link');
-        const go = function () { location.hash = assetHref(id); };
+        const go = function () {
+          showAsset(assetHref(id));
+          history.pushState(null, '', assetHref(id));
+        };
         g.addEventListener('click', go);
         g.addEventListener('keydown', function (ev) { if (ev.key === 'Enter') go(); });
       }
@@ -171,23 +174,34 @@
     return fig;
   }
 
-  // Follows #asset-<id>: opens that asset's diagram and shows it.
-  function followHash() {
-    const h = location.hash;
-    if (!h.startsWith('#asset-')) return;
+  // Opens the diagram an `#asset-<percent-encoded id>` fragment names and
+  // shows it; false if the fragment names none.
+  function showAsset(fragment) {
+    if (!fragment.startsWith('#asset-')) return false;
     let id;
     try {
-      id = decodeURIComponent(h.slice('#asset-'.length));
+      id = decodeURIComponent(fragment.slice('#asset-'.length));
     } catch (e) {
-      return;
+      return false;
     }
     const i = diagramById.get(id);
-    if (i === undefined) return;
+    if (i === undefined) return false;
     const fig = openDiagram(i, true);
     openArea.querySelectorAll('figure.target').forEach(function (f) { f.classList.remove('target'); });
     fig.classList.add('target');
     fig.scrollIntoView({ block: 'start' });
+    return true;
   }
+
+  // Asset links open their diagram on click as well as on hashchange: the
+  // fragment may already be the current one (the diagram since closed).
+  document.addEventListener('click', function (ev) {
+    const a = ev.target.closest && ev.target.closest('a[href^="#asset-"]');
+    if (a && showAsset(a.getAttribute('href'))) {
+      ev.preventDefault();
+      history.pushState(null, '', a.getAttribute('href'));
+    }
+  });
 
   // The search box lists up to 50 diagrams whose name or id contains the text.
   function setupSearch() {
@@ -414,8 +428,8 @@
   });
   D.default.forEach(function (i) { openDiagram(i, false); });
   setupSearch();
-  window.addEventListener('hashchange', followHash);
-  followHash();
+  window.addEventListener('hashchange', function () { showAsset(location.hash); });
+  showAsset(location.hash);
   // For scripted checks and the console: open a diagram by asset id.
   window.trmReport = {
     tables: tables,

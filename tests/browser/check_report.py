@@ -145,6 +145,30 @@ def check_filter(page, section, checks: Checks) -> None:
     checks.check(False, "filter", "no cell text on the first page narrows the rows")
 
 
+def check_asset_link(page, checks: Checks) -> None:
+    """Clicks the first asset link in a report table; its diagram must open."""
+    link = page.query_selector("section.report tbody a[href^='#asset-']")
+    if link is None:
+        print("SKIP asset link: no report cell on a first page links to a diagram")
+        return
+    href = link.get_attribute("href")
+    target = page.evaluate("h => decodeURIComponent(h.slice('#asset-'.length))", href)
+    link.scroll_into_view_if_needed()
+    link.click()
+    try:
+        page.wait_for_function(
+            """id => Array.from(document.querySelectorAll('figure.diagram')).some(f =>
+                 f.getAttribute('data-diagram-id') === id && f.querySelector('svg.lineage g.node') &&
+                 f.getBoundingClientRect().top < innerHeight && f.getBoundingClientRect().bottom > 0)""",
+            arg=target,
+            timeout=5000,
+        )
+        ok = True
+    except Exception:
+        ok = False
+    checks.check(ok, f"report link {href!r} opens its diagram in view")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--html", required=True, type=pathlib.Path)
@@ -241,6 +265,7 @@ def main() -> int:
             section.scroll_into_view_if_needed()
             check_sorting(page, section, checks)
             check_filter(page, section, checks)
+            check_asset_link(page, checks)
 
         browser.close()
 
