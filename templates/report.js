@@ -38,7 +38,7 @@
 
   // --- diagrams --------------------------------------------------------------------
 
-  const D = readJson('trm-diagrams') || { node_w: 0, node_h: 0, kinds: [], nodes: [], diagrams: [], default: [] };
+  const D = readJson('trm-diagrams') || { node_w: 0, node_h: 0, layer_w: 0, kinds: [], nodes: [], diagrams: [], default: [] };
   const diagramById = new Map();
   D.diagrams.forEach(function (d, i) {
     if (!diagramById.has(d[0])) diagramById.set(d[0], i);
@@ -75,13 +75,29 @@
       return { n: D.nodes[g], x: flat[3 * i + 1], y: flat[3 * i + 2] };
     };
     const edgeLayer = svgEl('g', { class: 'edges' });
-    for (let e = 0; e < edges.length; e += 2) {
-      const a = node(edges[e]), b = node(edges[e + 1]);
-      const x1 = a.x + W, y1 = a.y + H / 2, x2 = b.x, y2 = b.y + H / 2;
-      const mid = (x1 + x2) / 2;
+    // Edges: [from, to, k, y1 … yk]. An edge crossing layers runs straight
+    // through the slot the layout kept free in each, with curves between.
+    for (let e = 0; e < edges.length; e += 3 + edges[e + 2]) {
+      const a = node(edges[e]), b = node(edges[e + 1]), bends = edges.slice(e + 3, e + 3 + edges[e + 2]);
+      const dir = b.x >= a.x ? 1 : -1; // -1 only for an edge closing a cycle
+      let x = dir > 0 ? a.x + W : a.x, y = a.y + H / 2;
+      let d = 'M' + x + ',' + y;
+      const curveTo = function (x2, y2) {
+        const mid = (x + x2) / 2;
+        d += ' C' + mid + ',' + y + ' ' + mid + ',' + y2 + ' ' + x2 + ',' + y2;
+        x = x2;
+        y = y2;
+      };
+      bends.forEach(function (by, k) {
+        const left = a.x + dir * (k + 1) * D.layer_w;
+        curveTo(dir > 0 ? left : left + W, by);
+        x = dir > 0 ? left + W : left;
+        d += ' L' + x + ',' + y;
+      });
+      curveTo(dir > 0 ? b.x : b.x + W, b.y + H / 2);
       const path = svgEl('path', {
         class: a.n[3] || b.n[3] ? 'edge flagged' : 'edge',
-        d: 'M' + x1 + ',' + y1 + ' C' + mid + ',' + y1 + ' ' + mid + ',' + y2 + ' ' + x2 + ',' + y2,
+        d: d,
         'marker-end': 'url(#' + markerId + ')',
       });
       path.setAttribute('data-from', a.n[0]);
@@ -120,7 +136,10 @@
         g.classList.add('link');
         g.setAttribute('tabindex', '0');
         g.setAttribute('role', 'link');
-        const go = function () { location.hash = assetHref(id); };
+        const go = function () {
+          showAsset(assetHref(id));
+          history.pushState(null, '', assetHref(id));
+        };
         g.addEventListener('click', go);
         g.addEventListener('keydown', function (ev) { if (ev.key === 'Enter') go(); });
       }
@@ -155,23 +174,34 @@
     return fig;
   }
 
-  // Follows #asset-<id>: opens that asset's diagram and shows it.
-  function followHash() {
-    const h = location.hash;
-    if (!h.startsWith('#asset-')) return;
+  // Opens the diagram an `#asset-<percent-encoded id>` fragment names and
+  // shows it; false if the fragment names none.
+  function showAsset(fragment) {
+    if (!fragment.startsWith('#asset-')) return false;
     let id;
     try {
-      id = decodeURIComponent(h.slice('#asset-'.length));
+      id = decodeURIComponent(fragment.slice('#asset-'.length));
     } catch (e) {
-      return;
+      return false;
     }
     const i = diagramById.get(id);
-    if (i === undefined) return;
+    if (i === undefined) return false;
     const fig = openDiagram(i, true);
     openArea.querySelectorAll('figure.target').forEach(function (f) { f.classList.remove('target'); });
     fig.classList.add('target');
     fig.scrollIntoView({ block: 'start' });
+    return true;
   }
+
+  // Asset links open their diagram on click as well as on hashchange: the
+  // fragment may already be the current one (the diagram since closed).
+  document.addEventListener('click', function (ev) {
+    const a = ev.target.closest && ev.target.closest('a[href^="#asset-"]');
+    if (a && showAsset(a.getAttribute('href'))) {
+      ev.preventDefault();
+      history.pushState(null, '', a.getAttribute('href'));
+    }
+  });
 
   // The search box lists up to 50 diagrams whose name or id contains the text.
   function setupSearch() {
@@ -347,7 +377,9 @@
     const td = document.createElement('td');
     if (v === null) {
       td.className = 'null';
-    } else if (typeof v === 'number') {
+    } else if (typeof v === 'number' && this.numeric[c]) {
+      // Grouped only in number columns, where the sort key is the number
+      // itself; in a text column the text shown is the text sorted.
       td.className = 'num';
       td.textContent = Number.isInteger(v) ? thousands(v) : String(v);
     } else if (typeof v === 'string' && this.names[c].endsWith('_id') && diagramById.has(v)) {
@@ -396,8 +428,8 @@
   });
   D.default.forEach(function (i) { openDiagram(i, false); });
   setupSearch();
-  window.addEventListener('hashchange', followHash);
-  followHash();
+  window.addEventListener('hashchange', function () { showAsset(location.hash); });
+  showAsset(location.hash);
   // For scripted checks and the console: open a diagram by asset id.
   window.trmReport = {
     tables: tables,

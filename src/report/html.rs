@@ -288,17 +288,20 @@ fn decimal_len(mut i: u32) -> usize {
 /// edges as flat integer arrays. The script's `drawDiagram` reads this.
 #[derive(Serialize)]
 struct DiagramData<'a> {
-    /// Box size of a node, in pixels.
+    /// Box size of a node, and the distance between layers, in pixels.
     node_w: u32,
     node_h: u32,
+    layer_w: u32,
     /// Kind names; nodes and diagrams refer to them by index.
     kinds: Vec<&'a str>,
     /// Distinct nodes across all diagrams (a database or published
     /// datasource appears in many): `[id, kind, label, flagged (0/1)]`.
     nodes: Vec<(&'a str, u32, &'a str, u8)>,
-    /// `[id, kind, name, width, height, [node, x, y, …], [from, to, …],
-    /// flagged node count]`; `node` indexes `nodes`, `from`/`to` index the
-    /// diagram's own node triples, which are in canonical layout order.
+    /// `[id, kind, name, width, height, [node, x, y, …], [from, to, k,
+    /// y1 … yk, …], flagged node count]`; `node` indexes `nodes`,
+    /// `from`/`to` index the diagram's own node triples (in canonical
+    /// layout order), and y1 … yk are the heights at which the edge crosses
+    /// the k layers between its ends.
     diagrams: Vec<(&'a str, u32, &'a str, u32, u32, Vec<u32>, Vec<u32>, u32)>,
     /// Indexes into `diagrams` drawn when the page opens.
     default: Vec<u32>,
@@ -329,7 +332,11 @@ fn diagram_data(diagrams: &[Diagram]) -> DiagramData<'_> {
             };
             flat.extend([g, p.x, p.y]);
         }
-        let edges = layout.edges.iter().flat_map(|&(a, b)| [a, b]).collect();
+        let mut edges = Vec::with_capacity(layout.edges.len() * 3);
+        for (&(a, b), route) in layout.edges.iter().zip(&layout.routes) {
+            edges.extend([a, b, route.len() as u32]);
+            edges.extend(route);
+        }
         let flagged = d.nodes.iter().filter(|n| n.flagged).count() as u32;
         let kind = intern(&d.kind, &mut kinds, &mut kind_index);
         out.push((d.id.as_str(), kind, d.name.as_str(), layout.width, layout.height, flat, edges, flagged));
@@ -341,7 +348,7 @@ fn diagram_data(diagrams: &[Diagram]) -> DiagramData<'_> {
         (std::cmp::Reverse(d.7), d.2, d.0)
     });
     default.truncate(DEFAULT_DIAGRAMS);
-    DiagramData { node_w: svg::NODE_W, node_h: svg::NODE_H, kinds, nodes, diagrams: out, default }
+    DiagramData { node_w: svg::NODE_W, node_h: svg::NODE_H, layer_w: svg::NODE_W + svg::GAP_X, kinds, nodes, diagrams: out, default }
 }
 
 fn intern<'a>(s: &'a str, table: &mut Vec<&'a str>, index: &mut HashMap<&'a str, u32>) -> u32 {

@@ -8,7 +8,7 @@
 //! not fit the page budget, so `html.rs` ships the coordinates as compact
 //! JSON and a small script draws a diagram when it is opened.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use super::model::TrendPoint;
@@ -24,6 +24,8 @@ pub const GAP_X: u32 = 64;
 pub const GAP_Y: u32 = 14;
 /// Blank border around a diagram.
 pub const MARGIN: u32 = 8;
+/// Height of the slot a long edge takes in each layer it passes.
+pub const DUMMY_H: u32 = 8;
 
 /// Barycenter sweeps (one down, one up each). A few are enough for the
 /// small, chain-shaped graphs lineage gives; more rarely changes anything.
@@ -39,6 +41,10 @@ pub struct Layout {
     /// or self-loops. Always upstream → downstream as given; for a DAG this
     /// is also left → right.
     pub edges: Vec<(u32, u32)>,
+    /// For each edge, the y at which it crosses each layer between its
+    /// ends (in drawing order), through a slot kept free of boxes; empty
+    /// for an edge between adjacent layers.
+    pub routes: Vec<Vec<u32>>,
     pub width: u32,
     pub height: u32,
     /// Number of layers (columns).
@@ -67,7 +73,7 @@ pub struct Placed {
 pub fn layout<K: Ord>(keys: &[K], edges: &[(u32, u32)]) -> Layout {
     let n = keys.len();
     if n == 0 {
-        return Layout { nodes: Vec::new(), edges: Vec::new(), width: 0, height: 0, layers: 0 };
+        return Layout { nodes: Vec::new(), edges: Vec::new(), routes: Vec::new(), width: 0, height: 0, layers: 0 };
     }
 
     // Work in "rank" space: node r is the r-th smallest key. Everything
@@ -94,15 +100,19 @@ pub fn layout<K: Ord>(keys: &[K], edges: &[(u32, u32)]) -> Layout {
     // crossing reduction sees them; dummies are dropped before placement.
     let mut node_layer = layer.clone();
     let mut links: Vec<(usize, usize)> = Vec::new();
+    let mut chains: BTreeMap<(usize, usize), Vec<usize>> = BTreeMap::new();
     for &(a, b) in &dag {
         let mut prev = a;
+        let mut chain = Vec::new();
         for l in node_layer[a] + 1..node_layer[b] {
             let d = node_layer.len();
             node_layer.push(l);
             links.push((prev, d));
+            chain.push(d);
             prev = d;
         }
         links.push((prev, b));
+        chains.insert((a, b), chain);
     }
     let total = node_layer.len();
     let mut preds: Vec<Vec<usize>> = vec![Vec::new(); total];
@@ -137,35 +147,50 @@ pub fn layout<K: Ord>(keys: &[K], edges: &[(u32, u32)]) -> Layout {
         }
     }
 
-    // Coordinates: real nodes only, each layer centred on the tallest.
-    let real_rows: Vec<Vec<usize>> = rows.iter().map(|row| row.iter().copied().filter(|&v| v < n).collect()).collect();
-    let tallest = real_rows.iter().map(Vec::len).max().unwrap_or(0) as u32;
-    let pitch = NODE_H + GAP_Y;
-    let mut nodes = Vec::with_capacity(n);
-    let mut canonical = vec![0u32; n];
-    for (l, row) in real_rows.iter().enumerate() {
-        let offset = (tallest - row.len() as u32) * pitch / 2;
-        for (i, &r) in row.iter().enumerate() {
-            canonical[r] = nodes.len() as u32;
-            nodes.push(Placed {
-                index: by_key[r],
-                layer: l as u32,
-                x: MARGIN + l as u32 * (NODE_W + GAP_X),
-                y: MARGIN + offset + i as u32 * pitch,
-            });
+    // Coordinates: each layer stacked top to bottom, dummies taking a thin
+    // slot so long edges pass between boxes, and centred on the tallest.
+    let slot = |v: usize| if v < n { NODE_H } else { DUMMY_H };
+    let heights: Vec<u32> =
+        rows.iter().map(|row| row.iter().map(|&v| slot(v)).sum::<u32>() + GAP_Y * (row.len() as u32).saturating_sub(1)).collect();
+    let tallest = heights.iter().copied().max().unwrap_or(0);
+    let mut y = vec![0u32; total];
+    for (row, h) in rows.iter().zip(&heights) {
+        let mut at = MARGIN + (tallest - h) / 2;
+        for &v in row {
+            y[v] = at;
+            at += slot(v) + GAP_Y;
         }
     }
-    let edges: Vec<(u32, u32)> = ranked_edges
+    let mut nodes = Vec::with_capacity(n);
+    let mut canonical = vec![0u32; n];
+    for (l, row) in rows.iter().enumerate() {
+        for &r in row.iter().filter(|&&v| v < n) {
+            canonical[r] = nodes.len() as u32;
+            nodes.push(Placed { index: by_key[r], layer: l as u32, x: MARGIN + l as u32 * (NODE_W + GAP_X), y: y[r] });
+        }
+    }
+    // Each input edge with the heights it passes the layers in between at:
+    // its own chain's, or, for an edge the cycle breaking turned round, the
+    // reversed chain.
+    let mut routed: Vec<((u32, u32), Vec<u32>)> = ranked_edges
         .iter()
-        .map(|&(a, b)| (canonical[a], canonical[b]))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
+        .map(|&(a, b)| {
+            let mid = |chain: &Vec<usize>| chain.iter().map(|&d| y[d] + DUMMY_H / 2).collect::<Vec<u32>>();
+            let route = match chains.get(&(a, b)) {
+                Some(chain) => mid(chain),
+                None => mid(&chains[&(b, a)]).into_iter().rev().collect(),
+            };
+            ((canonical[a], canonical[b]), route)
+        })
         .collect();
+    routed.sort();
+    let (edges, routes) = routed.into_iter().unzip();
     Layout {
         nodes,
         edges,
+        routes,
         width: 2 * MARGIN + layers as u32 * (NODE_W + GAP_X) - GAP_X,
-        height: 2 * MARGIN + tallest * pitch - GAP_Y,
+        height: 2 * MARGIN + tallest,
         layers: layers as u32,
     }
 }
@@ -269,7 +294,9 @@ fn reorder(row: &mut [usize], neighbours: &[Vec<usize>], pos: &mut [usize]) {
 const CHART_W: f64 = 760.0;
 const CHART_H: f64 = 240.0;
 const PAD_L: f64 = 78.0;
-const PAD_R: f64 = 18.0;
+const PAD_R: f64 = 40.0;
+/// Least distance between x-axis label centres: a `YYYY-MM-DD` is ~65 px.
+const LABEL_GAP: f64 = 84.0;
 const PAD_T: f64 = 14.0;
 const PAD_B: f64 = 40.0;
 
@@ -339,26 +366,21 @@ pub fn trend_chart(points: &[TrendPoint]) -> Option<String> {
             escape(&p.run_id)
         );
     }
-    // X-axis: at most about eight date labels, always the first and last.
+    // X-axis: date labels at least LABEL_GAP apart, always the first and
+    // the last (dropping a regular one that would crowd the last).
     let axis_y = CHART_H - PAD_B;
     let _ = write!(s, r#"<line class="axis-line" x1="{PAD_L}" x2="{:.1}" y1="{axis_y:.1}" y2="{axis_y:.1}"/>"#, CHART_W - PAD_R);
     let last = points.len() - 1;
-    let every = points.len().div_ceil(8).max(1);
+    let step_px = if last == 0 { plot_w } else { plot_w / last as f64 };
+    let every = ((LABEL_GAP / step_px).ceil() as usize).max(1);
     for (i, p) in points.iter().enumerate() {
-        // Regular labels, minus one crowding the last label, plus the last.
-        let regular = i % every == 0 && (i == last || last - i > every / 2);
+        let regular = i % every == 0 && (last - i) as f64 * step_px >= LABEL_GAP;
         if !regular && i != last {
             continue;
         }
-        let anchor = match i {
-            _ if last == 0 => "middle",
-            0 => "start",
-            i if i == last => "end",
-            _ => "middle",
-        };
         let _ = write!(
             s,
-            r#"<text class="axis" x="{:.1}" y="{:.1}" text-anchor="{anchor}">{}</text>"#,
+            r#"<text class="axis" x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
             x_at(i),
             axis_y + 18.0,
             escape(&p.snapshot_date)
@@ -513,9 +535,21 @@ mod tests {
         let layer = |id: &str| pos[id].0;
         assert_eq!([layer("db"), layer("t1"), layer("ds"), layer("s3"), layer("d1"), layer("wb")], [0, 1, 2, 3, 4, 5]);
         assert_eq!(l.layers, 6);
-        for &(a, b) in &l.edges {
-            assert!(l.nodes[a as usize].x < l.nodes[b as usize].x, "edge {a}->{b} goes left");
+        for (&(a, b), route) in l.edges.iter().zip(&l.routes) {
+            let (from, to) = (&l.nodes[a as usize], &l.nodes[b as usize]);
+            assert!(from.x < to.x, "edge {a}->{b} goes left");
+            // A long edge crosses each layer between its ends clear of boxes.
+            assert_eq!(route.len() as u32, to.layer - from.layer - 1);
+            for (k, &y) in route.iter().enumerate() {
+                let layer = from.layer + 1 + k as u32;
+                for p in l.nodes.iter().filter(|p| p.layer == layer) {
+                    assert!(y < p.y || y > p.y + NODE_H, "edge {a}->{b} runs through a box in layer {layer}");
+                }
+            }
         }
+        let (pos, _) = by_id(&ids, &l);
+        let long = l.edges.iter().position(|&(a, b)| l.nodes[a as usize].index == 6 && l.nodes[b as usize].index == 8).unwrap();
+        assert_eq!(l.routes[long].len(), 1, "s3 → wb crosses the dashboards' layer: {pos:?}");
         assert!(has_no_overlaps(&l));
     }
 

@@ -1,0 +1,288 @@
+//! The HTML report without a browser: hostile names stay inert text, the
+//! page refers to nothing outside itself, the same input always gives the
+//! same bytes (whatever order the diagram nodes come in), and a large site
+//! fits the page budget. `tests/browser/check_report.py` covers what needs
+//! a browser.
+
+mod support {
+    pub mod synthetic;
+}
+
+use std::time::Instant;
+
+use support::synthetic::{self, HOSTILE, KNOWN_DIAGRAM};
+use trm::report::html::{render, SCRIPT, STYLE, TEMPLATES};
+use trm::report::model::HtmlInput;
+use trm::report::svg;
+
+/// The page budget for a large site.
+const MAX_BYTES: usize = 25 * 1024 * 1024;
+
+/// One tag of the page: its name and attribute (name, value) pairs.
+#[derive(Debug)]
+struct Tag {
+    name: String,
+    attrs: Vec<(String, String)>,
+}
+
+/// A small HTML scanner, enough for markup we generate: the start tags of
+/// the page, and the raw text of each `<script>` block. It follows the
+/// HTML rule that a script or style element ends at the first `</script`
+/// or `</style`, so a data value that closed one early would show up as
+/// extra tags here.
+fn scan(page: &str) -> (Vec<Tag>, Vec<(Tag, String)>) {
+    let mut tags = Vec::new();
+    let mut scripts = Vec::new();
+    let b = page.as_bytes();
+    let mut i = 0;
+    while let Some(off) = page[i..].find('<') {
+        let start = i + off;
+        let rest = &page[start + 1..];
+        if rest.starts_with("!--") {
+            i = start + 4 + rest[3..].find("-->").expect("unclosed comment") + 3;
+            continue;
+        }
+        if rest.starts_with('!') || rest.starts_with('/') {
+            i = start + 1 + rest.find('>').expect("unclosed tag") + 1;
+            continue;
+        }
+        assert!(
+            rest.starts_with(|c: char| c.is_ascii_alphabetic()),
+            "a raw '<' in text at byte {start}: {:?}",
+            &page[start..(start + 40).min(page.len())]
+        );
+        // Tag name, then attributes up to '>'.
+        let mut j = start + 1;
+        while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'-') {
+            j += 1;
+        }
+        let name = page[start + 1..j].to_ascii_lowercase();
+        let mut attrs = Vec::new();
+        loop {
+            while b[j].is_ascii_whitespace() || b[j] == b'/' {
+                j += 1;
+            }
+            if b[j] == b'>' {
+                j += 1;
+                break;
+            }
+            let a = j;
+            while !b[j].is_ascii_whitespace() && !matches!(b[j], b'=' | b'>' | b'/') {
+                j += 1;
+            }
+            let attr = page[a..j].to_ascii_lowercase();
+            let mut value = String::new();
+            if b[j] == b'=' {
+                j += 1;
+                let quote = b[j];
+                assert!(quote == b'"' || quote == b'\'', "unquoted attribute {attr} in <{name}>");
+                let end = j + 1 + page[j + 1..].find(quote as char).unwrap();
+                value = page[j + 1..end].to_string();
+                j = end + 1;
+            }
+            attrs.push((attr, value));
+        }
+        let tag = Tag { name, attrs };
+        if tag.name == "script" || tag.name == "style" {
+            let close = format!("</{}", tag.name);
+            let end = j + page[j..].find(&close).expect("unclosed script/style");
+            let body = page[j..end].to_string();
+            if tag.name == "script" {
+                scripts.push((tag, body));
+            } else {
+                tags.push(tag);
+            }
+            i = end;
+        } else {
+            tags.push(tag);
+            i = j;
+        }
+    }
+    (tags, scripts)
+}
+
+fn attr<'a>(t: &'a Tag, name: &str) -> Option<&'a str> {
+    t.attrs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+}
+
+fn page() -> (HtmlInput, String) {
+    let input = synthetic::site(500, 60);
+    let html = render(&input).expect("renders");
+    (input, html)
+}
+
+#[test]
+fn hostile_names_stay_text() {
+    let (input, html) = page();
+    assert!(!html.contains("<script>alert"), "raw <script>alert in the page");
+    assert!(!html.contains("<img"), "raw <img in the page");
+    assert!(!html.contains("<svg onload"), "raw <svg onload in the page");
+    // The names are there, escaped: in markup as entities …
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"));
+    assert!(html.contains("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"));
+    // … and every `onerror=` is inside such escaped text or JSON.
+    for (at, _) in html.match_indices("onerror=") {
+        let before = &html[at.saturating_sub(16)..at];
+        assert!(before.ends_with("&lt;img src=x ") || before.ends_with("\\u003cimg src=x "), "onerror= at {at}: {before:?}");
+    }
+
+    let (tags, scripts) = scan(&html);
+    for t in &tags {
+        assert!(
+            !matches!(t.name.as_str(), "img" | "iframe" | "object" | "embed" | "link" | "base" | "form"),
+            "unexpected <{}>",
+            t.name
+        );
+        for (name, value) in &t.attrs {
+            assert!(!name.starts_with("on"), "event handler attribute {name}={value:?} on <{}>", t.name);
+            assert!(!value.to_ascii_lowercase().contains("javascript:"), "javascript: URL in <{}>", t.name);
+        }
+    }
+    // Exactly the script blocks we write: one JSON block per report, one
+    // for the diagrams, and the program. A name holding `</script>` would
+    // have cut a block short and added blocks or tags.
+    let json: Vec<&(Tag, String)> = scripts.iter().filter(|(t, _)| attr(t, "type") == Some("application/json")).collect();
+    assert_eq!(json.len(), input.reports.len() + 1);
+    assert_eq!(scripts.len(), json.len() + 1);
+    assert_eq!(html.matches("</script>").count(), scripts.len());
+    for (tag, body) in &json {
+        assert!(!body.contains('<') && !body.contains('>') && !body.contains('&') && !body.contains('\''), "unescaped JSON in {tag:?}");
+        serde_json::from_str::<serde_json::Value>(body).unwrap_or_else(|e| panic!("JSON block {tag:?} does not parse: {e}"));
+    }
+    // Escaping loses nothing: every hostile name reaches the data intact.
+    let decoded: String = json.iter().map(|(_, body)| serde_json::from_str::<serde_json::Value>(body).unwrap().to_string()).collect();
+    for name in HOSTILE {
+        let as_json = serde_json::to_string(name).unwrap();
+        assert!(decoded.contains(&as_json[1..as_json.len() - 1]), "{name:?} lost from the data");
+    }
+    // The spreadsheet formula is inert text in HTML (defusing it for
+    // spreadsheets is the CSV writer's business); its quote is escaped.
+    assert!(html.contains("=cmd|\\u0027 /C calc\\u0027!A0"));
+    assert!(!html.contains("=cmd|'"));
+}
+
+#[test]
+fn page_loads_nothing_from_outside() {
+    let (_, html) = page();
+    // Inert text only: the SVG namespace name in the script (an identifier,
+    // never fetched) and the server's address shown, escaped, in the header.
+    assert_eq!(html.matches("http://").count(), 1);
+    assert!(html.contains("const SVG_NS = 'http://www.w3.org/2000/svg';"));
+    assert_eq!(html.matches("https://").count(), 0);
+    assert!(html.contains("<dd>https:&#x2f;&#x2f;tableau.example.test</dd>"));
+
+    let (tags, scripts) = scan(&html);
+    for t in &tags {
+        for (name, value) in &t.attrs {
+            if matches!(name.as_str(), "src" | "href" | "action" | "srcset" | "poster" | "data" | "xlink:href") {
+                assert!(value.starts_with('#'), "<{} {name}={value:?}> leaves the page", t.name);
+            }
+        }
+    }
+    for (tag, _) in &scripts {
+        assert!(attr(tag, "src").is_none(), "script with src");
+    }
+    assert!(!STYLE.contains("url(") && !STYLE.contains("@import") && !STYLE.contains("@font-face"));
+    assert!(!SCRIPT.contains("fetch(") && !SCRIPT.contains("XMLHttpRequest") && !SCRIPT.contains("import("));
+    assert!(!SCRIPT.contains("innerHTML") && !SCRIPT.contains("insertAdjacentHTML") && !SCRIPT.contains("document.write"));
+    // Inlined verbatim, so they must not end their own element early.
+    assert!(!SCRIPT.to_ascii_lowercase().contains("</script") && !SCRIPT.contains("<!--"));
+    assert!(!STYLE.to_ascii_lowercase().contains("</style"));
+}
+
+#[test]
+fn every_template_is_embedded() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".j2"))
+        .collect();
+    on_disk.sort();
+    let mut embedded: Vec<String> = TEMPLATES.iter().map(|(n, _)| n.to_string()).collect();
+    embedded.sort();
+    assert_eq!(on_disk, embedded);
+}
+
+#[test]
+fn same_input_same_page_whatever_the_node_order() {
+    let (mut input, html) = page();
+    assert_eq!(render(&input).unwrap(), html, "two renders differ");
+    // Reverse and rotate each diagram's nodes, remapping its edges.
+    for (k, d) in input.diagrams.iter_mut().enumerate() {
+        let n = d.nodes.len();
+        let perm: Vec<usize> = (0..n).map(|i| (n - 1 - i + k) % n).collect(); // new position → old index
+        let mut inv = vec![0u32; n];
+        for (new, &old) in perm.iter().enumerate() {
+            inv[old] = new as u32;
+        }
+        d.nodes = perm.iter().map(|&old| d.nodes[old].clone()).collect();
+        d.edges = d.edges.iter().rev().map(|&(a, b)| (inv[a as usize], inv[b as usize])).collect();
+    }
+    assert_eq!(render(&input).unwrap(), html, "node order changed the page");
+}
+
+#[test]
+fn diagram_layouts_are_layered_and_do_not_overlap() {
+    let (input, _) = page();
+    let known = input.diagrams.iter().find(|d| d.id == KNOWN_DIAGRAM).unwrap();
+    for d in &input.diagrams {
+        let keys: Vec<&str> = d.nodes.iter().map(|n| n.id.as_str()).collect();
+        let l = svg::layout(&keys, &d.edges);
+        assert_eq!(l.nodes.len(), d.nodes.len());
+        assert!(svg::has_no_overlaps(&l), "overlap in {}", d.id);
+        for &(a, b) in &l.edges {
+            assert!(l.nodes[a as usize].layer < l.nodes[b as usize].layer, "edge against the layers in {}", d.id);
+        }
+    }
+    // The known workbook: database, tables, datasource, sheets, dashboard, workbook.
+    let keys: Vec<&str> = known.nodes.iter().map(|n| n.id.as_str()).collect();
+    let l = svg::layout(&keys, &known.edges);
+    let layer_of = |id: &str| l.nodes.iter().find(|p| keys[p.index] == id).unwrap().layer;
+    assert_eq!(
+        ["db-known", "table-known-1", "ds-known", "sheet-known-1", "dash-known", KNOWN_DIAGRAM].map(layer_of),
+        [0, 1, 2, 3, 4, 5]
+    );
+}
+
+#[test]
+fn an_empty_site_renders() {
+    let mut input = synthetic::site(0, 1);
+    input.cards.clear();
+    input.findings.clear();
+    input.reports.clear();
+    input.usage_trend.clear();
+    input.diagrams.clear();
+    let html = render(&input).unwrap();
+    assert!(html.contains("No findings in this run."));
+    assert!(html.contains("No usage snapshots yet."));
+    assert!(html.contains("No reports."));
+    let (_, scripts) = scan(&html);
+    assert_eq!(scripts.len(), 2);
+}
+
+#[test]
+fn a_large_site_fits_the_budget() {
+    // 100,000 dashboards in the report; 10,000 workbooks and 2,000
+    // published datasources, each with its diagram.
+    let input = synthetic::site(100_000, 10_000);
+    assert_eq!(input.diagrams.len(), 12_000);
+    let started = Instant::now();
+    let html = render(&input).unwrap();
+    let elapsed = started.elapsed();
+    let (_, scripts) = scan(&html);
+    let sizes: Vec<String> = scripts
+        .iter()
+        .map(|(t, body)| format!("{}={:.1} MB", attr(t, "id").unwrap_or("program"), body.len() as f64 / 1e6))
+        .collect();
+    println!(
+        "large site: {} bytes ({:.1} MB of a {} MB budget), rendered in {} ms; {}",
+        html.len(),
+        html.len() as f64 / 1024.0 / 1024.0,
+        MAX_BYTES / 1024 / 1024,
+        elapsed.as_millis(),
+        sizes.join(", ")
+    );
+    assert!(html.len() <= MAX_BYTES, "{} bytes is over the budget", html.len());
+    assert!(html.contains("100,000 rows"));
+}
