@@ -8,7 +8,7 @@
 //! The impact is the sheets using the field, directly or through an
 //! embedded stand-in for a published field, and the dashboards showing them.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 
 use petgraph::graph::NodeIndex;
 use serde_json::json;
@@ -21,47 +21,45 @@ use crate::lineage::{Graph, Kind, Rel};
 const DATASOURCES: &[Kind] = &[Kind::PublishedDatasource, Kind::EmbeddedDatasource];
 
 pub fn missing(graph: &Graph, inputs: &Inputs) -> Vec<Finding> {
-    let mut names_of: HashMap<NodeIndex, HashSet<&str>> = HashMap::new();
     let mut out = Vec::new();
-    for f in graph.graph.node_indices() {
-        let node = graph.node(f);
-        if node.kind != Kind::Field {
-            continue;
-        }
-        let Some(ds) = graph.upstream_of_kind(f, DATASOURCES) else { continue };
-        let (kind, missing) = match &*node.subtype {
-            "ColumnField" => {
-                let reads_column = graph.upstream(f).any(|(c, _)| graph.node(c).kind == Kind::Column);
-                let ds_reads_tables =
-                    graph.upstream(ds).any(|(t, rel)| rel == Rel::Reads && matches!(graph.node(t).kind, Kind::Table | Kind::CustomSql));
-                if reads_column || !ds_reads_tables {
-                    continue;
-                }
-                ("column_without_upstream", Vec::new())
-            }
-            "CalculatedField" => {
-                let Some(text) = node.formula.as_deref() else { continue };
-                let names = names_of.entry(ds).or_insert_with(|| {
-                    graph
-                        .downstream(ds)
-                        .filter(|&(g, rel)| rel == Rel::Contains && graph.node(g).kind == Kind::Field)
-                        .map(|(g, _)| &*graph.node(g).name)
-                        .collect()
-                });
-                let mut missing: Vec<String> = Vec::new();
-                for r in formula::references(text) {
-                    if !names.contains(r.as_str()) && !missing.contains(&r) {
-                        missing.push(r);
+    // Datasource by datasource: its tables and field names are looked up
+    // once, not once per field.
+    for ds in graph.graph.node_indices().filter(|&n| DATASOURCES.contains(&graph.node(n).kind)) {
+        let fields: Vec<NodeIndex> = graph
+            .downstream(ds)
+            .filter(|&(f, rel)| rel == Rel::Contains && graph.node(f).kind == Kind::Field)
+            .map(|(f, _)| f)
+            .collect();
+        let reads_tables =
+            graph.upstream(ds).any(|(t, rel)| rel == Rel::Reads && matches!(graph.node(t).kind, Kind::Table | Kind::CustomSql));
+        let mut names: Option<HashSet<&str>> = None;
+        for &f in &fields {
+            let node = graph.node(f);
+            let (kind, missing) = match node.subtype {
+                "ColumnField" => {
+                    if !reads_tables || graph.upstream(f).any(|(c, _)| graph.node(c).kind == Kind::Column) {
+                        continue;
                     }
+                    ("column_without_upstream", Vec::new())
                 }
-                if missing.is_empty() {
-                    continue;
+                "CalculatedField" => {
+                    let Some(text) = node.formula.as_deref() else { continue };
+                    let names = names.get_or_insert_with(|| fields.iter().map(|&g| &*graph.node(g).name).collect());
+                    let mut missing: Vec<String> = Vec::new();
+                    for r in formula::references(text) {
+                        if !names.contains(r.as_str()) && !missing.contains(&r) {
+                            missing.push(r);
+                        }
+                    }
+                    if missing.is_empty() {
+                        continue;
+                    }
+                    ("calculation_references_missing_field", missing)
                 }
-                ("calculation_references_missing_field", missing)
-            }
-            _ => continue,
-        };
-        out.push(finding(graph, inputs, f, ds, kind, missing));
+                _ => continue,
+            };
+            out.push(finding(graph, inputs, f, ds, kind, missing));
+        }
     }
     out
 }

@@ -35,6 +35,9 @@ pub fn load(conn: &Connection, db: &Path, run: &RunRef) -> Result<(Graph, Dangli
     let mut dangling = Dangling::default();
     let mut q = Query { conn, db, run };
 
+    let (nodes, edges) = q.sizes()?;
+    g.reserve(nodes, edges);
+
     // Nodes first, containers before contents, so edges find both ends.
     q.rows("projects", &["project_id", "name", "parent_project_id"], |r| {
         g.add(node(Kind::Project, r[0], None, r[1]));
@@ -85,7 +88,7 @@ pub fn load(conn: &Connection, db: &Path, run: &RunRef) -> Result<(Graph, Dangli
     })?;
     q.rows("fields", &["field_id", "name", "kind", "datasource_id", "formula"], |r| {
         let mut n = node(Kind::Field, r[0], None, r[1]);
-        n.subtype = r[2].unwrap_or_default().into();
+        n.subtype = super::field_subtype(r[2].unwrap_or_default());
         n.formula = r[4].map(Into::into);
         g.add(n);
         dangling.edges += !g.link(r[3].unwrap_or_default(), r[0].unwrap_or_default(), Rel::Contains) as usize;
@@ -126,13 +129,13 @@ pub fn load(conn: &Connection, db: &Path, run: &RunRef) -> Result<(Graph, Dangli
 }
 
 fn node(kind: Kind, id: Option<&str>, luid: Option<&str>, name: Option<&str>) -> Node {
-    let id: Box<str> = id.unwrap_or_default().into();
+    let id: std::sync::Arc<str> = id.unwrap_or_default().into();
     Node {
         kind,
         luid: luid.filter(|l| !l.is_empty() && *l != &*id).map(Into::into),
         id,
         name: name.unwrap_or_default().into(),
-        subtype: "".into(),
+        subtype: "",
         formula: None,
     }
 }
@@ -143,7 +146,31 @@ struct Query<'a> {
     run: &'a RunRef,
 }
 
+/// The tables that become nodes and edges, for sizing the graph up front.
+const NODE_TABLES: &[&str] = &[
+    "projects", "workbooks", "database_servers", "database_tables", "columns", "published_datasources",
+    "embedded_datasources", "sheets", "dashboards", "fields",
+];
+const EDGE_TABLES: &[&str] = &[
+    "workbook_contents", "dashboard_sheets", "sheet_fields", "field_columns", "field_fields",
+    "embedded_published_datasources", "datasource_tables", "columns", "fields", "workbooks", "embedded_datasources",
+];
+
 impl Query<'_> {
+    /// (nodes, edges) the run's tables will make, at most.
+    fn sizes(&mut self) -> Result<(usize, usize), LoadError> {
+        let mut count = |tables: &[&'static str]| -> Result<usize, LoadError> {
+            let mut n = 0;
+            for &table in tables {
+                let t = schema::table(table).expect("a schema table");
+                let sql = format!("SELECT count(*) FROM {} t", table_at(t, self.run));
+                self.rows_sql(table, &sql, |r| n += r[0].and_then(|c| c.parse::<usize>().ok()).unwrap_or(0))?;
+            }
+            Ok(n)
+        };
+        Ok((count(NODE_TABLES)?, count(EDGE_TABLES)?))
+    }
+
     /// Calls `f` with each row's text columns (`None` for NULL).
     fn rows(&mut self, table: &'static str, columns: &[&str], f: impl FnMut(&[Option<&str>])) -> Result<(), LoadError> {
         let t = schema::table(table).expect("a schema table");

@@ -18,8 +18,10 @@ mod walk;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use petgraph::graph::{DiGraph, NodeIndex};
+use rustc_hash::FxHashMap;
 
 pub use load::{load, LoadError};
 pub use walk::{walk, Direction, Walk, WalkNode};
@@ -118,13 +120,15 @@ pub enum Rel {
 #[derive(Debug, Clone)]
 pub struct Node {
     pub kind: Kind,
-    /// Metadata API id; for workbooks and projects, the REST LUID.
-    pub id: Box<str>,
+    /// Metadata API id; for workbooks and projects, the REST LUID. Shared
+    /// with the id index, so a million fields hold each id once.
+    pub id: Arc<str>,
     /// REST LUID where Tableau has one and it differs from `id`.
     pub luid: Option<Box<str>>,
     pub name: Box<str>,
-    /// Fields: `ColumnField`, `CalculatedField`, …; otherwise empty.
-    pub subtype: Box<str>,
+    /// Fields: `ColumnField`, `CalculatedField`, … (see [`field_subtype`]);
+    /// otherwise empty.
+    pub subtype: &'static str,
     /// Calculated fields: the formula.
     pub formula: Option<Box<str>>,
 }
@@ -133,7 +137,7 @@ pub struct Node {
 #[derive(Default)]
 pub struct Graph {
     pub graph: DiGraph<Node, Rel>,
-    by_id: HashMap<Box<str>, NodeIndex>,
+    by_id: FxHashMap<Arc<str>, NodeIndex>,
     pub run_id: String,
 }
 
@@ -264,13 +268,21 @@ impl Graph {
             return ix;
         }
         let id = node.id.clone();
-        let luid = node.luid.clone();
+        let luid: Option<Arc<str>> = node.luid.as_deref().map(Arc::from);
         let ix = self.graph.add_node(node);
         self.by_id.insert(id, ix);
         if let Some(luid) = luid {
             self.by_id.entry(luid).or_insert(ix);
         }
         ix
+    }
+
+    /// Room for this many more nodes and edges, so a big run's graph and id
+    /// index grow once instead of doubling their way up.
+    fn reserve(&mut self, nodes: usize, edges: usize) {
+        self.graph.reserve_nodes(nodes);
+        self.graph.reserve_edges(edges);
+        self.by_id.reserve(nodes);
     }
 
     /// Adds an edge between two ids; either missing (an edge to an asset
@@ -284,6 +296,23 @@ impl Graph {
             _ => false,
         }
     }
+}
+
+/// The field kinds the Metadata API reports (its `Field` interface's
+/// implementations), as static strings; anything else is `Other`.
+pub fn field_subtype(s: &str) -> &'static str {
+    const KNOWN: &[&str] = &[
+        "ColumnField",
+        "CalculatedField",
+        "DatasourceField",
+        "GroupField",
+        "BinField",
+        "CombinedField",
+        "CombinedSetField",
+        "HierarchyField",
+        "SetField",
+    ];
+    KNOWN.iter().find(|k| **k == s).copied().unwrap_or("Other")
 }
 
 #[derive(Debug, thiserror::Error)]
