@@ -1,210 +1,215 @@
-//! Building the graph from the warehouse: one query per table, read as
-//! Arrow batches and turned into nodes and edges in bulk.
+//! Building the graph from the warehouse in two queries. DuckDB numbers the
+//! nodes (kind by kind, sorted by id) and joins every edge table to those
+//! numbers, so Rust receives nodes in index order and edges as pairs of
+//! indexes: no per-edge id lookups, which on a million-field site would
+//! dominate the build.
 
 use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, AsArray, StringArray};
-use arrow::datatypes::DataType;
+use arrow::datatypes::{DataType, Int64Type};
+use arrow::record_batch::RecordBatch;
 use duckdb::Connection;
+use petgraph::graph::NodeIndex;
 
-use super::{Graph, Kind, Node, Rel};
+use super::{field_subtype, Graph, Kind, Node, Rel};
 use crate::warehouse::read::{table_at, RunRef};
 use crate::warehouse::schema;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read {table} from the warehouse {path}: {source}")]
+    #[error("cannot read the lineage {what} of run {run} from the warehouse {path}: {source}")]
     Query {
-        table: &'static str,
+        what: &'static str,
+        run: String,
         path: PathBuf,
         #[source]
         source: duckdb::Error,
     },
 }
 
-/// Counts of edges whose ends the run does not hold (an edge table row
-/// naming an asset that was not extracted); reported, not fatal.
+/// Edge rows naming an asset the run does not hold (an edge table row whose
+/// other end was not extracted); left out and reported, not fatal.
 #[derive(Debug, Default, Clone)]
 pub struct Dangling {
     pub edges: usize,
 }
 
+/// Node kinds by the number the SQL gives them (their order in the graph).
+const KINDS: [Kind; 11] = Kind::ALL;
+
+fn kind_no(k: Kind) -> usize {
+    KINDS.iter().position(|&x| x == k).expect("every kind is listed")
+}
+
+fn rel_no(r: Rel) -> i64 {
+    match r {
+        Rel::Contains => 0,
+        Rel::Reads => 1,
+        Rel::References => 2,
+        Rel::Remote => 3,
+    }
+}
+
+const RELS: [Rel; 4] = [Rel::Contains, Rel::Reads, Rel::References, Rel::Remote];
+
+/// The `nodes` CTE: every asset of the run with its number `ix`, kind by
+/// kind and sorted by id within a kind; an id listed twice keeps its first kind.
+fn nodes_cte(run: &RunRef) -> String {
+    let t = |name: &str| table_at(schema::table(name).expect("a schema table"), run);
+    let k = |kind: Kind| kind_no(kind);
+    let parts = [
+        format!("SELECT {}, database_id, luid, name, NULL, NULL FROM {}", k(Kind::Database), t("database_servers")),
+        format!(
+            "SELECT CASE WHEN kind = 'custom_sql' THEN {} ELSE {} END, table_id, luid, name, NULL, NULL FROM {}",
+            k(Kind::CustomSql),
+            k(Kind::Table),
+            t("database_tables")
+        ),
+        format!("SELECT {}, column_id, luid, name, NULL, NULL FROM {}", k(Kind::Column), t("columns")),
+        format!("SELECT {}, datasource_id, luid, name, NULL, NULL FROM {}", k(Kind::PublishedDatasource), t("published_datasources")),
+        format!("SELECT {}, datasource_id, NULL, name, NULL, NULL FROM {}", k(Kind::EmbeddedDatasource), t("embedded_datasources")),
+        format!("SELECT {}, field_id, NULL, name, kind, formula FROM {}", k(Kind::Field), t("fields")),
+        format!("SELECT {}, sheet_id, luid, name, NULL, NULL FROM {}", k(Kind::Sheet), t("sheets")),
+        format!("SELECT {}, dashboard_id, luid, name, NULL, NULL FROM {}", k(Kind::Dashboard), t("dashboards")),
+        format!("SELECT {}, workbook_id, NULL, name, NULL, NULL FROM {}", k(Kind::Workbook), t("workbooks")),
+        format!("SELECT {}, project_id, NULL, name, NULL, NULL FROM {}", k(Kind::Project), t("projects")),
+    ];
+    format!(
+        "all_nodes (k, id, luid, name, subtype, formula) AS ({}), \
+         unique_nodes AS (SELECT * FROM all_nodes QUALIFY row_number() OVER (PARTITION BY id ORDER BY k) = 1), \
+         nodes AS (SELECT *, row_number() OVER (ORDER BY k, id) - 1 AS ix FROM unique_nodes)",
+        parts.join(" UNION ALL ")
+    )
+}
+
+/// The `edges` CTE: (upstream id, downstream id, relation) from every table
+/// that links assets.
+fn edges_cte(run: &RunRef) -> String {
+    let t = |name: &str| table_at(schema::table(name).expect("a schema table"), run);
+    let (contains, reads, references, remote) =
+        (rel_no(Rel::Contains), rel_no(Rel::Reads), rel_no(Rel::References), rel_no(Rel::Remote));
+    let parts = [
+        // Containers downstream of their contents: a project holds workbooks,
+        // a workbook its sheets and dashboards, a datasource its fields.
+        format!("SELECT project_id, parent_project_id, {contains} FROM {} WHERE parent_project_id IS NOT NULL", t("projects")),
+        format!("SELECT workbook_id, project_id, {contains} FROM {} WHERE project_id IS NOT NULL", t("workbooks")),
+        format!("SELECT datasource_id, project_id, {contains} FROM {} WHERE project_id IS NOT NULL", t("datasources")),
+        format!("SELECT database_id, table_id, {contains} FROM {} WHERE database_id IS NOT NULL", t("database_tables")),
+        format!("SELECT table_id, column_id, {contains} FROM {}", t("columns")),
+        format!("SELECT datasource_id, workbook_id, {contains} FROM {}", t("embedded_datasources")),
+        format!("SELECT datasource_id, field_id, {contains} FROM {}", t("fields")),
+        format!("SELECT content_id, workbook_id, {contains} FROM {}", t("workbook_contents")),
+        format!("SELECT sheet_id, dashboard_id, {contains} FROM {}", t("dashboard_sheets")),
+        format!("SELECT field_id, sheet_id, {reads} FROM {}", t("sheet_fields")),
+        format!("SELECT column_id, field_id, {reads} FROM {}", t("field_columns")),
+        format!(
+            "SELECT upstream_field_id, field_id, CASE WHEN relation = 'remote' THEN {remote} ELSE {references} END FROM {}",
+            t("field_fields")
+        ),
+        format!("SELECT published_datasource_id, embedded_datasource_id, {remote} FROM {}", t("embedded_published_datasources")),
+        // Several streams may report the same datasource → table pair.
+        format!("SELECT DISTINCT table_id, datasource_id, {reads} FROM {}", t("datasource_tables")),
+    ];
+    format!("edges (a, b, rel) AS ({})", parts.join(" UNION ALL "))
+}
+
 /// Builds the lineage graph of `run`.
 pub fn load(conn: &Connection, db: &Path, run: &RunRef) -> Result<(Graph, Dangling), LoadError> {
+    let err = |what: &'static str| {
+        move |source| LoadError::Query { what, run: run.run_id.clone(), path: db.to_owned(), source }
+    };
     let mut g = Graph { run_id: run.run_id.clone(), ..Graph::default() };
+    let started = std::time::Instant::now();
+
+    // Nodes, in index order.
+    let sql = format!("WITH {} SELECT k, id, luid, name, subtype, formula FROM nodes ORDER BY ix", nodes_cte(run));
+    let mut stmt = conn.prepare(&sql).map_err(err("assets"))?;
+    let mut current: Option<(usize, u32)> = None;
+    for batch in stmt.query_arrow([]).map_err(err("assets"))? {
+        let k = ints(&batch, 0);
+        let [id, luid, name, subtype, formula] = [1, 2, 3, 4, 5].map(|i| text(&batch, i));
+        for i in 0..batch.num_rows() {
+            let kind_no = k.value(i) as usize;
+            let ix = g.graph.add_node(Node {
+                kind: KINDS[kind_no],
+                id: id.value(i).into(),
+                luid: None,
+                name: opt(&name, i).unwrap_or_default().into(),
+                subtype: opt(&subtype, i).map(field_subtype).unwrap_or(""),
+                formula: opt(&formula, i).map(Into::into),
+            });
+            if let Some(l) = opt(&luid, i).filter(|l| !l.is_empty() && *l != id.value(i)) {
+                g.graph[ix].luid = Some(l.into());
+                g.luids.push((l.into(), ix));
+            }
+            match current {
+                Some((kn, start)) if kn == kind_no => current = Some((kn, start)),
+                Some((kn, start)) => {
+                    g.ranges.push((KINDS[kn], start..ix.index() as u32));
+                    current = Some((kind_no, ix.index() as u32));
+                }
+                None => current = Some((kind_no, ix.index() as u32)),
+            }
+        }
+    }
+    if let Some((kn, start)) = current {
+        g.ranges.push((KINDS[kn], start..g.graph.node_count() as u32));
+    }
+    g.luids.sort();
+    g.luids.dedup_by(|b, a| a.0 == b.0);
+    tracing::debug!(nodes = g.graph.node_count(), secs = started.elapsed().as_secs_f64(), "lineage assets loaded");
+
+    // Edges, as index pairs; an end the run does not hold comes back NULL.
+    let sql = format!(
+        "WITH {}, {}, \
+         keys AS (SELECT id AS key, ix FROM nodes UNION ALL \
+                  SELECT luid, ix FROM nodes WHERE luid IS NOT NULL AND luid NOT IN (SELECT id FROM nodes) \
+                  QUALIFY row_number() OVER (PARTITION BY luid ORDER BY ix) = 1) \
+         SELECT ka.ix, kb.ix, e.rel FROM edges e LEFT JOIN keys ka ON ka.key = e.a LEFT JOIN keys kb ON kb.key = e.b \
+         ORDER BY ka.ix, kb.ix, e.rel",
+        nodes_cte(run),
+        edges_cte(run)
+    );
     let mut dangling = Dangling::default();
-    let mut q = Query { conn, db, run };
-
-    let (nodes, edges) = q.sizes()?;
-    g.reserve(nodes, edges);
-
-    // Nodes first, containers before contents, so edges find both ends.
-    q.rows("projects", &["project_id", "name", "parent_project_id"], |r| {
-        g.add(node(Kind::Project, r[0], None, r[1]));
-    })?;
-    q.rows("projects", &["project_id", "parent_project_id"], |r| {
-        if let Some(parent) = r[1] {
-            dangling.edges += !g.link(r[0].unwrap_or_default(), parent, Rel::Contains) as usize;
+    let mut stmt = conn.prepare(&sql).map_err(err("links"))?;
+    let batches: Vec<RecordBatch> = stmt.query_arrow([]).map_err(err("links"))?.collect();
+    g.graph.reserve_edges(batches.iter().map(|b| b.num_rows()).sum());
+    for batch in batches {
+        let (a, b, rel) = (ints(&batch, 0), ints(&batch, 1), ints(&batch, 2));
+        for i in 0..batch.num_rows() {
+            if a.is_null(i) || b.is_null(i) {
+                dangling.edges += 1;
+                continue;
+            }
+            let (a, b) = (NodeIndex::new(a.value(i) as usize), NodeIndex::new(b.value(i) as usize));
+            if a != b {
+                g.graph.add_edge(a, b, RELS[rel.value(i) as usize]);
+            }
         }
-    })?;
-    q.rows("workbooks", &["workbook_id", "name", "project_id"], |r| {
-        g.add(node(Kind::Workbook, r[0], None, r[1]));
-        if let Some(p) = r[2] {
-            dangling.edges += !g.link(r[0].unwrap_or_default(), p, Rel::Contains) as usize;
-        }
-    })?;
-    q.rows("database_servers", &["database_id", "luid", "name"], |r| {
-        g.add(node(Kind::Database, r[0], r[1], r[2]));
-    })?;
-    q.rows("database_tables", &["table_id", "luid", "name", "kind", "database_id"], |r| {
-        let kind = if r[3] == Some("custom_sql") { Kind::CustomSql } else { Kind::Table };
-        g.add(node(kind, r[0], r[1], r[2]));
-        if let Some(db) = r[4] {
-            dangling.edges += !g.link(db, r[0].unwrap_or_default(), Rel::Contains) as usize;
-        }
-    })?;
-    q.rows("columns", &["column_id", "luid", "name", "table_id"], |r| {
-        g.add(node(Kind::Column, r[0], r[1], r[2]));
-        dangling.edges += !g.link(r[3].unwrap_or_default(), r[0].unwrap_or_default(), Rel::Contains) as usize;
-    })?;
-    q.rows("published_datasources", &["datasource_id", "luid", "name"], |r| {
-        g.add(node(Kind::PublishedDatasource, r[0], r[1], r[2]));
-    })?;
-    // The REST list knows a published datasource's project.
-    q.rows("datasources", &["datasource_id", "project_id"], |r| {
-        if let Some(p) = r[1] {
-            dangling.edges += !g.link(r[0].unwrap_or_default(), p, Rel::Contains) as usize;
-        }
-    })?;
-    q.rows("embedded_datasources", &["datasource_id", "name", "workbook_id"], |r| {
-        g.add(node(Kind::EmbeddedDatasource, r[0], None, r[1]));
-        dangling.edges += !g.link(r[0].unwrap_or_default(), r[2].unwrap_or_default(), Rel::Contains) as usize;
-    })?;
-    q.rows("sheets", &["sheet_id", "luid", "name", "workbook_id"], |r| {
-        g.add(node(Kind::Sheet, r[0], r[1], r[2]));
-    })?;
-    q.rows("dashboards", &["dashboard_id", "luid", "name", "workbook_id"], |r| {
-        g.add(node(Kind::Dashboard, r[0], r[1], r[2]));
-    })?;
-    q.rows("fields", &["field_id", "name", "kind", "datasource_id", "formula"], |r| {
-        let mut n = node(Kind::Field, r[0], None, r[1]);
-        n.subtype = super::field_subtype(r[2].unwrap_or_default());
-        n.formula = r[4].map(Into::into);
-        g.add(n);
-        dangling.edges += !g.link(r[3].unwrap_or_default(), r[0].unwrap_or_default(), Rel::Contains) as usize;
-    })?;
-
-    // Edges.
-    q.rows("workbook_contents", &["content_id", "workbook_id"], |r| {
-        dangling.edges += !g.link(r[0].unwrap_or_default(), r[1].unwrap_or_default(), Rel::Contains) as usize;
-    })?;
-    q.rows("dashboard_sheets", &["sheet_id", "dashboard_id"], |r| {
-        dangling.edges += !g.link(r[0].unwrap_or_default(), r[1].unwrap_or_default(), Rel::Contains) as usize;
-    })?;
-    q.rows("sheet_fields", &["field_id", "sheet_id"], |r| {
-        dangling.edges += !g.link(r[0].unwrap_or_default(), r[1].unwrap_or_default(), Rel::Reads) as usize;
-    })?;
-    q.rows("field_columns", &["column_id", "field_id"], |r| {
-        dangling.edges += !g.link(r[0].unwrap_or_default(), r[1].unwrap_or_default(), Rel::Reads) as usize;
-    })?;
-    q.rows("field_fields", &["upstream_field_id", "field_id", "relation"], |r| {
-        let rel = if r[2] == Some("remote") { Rel::Remote } else { Rel::References };
-        dangling.edges += !g.link(r[0].unwrap_or_default(), r[1].unwrap_or_default(), rel) as usize;
-    })?;
-    q.rows("embedded_published_datasources", &["published_datasource_id", "embedded_datasource_id"], |r| {
-        dangling.edges += !g.link(r[0].unwrap_or_default(), r[1].unwrap_or_default(), Rel::Remote) as usize;
-    })?;
-    // Several streams may report the same datasource → table pair.
-    q.rows_sql(
-        "datasource_tables",
-        &format!(
-            "SELECT DISTINCT table_id, datasource_id FROM {} t",
-            table_at(schema::table("datasource_tables").expect("defined"), run)
-        ),
-        |r| {
-            dangling.edges += !g.link(r[0].unwrap_or_default(), r[1].unwrap_or_default(), Rel::Reads) as usize;
-        },
-    )?;
+    }
+    tracing::debug!(edges = g.graph.edge_count(), secs = started.elapsed().as_secs_f64(), "lineage links loaded");
     Ok((g, dangling))
 }
 
-fn node(kind: Kind, id: Option<&str>, luid: Option<&str>, name: Option<&str>) -> Node {
-    let id: std::sync::Arc<str> = id.unwrap_or_default().into();
-    Node {
-        kind,
-        luid: luid.filter(|l| !l.is_empty() && *l != &*id).map(Into::into),
-        id,
-        name: name.unwrap_or_default().into(),
-        subtype: "",
-        formula: None,
+fn ints(batch: &RecordBatch, i: usize) -> arrow::array::Int64Array {
+    let c = batch.column(i);
+    match c.data_type() {
+        DataType::Int64 => c.as_primitive::<Int64Type>().clone(),
+        _ => arrow::compute::cast(c, &DataType::Int64).expect("an integer column").as_primitive::<Int64Type>().clone(),
     }
 }
 
-struct Query<'a> {
-    conn: &'a Connection,
-    db: &'a Path,
-    run: &'a RunRef,
+fn text(batch: &RecordBatch, i: usize) -> StringArray {
+    let c = batch.column(i);
+    match c.data_type() {
+        DataType::Utf8 => c.as_string::<i32>().clone(),
+        _ => arrow::compute::cast(c, &DataType::Utf8)
+            .map(|a| a.as_string::<i32>().clone())
+            .unwrap_or_else(|_| StringArray::new_null(c.len())),
+    }
 }
 
-/// The tables that become nodes and edges, for sizing the graph up front.
-const NODE_TABLES: &[&str] = &[
-    "projects", "workbooks", "database_servers", "database_tables", "columns", "published_datasources",
-    "embedded_datasources", "sheets", "dashboards", "fields",
-];
-const EDGE_TABLES: &[&str] = &[
-    "workbook_contents", "dashboard_sheets", "sheet_fields", "field_columns", "field_fields",
-    "embedded_published_datasources", "datasource_tables", "columns", "fields", "workbooks", "embedded_datasources",
-];
-
-impl Query<'_> {
-    /// (nodes, edges) the run's tables will make, at most.
-    fn sizes(&mut self) -> Result<(usize, usize), LoadError> {
-        let mut count = |tables: &[&'static str]| -> Result<usize, LoadError> {
-            let mut n = 0;
-            for &table in tables {
-                let t = schema::table(table).expect("a schema table");
-                let sql = format!("SELECT count(*) FROM {} t", table_at(t, self.run));
-                self.rows_sql(table, &sql, |r| n += r[0].and_then(|c| c.parse::<usize>().ok()).unwrap_or(0))?;
-            }
-            Ok(n)
-        };
-        Ok((count(NODE_TABLES)?, count(EDGE_TABLES)?))
-    }
-
-    /// Calls `f` with each row's text columns (`None` for NULL).
-    fn rows(&mut self, table: &'static str, columns: &[&str], f: impl FnMut(&[Option<&str>])) -> Result<(), LoadError> {
-        let t = schema::table(table).expect("a schema table");
-        let cols: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
-        let sql = format!("SELECT {} FROM {} t", cols.join(", "), table_at(t, self.run));
-        self.rows_sql(table, &sql, f)
-    }
-
-    fn rows_sql(&mut self, table: &'static str, sql: &str, mut f: impl FnMut(&[Option<&str>])) -> Result<(), LoadError> {
-        let err = |source| LoadError::Query { table, path: self.db.to_owned(), source };
-        let started = std::time::Instant::now();
-        let mut rows = 0usize;
-        let mut stmt = self.conn.prepare(sql).map_err(err)?;
-        let batches = stmt.query_arrow([]).map_err(err)?;
-        for batch in batches {
-            let columns: Vec<StringArray> = batch
-                .columns()
-                .iter()
-                .map(|c| match c.data_type() {
-                    DataType::Utf8 => c.as_string::<i32>().clone(),
-                    _ => arrow::compute::cast(c, &DataType::Utf8)
-                        .map(|a| a.as_string::<i32>().clone())
-                        .unwrap_or_else(|_| StringArray::new_null(c.len())),
-                })
-                .collect();
-            let mut row: Vec<Option<&str>> = Vec::with_capacity(columns.len());
-            for i in 0..batch.num_rows() {
-                row.clear();
-                row.extend(columns.iter().map(|c| (!c.is_null(i)).then(|| c.value(i))));
-                f(&row);
-            }
-            rows += batch.num_rows();
-        }
-        tracing::debug!(table, rows, secs = started.elapsed().as_secs_f64(), "lineage table loaded");
-        Ok(())
-    }
+fn opt(a: &StringArray, i: usize) -> Option<&str> {
+    (!a.is_null(i)).then(|| a.value(i))
 }

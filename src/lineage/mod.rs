@@ -21,7 +21,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use petgraph::graph::{DiGraph, NodeIndex};
-use rustc_hash::FxHashMap;
 
 pub use load::{load, LoadError};
 pub use walk::{walk, Direction, Walk, WalkNode};
@@ -136,19 +135,36 @@ pub struct Node {
 #[derive(Default)]
 pub struct Graph {
     pub graph: DiGraph<Node, Rel>,
-    /// Id fingerprint → node. Keyed by a 128-bit fingerprint rather than the
-    /// string: a lookup then touches one table slot instead of chasing a
-    /// pointer to compare a heap string, which is most of the cost of
-    /// linking millions of edges. Two distinct ids collide with probability
-    /// about n²/2¹²⁹, nil for any site.
-    by_id: FxHashMap<u128, NodeIndex>,
+    /// The node index range of each kind. [`load`] adds nodes kind by kind,
+    /// each kind sorted by id, so an id is found by binary search: no hash
+    /// index to build over a million ids.
+    ranges: Vec<(Kind, std::ops::Range<u32>)>,
+    /// (LUID, node), sorted by LUID, for nodes whose LUID differs from their id.
+    luids: Vec<(Box<str>, NodeIndex)>,
     pub run_id: String,
 }
 
 impl Graph {
     /// The node with this Metadata API id or REST LUID.
     pub fn get(&self, id: &str) -> Option<NodeIndex> {
-        self.by_id.get(&fingerprint(id)).copied()
+        for (_, range) in &self.ranges {
+            let (start, end) = (range.start as usize, range.end as usize);
+            let ids = |i: usize| &*self.graph[NodeIndex::new(i)].id;
+            // partition_point over the range: nodes within it are sorted by id.
+            let (mut lo, mut hi) = (start, end);
+            while lo < hi {
+                let mid = (lo + hi) / 2;
+                if ids(mid) < id {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            if lo < end && ids(lo) == id {
+                return Some(NodeIndex::new(lo));
+            }
+        }
+        self.luids.binary_search_by(|(l, _)| (**l).cmp(id)).ok().map(|i| self.luids[i].1)
     }
 
     pub fn node(&self, ix: NodeIndex) -> &Node {
@@ -266,64 +282,6 @@ impl Graph {
         }
         s
     }
-
-    fn add(&mut self, node: Node) -> NodeIndex {
-        let key = fingerprint(&node.id);
-        if let Some(&ix) = self.by_id.get(&key) {
-            return ix;
-        }
-        let luid = node.luid.as_deref().map(fingerprint);
-        let ix = self.graph.add_node(node);
-        self.by_id.insert(key, ix);
-        if let Some(luid) = luid {
-            self.by_id.entry(luid).or_insert(ix);
-        }
-        ix
-    }
-
-    /// Room for this many more nodes and edges, so a big run's graph and id
-    /// index grow once instead of doubling their way up.
-    fn reserve(&mut self, nodes: usize, edges: usize) {
-        self.graph.reserve_nodes(nodes);
-        self.graph.reserve_edges(edges);
-        self.by_id.reserve(nodes);
-    }
-
-    /// Adds an edge between two ids; either missing (an edge to an asset
-    /// the run did not see) is counted, not fatal.
-    fn link(&mut self, from: &str, to: &str, rel: Rel) -> bool {
-        match (self.get(from), self.get(to)) {
-            (Some(a), Some(b)) => {
-                self.graph.add_edge(a, b, rel);
-                true
-            }
-            _ => false,
-        }
-    }
-}
-
-/// A 128-bit fingerprint of an id: two independent multiply-rotate lanes
-/// over its 8-byte words, each finished with the SplitMix64 mixer. Fast
-/// (a few nanoseconds for a UUID) and well spread; ids come from Tableau,
-/// not from an adversary, so a keyed cryptographic hash buys nothing here.
-fn fingerprint(id: &str) -> u128 {
-    const K1: u64 = 0x9E37_79B9_7F4A_7C15;
-    const K2: u64 = 0xC2B2_AE3D_27D4_EB4F;
-    let len = id.len() as u64;
-    let (mut a, mut b) = (0x243F_6A88_85A3_08D3 ^ len, 0x1319_8A2E_0370_7344 ^ len.rotate_left(32));
-    for chunk in id.as_bytes().chunks(8) {
-        let mut word = [0u8; 8];
-        word[..chunk.len()].copy_from_slice(chunk);
-        let w = u64::from_le_bytes(word);
-        a = (a ^ w).wrapping_mul(K1).rotate_left(31);
-        b = (b ^ w.rotate_left(17)).wrapping_mul(K2).rotate_left(29);
-    }
-    fn mix(mut z: u64) -> u64 {
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    ((mix(a) as u128) << 64) | mix(b ^ a.rotate_left(7)) as u128
 }
 
 /// The field kinds the Metadata API reports (its `Field` interface's
@@ -351,21 +309,3 @@ pub enum FindError {
     Ambiguous { asset: String, candidates: Vec<String> },
 }
 
-#[cfg(test)]
-mod tests {
-    use super::fingerprint;
-
-    #[test]
-    fn fingerprints_do_not_collide_on_realistic_ids() {
-        let mut seen = std::collections::HashSet::new();
-        for i in 0..300_000u64 {
-            // UUID-shaped, sequential, and short ids.
-            let uuid = format!("{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}", i.wrapping_mul(2654435761), i % 65536, i % 4096, (i >> 12) % 4096, i);
-            assert!(seen.insert(fingerprint(&uuid)), "{uuid}");
-            assert!(seen.insert(fingerprint(&format!("field-{i:07}"))), "field-{i}");
-            assert!(seen.insert(fingerprint(&i.to_string())), "{i}");
-        }
-        assert_ne!(fingerprint(""), fingerprint("\0"));
-        assert_ne!(fingerprint("abcdefgh"), fingerprint("abcdefgh\0"));
-    }
-}
