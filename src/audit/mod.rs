@@ -174,6 +174,10 @@ pub struct AuditRun {
     pub dangling_edges: usize,
     /// Reading the lineage tables and building the graph.
     pub graph_secs: f64,
+    /// Of which DuckDB answering the lineage queries.
+    pub graph_query_secs: f64,
+    /// Of which building the graph from the answers.
+    pub graph_build_secs: f64,
     /// Reading the detectors' other inputs (usage, tasks, …).
     pub inputs_secs: f64,
     /// Running every detector.
@@ -210,6 +214,8 @@ pub fn run(db: &Path, parquet: Option<&Path>, run_id: Option<&str>, t: &Threshol
         dangling_edges: dangling.edges,
         findings,
         graph_secs,
+        graph_query_secs: dangling.query_secs,
+        graph_build_secs: dangling.build_secs,
         inputs_secs,
         detect_secs,
     })

@@ -28,11 +28,16 @@ pub enum LoadError {
     },
 }
 
-/// Edge rows naming an asset the run does not hold (an edge table row whose
-/// other end was not extracted); left out and reported, not fatal.
+/// What loading found and what it cost.
 #[derive(Debug, Default, Clone)]
 pub struct Dangling {
+    /// Edge rows naming an asset the run does not hold (an edge table row
+    /// whose other end was not extracted); left out and reported, not fatal.
     pub edges: usize,
+    /// Seconds DuckDB spent answering the two queries (scans, numbering, joins).
+    pub query_secs: f64,
+    /// Seconds spent building the graph from the answers.
+    pub build_secs: f64,
 }
 
 /// Node kinds by the number the SQL gives them (their order in the graph).
@@ -53,8 +58,8 @@ fn rel_no(r: Rel) -> i64 {
 
 const RELS: [Rel; 4] = [Rel::Contains, Rel::Reads, Rel::References, Rel::Remote];
 
-/// The `nodes` CTE: every asset of the run with its number `ix`, kind by
-/// kind and sorted by id within a kind; an id listed twice keeps its first kind.
+/// The `all_nodes` CTE: every asset of the run with its kind number `k`.
+/// Node `ix` is the asset's position ordered by (k, id).
 fn nodes_cte(run: &RunRef) -> String {
     let t = |name: &str| table_at(schema::table(name).expect("a schema table"), run);
     let k = |kind: Kind| kind_no(kind);
@@ -75,12 +80,7 @@ fn nodes_cte(run: &RunRef) -> String {
         format!("SELECT {}, workbook_id, NULL, name, NULL, NULL FROM {}", k(Kind::Workbook), t("workbooks")),
         format!("SELECT {}, project_id, NULL, name, NULL, NULL FROM {}", k(Kind::Project), t("projects")),
     ];
-    format!(
-        "all_nodes (k, id, luid, name, subtype, formula) AS ({}), \
-         unique_nodes AS (SELECT * FROM all_nodes QUALIFY row_number() OVER (PARTITION BY id ORDER BY k) = 1), \
-         nodes AS (SELECT *, row_number() OVER (ORDER BY k, id) - 1 AS ix FROM unique_nodes)",
-        parts.join(" UNION ALL ")
-    )
+    format!("all_nodes (k, id, luid, name, subtype, formula) AS ({})", parts.join(" UNION ALL "))
 }
 
 /// The `edges` CTE: (upstream id, downstream id, relation) from every table
@@ -123,10 +123,12 @@ pub fn load(conn: &Connection, db: &Path, run: &RunRef) -> Result<(Graph, Dangli
     let started = std::time::Instant::now();
 
     // Nodes, in index order.
-    let sql = format!("WITH {} SELECT k, id, luid, name, subtype, formula FROM nodes ORDER BY ix", nodes_cte(run));
+    let sql = format!("WITH {} SELECT k, id, luid, name, subtype, formula FROM all_nodes ORDER BY k, id", nodes_cte(run));
     let mut stmt = conn.prepare(&sql).map_err(err("assets"))?;
     let mut current: Option<(usize, u32)> = None;
+    let mut build = std::time::Duration::ZERO;
     for batch in stmt.query_arrow([]).map_err(err("assets"))? {
+        let building = std::time::Instant::now();
         let k = ints(&batch, 0);
         let [id, luid, name, subtype, formula] = [1, 2, 3, 4, 5].map(|i| text(&batch, i));
         for i in 0..batch.num_rows() {
@@ -152,6 +154,7 @@ pub fn load(conn: &Connection, db: &Path, run: &RunRef) -> Result<(Graph, Dangli
                 None => current = Some((kind_no, ix.index() as u32)),
             }
         }
+        build += building.elapsed();
     }
     if let Some((kn, start)) = current {
         g.ranges.push((KINDS[kn], start..g.graph.node_count() as u32));
@@ -161,19 +164,22 @@ pub fn load(conn: &Connection, db: &Path, run: &RunRef) -> Result<(Graph, Dangli
     tracing::debug!(nodes = g.graph.node_count(), secs = started.elapsed().as_secs_f64(), "lineage assets loaded");
 
     // Edges, as index pairs; an end the run does not hold comes back NULL.
+    // The same numbering, over the ids alone; an id listed twice (which
+    // Tableau does not do) links through its first node.
     let sql = format!(
         "WITH {}, {}, \
-         keys AS (SELECT id AS key, ix FROM nodes UNION ALL \
-                  SELECT luid, ix FROM nodes WHERE luid IS NOT NULL AND luid NOT IN (SELECT id FROM nodes) \
-                  QUALIFY row_number() OVER (PARTITION BY luid ORDER BY ix) = 1) \
-         SELECT ka.ix, kb.ix, e.rel FROM edges e LEFT JOIN keys ka ON ka.key = e.a LEFT JOIN keys kb ON kb.key = e.b \
-         ORDER BY ka.ix, kb.ix, e.rel",
+         numbered AS (SELECT id, luid, row_number() OVER (ORDER BY k, id) - 1 AS ix FROM all_nodes), \
+         keys AS (SELECT id AS key, min(ix) AS ix FROM numbered GROUP BY id UNION ALL \
+                  SELECT luid, min(ix) FROM numbered WHERE luid IS NOT NULL AND luid NOT IN (SELECT id FROM numbered) \
+                  GROUP BY luid) \
+         SELECT ka.ix, kb.ix, e.rel FROM edges e LEFT JOIN keys ka ON ka.key = e.a LEFT JOIN keys kb ON kb.key = e.b",
         nodes_cte(run),
         edges_cte(run)
     );
     let mut dangling = Dangling::default();
     let mut stmt = conn.prepare(&sql).map_err(err("links"))?;
     let batches: Vec<RecordBatch> = stmt.query_arrow([]).map_err(err("links"))?.collect();
+    let building = std::time::Instant::now();
     g.graph.reserve_edges(batches.iter().map(|b| b.num_rows()).sum());
     for batch in batches {
         let (a, b, rel) = (ints(&batch, 0), ints(&batch, 1), ints(&batch, 2));
@@ -188,6 +194,9 @@ pub fn load(conn: &Connection, db: &Path, run: &RunRef) -> Result<(Graph, Dangli
             }
         }
     }
+    build += building.elapsed();
+    dangling.build_secs = build.as_secs_f64();
+    dangling.query_secs = started.elapsed().as_secs_f64() - dangling.build_secs;
     tracing::debug!(edges = g.graph.edge_count(), secs = started.elapsed().as_secs_f64(), "lineage links loaded");
     Ok((g, dangling))
 }

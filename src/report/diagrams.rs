@@ -64,12 +64,28 @@ impl<'g> Builder<'g> {
 
     fn finish(self, id: String, kind: &str, name: &str, flagged: &HashSet<String>) -> Diagram {
         let g = self.g;
+        // Nodes by (kind, id), whatever order the graph's edges came in, so
+        // the same run always gives the same diagram data.
+        let mut order: Vec<usize> = (0..self.order.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (a, b) = (g.node(self.order[a]), g.node(self.order[b]));
+            (a.kind, &a.id).cmp(&(b.kind, &b.id))
+        });
+        let mut position = vec![0u32; order.len()];
+        for (new, &old) in order.iter().enumerate() {
+            position[old] = new as u32;
+        }
+        let mut edges: Vec<(u32, u32)> =
+            self.edges.iter().map(|&(a, b)| (position[a], position[b])).collect();
+        edges.sort_unstable();
         Diagram {
             id,
             kind: kind.to_string(),
             name: name.to_string(),
-            nodes: self
-                .order
+            nodes: order
+                .iter()
+                .map(|&i| self.order[i])
+                .collect::<Vec<_>>()
                 .iter()
                 .map(|&ix| {
                     let rid = report_id(g, ix);
@@ -81,7 +97,7 @@ impl<'g> Builder<'g> {
                     }
                 })
                 .collect(),
-            edges: self.edges.into_iter().map(|(a, b)| (a as u32, b as u32)).collect(),
+            edges,
         }
     }
 }

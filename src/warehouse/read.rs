@@ -32,8 +32,21 @@ pub fn open(db: &Path) -> Result<Connection, WarehouseError> {
         .access_mode(AccessMode::ReadOnly)
         .and_then(|c| c.enable_autoload_extension(false))
         .map_err(|e| err("cannot configure DuckDB", e))?;
-    Connection::open_with_flags(db, config).map_err(|e| err("cannot open", e))
+    let conn = Connection::open_with_flags(db, config).map_err(|e| err("cannot open", e))?;
+    // Readers join and sort million-row tables (the lineage graph): cap
+    // DuckDB's buffers so TRM stays within a modest footprint, spilling to
+    // the system temporary directory (the warehouse's may be read-only).
+    let spill = std::env::temp_dir().join(format!("trm-duckdb-{}", std::process::id()));
+    let sql = format!(
+        "SET memory_limit = '{MEMORY_LIMIT}'; SET temp_directory = '{}';",
+        spill.display().to_string().replace('\'', "''")
+    );
+    conn.execute_batch(&sql).map_err(|e| err("cannot configure DuckDB", e))?;
+    Ok(conn)
 }
+
+/// DuckDB's buffer limit for readers.
+pub const MEMORY_LIMIT: &str = "400MB";
 
 /// The run with this id, or the latest succeeded run when `run_id` is
 /// `None`. A failed or unknown run is an error naming it.
