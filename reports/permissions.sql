@@ -1,7 +1,8 @@
 -- title: Explicit permission grants by project
 -- description: Every explicit permission rule on projects, workbooks and
 --   published datasources, grouped by project: who (a user or a group) is
---   allowed or denied which capability. A project's default rules for the
+--   allowed or denied which capabilities (one row per object, scope, grantee
+--   and mode). A project's default rules for the
 --   workbooks and datasources in it have scope default_workbooks or
 --   default_datasources; rules on the item itself have scope item. Effective
 --   permissions (group membership, locked projects, site roles) are not
@@ -16,8 +17,8 @@
 --   grantee_type: user or group
 --   grantee_id: REST id of the user or group
 --   grantee_name: sign-in name of the user, or name of the group
---   capability: the capability (Read, Write, ExportData, …)
 --   mode: Allow or Deny
+--   capabilities: the capabilities granted (or denied) in this mode, comma-separated (Read, Write, ExportData, …)
 WITH RECURSIVE paths(project_id, path, depth) AS (
     -- Top-level projects, and any whose parent is not in the warehouse.
     SELECT p.project_id, p.name, 0
@@ -42,16 +43,16 @@ SELECT
     g.object_type,
     g.object_id,
     CASE g.object_type
-        WHEN 'project' THEN op.name
-        WHEN 'workbook' THEN w.name
-        WHEN 'datasource' THEN d.name
+        WHEN 'project' THEN any_value(op.name)
+        WHEN 'workbook' THEN any_value(w.name)
+        WHEN 'datasource' THEN any_value(d.name)
     END AS object_name,
     g.scope,
     g.grantee_type,
     g.grantee_id,
-    CASE g.grantee_type WHEN 'user' THEN u.name WHEN 'group' THEN gr.name END AS grantee_name,
-    g.capability,
-    g.mode
+    CASE g.grantee_type WHEN 'user' THEN any_value(u.name) WHEN 'group' THEN any_value(gr.name) END AS grantee_name,
+    g.mode,
+    string_agg(g.capability, ', ' ORDER BY g.capability) AS capabilities
 FROM grants g
 LEFT JOIN paths pp ON pp.project_id = g.home_project_id
 LEFT JOIN projects pr ON pr.project_id = g.home_project_id
@@ -60,9 +61,10 @@ LEFT JOIN workbooks w ON g.object_type = 'workbook' AND w.workbook_id = g.object
 LEFT JOIN datasources d ON g.object_type = 'datasource' AND d.datasource_id = g.object_id
 LEFT JOIN users u ON g.grantee_type = 'user' AND u.user_id = g.grantee_id
 LEFT JOIN groups gr ON g.grantee_type = 'group' AND gr.group_id = g.grantee_id
+GROUP BY project_path, g.home_project_id, g.object_type, g.object_id, g.scope, g.grantee_type, g.grantee_id, g.mode
 ORDER BY
     project_path, project_id,
     CASE g.object_type WHEN 'project' THEN 1 WHEN 'workbook' THEN 2 WHEN 'datasource' THEN 3 ELSE 4 END,
     object_name, g.object_id,
     CASE g.scope WHEN 'item' THEN 1 WHEN 'default_workbooks' THEN 2 WHEN 'default_datasources' THEN 3 ELSE 4 END,
-    g.grantee_type, grantee_name, g.grantee_id, g.capability, g.mode;
+    g.grantee_type, grantee_name, g.grantee_id, g.mode;

@@ -60,7 +60,7 @@ const RELS: [Rel; 4] = [Rel::Contains, Rel::Reads, Rel::References, Rel::Remote]
 
 /// The `all_nodes` CTE: every asset of the run with its kind number `k`.
 /// Node `ix` is the asset's position ordered by (k, id).
-fn nodes_cte(run: &RunRef) -> String {
+fn nodes_cte(run: &RunRef, scope: Scope) -> String {
     let t = |name: &str| table_at(schema::table(name).expect("a schema table"), run);
     let k = |kind: Kind| kind_no(kind);
     let parts = [
@@ -71,10 +71,15 @@ fn nodes_cte(run: &RunRef) -> String {
             k(Kind::Table),
             t("database_tables")
         ),
-        format!("SELECT {}, column_id, luid, name, NULL, NULL FROM {}", k(Kind::Column), t("columns")),
+        format!(
+            "SELECT {}, column_id, luid, name, NULL, NULL FROM {}{}",
+            k(Kind::Column),
+            t("columns"),
+            scope.only_full()
+        ),
         format!("SELECT {}, datasource_id, luid, name, NULL, NULL FROM {}", k(Kind::PublishedDatasource), t("published_datasources")),
         format!("SELECT {}, datasource_id, NULL, name, NULL, NULL FROM {}", k(Kind::EmbeddedDatasource), t("embedded_datasources")),
-        format!("SELECT {}, field_id, NULL, name, kind, formula FROM {}", k(Kind::Field), t("fields")),
+        format!("SELECT {}, field_id, NULL, name, kind, formula FROM {}{}", k(Kind::Field), t("fields"), scope.only_full()),
         format!("SELECT {}, sheet_id, luid, name, NULL, NULL FROM {}", k(Kind::Sheet), t("sheets")),
         format!("SELECT {}, dashboard_id, luid, name, NULL, NULL FROM {}", k(Kind::Dashboard), t("dashboards")),
         format!("SELECT {}, workbook_id, NULL, name, NULL, NULL FROM {}", k(Kind::Workbook), t("workbooks")),
@@ -85,7 +90,7 @@ fn nodes_cte(run: &RunRef) -> String {
 
 /// The `edges` CTE: (upstream id, downstream id, relation) from every table
 /// that links assets.
-fn edges_cte(run: &RunRef) -> String {
+fn edges_cte(run: &RunRef, scope: Scope) -> String {
     let t = |name: &str| table_at(schema::table(name).expect("a schema table"), run);
     let (contains, reads, references, remote) =
         (rel_no(Rel::Contains), rel_no(Rel::Reads), rel_no(Rel::References), rel_no(Rel::Remote));
@@ -96,16 +101,24 @@ fn edges_cte(run: &RunRef) -> String {
         format!("SELECT workbook_id, project_id, {contains} FROM {} WHERE project_id IS NOT NULL", t("workbooks")),
         format!("SELECT datasource_id, project_id, {contains} FROM {} WHERE project_id IS NOT NULL", t("datasources")),
         format!("SELECT database_id, table_id, {contains} FROM {} WHERE database_id IS NOT NULL", t("database_tables")),
-        format!("SELECT table_id, column_id, {contains} FROM {}", t("columns")),
+        format!("SELECT table_id, column_id, {contains} FROM {}{}", t("columns"), scope.only_full()),
         format!("SELECT datasource_id, workbook_id, {contains} FROM {}", t("embedded_datasources")),
-        format!("SELECT datasource_id, field_id, {contains} FROM {}", t("fields")),
+        format!("SELECT datasource_id, field_id, {contains} FROM {}{}", t("fields"), scope.only_full()),
         format!("SELECT content_id, workbook_id, {contains} FROM {}", t("workbook_contents")),
         format!("SELECT sheet_id, dashboard_id, {contains} FROM {}", t("dashboard_sheets")),
-        format!("SELECT field_id, sheet_id, {reads} FROM {}", t("sheet_fields")),
-        format!("SELECT column_id, field_id, {reads} FROM {}", t("field_columns")),
+        format!("SELECT field_id, sheet_id, {reads} FROM {}{}", t("sheet_fields"), scope.only_full()),
+        format!("SELECT column_id, field_id, {reads} FROM {}{}", t("field_columns"), scope.only_full()),
         format!(
-            "SELECT upstream_field_id, field_id, CASE WHEN relation = 'remote' THEN {remote} ELSE {references} END FROM {}",
-            t("field_fields")
+            "SELECT upstream_field_id, field_id, CASE WHEN relation = 'remote' THEN {remote} ELSE {references} END FROM {}{}",
+            t("field_fields"),
+            scope.only_full()
+        ),
+        // Without fields, a sheet reads the datasources whose fields it shows.
+        format!(
+            "SELECT DISTINCT f.datasource_id, s.sheet_id, {reads} FROM {} s JOIN {} f ON f.field_id = s.field_id{}",
+            t("sheet_fields"),
+            t("fields"),
+            scope.only_assets()
         ),
         format!("SELECT published_datasource_id, embedded_datasource_id, {remote} FROM {}", t("embedded_published_datasources")),
         // Several streams may report the same datasource → table pair.
@@ -114,8 +127,34 @@ fn edges_cte(run: &RunRef) -> String {
     format!("edges (a, b, rel) AS ({})", parts.join(" UNION ALL "))
 }
 
-/// Builds the lineage graph of `run`.
+/// How much of the lineage to load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every asset down to columns and fields.
+    Full,
+    /// Assets without columns and fields; a sheet reads the datasources
+    /// whose fields it shows. A twentieth of the size, for diagrams.
+    Assets,
+}
+
+impl Scope {
+    /// A filter that keeps a part's rows only in this scope.
+    fn only_full(self) -> &'static str {
+        if self == Scope::Full { "" } else { " WHERE false" }
+    }
+
+    fn only_assets(self) -> &'static str {
+        if self == Scope::Assets { "" } else { " WHERE false" }
+    }
+}
+
+/// Builds the full lineage graph of `run`.
 pub fn load(conn: &Connection, db: &Path, run: &RunRef) -> Result<(Graph, Dangling), LoadError> {
+    load_scope(conn, db, run, Scope::Full)
+}
+
+/// Builds the lineage graph of `run` at `scope`.
+pub fn load_scope(conn: &Connection, db: &Path, run: &RunRef, scope: Scope) -> Result<(Graph, Dangling), LoadError> {
     let err = |what: &'static str| {
         move |source| LoadError::Query { what, run: run.run_id.clone(), path: db.to_owned(), source }
     };
@@ -123,7 +162,7 @@ pub fn load(conn: &Connection, db: &Path, run: &RunRef) -> Result<(Graph, Dangli
     let started = std::time::Instant::now();
 
     // Nodes, in index order.
-    let sql = format!("WITH {} SELECT k, id, luid, name, subtype, formula FROM all_nodes ORDER BY k, id", nodes_cte(run));
+    let sql = format!("WITH {} SELECT k, id, luid, name, subtype, formula FROM all_nodes ORDER BY k, id", nodes_cte(run, scope));
     let mut stmt = conn.prepare(&sql).map_err(err("assets"))?;
     let mut current: Option<(usize, u32)> = None;
     let mut build = std::time::Duration::ZERO;
@@ -173,8 +212,8 @@ pub fn load(conn: &Connection, db: &Path, run: &RunRef) -> Result<(Graph, Dangli
                   SELECT luid, min(ix) FROM numbered WHERE luid IS NOT NULL AND luid NOT IN (SELECT id FROM numbered) \
                   GROUP BY luid) \
          SELECT ka.ix, kb.ix, e.rel FROM edges e LEFT JOIN keys ka ON ka.key = e.a LEFT JOIN keys kb ON kb.key = e.b",
-        nodes_cte(run),
-        edges_cte(run)
+        nodes_cte(run, scope),
+        edges_cte(run, scope)
     );
     let mut dangling = Dangling::default();
     let mut stmt = conn.prepare(&sql).map_err(err("links"))?;

@@ -120,11 +120,16 @@ pub fn workbook(g: &Graph, wb: NodeIndex, flagged: &HashSet<String>) -> Diagram 
                 for d in dashboards {
                     b.edge(p, d);
                 }
-                // The datasources whose fields the sheet shows.
+                // The datasources whose fields the sheet shows: through its
+                // fields in a full graph, directly in an asset-level one.
+                const SOURCES: &[Kind] = &[Kind::EmbeddedDatasource, Kind::PublishedDatasource];
                 let sources: BTreeSet<NodeIndex> = g
                     .upstream(p)
-                    .filter(|&(f, _)| g.node(f).kind == Kind::Field)
-                    .filter_map(|(f, _)| g.upstream_of_kind(f, &[Kind::EmbeddedDatasource, Kind::PublishedDatasource]))
+                    .filter_map(|(f, _)| match g.node(f).kind {
+                        Kind::Field => g.upstream_of_kind(f, SOURCES),
+                        k if SOURCES.contains(&k) => Some(f),
+                        _ => None,
+                    })
                     .collect();
                 for s in sources {
                     b.edge(s, p);

@@ -21,6 +21,9 @@ pub struct Options<'a> {
     pub thresholds: &'a Thresholds,
 }
 
+/// Rows per report in index.html.
+pub const HTML_ROW_LIMIT: usize = 100_000;
+
 /// What `trm report` wrote.
 pub struct Generated {
     pub run: RunRef,
@@ -118,8 +121,21 @@ pub fn generate(o: &Options) -> anyhow::Result<Generated> {
         }
     }
 
-    let (graph, _) = crate::lineage::load(&conn, o.db, &run)?;
+    let (graph, _) = crate::lineage::load_scope(&conn, o.db, &run, crate::lineage::Scope::Assets)?;
     drop(conn);
+    // The page stays quick with this many rows per report; the CSV has all.
+    let mut tables = tables;
+    for t in &mut tables {
+        if t.rows.len() > HTML_ROW_LIMIT {
+            t.description += &format!(
+                " This page shows the first {} of {} rows; {}.csv has them all.",
+                crate::audit::thousands(HTML_ROW_LIMIT as i64),
+                crate::audit::thousands(t.rows.len() as i64),
+                t.slug
+            );
+            t.rows.truncate(HTML_ROW_LIMIT);
+        }
+    }
     let input = HtmlInput {
         site: if run.site.is_empty() { "Default".into() } else { run.site.clone() },
         server: run.server.clone(),
