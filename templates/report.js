@@ -2,14 +2,29 @@
 // lineage diagrams from the layouts svg.rs computed. All data comes from the
 // page's <script type="application/json"> blocks and is put into the DOM
 // with textContent and setAttribute only, never as markup.
-(function () {
+(async function () {
   'use strict';
 
   // The namespace name of SVG elements: an identifier, never fetched.
   const SVG_NS = 'http://www.w3.org/2000/svg';
   const PAGE_SIZE = 100;
 
+  // Data blocks are JSON, gzipped and base64-encoded (html.rs `pack`):
+  // unpacked once, up front, with the browser's own DecompressionStream.
+  const unpacked = new Map();
+  async function unpackAll() {
+    const blocks = document.querySelectorAll('script[type="application/json"][data-encoding="gzip-base64"]');
+    for (const block of blocks) {
+      const binary = atob(block.textContent.trim());
+      const bytes = new Uint8Array(binary.length);
+      for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+      const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+      unpacked.set(block.id, await new Response(stream).text());
+    }
+  }
+
   function readJson(id) {
+    if (unpacked.has(id)) return JSON.parse(unpacked.get(id));
     const el = document.getElementById(id);
     return el ? JSON.parse(el.textContent) : null;
   }
@@ -35,6 +50,8 @@
   function assetHref(id) {
     return '#asset-' + encodeURIComponent(id);
   }
+
+  await unpackAll();
 
   // --- diagrams --------------------------------------------------------------------
 
