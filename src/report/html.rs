@@ -250,7 +250,6 @@ fn report_view(index: usize, r: &ReportTable) -> ReportView<'_> {
 /// JSON, gzipped, base64-encoded: the contents of a `gzip-base64` data block.
 pub fn pack(value: &impl Serialize) -> String {
     use base64::Engine as _;
-    use std::io::Write as _;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
     serde_json::to_writer(&mut gz, value).expect("report data serializes");
     let bytes = gz.finish().expect("gzip into memory cannot fail");
