@@ -91,6 +91,20 @@ async fn run_writes_everything_and_fail_on_sets_the_exit_code() {
         }
     }
 
+    // `trm report-usage` writes the same usage report on its own.
+    let single = dir.join("usage_report.csv");
+    let out = Command::new(env!("CARGO_BIN_EXE_trm"))
+        .args(["report-usage", "--db"])
+        .arg(dir.join("trm.duckdb"))
+        .arg("--output")
+        .arg(&single)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&single).unwrap(), usage);
+    assert_eq!(usage.lines().count(), m.counts.views + 1, "one row per view, plus the header");
+
     // Named findings present: exit 1, everything still written.
     let dir2 = scratch("fail-on");
     let (code, out, err) = trm_run(&handle, &dir2, &["--fail-on", "broken-extracts,missing-fields"]);

@@ -327,6 +327,21 @@ impl Settings {
 mod tests {
     use super::*;
 
+    #[test]
+    fn audit_thresholds_default_override_and_reject_nonsense() {
+        let path = Path::new("t.yaml");
+        let none = File::parse(path, "profiles: {}\n").unwrap();
+        assert_eq!(none.audit, Thresholds { unused_days: 90, stale_factor: 2, failures_high: 3 });
+        let some = File::parse(path, "audit:\n  unused_days: 30\n").unwrap();
+        assert_eq!(some.audit, Thresholds { unused_days: 30, stale_factor: 2, failures_high: 3 });
+        some.audit.check("t.yaml").unwrap();
+        let zero = File::parse(path, "audit:\n  stale_factor: 0\n").unwrap();
+        let e = zero.audit.check("t.yaml").unwrap_err().to_string();
+        assert_eq!(e, "t.yaml: audit.stale_factor: must be at least 1 (times the schedule interval)");
+        let typo = File::parse(path, "audit:\n  unused_dayz: 30\n").unwrap_err().to_string();
+        assert!(typo.contains("t.yaml") && typo.contains("unused_dayz"), "{typo}");
+    }
+
     fn env() -> Env {
         Env { token_name: Some("pat".into()), token_secret: Some(Secret::new("s3cr3t")), ..Env::default() }
     }
