@@ -400,8 +400,8 @@ async fn reports_over_a_two_snapshot_warehouse() {
     write_findings(&db, &settings.parquet, &planted);
 
     let conn = read_only(&db);
-    let permissions = has_permissions(&conn);
-    let runnable: Vec<Definition> = defs.iter().filter(|d| permissions || d.slug != "permissions").cloned().collect();
+    assert!(has_permissions(&conn), "the extract wrote the permissions table");
+    let runnable: Vec<Definition> = defs.to_vec();
     let vars = vars(&[("unused_days", 30), ("stale_days", 60), ("top_n", 10)]);
     let out = dir.join("csv");
     let tables = write_all(&conn, &runnable, &vars, &out).expect("every report runs");
@@ -413,9 +413,7 @@ async fn reports_over_a_two_snapshot_warehouse() {
     usage_counts_match_the_site(&handle, &by_slug);
     other_reports_match_the_site(&handle, &by_slug, &planted);
     window_edges(&db, &usage_def, &handle);
-    if !permissions {
-        permissions_sql_fits_the_agreed_table(&db, &defs, &handle);
-    }
+    permissions_match_the_site(&handle, &by_slug);
     handle.stop().await;
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -678,32 +676,13 @@ fn window_edges(db: &Path, usage: &Definition, handle: &SimHandle) {
         .all(|r| r[column(&t, "window_days")] == json!(90) && r[column(&t, "window_views")].is_null()));
 }
 
-/// Until the permissions table lands, check the report's SQL against the
-/// agreed shape with a temporary table on a read-only connection.
-fn permissions_sql_fits_the_agreed_table(db: &Path, defs: &[Definition], handle: &SimHandle) {
+/// Every project's own rules and default rules, from the site's model,
+/// are exactly the report's project rows: path, scope, grantee, mode and
+/// the capabilities grouped per mode.
+fn permissions_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &ReportTable>) {
+    use trm::sim::dataset::Grantee;
     let d = &handle.state.data;
-    let def = defs.iter().find(|d| d.slug == "permissions").expect("a permissions report");
-    let nested = d.projects.iter().position(|p| p.parent.is_some()).expect("the site has nested projects");
-    let project = &d.projects[nested];
-    let w = d.workbooks.iter().find(|w| w.project as usize == nested).unwrap_or(&d.workbooks[0]);
-    let (user, group) = (&d.users[0], &d.groups[0]);
-    let conn = read_only(db);
-    conn.execute_batch(&format!(
-        "CREATE TEMP TABLE permissions (object_type VARCHAR, object_id VARCHAR, project_id VARCHAR, scope VARCHAR, \
-         grantee_type VARCHAR, grantee_id VARCHAR, capability VARCHAR, mode VARCHAR);
-         INSERT INTO temp.permissions VALUES
-           ('workbook', '{wb}', '{wp}', 'item', 'user', '{user}', 'Read', 'Allow'),
-           ('project', '{p}', '{p}', 'default_workbooks', 'user', '{user}', 'ExportData', 'Deny'),
-           ('project', '{p}', '{p}', 'item', 'group', '{group}', 'Read', 'Allow');",
-        wb = w.id,
-        wp = d.projects[w.project as usize].id,
-        p = project.id,
-        user = user.id,
-        group = group.id,
-    ))
-    .unwrap();
-    let t = sql::run(&conn, def, &BTreeMap::new()).unwrap();
-    assert_eq!(t.rows.len(), 3);
+    let t = by_slug["permissions"];
     let path = |mut i: usize| {
         let mut names = vec![d.projects[i].name.clone()];
         while let Some(parent) = d.projects[i].parent {
@@ -713,20 +692,51 @@ fn permissions_sql_fits_the_agreed_table(db: &Path, defs: &[Definition], handle:
         names.reverse();
         names.join(" / ")
     };
-    for row in &t.rows {
-        let Some(Entity::Project(p)) = d.lookup(text(&t, row, "project_id")) else { panic!("{row:?}") };
-        assert_eq!(text(&t, row, "project_path"), path(p as usize));
-        let (kind, name) = (text(&t, row, "object_type"), text(&t, row, "object_name"));
-        assert_eq!(name, if kind == "project" { &project.name } else { &w.name });
-        let grantee = text(&t, row, "grantee_name");
-        assert_eq!(grantee, if text(&t, row, "grantee_type") == "user" { &user.name } else { &group.name });
+    let mut expected = BTreeSet::new();
+    for (i, p) in d.projects.iter().enumerate() {
+        for (scope, rules) in
+            [("item", &p.rules), ("default_workbooks", &p.default_workbook_rules), ("default_datasources", &p.default_datasource_rules)]
+        {
+            for rule in rules {
+                let (kind, id, name) = match rule.grantee {
+                    Grantee::User(u) => ("user", &d.users[u as usize].id, &d.users[u as usize].name),
+                    Grantee::Group(g) => ("group", &d.groups[g as usize].id, &d.groups[g as usize].name),
+                };
+                for mode in ["Allow", "Deny"] {
+                    let mut caps: Vec<&str> =
+                        rule.capabilities.iter().filter(|(_, m)| m.as_str() == mode).map(|(c, _)| *c).collect();
+                    if caps.is_empty() {
+                        continue;
+                    }
+                    caps.sort_unstable();
+                    expected.insert((path(i), p.id.clone(), scope, kind, id.clone(), name.clone(), mode, caps.join(", ")));
+                }
+            }
+        }
     }
-    // Within the nested project: the project's own rules (item before defaults), then its workbook's.
-    if w.project as usize == nested {
-        let order: Vec<(&str, &str)> =
-            t.rows.iter().map(|r| (text(&t, r, "object_type"), text(&t, r, "scope"))).collect();
-        assert_eq!(order, vec![("project", "item"), ("project", "default_workbooks"), ("workbook", "item")]);
-    }
+    let found: BTreeSet<_> = t
+        .rows
+        .iter()
+        .filter(|r| text(t, r, "object_type") == "project")
+        .map(|r| {
+            (
+                text(t, r, "project_path").to_string(),
+                text(t, r, "object_id").to_string(),
+                match text(t, r, "scope") {
+                    "item" => "item",
+                    "default_workbooks" => "default_workbooks",
+                    _ => "default_datasources",
+                },
+                if text(t, r, "grantee_type") == "user" { "user" } else { "group" },
+                text(t, r, "grantee_id").to_string(),
+                text(t, r, "grantee_name").to_string(),
+                if text(t, r, "mode") == "Allow" { "Allow" } else { "Deny" },
+                text(t, r, "capabilities").to_string(),
+            )
+        })
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(found, expected, "project permission rows");
 }
 
 // --- Definitions and CSV without a warehouse -----------------------------------------------
