@@ -11,7 +11,8 @@ use crate::sim::dataset::Size;
 #[derive(Debug, Parser)]
 #[command(name = "trm", version, about = "Tableau Resource Manager: audit warehouse, lineage and governance reports")]
 pub struct Cli {
-    /// Write logs to stderr as JSON lines, for schedulers.
+    /// Write logs to stderr as JSON lines, for schedulers; `audit` and
+    /// `lineage` also print their results as JSON.
     #[arg(long, global = true)]
     pub json: bool,
     #[command(subcommand)]
