@@ -93,12 +93,8 @@ pub async fn report_usage(args: ReportUsageArgs) -> anyhow::Result<()> {
 
 /// Extract → audit → report; then `--fail-on`.
 pub async fn pipeline(args: RunArgs) -> anyhow::Result<()> {
-    let (_, settings, options) = crate::run::extract_run(&args.extract).await?;
-    let (path, named) = match &args.extract.config {
-        Some(p) => (p.clone(), true),
-        None => (PathBuf::from("tableau.yaml"), false),
-    };
-    let t = trm::config::File::load(&path, named)?.audit;
+    let (file, settings, options) = crate::run::extract_run(&args.extract).await?;
+    let t = file.audit;
     let parquet = options.parquet.then_some(settings.parquet.as_path());
     // Always audit the run just made (a run made with --only may share its
     // predecessor's tables, but its findings are its own).

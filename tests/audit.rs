@@ -301,8 +301,8 @@ fn chain_warehouse(dir: &Path) -> PathBuf {
 fn walk_ids(db: &Path, asset: &str, direction: Direction) -> BTreeSet<String> {
     let conn = read::open(db).unwrap();
     let run = read::resolve_run(&conn, db, None).unwrap();
-    let (g, dangling) = lineage::load(&conn, db, &run).unwrap();
-    assert_eq!(dangling.edges, 0);
+    let (g, stats) = lineage::load(&conn, db, &run).unwrap();
+    assert_eq!(stats.dangling_edges, 0);
     let root = g.find(asset).unwrap();
     lineage::walk(&g, root, direction, None).nodes.into_iter().skip(1).map(|n| n.id).collect()
 }

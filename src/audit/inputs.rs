@@ -71,8 +71,6 @@ pub struct Inputs {
     pub run: Option<RunRef>,
     /// The latest snapshot at least `unused_days` older than the run, if any.
     pub baseline: Option<RunRef>,
-    /// Every succeeded run that wrote views, oldest first.
-    pub snapshots: usize,
     pub views: Vec<View>,
     /// View id → lifetime count at the baseline.
     pub baseline_totals: HashMap<String, i64>,
@@ -112,7 +110,6 @@ pub fn load_inputs(conn: &Connection, db: &Path, run: &RunRef, unused_days: i64)
         .collect();
     let wrote_views = q.strings("SELECT run_id FROM run_tables WHERE table_name = 'views'")?;
     let with_views: Vec<RunRef> = with_views.into_iter().filter(|r| wrote_views.contains(&r.run_id)).collect();
-    inputs.snapshots = with_views.len();
     let cutoff = run.as_of - unused_days * 86_400;
     inputs.baseline = with_views.iter().rev().find(|r| r.as_of <= cutoff).cloned();
 

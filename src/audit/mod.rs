@@ -125,8 +125,8 @@ pub fn write(db: &Path, parquet: Option<&Path>, run: &RunRef, findings: &[Findin
     warehouse::write_derived(db, parquet, run, "findings", vec![rows.finish()])
 }
 
-/// `1234567` → `1,234,567`, for reasons people read.
-pub(crate) fn thousands(n: i64) -> String {
+/// `1234567` → `1,234,567`, for reasons and reports people read.
+pub fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -160,6 +160,8 @@ mod tests {
         assert_eq!(super::thousands(999), "999");
         assert_eq!(super::thousands(1000), "1,000");
         assert_eq!(super::thousands(-1234567), "-1,234,567");
+        assert_eq!(super::thousands(1234567), "1,234,567");
+        assert_eq!(super::thousands(-1000), "-1,000");
     }
 }
 
@@ -189,13 +191,13 @@ pub struct AuditRun {
 pub fn run(db: &Path, parquet: Option<&Path>, run_id: Option<&str>, t: &Thresholds) -> anyhow::Result<AuditRun> {
     use anyhow::Context as _;
     let started = std::time::Instant::now();
-    let (graph, dangling, inputs, run, graph_secs) = {
+    let (graph, stats, inputs, run, graph_secs) = {
         let conn = warehouse::read::open(db)?;
         let run = warehouse::read::resolve_run(&conn, db, run_id)?;
-        let (graph, dangling) = crate::lineage::load(&conn, db, &run)?;
+        let (graph, stats) = crate::lineage::load(&conn, db, &run)?;
         let graph_secs = started.elapsed().as_secs_f64();
         let inputs = load_inputs(&conn, db, &run, t.unused_days)?;
-        (graph, dangling, inputs, run, graph_secs)
+        (graph, stats, inputs, run, graph_secs)
     };
     let inputs_secs = started.elapsed().as_secs_f64() - graph_secs;
     let detect = std::time::Instant::now();
@@ -211,11 +213,11 @@ pub fn run(db: &Path, parquet: Option<&Path>, run_id: Option<&str>, t: &Threshol
         run,
         nodes,
         edges,
-        dangling_edges: dangling.edges,
+        dangling_edges: stats.dangling_edges,
         findings,
         graph_secs,
-        graph_query_secs: dangling.query_secs,
-        graph_build_secs: dangling.build_secs,
+        graph_query_secs: stats.query_secs,
+        graph_build_secs: stats.build_secs,
         inputs_secs,
         detect_secs,
     })

@@ -30,10 +30,10 @@ pub enum LoadError {
 
 /// What loading found and what it cost.
 #[derive(Debug, Default, Clone)]
-pub struct Dangling {
+pub struct LoadStats {
     /// Edge rows naming an asset the run does not hold (an edge table row
     /// whose other end was not extracted); left out and reported, not fatal.
-    pub edges: usize,
+    pub dangling_edges: usize,
     /// Seconds DuckDB spent answering the two queries (scans, numbering, joins).
     pub query_secs: f64,
     /// Seconds spent building the graph from the answers.
@@ -149,12 +149,12 @@ impl Scope {
 }
 
 /// Builds the full lineage graph of `run`.
-pub fn load(conn: &Connection, db: &Path, run: &RunRef) -> Result<(Graph, Dangling), LoadError> {
+pub fn load(conn: &Connection, db: &Path, run: &RunRef) -> Result<(Graph, LoadStats), LoadError> {
     load_scope(conn, db, run, Scope::Full)
 }
 
 /// Builds the lineage graph of `run` at `scope`.
-pub fn load_scope(conn: &Connection, db: &Path, run: &RunRef, scope: Scope) -> Result<(Graph, Dangling), LoadError> {
+pub fn load_scope(conn: &Connection, db: &Path, run: &RunRef, scope: Scope) -> Result<(Graph, LoadStats), LoadError> {
     let err = |what: &'static str| {
         move |source| LoadError::Query { what, run: run.run_id.clone(), path: db.to_owned(), source }
     };
@@ -215,7 +215,7 @@ pub fn load_scope(conn: &Connection, db: &Path, run: &RunRef, scope: Scope) -> R
         nodes_cte(run, scope),
         edges_cte(run, scope)
     );
-    let mut dangling = Dangling::default();
+    let mut stats = LoadStats::default();
     let mut stmt = conn.prepare(&sql).map_err(err("links"))?;
     let batches: Vec<RecordBatch> = stmt.query_arrow([]).map_err(err("links"))?.collect();
     let building = std::time::Instant::now();
@@ -224,7 +224,7 @@ pub fn load_scope(conn: &Connection, db: &Path, run: &RunRef, scope: Scope) -> R
         let (a, b, rel) = (ints(&batch, 0), ints(&batch, 1), ints(&batch, 2));
         for i in 0..batch.num_rows() {
             if a.is_null(i) || b.is_null(i) {
-                dangling.edges += 1;
+                stats.dangling_edges += 1;
                 continue;
             }
             let (a, b) = (NodeIndex::new(a.value(i) as usize), NodeIndex::new(b.value(i) as usize));
@@ -234,10 +234,10 @@ pub fn load_scope(conn: &Connection, db: &Path, run: &RunRef, scope: Scope) -> R
         }
     }
     build += building.elapsed();
-    dangling.build_secs = build.as_secs_f64();
-    dangling.query_secs = started.elapsed().as_secs_f64() - dangling.build_secs;
+    stats.build_secs = build.as_secs_f64();
+    stats.query_secs = started.elapsed().as_secs_f64() - stats.build_secs;
     tracing::debug!(edges = g.graph.edge_count(), secs = started.elapsed().as_secs_f64(), "lineage links loaded");
-    Ok((g, dangling))
+    Ok((g, stats))
 }
 
 fn ints(batch: &RecordBatch, i: usize) -> arrow::array::Int64Array {

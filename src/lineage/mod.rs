@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
-pub use load::{load, load_scope, LoadError, Scope};
+pub use load::{load, load_scope, LoadError, LoadStats, Scope};
 pub use walk::{walk, Direction, Walk, WalkNode};
 
 /// What a node is.

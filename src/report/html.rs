@@ -99,7 +99,7 @@ fn environment() -> Result<Environment<'static>, HtmlError> {
     env.set_auto_escape_callback(|_| AutoEscape::Html);
     // A misspelt variable is a bug, not an empty string.
     env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.add_filter("thousands", |v: i64| svg::group_thousands(v));
+    env.add_filter("thousands", crate::audit::thousands);
     for &(name, source) in TEMPLATES {
         env.add_template(name, source).map_err(|source| HtmlError::Template { name, source })?;
     }

@@ -362,7 +362,7 @@ pub fn trend_chart(points: &[TrendPoint]) -> Option<String> {
             x_at(i),
             y_at(p.total_views),
             escape(&p.snapshot_date),
-            group_thousands(p.total_views),
+            crate::audit::thousands(p.total_views),
             escape(&p.run_id)
         );
     }
@@ -422,22 +422,6 @@ fn short_number(v: i64) -> String {
     };
     let text = format!("{n:.1}");
     format!("{sign}{}{unit}", text.strip_suffix(".0").unwrap_or(&text))
-}
-
-/// 1234567 → "1,234,567".
-pub fn group_thousands(v: i64) -> String {
-    let digits = v.unsigned_abs().to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
-    if v < 0 {
-        out.push('-');
-    }
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Escapes text for SVG/HTML content and attribute values.
@@ -592,9 +576,6 @@ mod tests {
 
     #[test]
     fn numbers() {
-        assert_eq!(group_thousands(1234567), "1,234,567");
-        assert_eq!(group_thousands(-1000), "-1,000");
-        assert_eq!(group_thousands(999), "999");
         assert_eq!(short_number(1_500_000), "1.5M");
         assert_eq!(short_number(2000), "2k");
         assert_eq!(nice_scale(0, 0), (0, 1, 1));
