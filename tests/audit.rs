@@ -9,10 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use trm::audit::{self, Finding, Thresholds};
-use trm::config::{Secret, Settings};
+use trm::config::Settings;
 use trm::extract::{self, Options, Quiet};
 use trm::lineage::{self, Direction};
 use trm::sim::dataset::Size;
@@ -20,28 +19,9 @@ use trm::sim::manifest::Manifest;
 use trm::sim::{self, SimConfig, SimHandle};
 use trm::warehouse::{self, read, Rows, RunInfo, Writer};
 
-fn scratch(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let dir = std::env::temp_dir().join(format!("trm-audit-{name}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn settings(handle: &SimHandle, dir: &Path) -> Settings {
-    let c = &handle.state.config;
-    Settings {
-        profile: "test".into(),
-        server: handle.url(),
-        site: c.site_content_url.clone(),
-        api_version: None,
-        token_name: c.pat_name.clone(),
-        token_secret: Secret::new(c.pat_secret.clone()),
-        concurrency: 4,
-        timeout: Duration::from_secs(20),
-        db: dir.join("trm.duckdb"),
-        parquet: dir.join("parquet"),
-    }
-}
+#[path = "support/site.rs"]
+mod site;
+use site::{scratch, settings};
 
 async fn extract(settings: &Settings) {
     extract::run(settings, &Options { only: Vec::new(), parquet: true }, Arc::new(Quiet)).await.expect("extract");

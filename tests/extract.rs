@@ -7,11 +7,11 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use trm::config::{Secret, Settings};
+use trm::config::Settings;
 use trm::extract::{self, Options, Quiet};
 use trm::sim::dataset::lineage::FieldKind;
 use trm::sim::dataset::{Dataset, Grantee, Rule, Size};
@@ -19,31 +19,12 @@ use trm::sim::faults::FaultPlan;
 use trm::sim::metadata::graph::{resolve, Out, N};
 use trm::sim::{self, SimConfig, SimHandle};
 
-fn scratch(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let dir = std::env::temp_dir().join(format!("trm-extract-{name}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+#[path = "support/site.rs"]
+mod site;
+use site::{scratch, settings};
 
 async fn site(config: SimConfig) -> SimHandle {
     sim::start(config, SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("site starts")
-}
-
-fn settings(handle: &SimHandle, dir: &Path) -> Settings {
-    let c = &handle.state.config;
-    Settings {
-        profile: "test".into(),
-        server: handle.url(),
-        site: c.site_content_url.clone(),
-        api_version: None,
-        token_name: c.pat_name.clone(),
-        token_secret: Secret::new(c.pat_secret.clone()),
-        concurrency: 4,
-        timeout: Duration::from_secs(20),
-        db: dir.join("trm.duckdb"),
-        parquet: dir.join("parquet"),
-    }
 }
 
 async fn extract(settings: &Settings) -> anyhow::Result<extract::Outcome> {

@@ -13,12 +13,9 @@ use trm::sim::dataset::Size;
 use trm::sim::{self, SimConfig, SimHandle};
 use trm::warehouse::read;
 
-fn scratch(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let dir = std::env::temp_dir().join(format!("trm-pipeline-{name}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+#[path = "support/site.rs"]
+mod site;
+use site::scratch;
 
 async fn site() -> SimHandle {
     let config = SimConfig { size: Size::Small, ..SimConfig::default() };

@@ -10,14 +10,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use duckdb::types::{TimeUnit, Value as Duck};
 use duckdb::{AccessMode, Config, Connection};
 use serde_json::{json, Value};
-use trm::config::{Secret, Settings};
+use trm::config::Settings;
 use trm::extract::{self, Options, Quiet};
 use trm::report::definitions::{self, Definition};
 use trm::report::model::{ReportColumn, ReportTable};
@@ -26,33 +25,14 @@ use trm::sim::dataset::{day_start, Entity, DAY};
 use trm::sim::{self, SimConfig, SimHandle};
 use trm::warehouse::{write_derived, Rows, RunRef, V};
 
+#[path = "support/site.rs"]
+mod site;
+use site::{scratch, settings};
+
 const HOSTILE_DASHBOARD: &str = "=cmd|' /C calc'!A0";
 const HOSTILE_OWNER: &str = "@SUM(1+1)*cmd|' /C calc'!A0";
 const HOSTILE_PROJECT: &str = "-2+3,\"Q4\"\r\nnext line";
 const HOSTILE_REASON: &str = "+1 <script>alert(1)</script>";
-
-fn scratch(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let dir = std::env::temp_dir().join(format!("trm-reports-{name}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn settings(handle: &SimHandle, dir: &Path) -> Settings {
-    let c = &handle.state.config;
-    Settings {
-        profile: "test".into(),
-        server: handle.url(),
-        site: c.site_content_url.clone(),
-        api_version: None,
-        token_name: c.pat_name.clone(),
-        token_secret: Secret::new(c.pat_secret.clone()),
-        concurrency: 4,
-        timeout: Duration::from_secs(20),
-        db: dir.join("trm.duckdb"),
-        parquet: dir.join("parquet"),
-    }
-}
 
 async fn extract(settings: &Settings) -> extract::Outcome {
     extract::run(settings, &Options { only: Vec::new(), parquet: true }, Arc::new(Quiet))
