@@ -11,19 +11,14 @@ use trm::warehouse;
 
 /// The settings file, its thresholds (checked) and the DuckDB path.
 pub fn warehouse_settings(args: &WarehouseArgs) -> anyhow::Result<(File, Thresholds, PathBuf)> {
-    let path = args.config.clone().unwrap_or_else(|| PathBuf::from("tableau.yaml"));
-    let file = File::load(&path, args.config.is_some())?;
-    file.audit.check(&path.display().to_string())?;
-    let db = args.db.clone().or(file.warehouse.db.clone()).unwrap_or_else(|| PathBuf::from("trm.duckdb"));
+    let (file, _) = File::locate(args.config.as_deref())?;
+    let db = file.db(args.db.as_deref());
     let thresholds = file.audit.clone();
     Ok((file, thresholds, db))
 }
 
 pub fn parquet_dir(file: &File, flag: Option<&Path>, off: bool) -> Option<PathBuf> {
-    if off {
-        return None;
-    }
-    Some(flag.map(Path::to_path_buf).or(file.warehouse.parquet.clone()).unwrap_or_else(|| PathBuf::from("trm-parquet")))
+    (!off).then(|| file.parquet(flag))
 }
 
 pub async fn audit(args: AuditArgs, json: bool) -> anyhow::Result<()> {

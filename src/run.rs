@@ -2,7 +2,7 @@
 //! work, print what a person needs to see.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -89,12 +89,7 @@ pub async fn extract(args: ExtractArgs) -> anyhow::Result<()> {
 /// Resolves the settings, extracts and prints the summary; returns the
 /// settings file and the resolved settings for the steps after it.
 pub async fn extract_run(args: &ExtractArgs) -> anyhow::Result<(config::File, Settings, Options)> {
-    let (path, named) = match &args.config {
-        Some(p) => (p.clone(), true),
-        None => (PathBuf::from("tableau.yaml"), false),
-    };
-    let file = config::File::load(&path, named)?;
-    file.audit.check(&path.display().to_string())?;
+    let (file, path) = config::File::locate(args.config.as_deref())?;
     let flags = Overrides {
         profile: args.profile.clone(),
         server: args.server.clone(),

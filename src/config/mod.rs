@@ -175,6 +175,8 @@ pub struct Settings {
     pub parquet: PathBuf,
 }
 
+/// The settings file read when `--config` is not given.
+pub const DEFAULT_FILE: &str = "tableau.yaml";
 pub const DEFAULT_CONCURRENCY: usize = 4;
 pub const DEFAULT_TIMEOUT_SECS: u64 = 60;
 
@@ -197,6 +199,25 @@ impl File {
             path: path.display().to_string(),
             message: e.to_string(),
         })
+    }
+
+    /// The file `--config` names, or ./tableau.yaml (an empty configuration
+    /// if absent), with its `audit` section checked. Returns it and its path.
+    pub fn locate(flag: Option<&Path>) -> Result<(File, PathBuf), ConfigError> {
+        let path = flag.map_or_else(|| PathBuf::from(DEFAULT_FILE), Path::to_path_buf);
+        let file = File::load(&path, flag.is_some())?;
+        file.audit.check(&path.display().to_string())?;
+        Ok((file, path))
+    }
+
+    /// The DuckDB file: the flag, else the file's `warehouse.db`, else ./trm.duckdb.
+    pub fn db(&self, flag: Option<&Path>) -> PathBuf {
+        flag.map(Path::to_path_buf).or(self.warehouse.db.clone()).unwrap_or_else(|| PathBuf::from("trm.duckdb"))
+    }
+
+    /// The Parquet root: the flag, else the file's `warehouse.parquet`, else ./trm-parquet.
+    pub fn parquet(&self, flag: Option<&Path>) -> PathBuf {
+        flag.map(Path::to_path_buf).or(self.warehouse.parquet.clone()).unwrap_or_else(|| PathBuf::from("trm-parquet"))
     }
 
     /// Reads `path`; a missing file is an empty configuration only when the
@@ -317,8 +338,8 @@ impl Settings {
             token_secret,
             concurrency,
             timeout: Duration::from_secs(timeout_secs),
-            db: flags.db.clone().or(file.warehouse.db.clone()).unwrap_or_else(|| PathBuf::from("trm.duckdb")),
-            parquet: flags.parquet.clone().or(file.warehouse.parquet.clone()).unwrap_or_else(|| PathBuf::from("trm-parquet")),
+            db: file.db(flags.db.as_deref()),
+            parquet: file.parquet(flags.parquet.as_deref()),
         })
     }
 }
