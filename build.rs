@@ -24,10 +24,13 @@ fn main() {
     for path in &files {
         let stem =
             path.file_stem().and_then(|s| s.to_str()).unwrap_or_else(|| panic!("{} is not UTF-8", path.display()));
-        let full = path.to_str().unwrap_or_else(|| panic!("{} is not UTF-8", path.display()));
         let name = format!("reports/{stem}.sql");
+        // Relative to the crate being compiled, not this checkout's absolute
+        // path: a target directory shared by several clones (CI's cache) may
+        // reuse this output after the checkout that wrote it is gone.
         // `{:?}` writes a Rust string literal with any special characters escaped.
-        out += &format!("    ({stem:?}, {name:?}, include_str!({full:?})),\n");
+        let file = format!("/{name}");
+        out += &format!("    ({stem:?}, {name:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), {file:?}))),\n");
     }
     out += "];\n";
 
