@@ -248,6 +248,14 @@ pub struct SiteArgs {
     /// Site content URL to sign in to.
     #[arg(long, default_value = "analytics")]
     pub site: String,
+    /// `server` (Tableau Server) or `cloud` (Tableau Cloud: no schedule
+    /// list, schedules inline on tasks, email user names).
+    #[arg(long, default_value = "server")]
+    pub flavor: crate::sim::Flavor,
+    /// Seconds a refresh job started through the API takes to finish
+    /// (moving the simulated clock finishes them at once).
+    #[arg(long, default_value_t = 2.0)]
+    pub job_seconds: f64,
 }
 
 #[derive(Debug, Args)]

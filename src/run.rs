@@ -26,6 +26,8 @@ fn sim_config(site: &SiteArgs) -> anyhow::Result<SimConfig> {
         seed: site.seed,
         day: site.day,
         site_content_url: site.site.clone(),
+        flavor: site.flavor,
+        job_duration: Duration::from_secs_f64(site.job_seconds.max(0.0)),
         ..SimConfig::default()
     })
 }

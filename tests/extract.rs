@@ -48,19 +48,19 @@ fn count(out: Out) -> u64 {
 fn expected_rows(handle: &SimHandle) -> BTreeMap<String, u64> {
     let st = &handle.state;
     let m = st.manifest();
-    let d = &st.data;
-    let l = &d.lineage;
     let ix = &st.metadata().index;
+    let d = &st.data();
+    let l = &d.lineage;
     let c = &m.counts;
     let tags = d.workbooks.iter().map(|w| w.tags.len()).sum::<usize>()
         + d.views.iter().map(|v| v.tags.len()).sum::<usize>()
         + d.datasources.iter().map(|x| x.tags.len()).sum::<usize>();
-    let published_reads: u64 = (0..d.datasources.len() as u32).map(|p| count(resolve(st, ix, N::Published(p), "upstreamTables"))).sum();
+    let published_reads: u64 = (0..d.datasources.len() as u32).map(|p| count(resolve(d, st.now(), ix, N::Published(p), "upstreamTables"))).sum();
     let embedded_reads: u64 =
-        (0..d.embedded_datasources.len() as u32).map(|e| count(resolve(st, ix, N::Embedded(e), "upstreamTables"))).sum();
+        (0..d.embedded_datasources.len() as u32).map(|e| count(resolve(d, st.now(), ix, N::Embedded(e), "upstreamTables"))).sum();
     let custom_reads: u64 = (0..l.tables.len() as u32)
         .filter(|&t| l.tables[t as usize].query.is_some())
-        .map(|t| count(resolve(st, ix, N::Table(t), "downstreamDatasources")))
+        .map(|t| count(resolve(d, st.now(), ix, N::Table(t), "downstreamDatasources")))
         .sum();
     let live_column_fields =
         l.fields.iter().filter(|f| f.kind == FieldKind::Column && l.live_column(f).is_some()).count();
@@ -282,7 +282,8 @@ async fn permissions_match_the_sites_rules() {
     let settings = settings(&handle, &dir);
     let outcome = extract_only(&settings, &["permissions"]).await.expect("the extraction succeeds");
     assert_eq!(outcome.rows.keys().collect::<Vec<_>>(), vec!["permissions"]);
-    let d = &handle.state.data;
+    let guard = handle.state.data();
+    let d = &*guard;
     let m = handle.state.manifest();
     let c = &m.counts;
     // serverinfo, sign-in and sign-out; the three lists; the permissions.
@@ -334,6 +335,7 @@ async fn permissions_match_the_sites_rules() {
         let (object, project) = row.unwrap();
         assert_eq!(project_of[&object], project, "project of {object}");
     }
+    drop(guard);
     handle.stop().await;
 }
 
@@ -349,7 +351,7 @@ async fn a_failing_permissions_read_names_its_object() {
     let dir = scratch("permissions-fail");
     let err = extract_only(&settings(&handle, &dir), &["permissions"]).await.expect_err("the run fails");
     let msg = format!("{err:#}");
-    let named = handle.state.data.projects.iter().any(|p| msg.contains(&format!("'{}' ({})", p.name, p.id)));
+    let named = handle.state.data().projects.iter().any(|p| msg.contains(&format!("'{}' ({})", p.name, p.id)));
     assert!(msg.contains("default datasource permissions of project") && named, "{msg}");
     handle.stop().await;
 }
@@ -397,7 +399,7 @@ async fn two_days_give_two_snapshots_and_view_deltas() {
         .unwrap()
         .map(|r| r.unwrap())
         .collect();
-    let d = &handle.state.data;
+    let d = &handle.state.data();
     assert_eq!(deltas.len(), d.views.len());
     for v in &d.views {
         let want = v.usage.total_at(30) as i64 - v.usage.total_at(0) as i64;

@@ -377,7 +377,7 @@ const SITE_SETTINGS_REASON: &str = "site setting the simulator does not model (o
 const PAGINATION_REASON: &str = "the simulator paginates every list; this endpoint's reference has no pagination";
 
 fn cases(st: &SimState) -> Vec<Case> {
-    let d = &st.data;
+    let d = &st.data();
     let site = format!("sites/{}", d.site.id);
 
     // Items chosen so that optional parts appear: tags, memberships, both
@@ -388,7 +388,7 @@ fn cases(st: &SimState) -> Vec<Case> {
     let ds = d.datasources.iter().find(|x| !x.tags.is_empty()).expect("a data source with tags");
     let user = d.users.iter().find(|u| !u.groups.is_empty()).expect("a user in a group");
     let group = d.groups.iter().find(|g| !g.members.is_empty()).expect("a group with members");
-    let jobs = st.jobs();
+    let jobs = st.jobs(d);
     let target = |j: &trm::sim::dataset::Job| d.tasks[j.task as usize].target;
     let failed_wb_job = jobs
         .iter()

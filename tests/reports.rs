@@ -76,7 +76,7 @@ struct Finding<'a> {
 /// names built to attack a spreadsheet.
 fn findings(handle: &SimHandle) -> Vec<Finding<'static>> {
     let st = &handle.state;
-    let d = &st.data;
+    let d = &st.data();
     let m = st.manifest();
     let user = |i: u32| (d.users[i as usize].id.clone(), d.users[i as usize].full_name.clone());
     let workbook = |id: &str| match d.lookup(id) {
@@ -481,7 +481,7 @@ fn hostile_names_are_neutralised(out: &Path, by_slug: &HashMap<&str, &ReportTabl
 /// (c) Views in the window are the lifetime count at day 30 minus the count
 /// at day 0, from the site's own usage model.
 fn usage_counts_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &ReportTable>) {
-    let d = &handle.state.data;
+    let d = &handle.state.data();
     let t = by_slug["usage"];
     assert_eq!(t.rows.len(), d.views.len());
     let mut workbook_window: HashMap<&str, i64> = HashMap::new();
@@ -522,7 +522,7 @@ fn usage_counts_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Repo
 /// Ground truth for the other reports: ranks, staleness, groups, downstream
 /// workbooks, findings per owner, impacted sheets.
 fn other_reports_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &ReportTable>, planted: &[Finding<'_>]) {
-    let d = &handle.state.data;
+    let d = &handle.state.data();
     let now = day_start(30);
 
     // Top content: the views in the top 10 of either ranking, ranks as counted here.
@@ -638,7 +638,7 @@ fn other_reports_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Rep
 /// The window needs a snapshot at least its length old: none at 31 days,
 /// day 0 at 10 days (the latest at or before day 20).
 fn window_edges(db: &Path, usage: &Definition, handle: &SimHandle) {
-    let d = &handle.state.data;
+    let d = &handle.state.data();
     let t = sql::run(&read_only(db), usage, &vars(&[("unused_days", 31)])).unwrap();
     assert!(t.rows.iter().all(|r| r[column(&t, "window_views")].is_null() && r[column(&t, "baseline_date")].is_null()));
     let t = sql::run(&read_only(db), usage, &vars(&[("unused_days", 10)])).unwrap();
@@ -661,7 +661,7 @@ fn window_edges(db: &Path, usage: &Definition, handle: &SimHandle) {
 /// the capabilities grouped per mode.
 fn permissions_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &ReportTable>) {
     use trm::sim::dataset::Grantee;
-    let d = &handle.state.data;
+    let d = &handle.state.data();
     let t = by_slug["permissions"];
     let path = |mut i: usize| {
         let mut names = vec![d.projects[i].name.clone()];

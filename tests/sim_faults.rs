@@ -39,7 +39,7 @@ impl Site {
     }
 
     fn workbooks_url(&self) -> String {
-        self.url(&format!("/api/3.27/sites/{}/workbooks", self.handle.state.data.site.id))
+        self.url(&format!("/api/3.27/sites/{}/workbooks", self.handle.state.data().site.id))
     }
 
     fn sign_in_request(&self) -> reqwest::RequestBuilder {

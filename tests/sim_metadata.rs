@@ -61,8 +61,8 @@ impl Site {
         self.handle.state.manifest()
     }
 
-    fn lineage(&self) -> &Lineage {
-        &self.handle.state.data.lineage
+    fn lineage(&self) -> LineageRef<'_> {
+        LineageRef(self.handle.state.data())
     }
 
     async fn sign_in(&self) -> String {
@@ -193,6 +193,16 @@ fn field_index(l: &Lineage) -> HashMap<&str, usize> {
 // 1. Paging rules
 // ---------------------------------------------------------------------------
 
+/// The site's lineage, read-locked for as long as a test holds it.
+struct LineageRef<'a>(std::sync::RwLockReadGuard<'a, trm::sim::dataset::Dataset>);
+
+impl std::ops::Deref for LineageRef<'_> {
+    type Target = Lineage;
+    fn deref(&self) -> &Lineage {
+        &self.0.lineage
+    }
+}
+
 #[tokio::test]
 async fn first_defaults_to_100_and_total_count_is_every_field() {
     let site = Site::small().await;
@@ -300,7 +310,8 @@ async fn cursor_and_offset_paging_visit_every_field_once_in_a_stable_order() {
     assert_eq!(by_cursor.len(), expected);
     let unique: HashSet<&str> = by_cursor.iter().map(|(id, _)| id.as_str()).collect();
     assert_eq!(unique.len(), expected, "every id exactly once");
-    let dataset: HashSet<&str> = site.lineage().fields.iter().map(|f| f.id.as_str()).collect();
+    let lineage = site.lineage();
+    let dataset: HashSet<&str> = lineage.fields.iter().map(|f| f.id.as_str()).collect();
     assert_eq!(unique, dataset, "the ids are the dataset's fields");
     assert!(by_cursor.windows(2).all(|w| w[0].0 < w[1].0), "without orderBy, ordered by id");
 
@@ -565,8 +576,8 @@ async fn invalid_documents_get_errors_without_data() {
 async fn variables_fragments_aliases_and_typename_behave_as_graphql() {
     let site = Site::small().await;
     let l = site.lineage();
-    let data = &site.handle.state.data;
-    let by_id = field_index(l);
+    let data = &site.handle.state.data();
+    let by_id = field_index(&l);
 
     // Variables, including a list.
     let ids: Vec<&str> = l.fields.iter().take(3).map(|f| f.id.as_str()).collect();
@@ -1041,7 +1052,7 @@ async fn lineage_matches_the_planted_ground_truth() {
 async fn column_downstream_fields_include_calculations() {
     let site = Site::small().await;
     let l = site.lineage();
-    let by_id = field_index(l);
+    let by_id = field_index(&l);
     let d = site.data("{ columnsConnection(first: 1000) { nodes { id downstreamFields { id } } } }", Value::Null).await;
     let mut checked = 0;
     for n in nodes(&d["columnsConnection"]) {

@@ -74,7 +74,7 @@ impl Site {
     }
 
     fn site_path(&self, rest: &str) -> String {
-        format!("/api/3.27/sites/{}/{rest}", self.handle.state.data.site.id)
+        format!("/api/3.27/sites/{}/{rest}", self.handle.state.data().site.id)
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
@@ -121,9 +121,9 @@ async fn pat_sign_in_returns_token_site_and_user_in_tableau_namespace() {
     assert!(root.has_tag_name((NS, "tsResponse")), "root is {:?}", root.tag_name());
     let creds = root.children().find(|n| n.has_tag_name((NS, "credentials"))).expect("credentials is a child of root");
     assert!(creds.attribute("token").is_some_and(|t| t.len() >= 32));
-    assert_eq!(r.attrs("site", "id"), vec![site.handle.state.data.site.id.clone()]);
+    assert_eq!(r.attrs("site", "id"), vec![site.handle.state.data().site.id.clone()]);
     assert_eq!(r.attrs("site", "contentUrl"), vec!["analytics".to_string()]);
-    assert_eq!(r.attrs("user", "id"), vec![site.handle.state.data.users[0].id.clone()]);
+    assert_eq!(r.attrs("user", "id"), vec![site.handle.state.data().users[0].id.clone()]);
     assert!(r.headers["content-type"].to_str().unwrap().starts_with("application/xml"));
 }
 
@@ -145,7 +145,7 @@ async fn json_sign_in_and_password_sign_in() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let v = r.json();
     assert!(v["credentials"]["token"].as_str().is_some_and(|t| !t.is_empty()));
-    assert_eq!(v["credentials"]["site"]["id"], site.handle.state.data.site.id.as_str());
+    assert_eq!(v["credentials"]["site"]["id"], site.handle.state.data().site.id.as_str());
 
     let pw = "<tsRequest><credentials name=\"admin\" password=\"admin-password\"><site contentUrl=\"analytics\"/></credentials></tsRequest>";
     let r = site.sign_in_with(pw.to_string()).await;
@@ -223,7 +223,7 @@ async fn sign_out_ends_the_session() {
 async fn paging_covers_every_item_once_with_a_partial_last_page() {
     let site = Site::small().await;
     let token = site.sign_in().await;
-    let total = site.handle.state.data.workbooks.len();
+    let total = site.handle.state.data().workbooks.len();
     assert_eq!(total, 20);
     let mut seen = Vec::new();
     for (page, expect) in [(1, 7), (2, 7), (3, 6)] {
@@ -278,7 +278,7 @@ async fn an_empty_collection_has_zero_total_in_both_formats() {
 async fn filters_select_exactly_the_matching_items() {
     let site = Site::small().await;
     let token = site.sign_in().await;
-    let data = &site.handle.state.data;
+    let data = &site.handle.state.data();
 
     let target = data.workbooks.iter().find(|w| w.name.contains(' ')).expect("a workbook name with a space");
     let encoded = target.name.replace(' ', "%20").replace('&', "%26");
@@ -361,7 +361,7 @@ async fn exceeding_the_session_concurrency_cap_gets_429_with_retry_after() {
 async fn versions_paths_methods_and_sites_are_checked() {
     let site = Site::small().await;
     let token = site.sign_in().await;
-    let site_id = site.handle.state.data.site.id.clone();
+    let site_id = site.handle.state.data().site.id.clone();
 
     for v in ["3.0", "3.14", "3.27", "2.4"] {
         let r = site.get(&format!("/api/{v}/serverInfo"), &token).await;
@@ -410,7 +410,7 @@ async fn view_counts_advance_with_the_simulated_clock() {
     assert_eq!(r.json()["day"], 30);
     let after = counts(&site.get(&path, &token).await);
 
-    let data = &site.handle.state.data;
+    let data = &site.handle.state.data();
     let mut grew = 0;
     for ((id, b), (id2, a)) in before.iter().zip(&after) {
         assert_eq!(id, id2);
@@ -443,7 +443,7 @@ async fn view_counts_advance_with_the_simulated_clock() {
 async fn locked_projects_report_their_default_rules_on_content() {
     let site = Site::small().await;
     let token = site.sign_in().await;
-    let data = &site.handle.state.data;
+    let data = &site.handle.state.data();
     let (wb, project) = data
         .workbooks
         .iter()
@@ -496,7 +496,7 @@ async fn jobs_and_tasks_reflect_planted_refresh_failures() {
     let statuses = r.attrs("backgroundJob", "status");
     assert_eq!(statuses.iter().filter(|s| *s == "Failed").count(), manifest.counts.failed_jobs);
 
-    let failed = site.handle.state.jobs().iter().find(|j| j.failed).cloned().expect("a failed job");
+    let failed = site.handle.state.jobs(&site.handle.state.data()).iter().find(|j| j.failed).cloned().expect("a failed job");
     let r = site.get(&site.site_path(&format!("jobs/{}", failed.id)), &token).await;
     assert_eq!(r.attrs("job", "finishCode"), vec!["1".to_string()]);
 
@@ -554,7 +554,7 @@ async fn manifest_counts_match_the_listings() {
         let r = site.get(&site.site_path(&format!("{path}?pageSize=1")), &token).await;
         assert_eq!(r.pagination().2, expected, "{path}");
     }
-    let dashboards = site.handle.state.data.views.iter().filter(|v| v.sheet_type == SheetType::Dashboard).count();
+    let dashboards = site.handle.state.data().views.iter().filter(|v| v.sheet_type == SheetType::Dashboard).count();
     assert_eq!(m.counts.dashboards, dashboards);
     assert_eq!(m.now, trm::sim::manifest::iso(day_start(0)));
 }

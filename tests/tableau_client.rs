@@ -101,10 +101,10 @@ async fn connect_discovers_the_version_and_signs_in() {
     let h = start(SimConfig::default()).await;
     let client = connect(&h).await;
     assert_eq!(client.api_version(), "3.27", "restApiVersion from serverinfo");
-    assert_eq!(client.site_id(), h.state.data.site.id);
+    assert_eq!(client.site_id(), h.state.data().site.id);
     assert_eq!(client.server(), h.url());
     assert_eq!(client.server_time(), h.state.now(), "the server's Date header, i.e. the simulated clock");
-    assert_eq!(client.site_path("workbooks"), format!("sites/{}/workbooks", h.state.data.site.id));
+    assert_eq!(client.site_path("workbooks"), format!("sites/{}/workbooks", h.state.data().site.id));
     assert_eq!(client.stats().requests, 2, "serverinfo and sign-in");
 
     let pinned = Settings { api_version: Some("3.20".into()), ..settings(&h) };

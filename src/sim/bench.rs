@@ -63,11 +63,14 @@ pub async fn run(size: Size, seed: u64, requests: usize) -> anyhow::Result<Bench
     let state = tokio::task::spawn_blocking(move || SimState::new(config)).await?;
     let generate = started.elapsed();
     let peak_rss_after_generate = peak_rss();
-    let (workbooks, views, users) = (state.data.workbooks.len(), state.data.views.len(), state.data.users.len());
+    let (workbooks, views, users) = {
+        let d = state.data();
+        (d.workbooks.len(), d.views.len(), d.users.len())
+    };
     let pat_name = state.config.pat_name.clone();
     let pat_secret = state.config.pat_secret.clone();
     let site_url = state.config.site_content_url.clone();
-    let site_id = state.data.site.id.clone();
+    let site_id = state.data().site.id.clone();
 
     let handle = super::serve(state, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let base = format!("{}/api/3.27", handle.url());

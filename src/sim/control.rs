@@ -4,7 +4,10 @@
 //! - `GET /sim/manifest`: the manifest for the current day.
 //! - `GET /sim/clock`: `{"day": N, "now": "..."}`.
 //! - `POST /sim/clock?day=N` or `?advance=N`: moves the clock, so usage and
-//!   refresh jobs advance as if N days passed.
+//!   refresh jobs advance as if N days passed (and every refresh job started
+//!   through the API finishes).
+//! - `GET /sim/calls`: the write calls received so far (see [`super::calls`]);
+//!   `DELETE /sim/calls` clears the log.
 
 use std::sync::Arc;
 
@@ -25,11 +28,21 @@ pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
         .route("/sim/manifest", get(manifest))
         .route("/sim/clock", get(clock).post(set_clock))
+        .route("/sim/calls", get(calls).delete(clear_calls))
         .with_state(state)
 }
 
 async fn manifest(State(st): State<Arc<SimState>>) -> Response {
     Json(st.manifest()).into_response()
+}
+
+async fn calls(State(st): State<Arc<SimState>>) -> Response {
+    Json(serde_json::json!({ "calls": st.calls.snapshot() })).into_response()
+}
+
+async fn clear_calls(State(st): State<Arc<SimState>>) -> StatusCode {
+    st.calls.clear();
+    StatusCode::NO_CONTENT
 }
 
 fn clock_body(st: &SimState) -> serde_json::Value {

@@ -228,9 +228,9 @@ impl Manifest {
             project_default_datasources: RuleCount::default(),
             unlocked_workbooks: RuleCount::default(),
             unlocked_datasources: RuleCount::default(),
-            requests: 3 * d.projects.len(),
+            requests: 3 * d.live_projects().count(),
         };
-        for p in &d.projects {
+        for p in d.projects.iter().filter(|p| !p.deleted) {
             count_rules(&p.rules, &mut perms.projects);
             count_rules(&p.default_workbook_rules, &mut perms.project_default_workbooks);
             count_rules(&p.default_datasource_rules, &mut perms.project_default_datasources);
@@ -254,9 +254,10 @@ impl Manifest {
         }
 
         let jobs = d.jobs_at(now);
+        let live_groups = || d.groups.iter().filter(|g| !g.deleted);
         let counts = Counts {
             sites: 1,
-            projects: d.projects.len(),
+            projects: d.live_projects().count(),
             workbooks: d.workbooks.len(),
             views: d.views.len(),
             dashboards: count_kind(SheetType::Dashboard),
@@ -264,14 +265,15 @@ impl Manifest {
             stories: count_kind(SheetType::Story),
             datasources: d.datasources.len(),
             embedded_datasources: d.embedded_datasources.len(),
-            users: d.users.len(),
-            groups: d.groups.len(),
-            group_memberships: d.groups.iter().map(|g| g.members.len()).sum(),
-            group_member_pages: d.groups.iter().map(|g| g.members.len().div_ceil(1000).max(1)).sum(),
-            schedules: d.schedules.len(),
+            users: d.live_users().count(),
+            groups: d.live_groups().count(),
+            group_memberships: live_groups().map(|g| g.members.len()).sum(),
+            group_member_pages: live_groups().map(|g| g.members.len().div_ceil(1000).max(1)).sum(),
+            schedules: d.schedules.iter().filter(|s| !s.inline).count(),
             extract_refresh_tasks: d.tasks.len(),
-            jobs: jobs.len(),
-            failed_jobs: jobs.iter().filter(|j| j.failed).count(),
+            jobs: jobs.len() + d.adhoc_jobs.len(),
+            failed_jobs: jobs.iter().filter(|j| j.failed).count()
+                + d.adhoc_jobs.iter().filter(|j| j.done && j.failed && !j.cancelled).count(),
             workbook_tags: d.workbooks.iter().map(|w| w.tags.len()).sum(),
             total_view_count: d.views.iter().map(|v| v.usage.total_at(day)).sum(),
             permissions: perms,

@@ -11,6 +11,7 @@
 //! `trm sim serve` from the command line.
 
 pub mod bench;
+pub mod calls;
 pub mod control;
 pub mod dataset;
 pub mod faults;
@@ -20,12 +21,34 @@ pub mod rest;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use anyhow::Context as _;
 
 use dataset::{Dataset, Job, Size};
+
+/// Which product the site behaves as, where Tableau Server and Tableau
+/// Cloud differ.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Flavor {
+    #[default]
+    Server,
+    /// No server schedules list; tasks carry their schedule inline; user
+    /// names are email addresses.
+    Cloud,
+}
+
+impl std::str::FromStr for Flavor {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "server" => Ok(Flavor::Server),
+            "cloud" => Ok(Flavor::Cloud),
+            other => Err(format!("unknown flavor '{other}' (expected server or cloud)")),
+        }
+    }
+}
 
 /// Everything that shapes a simulated site. Defaults match `trm sim serve`.
 #[derive(Clone, Debug)]
@@ -49,6 +72,10 @@ pub struct SimConfig {
     pub faults: faults::FaultPlan,
     /// Metadata API limits (node limit, page sizes, cost and time budget).
     pub metadata: metadata::Limits,
+    pub flavor: Flavor,
+    /// Wall-clock time a refresh job started through the API takes to
+    /// finish; moving the simulated clock finishes every job at once.
+    pub job_duration: Duration,
 }
 
 impl Default for SimConfig {
@@ -67,6 +94,8 @@ impl Default for SimConfig {
             latency: Duration::ZERO,
             faults: faults::FaultPlan::default(),
             metadata: metadata::Limits::default(),
+            flavor: Flavor::Server,
+            job_duration: Duration::from_secs(2),
         }
     }
 }
@@ -74,10 +103,15 @@ impl Default for SimConfig {
 /// The running site's shared state.
 pub struct SimState {
     pub config: SimConfig,
-    pub data: Dataset,
+    /// The site's content. Reads take the lock for one response (never
+    /// across an await); each write holds it for the whole change, so no
+    /// read sees half a write and no two writes interleave.
+    data: RwLock<Dataset>,
     day: AtomicI64,
+    /// The log of write calls, for tests that count them (`/sim/calls`).
+    pub calls: calls::CallLog,
     pub(crate) sessions: rest::auth::Sessions,
-    jobs: Mutex<Option<(i64, Arc<Vec<Job>>)>>,
+    jobs: Mutex<Option<(i64, u64, Arc<Vec<Job>>)>>,
     /// `http://host:port`, known once bound; used in `webpageUrl`s.
     pub base_url: OnceLock<String>,
     metadata: OnceLock<metadata::Metadata>,
@@ -90,12 +124,29 @@ impl SimState {
         Arc::new(SimState {
             day: AtomicI64::new(config.day),
             config,
-            data,
+            data: RwLock::new(data),
+            calls: Default::default(),
             sessions: Default::default(),
             jobs: Mutex::new(None),
             base_url: OnceLock::new(),
             metadata: OnceLock::new(),
         })
+    }
+
+    /// The site's content as of now. Hold the guard for one response only:
+    /// a write waits for every reader.
+    pub fn data(&self) -> RwLockReadGuard<'_, Dataset> {
+        self.settle_jobs();
+        self.data.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Exclusive access for one write; bumps the dataset's version so cached
+    /// reads recompute.
+    pub fn write(&self) -> RwLockWriteGuard<'_, Dataset> {
+        self.settle_jobs();
+        let mut d = self.data.write().unwrap_or_else(|e| e.into_inner());
+        d.version += 1;
+        d
     }
 
     pub fn day(&self) -> i64 {
@@ -104,6 +155,46 @@ impl SimState {
 
     pub fn set_day(&self, day: i64) {
         self.day.store(day, Ordering::SeqCst);
+        self.settle_jobs();
+    }
+
+    /// Where an ad-hoc job stands now: it finishes after the configured
+    /// wall-clock duration, or as soon as the simulated clock moves on.
+    pub fn job_phase(&self, j: &dataset::AdhocJob) -> dataset::JobPhase {
+        use dataset::JobPhase;
+        if j.cancelled {
+            return JobPhase::Cancelled;
+        }
+        if j.done || self.day() > j.created_day {
+            return JobPhase::Finished;
+        }
+        let total = self.config.job_duration.as_secs_f64().max(1e-3);
+        let elapsed = j.created_wall.elapsed().as_secs_f64() / total;
+        match elapsed {
+            e if e >= 1.0 => JobPhase::Finished,
+            e if e < 0.2 => JobPhase::Queued,
+            e => JobPhase::InProgress(((e - 0.2) / 0.8 * 100.0) as u8),
+        }
+    }
+
+    /// Records the outcome of every ad-hoc job that has finished, so task
+    /// failure counts and extract times include it. Cheap when none is due.
+    fn settle_jobs(&self) {
+        let due = {
+            let d = self.data.read().unwrap_or_else(|e| e.into_inner());
+            d.adhoc_jobs.iter().any(|j| !j.done && !j.cancelled && self.job_phase(j) == dataset::JobPhase::Finished)
+        };
+        if due {
+            let mut d = self.data.write().unwrap_or_else(|e| e.into_inner());
+            let day = self.day();
+            let total = self.config.job_duration;
+            for j in d.adhoc_jobs.iter_mut() {
+                if !j.done && !j.cancelled && (day > j.created_day || j.created_wall.elapsed() >= total) {
+                    j.done = true;
+                }
+            }
+            d.version += 1;
+        }
     }
 
     /// The simulated current time (Unix seconds).
@@ -111,15 +202,15 @@ impl SimState {
         dataset::day_start(self.day())
     }
 
-    /// The jobs list for the current day, computed once per day.
-    pub fn jobs(&self) -> Arc<Vec<Job>> {
+    /// The scheduled jobs list for the current day, computed once per day.
+    pub fn jobs(&self, d: &Dataset) -> Arc<Vec<Job>> {
         let day = self.day();
         let mut cache = self.jobs.lock().expect("jobs cache poisoned");
         match &*cache {
-            Some((d, jobs)) if *d == day => jobs.clone(),
+            Some((cached_day, version, jobs)) if *cached_day == day && *version == d.task_version => jobs.clone(),
             _ => {
-                let jobs = Arc::new(self.data.jobs_at(dataset::day_start(day)));
-                *cache = Some((day, jobs.clone()));
+                let jobs = Arc::new(d.jobs_at(dataset::day_start(day)));
+                *cache = Some((day, d.task_version, jobs.clone()));
                 jobs
             }
         }
@@ -127,11 +218,11 @@ impl SimState {
 
     /// The Metadata API's schema and indexes, built on first use.
     pub fn metadata(&self) -> &metadata::Metadata {
-        self.metadata.get_or_init(|| metadata::Metadata::build(self))
+        self.metadata.get_or_init(|| metadata::Metadata::build(&self.data()))
     }
 
     pub fn manifest(&self) -> manifest::Manifest {
-        manifest::Manifest::build(&self.data, self.day())
+        manifest::Manifest::build(&self.data(), self.day())
     }
 
     pub fn base_url(&self) -> &str {

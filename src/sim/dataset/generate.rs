@@ -106,11 +106,11 @@ fn unique(taken: &mut HashSet<String>, base: String, sep: &str) -> String {
     unreachable!()
 }
 
-fn tags(rng: &mut Rng) -> Vec<&'static str> {
+fn tags(rng: &mut Rng) -> Vec<String> {
     let mut t: Vec<&'static str> = (0..rng.below(3)).map(|_| *rng.pick(TAGS)).collect();
     t.sort_unstable();
     t.dedup();
-    t
+    t.into_iter().map(str::to_string).collect()
 }
 
 pub fn generate(size: Size, seed: u64, site_content_url: &str) -> Dataset {
@@ -162,6 +162,8 @@ pub fn generate(size: Size, seed: u64, site_content_url: &str) -> Dataset {
             created_at,
             last_login,
             groups: Vec::new(),
+            auth_setting: "ServerDefault".to_string(),
+            deleted: false,
         });
     }
     let publishers: Vec<u32> =
@@ -191,7 +193,7 @@ pub fn generate(size: Size, seed: u64, site_content_url: &str) -> Dataset {
     group_names.truncate(shape.groups);
     let mut groups: Vec<Group> = group_names
         .into_iter()
-        .map(|name| Group { id: rng.uuid(), name, members: Vec::new() })
+        .map(|name| Group { id: rng.uuid(), name, members: Vec::new(), minimum_site_role: None, deleted: false })
         .collect();
     for (u, user) in users.iter_mut().enumerate() {
         let mut mine = vec![0u32];
@@ -275,11 +277,14 @@ pub fn generate(size: Size, seed: u64, site_content_url: &str) -> Dataset {
             parent,
             owner,
             locked: i % 5 == 2,
+            lock_without_nested: false,
+            deleted: false,
             created_at,
             updated_at: created_at + rng.range(0, now0 - created_at),
             rules,
             default_workbook_rules,
             default_datasource_rules,
+            other_default_rules: Default::default(),
         });
     }
 
@@ -479,6 +484,9 @@ pub fn generate(size: Size, seed: u64, site_content_url: &str) -> Dataset {
             frequency,
             interval_hours,
             start_hour,
+            start_minute: 0,
+            weekdays: Vec::new(),
+            inline: false,
             priority: 50,
             created_at,
             updated_at: created_at,
@@ -495,6 +503,9 @@ pub fn generate(size: Size, seed: u64, site_content_url: &str) -> Dataset {
             frequency: Frequency::Daily,
             interval_hours: 24,
             start_hour,
+            start_minute: 0,
+            weekdays: Vec::new(),
+            inline: false,
             priority: 80,
             created_at,
             updated_at: created_at,
@@ -561,6 +572,7 @@ pub fn generate(size: Size, seed: u64, site_content_url: &str) -> Dataset {
         by_id.insert(id.clone(), entity);
     }
 
+    let task_of = tasks.iter().enumerate().map(|(i, t)| (t.target, i as u32)).collect();
     let mut dataset = Dataset {
         size,
         seed,
@@ -576,6 +588,11 @@ pub fn generate(size: Size, seed: u64, site_content_url: &str) -> Dataset {
         tasks,
         lineage: Default::default(),
         by_id,
+        tag_labels: TAGS.iter().map(|t| t.to_string()).collect(),
+        adhoc_jobs: Vec::new(),
+        version: 0,
+        task_version: 0,
+        task_of,
     };
     super::lineage::generate(&mut dataset, &root);
     dataset

@@ -74,6 +74,47 @@ pub struct Dataset {
     /// Databases, tables, columns, fields, sheets and dashboards.
     pub lineage: lineage::Lineage,
     pub(crate) by_id: HashMap<String, Entity>,
+    /// Every tag label ever used on the site, in order of first use: the
+    /// Metadata API's `Tag` nodes are indexes into it.
+    pub tag_labels: Vec<String>,
+    /// Refreshes started through the REST API (`…/refresh`, `runNow`).
+    pub adhoc_jobs: Vec<AdhocJob>,
+    /// Bumped by every write, so cached reads know to recompute.
+    pub version: u64,
+    /// The refresh task of each workbook or datasource that has one.
+    pub task_of: HashMap<Target, u32>,
+    /// Bumped when tasks or schedules change: the scheduled jobs list
+    /// depends on them.
+    pub task_version: u64,
+}
+
+/// A refresh started through the REST API. Its outcome follows the task's
+/// planted health (failing tasks keep failing); its times are simulated.
+#[derive(Clone, Debug)]
+pub struct AdhocJob {
+    pub id: String,
+    pub target: Target,
+    /// The refresh task it ran, if the content has one.
+    pub task: Option<u32>,
+    pub incremental: bool,
+    /// `RefreshExtract` for refreshes, `RunFlow` never: this site has no flows.
+    pub created_at: i64,
+    pub started_at: i64,
+    pub ended_at: i64,
+    pub failed: bool,
+    pub created_day: i64,
+    pub created_wall: std::time::Instant,
+    /// Finished and counted in the task's history.
+    pub done: bool,
+    pub cancelled: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobPhase {
+    Queued,
+    InProgress(u8),
+    Finished,
+    Cancelled,
 }
 
 /// What a LUID names, for lookups from URL path segments.
@@ -108,6 +149,27 @@ pub enum SiteRole {
 }
 
 impl SiteRole {
+    pub const ALL: [SiteRole; 7] = [
+        SiteRole::SiteAdministratorCreator,
+        SiteRole::SiteAdministratorExplorer,
+        SiteRole::Creator,
+        SiteRole::ExplorerCanPublish,
+        SiteRole::Explorer,
+        SiteRole::Viewer,
+        SiteRole::Unlicensed,
+    ];
+
+    /// Tableau's name for a role; older names are accepted as Tableau does.
+    pub fn parse(name: &str) -> Option<SiteRole> {
+        Self::ALL.into_iter().find(|r| r.as_str() == name).or(match name {
+            "SiteAdministrator" => Some(SiteRole::SiteAdministratorExplorer),
+            "Publisher" => Some(SiteRole::ExplorerCanPublish),
+            "Interactor" => Some(SiteRole::Explorer),
+            "ReadOnly" => Some(SiteRole::Viewer),
+            _ => None,
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             SiteRole::SiteAdministratorCreator => "SiteAdministratorCreator",
@@ -142,6 +204,10 @@ pub struct User {
     pub last_login: Option<i64>,
     /// Indexes into `Dataset::groups`, ascending.
     pub groups: Vec<u32>,
+    /// `ServerDefault`, `SAML`, `OpenID`, …
+    pub auth_setting: String,
+    /// Removed through the REST API; kept so indexes stay stable.
+    pub deleted: bool,
 }
 
 pub struct Group {
@@ -149,6 +215,9 @@ pub struct Group {
     pub name: String,
     /// Indexes into `Dataset::users`, ascending.
     pub members: Vec<u32>,
+    /// The site role a member gets on sign-in (grant license on sign-in).
+    pub minimum_site_role: Option<SiteRole>,
+    pub deleted: bool,
 }
 
 pub struct Project {
@@ -159,11 +228,18 @@ pub struct Project {
     pub owner: u32,
     /// `LockedToProject`: content permissions are the project's defaults.
     pub locked: bool,
+    /// With `locked`: `LockedToProjectWithoutNested`, the lock stops at
+    /// this project.
+    pub lock_without_nested: bool,
+    pub deleted: bool,
     pub created_at: i64,
     pub updated_at: i64,
     pub rules: Vec<Rule>,
     pub default_workbook_rules: Vec<Rule>,
     pub default_datasource_rules: Vec<Rule>,
+    /// Default rules for the other content types (`flows`, `metrics`, …),
+    /// empty until set through the API.
+    pub other_default_rules: std::collections::BTreeMap<String, Vec<Rule>>,
 }
 
 pub struct Workbook {
@@ -177,7 +253,7 @@ pub struct Workbook {
     pub size_mb: u32,
     pub created_at: i64,
     pub updated_at: i64,
-    pub tags: Vec<&'static str>,
+    pub tags: Vec<String>,
     pub has_extracts: bool,
     pub views: Range<u32>,
     pub embedded_datasources: Range<u32>,
@@ -210,7 +286,7 @@ pub struct View {
     pub sheet_type: SheetType,
     pub created_at: i64,
     pub updated_at: i64,
-    pub tags: Vec<&'static str>,
+    pub tags: Vec<String>,
     pub usage: Usage,
     /// View-level rules added on top of the workbook's (unlocked projects only).
     pub extra_rules: Vec<Rule>,
@@ -252,7 +328,7 @@ pub struct Datasource {
     pub size_bytes: u64,
     pub created_at: i64,
     pub updated_at: i64,
-    pub tags: Vec<&'static str>,
+    pub tags: Vec<String>,
     pub rules: Vec<Rule>,
 }
 
@@ -298,6 +374,14 @@ pub struct Schedule {
     pub interval_hours: i64,
     /// Hour of day (UTC) of the first run.
     pub start_hour: i64,
+    /// Minute past `start_hour` (Tableau Cloud schedules start on any
+    /// five-minute boundary).
+    pub start_minute: i64,
+    /// Weekdays it runs on, for schedules that name them (`Monday`, …).
+    pub weekdays: Vec<String>,
+    /// Only tasks on Tableau Cloud have a schedule of their own; those are
+    /// not in the server's schedule list.
+    pub inline: bool,
     pub priority: u32,
     pub created_at: i64,
     pub updated_at: i64,
@@ -311,7 +395,7 @@ impl Schedule {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
     Workbook(u32),
     Datasource(u32),
@@ -392,6 +476,17 @@ pub const VIEW_CAPABILITIES: &[&str] = &[
     "WebAuthoring",
 ];
 
+impl Project {
+    /// The `contentPermissions` value Tableau reports.
+    pub fn content_permissions(&self) -> &'static str {
+        match (self.locked, self.lock_without_nested) {
+            (false, _) => "ManagedByOwner",
+            (true, false) => "LockedToProject",
+            (true, true) => "LockedToProjectWithoutNested",
+        }
+    }
+}
+
 impl Dataset {
     pub fn lookup(&self, id: &str) -> Option<Entity> {
         self.by_id.get(id).copied()
@@ -469,28 +564,136 @@ impl Dataset {
         }
     }
 
+    /// Finished ad-hoc runs of a task started by `t`, newest first, as
+    /// (end time, failed).
+    fn adhoc_runs(&self, task: u32, t: i64) -> Vec<(i64, bool)> {
+        let mut runs: Vec<(i64, bool)> = self
+            .adhoc_jobs
+            .iter()
+            .filter(|j| j.done && j.task == Some(task) && j.created_at <= t)
+            .map(|j| (j.ended_at, j.failed))
+            .collect();
+        runs.sort_by(|a, b| b.cmp(a));
+        runs
+    }
+
+    /// Every run of a task at or before `t`, scheduled and ad hoc, newest
+    /// first, as failed flags.
+    fn runs_newest_first(&self, task: u32, t: i64) -> impl Iterator<Item = (i64, bool)> + '_ {
+        let adhoc = self.adhoc_runs(task, t);
+        let mut scheduled = self.last_run_at(task, t).unwrap_or(-1);
+        let mut adhoc = adhoc.into_iter().peekable();
+        std::iter::from_fn(move || {
+            let sched = (scheduled >= 0).then(|| self.run_time(task, scheduled));
+            match (sched, adhoc.peek().copied()) {
+                (Some(s), Some((a, failed))) if a >= s => {
+                    adhoc.next();
+                    Some((a, failed))
+                }
+                (Some(s), _) => {
+                    let failed = self.run_failed(task, scheduled);
+                    scheduled -= 1;
+                    Some((s, failed))
+                }
+                (None, Some(run)) => {
+                    adhoc.next();
+                    Some(run)
+                }
+                (None, None) => None,
+            }
+        })
+    }
+
     /// Failed runs in a row ending with the last run at or before `t`.
     pub fn consecutive_failures(&self, task: u32, t: i64) -> u32 {
-        let Some(last) = self.last_run_at(task, t) else { return 0 };
-        let mut n = 0;
-        let mut run = last;
-        while run >= 0 && self.run_failed(task, run) {
-            n += 1;
-            run -= 1;
-        }
-        n
+        self.runs_newest_first(task, t).take_while(|(_, failed)| *failed).count() as u32
     }
 
     /// Time of the last successful refresh at or before `t`.
     pub fn last_success_at(&self, task: u32, t: i64) -> Option<i64> {
-        let mut run = self.last_run_at(task, t)?;
-        while run >= 0 {
-            if !self.run_failed(task, run) {
-                return Some(self.run_time(task, run));
-            }
-            run -= 1;
+        self.runs_newest_first(task, t).find(|(_, failed)| !failed).map(|(at, _)| at)
+    }
+
+    /// The last successful ad-hoc refresh of content, task or not.
+    pub fn adhoc_success_of(&self, target: Target) -> Option<i64> {
+        self.adhoc_jobs.iter().filter(|j| j.done && !j.failed && j.target == target).map(|j| j.ended_at).max()
+    }
+
+    pub fn live_users(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..self.users.len() as u32).filter(|&u| !self.users[u as usize].deleted)
+    }
+
+    pub fn live_groups(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..self.groups.len() as u32).filter(|&g| !self.groups[g as usize].deleted)
+    }
+
+    pub fn live_projects(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..self.projects.len() as u32).filter(|&p| !self.projects[p as usize].deleted)
+    }
+
+    pub fn by_id_len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Projects, workbooks and datasources a user owns.
+    pub fn owned_by(&self, user: u32) -> usize {
+        self.live_projects().filter(|&p| self.projects[p as usize].owner == user).count()
+            + self.workbooks.iter().filter(|w| w.owner == user).count()
+            + self.datasources.iter().filter(|x| x.owner == user).count()
+    }
+
+    pub fn transfer_ownership(&mut self, from: u32, to: u32) {
+        for p in self.projects.iter_mut().filter(|p| p.owner == from) {
+            p.owner = to;
         }
-        None
+        for w in self.workbooks.iter_mut().filter(|w| w.owner == from) {
+            w.owner = to;
+        }
+        for x in self.datasources.iter_mut().filter(|x| x.owner == from) {
+            x.owner = to;
+        }
+    }
+
+    /// Removes every rule of a grantee that is leaving the site.
+    pub fn drop_grantee(&mut self, grantee: Grantee) {
+        let strip = |rules: &mut Vec<Rule>| rules.retain(|r| r.grantee != grantee);
+        for p in self.projects.iter_mut() {
+            strip(&mut p.rules);
+            strip(&mut p.default_workbook_rules);
+            strip(&mut p.default_datasource_rules);
+            for rules in p.other_default_rules.values_mut() {
+                strip(rules);
+            }
+        }
+        for w in self.workbooks.iter_mut() {
+            strip(&mut w.rules);
+        }
+        for v in self.views.iter_mut() {
+            strip(&mut v.extra_rules);
+        }
+        for x in self.datasources.iter_mut() {
+            strip(&mut x.rules);
+        }
+    }
+
+    /// Registers an id so REST paths find it.
+    pub fn index_id(&mut self, id: &str, entity: Entity) {
+        self.by_id.insert(id.to_string(), entity);
+    }
+
+    pub fn unindex_id(&mut self, id: &str) {
+        self.by_id.remove(id);
+    }
+
+    /// The index of a tag label in [`Dataset::tag_labels`], adding it.
+    pub fn tag_index(&mut self, label: &str) -> u32 {
+        match self.tag_labels.iter().position(|t| t == label) {
+            Some(i) => i as u32,
+            None => {
+                self.tag_labels.push(label.to_string());
+                self.tag_labels.len() as u32 - 1
+            }
+        }
     }
 
     /// Every refresh job in the server's history window before `now`,

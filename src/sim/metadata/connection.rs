@@ -9,7 +9,6 @@
 //!   order are broken by `id`.
 
 use std::cmp::Ordering;
-use std::sync::Arc;
 
 use async_graphql::dynamic::ObjectAccessor;
 use async_graphql::{Error, ErrorExtensions};
@@ -17,7 +16,7 @@ use async_graphql::{Error, ErrorExtensions};
 use super::graph::{resolve, uuid_key, Index, Out, N};
 use super::{Budget, Metadata};
 use crate::sim::dataset::lineage::FieldKind;
-use crate::sim::SimState;
+use crate::sim::dataset::Dataset;
 
 /// One page of a root connection, as the parent of `nodes`/`pageInfo`.
 pub struct Conn {
@@ -33,8 +32,7 @@ pub struct PageInfo {
 }
 
 /// The node kinds a root connection lists, by field name.
-fn members(st: &SimState, field: &str) -> Option<Vec<N>> {
-    let d = &st.data;
+fn members(d: &Dataset, field: &str) -> Option<Vec<N>> {
     let l = &d.lineage;
     let fields_of = |keep: &dyn Fn(FieldKind) -> bool| -> Vec<N> {
         (0..l.fields.len() as u32).filter(|&f| keep(l.fields[f as usize].kind)).map(N::Field).collect()
@@ -58,7 +56,7 @@ fn members(st: &SimState, field: &str) -> Option<Vec<N>> {
         "columnFieldsConnection" => fields_of(&|k| k == FieldKind::Column),
         "datasourceFieldsConnection" => fields_of(&|k| k == FieldKind::Datasource),
         "dataQualityWarningsConnection" => (0..l.warnings.len() as u32).map(N::Warning).collect(),
-        "tableauUsersConnection" => (0..d.users.len() as u32).map(N::User).collect(),
+        "tableauUsersConnection" => d.live_users().map(N::User).collect(),
         _ => return None,
     })
 }
@@ -86,7 +84,7 @@ fn decode_cursor(field: &str, cursor: &str) -> Option<usize> {
 
 /// The nodes a connection starts from: looked up by id when the filter
 /// names ids (so `idWithin` batches stay cheap), else every member.
-fn candidates(st: &SimState, ix: &Index, field: &str, filter: Option<ObjectAccessor<'_>>) -> Option<Vec<N>> {
+fn candidates(d: &Dataset, ix: &Index, field: &str, filter: Option<ObjectAccessor<'_>>) -> Option<Vec<N>> {
     let ids = filter.as_ref().and_then(|f| {
         let one = f.get("id").and_then(|v| v.string().ok().map(|s| vec![s.to_string()]));
         let many = f.get("idWithin").and_then(|v| v.list().ok().map(|l| l.iter().filter_map(|x| x.string().ok().map(str::to_string)).collect::<Vec<_>>()));
@@ -95,16 +93,34 @@ fn candidates(st: &SimState, ix: &Index, field: &str, filter: Option<ObjectAcces
     match ids {
         Some(ids) => {
             let kind = members_kind(field)?;
-            Some(ids.iter().filter_map(|i| uuid_key(i)).filter_map(|k| ix.by_id.get(&k).copied()).filter(|n| kind(st, *n)).collect())
+            Some(ids.iter().filter_map(|i| uuid_key(i)).filter_map(|k| lookup(d, ix, k, false)).filter(|n| kind(d, *n)).collect())
         }
-        None => members(st, field),
+        None => members(d, field),
     }
 }
 
+/// The node with a Metadata API id (or, with `luid`, a REST LUID). Users
+/// change through the REST API, so they are looked up in the dataset, not
+/// in the index built at start.
+fn lookup(d: &Dataset, ix: &Index, key: u128, luid: bool) -> Option<N> {
+    let map = if luid { &ix.by_luid } else { &ix.by_id };
+    map.get(&key).copied().or_else(|| {
+        let ids = if luid { None } else { Some(&d.lineage.user_ids) };
+        d.live_users().find(|&u| {
+            let id = match ids {
+                Some(ids) => &ids[u as usize],
+                None => &d.users[u as usize].id,
+            };
+            uuid_key(id) == Some(key)
+        })
+        .map(N::User)
+    })
+}
+
 /// Whether a node belongs to a connection, for id lookups.
-fn members_kind(field: &str) -> Option<fn(&SimState, N) -> bool> {
-    fn field_kind(st: &SimState, n: N, k: Option<FieldKind>) -> bool {
-        matches!(n, N::Field(f) if k.is_none_or(|k| st.data.lineage.fields[f as usize].kind == k))
+fn members_kind(field: &str) -> Option<fn(&Dataset, N) -> bool> {
+    fn field_kind(d: &Dataset, n: N, k: Option<FieldKind>) -> bool {
+        matches!(n, N::Field(f) if k.is_none_or(|k| d.lineage.fields[f as usize].kind == k))
     }
     Some(match field {
         "workbooksConnection" => |_, n| matches!(n, N::Workbook(_)),
@@ -113,27 +129,27 @@ fn members_kind(field: &str) -> Option<fn(&SimState, N) -> bool> {
         "publishedDatasourcesConnection" => |_, n| matches!(n, N::Published(_)),
         "embeddedDatasourcesConnection" => |_, n| matches!(n, N::Embedded(_)),
         "databaseServersConnection" => |_, n| matches!(n, N::Database(_)),
-        "databaseTablesConnection" => |st, n| matches!(n, N::Table(t) if st.data.lineage.tables[t as usize].query.is_none()),
-        "customSQLTablesConnection" => |st, n| matches!(n, N::Table(t) if st.data.lineage.tables[t as usize].query.is_some()),
-        "columnsConnection" => |st, n| {
+        "databaseTablesConnection" => |d, n| matches!(n, N::Table(t) if d.lineage.tables[t as usize].query.is_none()),
+        "customSQLTablesConnection" => |d, n| matches!(n, N::Table(t) if d.lineage.tables[t as usize].query.is_some()),
+        "columnsConnection" => |d, n| {
             matches!(n, N::Column(c) if {
-                let col = &st.data.lineage.columns[c as usize];
-                !col.dropped && !st.data.lineage.tables[col.table as usize].gone
+                let col = &d.lineage.columns[c as usize];
+                !col.dropped && !d.lineage.tables[col.table as usize].gone
             })
         },
-        "fieldsConnection" => |st, n| field_kind(st, n, None),
-        "calculatedFieldsConnection" => |st, n| field_kind(st, n, Some(FieldKind::Calculated)),
-        "columnFieldsConnection" => |st, n| field_kind(st, n, Some(FieldKind::Column)),
-        "datasourceFieldsConnection" => |st, n| field_kind(st, n, Some(FieldKind::Datasource)),
+        "fieldsConnection" => |d, n| field_kind(d, n, None),
+        "calculatedFieldsConnection" => |d, n| field_kind(d, n, Some(FieldKind::Calculated)),
+        "columnFieldsConnection" => |d, n| field_kind(d, n, Some(FieldKind::Column)),
+        "datasourceFieldsConnection" => |d, n| field_kind(d, n, Some(FieldKind::Datasource)),
         "dataQualityWarningsConnection" => |_, n| matches!(n, N::Warning(_)),
-        "tableauUsersConnection" => |_, n| matches!(n, N::User(_)),
+        "tableauUsersConnection" => |d, n| matches!(n, N::User(u) if !d.users[u as usize].deleted),
         _ => return None,
     })
 }
 
 /// The value of a scalar field as text, for filters and ordering.
-fn scalar(st: &SimState, ix: &Index, n: N, field: &str) -> Option<String> {
-    match resolve(st, ix, n, field) {
+fn scalar(d: &Dataset, now: i64, ix: &Index, n: N, field: &str) -> Option<String> {
+    match resolve(d, now, ix, n, field) {
         Out::Str(s) => Some(s),
         Out::Bool(b) => Some(b.to_string()),
         Out::Int(i) => Some(i.to_string()),
@@ -171,7 +187,7 @@ fn accessor_text(v: &async_graphql::dynamic::ValueAccessor<'_>) -> Option<String
 }
 
 /// Applies `filter`: `x` matches field `x`, `xWithin` matches any listed value.
-fn filtered(st: &SimState, ix: &Index, mut nodes: Vec<N>, filter: Option<ObjectAccessor<'_>>) -> Result<Vec<N>, Error> {
+fn filtered(d: &Dataset, now: i64, ix: &Index, mut nodes: Vec<N>, filter: Option<ObjectAccessor<'_>>) -> Result<Vec<N>, Error> {
     let Some(filter) = filter else { return Ok(nodes) };
     for (key, value) in filter.iter() {
         if value.is_null() {
@@ -192,18 +208,17 @@ fn filtered(st: &SimState, ix: &Index, mut nodes: Vec<N>, filter: Option<ObjectA
         }
         // Ids and LUIDs narrow by lookup first: `idWithin` batches stay cheap.
         if matches!(field, "id" | "luid") {
-            let map = if field == "id" { &ix.by_id } else { &ix.by_luid };
             let hits: std::collections::HashSet<N> =
-                wanted.iter().filter_map(|w| uuid_key(w)).filter_map(|k| map.get(&k).copied()).collect();
+                wanted.iter().filter_map(|w| uuid_key(w)).filter_map(|k| lookup(d, ix, k, field == "luid")).collect();
             nodes.retain(|n| hits.contains(n));
             continue;
         }
-        nodes.retain(|&n| scalar(st, ix, n, field).is_some_and(|v| wanted.contains(&v)));
+        nodes.retain(|&n| scalar(d, now, ix, n, field).is_some_and(|v| wanted.contains(&v)));
     }
     Ok(nodes)
 }
 
-fn ordered(st: &SimState, ix: &Index, mut nodes: Vec<N>, order: Option<ObjectAccessor<'_>>) -> Result<Vec<N>, Error> {
+fn ordered(d: &Dataset, now: i64, ix: &Index, mut nodes: Vec<N>, order: Option<ObjectAccessor<'_>>) -> Result<Vec<N>, Error> {
     let (field, desc) = match order {
         Some(o) => {
             let field = o.try_get("field")?.enum_name()?.to_string();
@@ -215,8 +230,8 @@ fn ordered(st: &SimState, ix: &Index, mut nodes: Vec<N>, order: Option<ObjectAcc
     let mut keyed: Vec<(Option<String>, String, N)> = nodes
         .drain(..)
         .map(|n| {
-            let id = scalar(st, ix, n, "id").unwrap_or_default();
-            let key = if field == "id" { None } else { scalar(st, ix, n, &field) };
+            let id = scalar(d, now, ix, n, "id").unwrap_or_default();
+            let key = if field == "id" { None } else { scalar(d, now, ix, n, &field) };
             (key, id, n)
         })
         .collect();
@@ -232,7 +247,7 @@ fn ordered(st: &SimState, ix: &Index, mut nodes: Vec<N>, order: Option<ObjectAcc
 }
 
 /// Resolves a root connection field.
-pub fn root(st: &Arc<SimState>, md: &Metadata, budget: &Budget, field: &str, args: &ObjectAccessor<'_>) -> Result<Conn, Error> {
+pub fn root(d: &Dataset, now: i64, md: &Metadata, budget: &Budget, field: &str, args: &ObjectAccessor<'_>) -> Result<Conn, Error> {
     let ix = &md.index;
     let after = args.get("after").filter(|v| !v.is_null()).map(|v| v.string().map(str::to_string)).transpose()?;
     let offset = args.get("offset").filter(|v| !v.is_null()).map(|v| v.i64()).transpose()?;
@@ -271,16 +286,23 @@ pub fn root(st: &Arc<SimState>, md: &Metadata, budget: &Budget, field: &str, arg
     };
     let filter = args.get("filter").filter(|v| !v.is_null());
     let order = args.get("orderBy").filter(|v| !v.is_null());
+    // Writes change users, tags and extract facts, not the catalog: only
+    // connections over content and users are keyed by the dataset version.
+    let version = match field {
+        "workbooksConnection" | "publishedDatasourcesConnection" | "embeddedDatasourcesConnection"
+        | "sheetsConnection" | "dashboardsConnection" | "tableauUsersConnection" => d.version,
+        _ => 0,
+    };
     let key = format!(
-        "{field}|{}|{}",
+        "{field}|{version}|{}|{}",
         filter.as_ref().map(|f| f.as_value().to_string()).unwrap_or_default(),
         order.as_ref().map(|o| o.as_value().to_string()).unwrap_or_default()
     );
     let nodes = md.cached(&key, || {
-        let all = candidates(st, ix, field, filter.as_ref().map(|f| f.object()).transpose()?)
+        let all = candidates(d, ix, field, filter.as_ref().map(|f| f.object()).transpose()?)
             .ok_or_else(|| Error::new(format!("Unknown root field '{field}'")))?;
-        let kept = filtered(st, ix, all, filter.as_ref().map(|f| f.object()).transpose()?)?;
-        ordered(st, ix, kept, order.as_ref().map(|o| o.object()).transpose()?)
+        let kept = filtered(d, now, ix, all, filter.as_ref().map(|f| f.object()).transpose()?)?;
+        ordered(d, now, ix, kept, order.as_ref().map(|o| o.object()).transpose()?)
     })?;
     let total = nodes.len();
     let end = (start + first).min(total);

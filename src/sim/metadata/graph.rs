@@ -9,11 +9,9 @@
 use std::collections::HashMap;
 
 use crate::sim::dataset::lineage::{bracket, FieldKind, Owner};
-use crate::sim::dataset::names::TAGS;
 use crate::sim::dataset::rng::{mix, Rng};
 use crate::sim::dataset::{Dataset, Target};
 use crate::sim::manifest::iso;
-use crate::sim::SimState;
 
 /// One entity of the graph.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -29,7 +27,7 @@ pub enum N {
     Field(u32),
     Warning(u32),
     User(u32),
-    Tag(u16),
+    Tag(u32),
 }
 
 impl N {
@@ -98,8 +96,6 @@ pub struct Index {
     pub table_published: HashMap<u32, Vec<u32>>,
     pub table_embedded: HashMap<u32, Vec<u32>>,
     pub published_warnings: HashMap<u32, Vec<u32>>,
-    pub published_task: HashMap<u32, u32>,
-    pub workbook_task: HashMap<u32, u32>,
     pub column_luids: Vec<String>,
 }
 
@@ -121,8 +117,6 @@ impl Index {
             table_published: HashMap::new(),
             table_embedded: HashMap::new(),
             published_warnings: HashMap::new(),
-            published_task: HashMap::new(),
-            workbook_task: HashMap::new(),
             column_luids: (0..l.columns.len() as u64).map(|c| Rng::new(mix(d.seed ^ 0xC01u64 << 40 ^ c)).uuid()).collect(),
         };
         let mut add = |id: &str, n: N| {
@@ -160,9 +154,6 @@ impl Index {
         for (i, x) in l.warnings.iter().enumerate() {
             add(&x.id, N::Warning(i as u32));
         }
-        for (i, id) in l.user_ids.iter().enumerate() {
-            add(id, N::User(i as u32));
-        }
 
         let mut luid = |id: &str, n: N| {
             if let Some(k) = uuid_key(id) {
@@ -189,9 +180,6 @@ impl Index {
         }
         for (i, x) in l.warnings.iter().enumerate() {
             luid(&x.luid, N::Warning(i as u32));
-        }
-        for (i, u) in d.users.iter().enumerate() {
-            luid(&u.id, N::User(i as u32));
         }
         for (i, id) in ix.column_luids.iter().enumerate() {
             if let Some(k) = uuid_key(id) {
@@ -248,12 +236,6 @@ impl Index {
         for (i, w) in l.warnings.iter().enumerate() {
             ix.published_warnings.entry(w.datasource).or_default().push(i as u32);
         }
-        for (t, task) in d.tasks.iter().enumerate() {
-            match task.target {
-                Target::Datasource(x) => ix.published_task.insert(x, t as u32),
-                Target::Workbook(w) => ix.workbook_task.insert(w, t as u32),
-            };
-        }
         ix
     }
 }
@@ -265,14 +247,14 @@ fn dedup(mut v: Vec<N>) -> Vec<N> {
 }
 
 /// Resolves one field of one node.
-pub fn resolve(st: &SimState, ix: &Index, n: N, field: &str) -> Out {
-    let d = &st.data;
+pub fn resolve(d: &Dataset, now: i64, ix: &Index, n: N, field: &str) -> Out {
     let l = &d.lineage;
-    let now = st.now();
-    let last_refresh = |task: Option<&u32>, fallback: i64| -> Out {
+    // The latest of the scheduled history and refreshes run through the API.
+    let last_refresh = |task: Option<&u32>, target: Target, fallback: i64| -> Out {
+        let adhoc = d.adhoc_success_of(target);
         match task {
-            Some(&t) => opt_time(d.last_success_at(t, now)),
-            None => Out::Str(iso(fallback)),
+            Some(&t) => opt_time(d.last_success_at(t, now).max(adhoc)),
+            None => Out::Str(iso(adhoc.unwrap_or(fallback))),
         }
     };
     match n {
@@ -289,7 +271,7 @@ pub fn resolve(st: &SimState, ix: &Index, n: N, field: &str) -> Out {
                 "createdAt" => Out::Str(iso(wb.created_at)),
                 "updatedAt" => Out::Str(iso(wb.updated_at)),
                 "owner" => Out::Node(N::User(wb.owner)),
-                "tags" => tag_nodes(&wb.tags),
+                "tags" => tag_nodes(d, &wb.tags),
                 "sheets" => Out::Nodes(ix.workbook_sheets[w as usize].iter().map(|&x| N::Sheet(x)).collect()),
                 "dashboards" => Out::Nodes(ix.workbook_dashboards[w as usize].iter().map(|&x| N::Dashboard(x)).collect()),
                 "embeddedDatasources" => Out::Nodes(wb.embedded_datasources.clone().map(N::Embedded).collect()),
@@ -350,7 +332,7 @@ pub fn resolve(st: &SimState, ix: &Index, n: N, field: &str) -> Out {
                 "projectName" => s(&d.projects[ds.project as usize].name),
                 "hasExtracts" => Out::Bool(ds.has_extracts),
                 "extractLastRefreshTime" | "extractLastUpdateTime" if ds.has_extracts => {
-                    last_refresh(ix.published_task.get(&p), ds.created_at)
+                    last_refresh(d.task_of.get(&Target::Datasource(p)), Target::Datasource(p), ds.created_at)
                 }
                 "extractLastRefreshTime" | "extractLastUpdateTime" | "extractLastIncrementalUpdateTime" => Out::Null,
                 "isCertified" => Out::Bool(ds.certified),
@@ -360,7 +342,7 @@ pub fn resolve(st: &SimState, ix: &Index, n: N, field: &str) -> Out {
                 "createdAt" => Out::Str(iso(ds.created_at)),
                 "updatedAt" => Out::Str(iso(ds.updated_at)),
                 "owner" => Out::Node(N::User(ds.owner)),
-                "tags" => tag_nodes(&ds.tags),
+                "tags" => tag_nodes(d, &ds.tags),
                 "fields" => Out::Nodes(src.fields.clone().map(N::Field).collect()),
                 "dataQualityWarnings" => {
                     Out::Nodes(ix.published_warnings.get(&p).into_iter().flatten().map(|&w| N::Warning(w)).collect())
@@ -396,7 +378,7 @@ pub fn resolve(st: &SimState, ix: &Index, n: N, field: &str) -> Out {
                 "name" => s(&x.name),
                 "hasExtracts" => Out::Bool(src.has_extracts),
                 "extractLastRefreshTime" | "extractLastUpdateTime" if src.has_extracts => {
-                    last_refresh(ix.workbook_task.get(&x.workbook), wb.created_at)
+                    last_refresh(d.task_of.get(&Target::Workbook(x.workbook)), Target::Workbook(x.workbook), wb.created_at)
                 }
                 "extractLastRefreshTime" | "extractLastUpdateTime" | "extractLastIncrementalUpdateTime" => Out::Null,
                 "createdAt" => Out::Str(iso(wb.created_at)),
@@ -511,7 +493,7 @@ pub fn resolve(st: &SimState, ix: &Index, n: N, field: &str) -> Out {
         }
         N::Tag(t) => match field {
             "id" => Out::Str(Rng::new(mix(0x7A6 ^ t as u64)).uuid()),
-            "name" => s(TAGS[t as usize]),
+            "name" => s(&d.tag_labels[t as usize]),
             _ => Out::Null,
         },
     }
@@ -535,8 +517,8 @@ fn downstream_fields(ix: &Index, c: u32) -> Vec<N> {
     out.into_iter().map(N::Field).collect()
 }
 
-fn tag_nodes(tags: &[&'static str]) -> Out {
-    Out::Nodes(tags.iter().filter_map(|t| TAGS.iter().position(|x| x == t)).map(|i| N::Tag(i as u16)).collect())
+fn tag_nodes(d: &Dataset, tags: &[String]) -> Out {
+    Out::Nodes(tags.iter().filter_map(|t| d.tag_labels.iter().position(|x| x == t)).map(|i| N::Tag(i as u32)).collect())
 }
 
 /// Fields shared by sheets and dashboards (the View interface).
@@ -550,7 +532,7 @@ fn view_field(d: &Dataset, view: u32, field: &str) -> Option<Out> {
         "createdAt" => Out::Str(iso(v.created_at)),
         "updatedAt" => Out::Str(iso(v.updated_at)),
         "workbook" => Out::Node(N::Workbook(v.workbook)),
-        "tags" => tag_nodes(&v.tags),
+        "tags" => tag_nodes(d, &v.tags),
         _ => return None,
     })
 }

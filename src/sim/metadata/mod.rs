@@ -68,10 +68,10 @@ pub struct Metadata {
 }
 
 impl Metadata {
-    pub fn build(st: &SimState) -> Metadata {
+    pub fn build(d: &super::dataset::Dataset) -> Metadata {
         Metadata {
             schema: schema::build(SCHEMA_SDL).expect("queries/schema.graphql is a valid schema"),
-            index: graph::Index::build(&st.data),
+            index: graph::Index::build(d),
             ordered: Mutex::new(HashMap::new()),
         }
     }

@@ -14,6 +14,7 @@ use async_graphql::{Error, Name, Value};
 use super::connection::{self, Conn, PageInfo};
 use super::graph::{self, Out, N};
 use super::Budget;
+use crate::sim::dataset::Dataset;
 use crate::sim::SimState;
 
 fn type_ref(ty: &Type) -> TypeRef {
@@ -134,15 +135,18 @@ fn resolve_field(owner: &str, field: &str, shape: Shape, rc: &ResolverContext<'_
     let st = rc.data::<Arc<SimState>>()?;
     let budget = rc.data::<Arc<Budget>>()?;
     budget.tick()?;
+    // The indexes first: building them reads the dataset itself.
     let md = st.metadata();
+    let d = st.data();
+    let d = &*d;
 
     if owner == "Query" {
-        let conn = connection::root(st, md, budget, field, &rc.args)?;
+        let conn = connection::root(d, st.now(), md, budget, field, &rc.args)?;
         return Ok(Some(FieldValue::owned_any(conn)));
     }
     if let Some(conn) = rc.parent_value.downcast_ref::<Conn>() {
         return Ok(Some(match field {
-            "nodes" => nodes(st, budget, conn.nodes.clone(), shape.abstract_type),
+            "nodes" => nodes(d, budget, conn.nodes.clone(), shape.abstract_type),
             "pageInfo" => FieldValue::owned_any(conn.page_info.clone()),
             "totalCount" => FieldValue::value(conn.total as i64),
             _ => return Ok(None),
@@ -156,7 +160,7 @@ fn resolve_field(owner: &str, field: &str, shape: Shape, rc: &ResolverContext<'_
         });
     }
     let n = *rc.parent_value.try_downcast_ref::<N>()?;
-    Ok(match graph::resolve(st, &md.index, n, field) {
+    Ok(match graph::resolve(d, st.now(), &md.index, n, field) {
         Out::Null => None,
         Out::Str(s) => Some(FieldValue::value(s)),
         Out::Bool(b) => Some(FieldValue::value(b)),
@@ -165,23 +169,23 @@ fn resolve_field(owner: &str, field: &str, shape: Shape, rc: &ResolverContext<'_
         // A non-null object cannot be cut without voiding its parent, so it
         // is counted but always sent.
         Out::Node(_) if budget.take(1) == 0 && shape.nullable => None,
-        Out::Node(n) => Some(node(st, n, shape.abstract_type)),
-        Out::Nodes(list) => Some(nodes(st, budget, list, shape.abstract_type)),
+        Out::Node(n) => Some(node(d, n, shape.abstract_type)),
+        Out::Nodes(list) => Some(nodes(d, budget, list, shape.abstract_type)),
     })
 }
 
-fn node(st: &SimState, n: N, abstract_type: bool) -> FieldValue<'static> {
+fn node(d: &Dataset, n: N, abstract_type: bool) -> FieldValue<'static> {
     let value = FieldValue::owned_any(n);
     if abstract_type {
-        value.with_type(n.type_name(&st.data))
+        value.with_type(n.type_name(d))
     } else {
         value
     }
 }
 
 /// A list of nodes, cut at the node limit.
-fn nodes(st: &SimState, budget: &Budget, mut list: Vec<N>, abstract_type: bool) -> FieldValue<'static> {
+fn nodes(d: &Dataset, budget: &Budget, mut list: Vec<N>, abstract_type: bool) -> FieldValue<'static> {
     let allowed = budget.take(list.len());
     list.truncate(allowed);
-    FieldValue::list(list.into_iter().map(|n| node(st, n, abstract_type)))
+    FieldValue::list(list.into_iter().map(|n| node(d, n, abstract_type)))
 }

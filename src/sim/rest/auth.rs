@@ -148,7 +148,8 @@ pub async fn sign_in(ctx: Ctx, State(st): State<Arc<SimState>>, headers: HeaderM
         _ => false,
     };
     let site = c.site.and_then(|s| s.content_url).unwrap_or_default();
-    if !(pat_ok || password_ok) || !site.eq_ignore_ascii_case(&st.data.site.content_url) {
+    let site_url = st.data().site.content_url.clone();
+    if !(pat_ok || password_ok) || !site.eq_ignore_ascii_case(&site_url) {
         tracing::info!(pat = ?c.pat_name, user = ?c.name, site, "sign-in rejected");
         return ctx.error(ApiError::sign_in_failed());
     }
@@ -159,7 +160,7 @@ pub async fn sign_in(ctx: Ctx, State(st): State<Arc<SimState>>, headers: HeaderM
         expires_at: Instant::now() + cfg.session_ttl,
         in_flight: Arc::new(AtomicUsize::new(0)),
     });
-    let d = &st.data;
+    let d = &st.data();
     ctx.ok(vec![El::new("credentials")
         .attr("token", token)
         .child(El::new("site").attr("id", &d.site.id).attr("contentUrl", &d.site.content_url))
@@ -198,11 +199,9 @@ pub async fn require_session(State(st): State<Arc<SimState>>, ctx: Ctx, mut req:
         return ctx.error(ApiError::invalid_credentials());
     }
     if let Some(site) = site_in_path(req.uri().path()) {
-        if site != st.data.site.id {
-            return ctx.error(ApiError::forbidden(format!(
-                "This session is signed in to site '{}', not '{site}'.",
-                st.data.site.id
-            )));
+        let site_id = st.data().site.id.clone();
+        if site != site_id {
+            return ctx.error(ApiError::forbidden(format!("This session is signed in to site '{site_id}', not '{site}'.")));
         }
     }
     let limit = st.config.max_concurrent_per_session;

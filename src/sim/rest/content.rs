@@ -4,15 +4,19 @@
 //! <https://help.tableau.com/current/api/rest_api/en-us/REST/rest_api_ref_workbooks_and_views.htm>,
 //! <https://help.tableau.com/current/api/rest_api/en-us/REST/rest_api_ref_data_sources.htm>
 
-use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use axum::body::Bytes;
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use super::auth::Session;
 use super::body::El;
-use super::error::codes;
+use super::error::{codes, ApiError};
+use super::request::{self, Node};
 use super::query::{self, ListParams, Val};
 use super::{find, Ctx, St};
-use crate::sim::dataset::{Dataset, Entity};
+use crate::sim::dataset::{Dataset, Entity, Project};
 use crate::sim::manifest::iso;
 use crate::sim::SimState;
 
@@ -21,7 +25,7 @@ pub struct ItemPath {
     pub id: String,
 }
 
-fn tags_el(tags: &[&'static str]) -> El {
+pub(crate) fn tags_el(tags: &[String]) -> El {
     El::collection("tags").children(tags.iter().map(|t| El::new("tag").attr("label", t)))
 }
 
@@ -31,7 +35,7 @@ fn project_el(d: &Dataset, i: u32) -> El {
         .attr("id", &p.id)
         .attr("name", &p.name)
         .attr("description", &p.description)
-        .attr("contentPermissions", if p.locked { "LockedToProject" } else { "ManagedByOwner" })
+        .attr("contentPermissions", p.content_permissions())
         .attr_opt("parentProjectId", p.parent.map(|x| &d.projects[x as usize].id))
         .attr("createdAt", iso(p.created_at))
         .attr("updatedAt", iso(p.updated_at))
@@ -40,9 +44,9 @@ fn project_el(d: &Dataset, i: u32) -> El {
 
 /// `GET /api/{v}/sites/{site}/projects`
 pub async fn list_projects(ctx: Ctx, State(st): St, Query(q): Query<ListParams>) -> Response {
-    let d = &st.data;
+    let d = &st.data();
     let known = ["name", "createdAt", "updatedAt", "ownerName", "parentProjectId", "topLevelProject"];
-    let page = query::list(0..d.projects.len() as u32, &q, &known, |i, f| {
+    let page = query::list(d.live_projects(), &q, &known, |i, f| {
         let p = &d.projects[i as usize];
         match f {
             "name" => Val::Str(&p.name),
@@ -58,8 +62,7 @@ pub async fn list_projects(ctx: Ctx, State(st): St, Query(q): Query<ListParams>)
     }))
 }
 
-fn workbook_el(st: &SimState, i: u32) -> El {
-    let d = &st.data;
+fn workbook_el(st: &SimState, d: &Dataset, i: u32) -> El {
     let w = &d.workbooks[i as usize];
     let p = &d.projects[w.project as usize];
     let owner = &d.users[w.owner as usize];
@@ -100,15 +103,15 @@ fn workbook_field<'a>(d: &'a Dataset, i: u32, f: &str) -> Val<'a> {
 
 /// `GET /api/{v}/sites/{site}/workbooks`
 pub async fn list_workbooks(ctx: Ctx, State(st): St, Query(q): Query<ListParams>) -> Response {
-    let d = &st.data;
+    let d = &st.data();
     let page = query::list(0..d.workbooks.len() as u32, &q, WORKBOOK_FIELDS, |i, f| workbook_field(d, i, f));
     ctx.reply(page.map(|p| {
-        vec![p.pagination, El::collection("workbooks").children(p.items.into_iter().map(|i| workbook_el(&st, i)))]
+        vec![p.pagination, El::collection("workbooks").children(p.items.into_iter().map(|i| workbook_el(&st, d, i)))]
     }))
 }
 
-fn find_workbook(st: &SimState, id: &str) -> Result<u32, super::error::ApiError> {
-    find(st, id, codes::WORKBOOK, "Workbook", |e| match e {
+pub(crate) fn find_workbook(d: &Dataset, id: &str) -> Result<u32, ApiError> {
+    find(d, id, codes::WORKBOOK, "Workbook", |e| match e {
         Entity::Workbook(i) => Some(i),
         _ => None,
     })
@@ -116,13 +119,14 @@ fn find_workbook(st: &SimState, id: &str) -> Result<u32, super::error::ApiError>
 
 /// `GET /api/{v}/sites/{site}/workbooks/{id}`: the workbook with its views.
 pub async fn get_workbook(ctx: Ctx, State(st): St, Path(path): Path<ItemPath>) -> Response {
-    ctx.reply(find_workbook(&st, &path.id).map(|i| {
-        let views = st.data.workbooks[i as usize].views.clone();
+    let d = &st.data();
+    ctx.reply(find_workbook(d, &path.id).map(|i| {
+        let views = d.workbooks[i as usize].views.clone();
         let views_el = El::collection("views").children(views.map(|v| {
-            let v = &st.data.views[v as usize];
-            El::new("view").attr("id", &v.id).attr("name", &v.name).attr("contentUrl", view_content_url(&st.data, v))
+            let v = &d.views[v as usize];
+            El::new("view").attr("id", &v.id).attr("name", &v.name).attr("contentUrl", view_content_url(d, v))
         }));
-        vec![workbook_el(&st, i).child(views_el)]
+        vec![workbook_el(&st, d, i).child(views_el)]
     }))
 }
 
@@ -130,8 +134,7 @@ fn view_content_url(d: &Dataset, v: &crate::sim::dataset::View) -> String {
     format!("{}/sheets/{}", d.workbooks[v.workbook as usize].content_url, v.url_name)
 }
 
-fn view_el(st: &SimState, i: u32, usage: bool) -> El {
-    let d = &st.data;
+fn view_el(st: &SimState, d: &Dataset, i: u32, usage: bool) -> El {
     let v = &d.views[i as usize];
     let w = &d.workbooks[v.workbook as usize];
     let el = El::new("view")
@@ -158,8 +161,7 @@ const VIEW_FIELDS: &[&str] = &[
     "tags", "sheetType", "hitsTotal",
 ];
 
-fn list_view_page(ctx: Ctx, st: &SimState, ids: impl Iterator<Item = u32>, q: &ListParams) -> Response {
-    let d = &st.data;
+fn list_view_page(ctx: Ctx, st: &SimState, d: &Dataset, ids: impl Iterator<Item = u32>, q: &ListParams) -> Response {
     let day = st.day();
     let page = query::list(ids, q, VIEW_FIELDS, |i, f| {
         let v = &d.views[i as usize];
@@ -181,34 +183,32 @@ fn list_view_page(ctx: Ctx, st: &SimState, ids: impl Iterator<Item = u32>, q: &L
     });
     let usage = q.usage();
     ctx.reply(
-        page.map(|p| vec![p.pagination, El::collection("views").children(p.items.into_iter().map(|i| view_el(st, i, usage)))]),
+        page.map(|p| vec![p.pagination, El::collection("views").children(p.items.into_iter().map(|i| view_el(st, d, i, usage)))]),
     )
 }
 
 /// `GET /api/{v}/sites/{site}/views[?includeUsageStatistics=true]`
 pub async fn list_views(ctx: Ctx, State(st): St, Query(q): Query<ListParams>) -> Response {
-    list_view_page(ctx, &st, 0..st.data.views.len() as u32, &q)
+    let d = &st.data();
+    list_view_page(ctx, &st, d, 0..d.views.len() as u32, &q)
 }
 
 /// `GET /api/{v}/sites/{site}/workbooks/{id}/views[?includeUsageStatistics=true]`
 pub async fn workbook_views(ctx: Ctx, State(st): St, Path(path): Path<ItemPath>, Query(q): Query<ListParams>) -> Response {
-    match find_workbook(&st, &path.id) {
-        Ok(i) => list_view_page(ctx, &st, st.data.workbooks[i as usize].views.clone(), &q),
+    let d = &st.data();
+    match find_workbook(d, &path.id) {
+        Ok(i) => list_view_page(ctx, &st, d, d.workbooks[i as usize].views.clone(), &q),
         Err(e) => ctx.error(e),
     }
 }
 
 /// `GET /api/{v}/sites/{site}/views/{id}`
 pub async fn get_view(ctx: Ctx, State(st): St, Path(path): Path<ItemPath>, Query(q): Query<ListParams>) -> Response {
-    let found = find(&st, &path.id, codes::VIEW, "View", |e| match e {
-        Entity::View(i) => Some(i),
-        _ => None,
-    });
-    ctx.reply(found.map(|i| vec![view_el(&st, i, q.usage())]))
+    let d = &st.data();
+    ctx.reply(find_view(d, &path.id).map(|i| vec![view_el(&st, d, i, q.usage())]))
 }
 
-fn datasource_el(st: &SimState, i: u32) -> El {
-    let d = &st.data;
+fn datasource_el(st: &SimState, d: &Dataset, i: u32) -> El {
     let x = &d.datasources[i as usize];
     let p = &d.projects[x.project as usize];
     El::new("datasource")
@@ -232,7 +232,7 @@ fn datasource_el(st: &SimState, i: u32) -> El {
 
 /// `GET /api/{v}/sites/{site}/datasources`
 pub async fn list_datasources(ctx: Ctx, State(st): St, Query(q): Query<ListParams>) -> Response {
-    let d = &st.data;
+    let d = &st.data();
     let known = [
         "name", "contentUrl", "createdAt", "updatedAt", "ownerName", "projectName", "tags", "type", "hasExtracts",
         "isCertified",
@@ -253,15 +253,211 @@ pub async fn list_datasources(ctx: Ctx, State(st): St, Query(q): Query<ListParam
         }
     });
     ctx.reply(page.map(|p| {
-        vec![p.pagination, El::collection("datasources").children(p.items.into_iter().map(|i| datasource_el(&st, i)))]
+        vec![p.pagination, El::collection("datasources").children(p.items.into_iter().map(|i| datasource_el(&st, d, i)))]
     }))
 }
 
 /// `GET /api/{v}/sites/{site}/datasources/{id}`
 pub async fn get_datasource(ctx: Ctx, State(st): St, Path(path): Path<ItemPath>) -> Response {
-    let found = find(&st, &path.id, codes::DATASOURCE, "Datasource", |e| match e {
+    let d = &st.data();
+    ctx.reply(find_datasource(d, &path.id).map(|i| vec![datasource_el(&st, d, i)]))
+}
+
+pub(crate) fn find_view(d: &Dataset, id: &str) -> Result<u32, ApiError> {
+    find(d, id, codes::VIEW, "View", |e| match e {
+        Entity::View(i) => Some(i),
+        _ => None,
+    })
+}
+
+pub(crate) fn find_datasource(d: &Dataset, id: &str) -> Result<u32, ApiError> {
+    find(d, id, codes::DATASOURCE, "Datasource", |e| match e {
         Entity::Datasource(i) => Some(i),
         _ => None,
+    })
+}
+
+pub(crate) fn find_project(d: &Dataset, id: &str) -> Result<u32, ApiError> {
+    find(d, id, codes::PROJECT, "Project", |e| match e {
+        Entity::Project(i) => Some(i),
+        _ => None,
+    })
+}
+
+// --- writes -----------------------------------------------------------------
+
+/// `contentPermissions` as (locked, without nested), or Tableau's 400.
+fn content_permissions(value: &str) -> Result<(bool, bool), ApiError> {
+    match value {
+        "ManagedByOwner" => Ok((false, false)),
+        "LockedToProject" => Ok((true, false)),
+        "LockedToProjectWithoutNested" => Ok((true, true)),
+        other => Err(ApiError::bad_request(
+            "400000",
+            "Bad Request",
+            format!(
+                "'{other}' is not a valid contentPermissions value; use ManagedByOwner, LockedToProject or \
+                 LockedToProjectWithoutNested."
+            ),
+        )),
+    }
+}
+
+fn check_project_name(d: &Dataset, name: &str, parent: Option<u32>, except: Option<u32>) -> Result<(), ApiError> {
+    let clash = d.live_projects().any(|p| {
+        let x = &d.projects[p as usize];
+        Some(p) != except && x.parent == parent && x.name.eq_ignore_ascii_case(name)
     });
-    ctx.reply(found.map(|i| vec![datasource_el(&st, i)]))
+    if clash {
+        return Err(ApiError::conflict("409006", format!("A project named '{name}' already exists in that parent project.")));
+    }
+    Ok(())
+}
+
+fn parent_of(d: &Dataset, node: &Node) -> Result<Option<Option<u32>>, ApiError> {
+    match node.attr("parentProjectId") {
+        None => Ok(None),
+        Some("") => Ok(Some(None)),
+        Some(id) => Ok(Some(Some(find_project(d, id)?))),
+    }
+}
+
+/// `POST /api/{v}/sites/{site}/projects`: owned by the signed-in user.
+pub async fn create_project(
+    ctx: Ctx,
+    State(st): St,
+    Extension(session): Extension<Session>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = (|| {
+        let req = request::parse(&headers, &body)?;
+        let node = req.require(&["project"])?;
+        let name = node.need("name")?.trim().to_string();
+        if name.is_empty() {
+            return Err(ApiError::malformed_body("The project name must not be empty."));
+        }
+        let (locked, without_nested) = content_permissions(node.attr("contentPermissions").unwrap_or("ManagedByOwner"))?;
+        let mut d = st.write();
+        let parent = parent_of(&d, node)?.flatten();
+        check_project_name(&d, &name, parent, None)?;
+        let id = new_item_id(&d, &format!("project {name}"));
+        let i = d.projects.len() as u32;
+        d.projects.push(Project {
+            id: id.clone(),
+            name,
+            description: node.attr("description").unwrap_or_default().to_string(),
+            parent,
+            owner: session.user,
+            locked,
+            lock_without_nested: without_nested,
+            deleted: false,
+            created_at: st.now(),
+            updated_at: st.now(),
+            rules: Vec::new(),
+            default_workbook_rules: Vec::new(),
+            default_datasource_rules: Vec::new(),
+            other_default_rules: Default::default(),
+        });
+        d.index_id(&id, Entity::Project(i));
+        Ok(vec![project_el(&d, i)])
+    })();
+    let mut resp = ctx.reply(result);
+    if resp.status() == StatusCode::OK {
+        *resp.status_mut() = StatusCode::CREATED;
+    }
+    resp
+}
+
+pub(crate) fn new_item_id(d: &Dataset, salt: &str) -> String {
+    use crate::sim::dataset::rng::{mix, Rng};
+    let mut key = salt.bytes().fold(mix(d.seed ^ d.version.rotate_left(17) ^ d.by_id_len() as u64), |h, b| mix(h ^ b as u64));
+    loop {
+        let id = Rng::new(key).uuid();
+        if d.lookup(&id).is_none() {
+            return id;
+        }
+        key = mix(key);
+    }
+}
+
+/// `PUT /api/{v}/sites/{site}/projects/{id}`
+pub async fn update_project(ctx: Ctx, State(st): St, Path(path): Path<ItemPath>, headers: HeaderMap, body: Bytes) -> Response {
+    let result = (|| {
+        let req = request::parse(&headers, &body)?;
+        let node = req.require(&["project"])?;
+        let perms = node.attr("contentPermissions").map(content_permissions).transpose()?;
+        let mut d = st.write();
+        let i = find_project(&d, &path.id)?;
+        let parent = match parent_of(&d, node)? {
+            Some(p) => p,
+            None => d.projects[i as usize].parent,
+        };
+        // A project cannot move below itself.
+        let mut up = parent;
+        while let Some(p) = up {
+            if p == i {
+                return Err(ApiError::bad_request("400000", "Bad Request", "A project cannot be moved into itself or one of its own nested projects."));
+            }
+            up = d.projects[p as usize].parent;
+        }
+        let name = node.attr("name").map(str::to_string).unwrap_or_else(|| d.projects[i as usize].name.clone());
+        check_project_name(&d, &name, parent, Some(i))?;
+        let owner = node.child("owner").map(|o| o.need("id").and_then(|id| super::people::find_user(&d, id))).transpose()?;
+        let now = st.now();
+        let p = &mut d.projects[i as usize];
+        p.name = name;
+        p.parent = parent;
+        if let Some(desc) = node.attr("description") {
+            p.description = desc.to_string();
+        }
+        if let Some((locked, without_nested)) = perms {
+            p.locked = locked;
+            p.lock_without_nested = without_nested;
+        }
+        if let Some(o) = owner {
+            p.owner = o;
+        }
+        p.updated_at = now;
+        Ok(vec![project_el(&d, i)])
+    })();
+    ctx.reply(result)
+}
+
+/// `DELETE /api/{v}/sites/{site}/projects/{id}`, with its nested projects.
+/// Tableau deletes the content inside too; this site keeps its catalog
+/// fixed, so a project holding workbooks or datasources is refused.
+pub async fn delete_project(ctx: Ctx, State(st): St, Path(path): Path<ItemPath>) -> Response {
+    let result = (|| {
+        let mut d = st.write();
+        let i = find_project(&d, &path.id)?;
+        if i == 0 {
+            return Err(ApiError::forbidden("The Default project cannot be deleted."));
+        }
+        let mut doomed = vec![i];
+        let mut k = 0;
+        while k < doomed.len() {
+            let p = doomed[k];
+            doomed.extend(d.live_projects().filter(|&c| d.projects[c as usize].parent == Some(p)));
+            k += 1;
+        }
+        let holds = d.workbooks.iter().filter(|w| doomed.contains(&w.project)).count()
+            + d.datasources.iter().filter(|x| doomed.contains(&x.project)).count();
+        if holds > 0 {
+            return Err(ApiError::conflict(
+                "409000",
+                format!("The project holds {holds} workbooks and datasources; the simulated site only deletes projects without content."),
+            ));
+        }
+        for p in doomed {
+            d.projects[p as usize].deleted = true;
+            let id = d.projects[p as usize].id.clone();
+            d.unindex_id(&id);
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => ctx.error(e),
+    }
 }

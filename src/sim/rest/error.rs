@@ -63,6 +63,14 @@ impl ApiError {
         )
     }
 
+    pub fn not_found_detail(code: &'static str, detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, code, "Resource Not Found", detail)
+    }
+
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, code, "Conflict", detail)
+    }
+
     pub fn unknown_resource(path: &str) -> ApiError {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -124,4 +132,5 @@ pub mod codes {
     pub const SCHEDULE: &str = "404016";
     pub const TASK: &str = "404017";
     pub const JOB: &str = "404031";
+    pub const FLOW: &str = "404051";
 }

@@ -16,7 +16,9 @@ pub mod people;
 pub mod permissions;
 pub mod query;
 pub mod refresh;
+pub mod request;
 pub mod server;
+pub mod tags;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -26,7 +28,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, Method, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 
 use body::{render, El, Format};
@@ -132,33 +134,55 @@ async fn wrong_method(ctx: Ctx, method: Method, uri: Uri) -> Response {
 
 pub fn router(state: Arc<SimState>) -> Router {
     let site = "/api/{v}/sites/{site}";
-    let authed = Router::new()
+    let grant = "{grantee_kind}/{grantee}/{capability}/{mode}";
+    let mut authed = Router::new()
         .route("/api/{v}/sites", get(server::list_sites))
         .route("/api/{v}/sites/{site}", get(server::get_site))
         .route("/api/{v}/schedules", get(refresh::list_schedules))
-        .route("/api/{v}/schedules/{id}", get(refresh::get_schedule))
-        .route(&format!("{site}/projects"), get(content::list_projects))
-        .route(&format!("{site}/projects/{{id}}/permissions"), get(permissions::project))
-        .route(&format!("{site}/projects/{{id}}/default-permissions/{{kind}}"), get(permissions::project_default))
+        .route("/api/{v}/schedules/{id}", get(refresh::get_schedule).put(refresh::update_schedule))
+        .route(&format!("{site}/schedules/{{id}}/{{kind}}"), put(refresh::add_to_schedule))
+        .route(&format!("{site}/projects"), get(content::list_projects).post(content::create_project))
+        .route(&format!("{site}/projects/{{id}}"), put(content::update_project).delete(content::delete_project))
+        .route(
+            &format!("{site}/projects/{{id}}/default-permissions/{{kind}}"),
+            get(permissions::project_default).put(permissions::add_default),
+        )
+        .route(&format!("{site}/projects/{{id}}/default-permissions/{{kind}}/{grant}"), delete(permissions::delete_default))
         .route(&format!("{site}/workbooks"), get(content::list_workbooks))
         .route(&format!("{site}/workbooks/{{id}}"), get(content::get_workbook))
         .route(&format!("{site}/workbooks/{{id}}/views"), get(content::workbook_views))
-        .route(&format!("{site}/workbooks/{{id}}/permissions"), get(permissions::workbook))
+        .route(&format!("{site}/workbooks/{{id}}/refresh"), post(refresh::refresh_workbook))
         .route(&format!("{site}/views"), get(content::list_views))
         .route(&format!("{site}/views/{{id}}"), get(content::get_view))
-        .route(&format!("{site}/views/{{id}}/permissions"), get(permissions::view))
         .route(&format!("{site}/datasources"), get(content::list_datasources))
         .route(&format!("{site}/datasources/{{id}}"), get(content::get_datasource))
-        .route(&format!("{site}/datasources/{{id}}/permissions"), get(permissions::datasource))
-        .route(&format!("{site}/users"), get(people::list_users))
-        .route(&format!("{site}/users/{{id}}"), get(people::get_user))
+        .route(&format!("{site}/datasources/{{id}}/refresh"), post(refresh::refresh_datasource))
+        .route(&format!("{site}/tags:batchCreate"), put(tags::batch_create))
+        .route(&format!("{site}/tags:batchDelete"), put(tags::batch_delete))
+        .route(&format!("{site}/users"), get(people::list_users).post(people::add_user))
+        .route(&format!("{site}/users/{{id}}"), get(people::get_user).put(people::update_user).delete(people::remove_user))
         .route(&format!("{site}/users/{{id}}/groups"), get(people::user_groups))
-        .route(&format!("{site}/groups"), get(people::list_groups))
-        .route(&format!("{site}/groups/{{id}}/users"), get(people::group_users))
+        .route(&format!("{site}/groups"), get(people::list_groups).post(people::create_group))
+        .route(&format!("{site}/groups/{{id}}"), put(people::update_group).delete(people::delete_group))
+        .route(&format!("{site}/groups/{{id}}/users"), get(people::group_users).post(people::add_members))
+        .route(&format!("{site}/groups/{{id}}/users/remove"), put(people::remove_members))
+        .route(&format!("{site}/groups/{{id}}/users/{{user}}"), delete(people::remove_member))
         .route(&format!("{site}/jobs"), get(refresh::list_jobs))
-        .route(&format!("{site}/jobs/{{id}}"), get(refresh::get_job))
+        .route(&format!("{site}/jobs/{{id}}"), get(refresh::get_job).put(refresh::cancel_job))
         .route(&format!("{site}/tasks/extractRefreshes"), get(refresh::list_tasks))
-        .route(&format!("{site}/tasks/extractRefreshes/{{id}}"), get(refresh::get_task))
+        .route(&format!("{site}/tasks/extractRefreshes/{{id}}"), get(refresh::get_task).post(refresh::update_task))
+        .route(&format!("{site}/tasks/extractRefreshes/{{id}}/runNow"), post(refresh::run_now));
+    for kind in ["projects", "workbooks", "views", "datasources", "flows"] {
+        authed = authed
+            .route(&format!("{site}/{kind}/{{id}}/permissions"), get(permissions::get).put(permissions::add))
+            .route(&format!("{site}/{kind}/{{id}}/permissions/{grant}"), delete(permissions::delete));
+    }
+    for kind in ["workbooks", "views", "datasources"] {
+        authed = authed
+            .route(&format!("{site}/{kind}/{{id}}/tags"), put(tags::add))
+            .route(&format!("{site}/{kind}/{{id}}/tags/{{tag}}"), delete(tags::delete));
+    }
+    let authed = authed
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_session))
         .route_layer(middleware::from_fn(check_version));
     let public = Router::new()
@@ -171,18 +195,25 @@ pub fn router(state: Arc<SimState>) -> Router {
         .merge(authed)
         .fallback(unknown_path)
         .method_not_allowed_fallback(wrong_method)
+        .layer(middleware::from_fn_with_state(state.clone(), crate::sim::calls::record))
         .with_state(state)
+}
+
+/// The content type a site-level path names: `workbooks` in
+/// `/api/{v}/sites/{site}/workbooks/{id}/…`.
+pub(crate) fn resource_kind(uri: &Uri) -> &str {
+    uri.path().trim_start_matches('/').split('/').nth(4).unwrap_or_default()
 }
 
 /// Shared look-up of an entity by LUID for handlers.
 pub(crate) fn find<T>(
-    st: &SimState,
+    d: &super::dataset::Dataset,
     id: &str,
     code: &'static str,
     what: &str,
     pick: impl Fn(super::dataset::Entity) -> Option<T>,
 ) -> Result<T, ApiError> {
-    st.data.lookup(id).and_then(pick).ok_or_else(|| ApiError::not_found(code, what, id))
+    d.lookup(id).and_then(pick).ok_or_else(|| ApiError::not_found(code, what, id))
 }
 
 pub(crate) type St = State<Arc<SimState>>;

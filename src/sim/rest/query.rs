@@ -39,7 +39,7 @@ pub enum Val<'a> {
     Time(Option<i64>),
     Num(i64),
     Bool(bool),
-    Tags(&'a [&'static str]),
+    Tags(&'a [String]),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,7 +139,7 @@ fn compare(val: &Val, raw: &str) -> Option<Ordering> {
 fn matches(filter: &Filter, val: &Val) -> Result<bool, ApiError> {
     if let Val::Tags(tags) = val {
         return Ok(match filter.op {
-            Op::Eq | Op::Has | Op::In => filter.values.iter().any(|v| tags.contains(&v.as_str())),
+            Op::Eq | Op::Has | Op::In => filter.values.iter().any(|v| tags.iter().any(|t| t == v)),
             _ => return Err(invalid_filter(format!("Tags can only be filtered with eq, has or in."))),
         });
     }

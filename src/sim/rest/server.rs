@@ -10,7 +10,7 @@ use super::body::El;
 use super::error::{codes, ApiError};
 use super::query::{self, ListParams, Val};
 use super::{Ctx, St, MAX_MINOR, PRODUCT_BUILD, PRODUCT_VERSION};
-use crate::sim::SimState;
+use crate::sim::dataset::Dataset;
 
 /// `GET /api/{v}/serverinfo` (no sign-in needed).
 pub async fn server_info(ctx: Ctx) -> Response {
@@ -19,8 +19,7 @@ pub async fn server_info(ctx: Ctx) -> Response {
         .child(El::new("restApiVersion").text(format!("3.{MAX_MINOR}")))])
 }
 
-fn site_el(st: &SimState) -> El {
-    let d = &st.data;
+fn site_el(d: &Dataset) -> El {
     El::new("site")
         .attr("id", &d.site.id)
         .attr("name", &d.site.name)
@@ -32,15 +31,16 @@ fn site_el(st: &SimState) -> El {
         .attr("subscribeOthersEnabled", "true")
         .attr("catalogingEnabled", "true")
         .attr("userQuota", -1)
-        .attr("numUsers", d.users.len())
+        .attr("numUsers", d.live_users().count())
         .attr("timeZone", "UTC")
 }
 
 /// `GET /api/{v}/sites`
 pub async fn list_sites(ctx: Ctx, State(st): St, Query(q): Query<ListParams>) -> Response {
-    let page = query::list(std::iter::once(&*st), &q, &["name", "contentUrl"], |s, f| match f {
-        "name" => Val::Str(&s.data.site.name),
-        _ => Val::Str(&s.data.site.content_url),
+    let d = &st.data();
+    let page = query::list(std::iter::once(&**d), &q, &["name", "contentUrl"], |s, f| match f {
+        "name" => Val::Str(&s.site.name),
+        _ => Val::Str(&s.site.content_url),
     });
     ctx.reply(page.map(|p| vec![p.pagination, El::collection("sites").children(p.items.iter().map(|s| site_el(s)))]))
 }
@@ -52,14 +52,14 @@ pub async fn get_site(
     Path((_, site)): Path<(String, String)>,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
-    let d = &st.data;
+    let d = &st.data();
     let found = match q.get("key").map(String::as_str) {
         Some("name") => site.eq_ignore_ascii_case(&d.site.name),
         Some("contentUrl") => site.eq_ignore_ascii_case(&d.site.content_url),
         _ => site == d.site.id,
     };
     if found {
-        ctx.ok(vec![site_el(&st)])
+        ctx.ok(vec![site_el(d)])
     } else {
         ctx.error(ApiError::not_found(codes::SITE, "Site", &site))
     }
