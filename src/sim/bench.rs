@@ -24,6 +24,14 @@ pub struct BenchReport {
     pub metadata_first_page: Duration,
     /// Following 1,000-field pages, walking the cursor.
     pub metadata_field_page: Latency,
+    /// `POST users`, one new user each.
+    pub add_user: Latency,
+    /// `PUT workbooks/{id}/tags`, a new tag each.
+    pub add_tag: Latency,
+    /// `PUT workbooks/{id}/permissions`, one new capability each.
+    pub add_permission: Latency,
+    /// The workbooks page again, after the writes.
+    pub xml_page_after_writes: Latency,
     pub peak_rss_end: Option<u64>,
 }
 
@@ -40,6 +48,23 @@ pub fn peak_rss() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
+}
+
+/// Times `n` writes; `request(i)` builds the i-th.
+async fn measure_writes(n: usize, request: impl Fn(usize) -> reqwest::RequestBuilder) -> anyhow::Result<Latency> {
+    let mut times = Vec::with_capacity(n);
+    let mut bytes = 0;
+    for i in 0..n {
+        let start = Instant::now();
+        let resp = request(i).send().await?;
+        let status = resp.status();
+        let body = resp.bytes().await?;
+        anyhow::ensure!(status.is_success(), "write {i} returned {status}: {}", String::from_utf8_lossy(&body));
+        times.push(start.elapsed());
+        bytes = body.len();
+    }
+    times.sort();
+    Ok(Latency { requests: n, median: times[n / 2], p95: times[(n * 95 / 100).min(n - 1)], bytes })
 }
 
 async fn measure(client: &reqwest::Client, url: &str, token: &str, accept: &str, n: usize) -> anyhow::Result<Latency> {
@@ -125,6 +150,41 @@ pub async fn run(size: Size, seed: u64, requests: usize) -> anyhow::Result<Bench
     let n = times.len();
     let metadata_field_page =
         Latency { requests: n, median: times[n / 2], p95: times[(n * 95 / 100).min(n - 1)], bytes };
+
+    let site = format!("{base}/sites/{site_id}");
+    let (workbook, group) = {
+        let d = handle.state.data();
+        let w = d.workbooks.iter().find(|w| !d.projects[w.project as usize].locked).context("an unlocked workbook")?;
+        (w.id.clone(), d.groups[d.groups.len() / 2].id.clone())
+    };
+    let add_user = measure_writes(requests, |i| {
+        client
+            .post(format!("{site}/users"))
+            .header("X-Tableau-Auth", &token)
+            .body(format!("<tsRequest><user name=\"bench.user.{i}@example.com\" siteRole=\"Viewer\"/></tsRequest>"))
+    })
+    .await?;
+    let add_tag = measure_writes(requests, |i| {
+        client
+            .put(format!("{site}/workbooks/{workbook}/tags"))
+            .header("X-Tableau-Auth", &token)
+            .body(format!("<tsRequest><tags><tag label=\"bench-{i}\"/></tags></tsRequest>"))
+    })
+    .await?;
+    const CAPS: [&str; 12] = [
+        "Read", "Filter", "ViewComments", "AddComment", "ExportImage", "ExportData", "ShareView",
+        "ViewUnderlyingData", "WebAuthoring", "Write", "ChangePermissions", "Delete",
+    ];
+    let add_permission = measure_writes(requests, |i| {
+        let mode = if (i / CAPS.len()) % 2 == 0 { "Allow" } else { "Deny" };
+        client.put(format!("{site}/workbooks/{workbook}/permissions")).header("X-Tableau-Auth", &token).body(format!(
+            "<tsRequest><permissions><granteeCapabilities><group id=\"{group}\"/><capabilities>\
+             <capability name=\"{}\" mode=\"{mode}\"/></capabilities></granteeCapabilities></permissions></tsRequest>",
+            CAPS[i % CAPS.len()]
+        ))
+    })
+    .await?;
+    let xml_page_after_writes = measure(&client, &workbooks_url, &token, "application/xml", requests).await?;
     handle.stop().await;
 
     Ok(BenchReport {
@@ -139,6 +199,10 @@ pub async fn run(size: Size, seed: u64, requests: usize) -> anyhow::Result<Bench
         views_usage_page,
         metadata_first_page,
         metadata_field_page,
+        add_user,
+        add_tag,
+        add_permission,
+        xml_page_after_writes,
         peak_rss_end: peak_rss(),
     })
 }
@@ -177,6 +241,10 @@ impl fmt::Display for BenchReport {
         writeln!(f, "  views+usage page:    {}", self.views_usage_page)?;
         writeln!(f, "  metadata 1st page:   {:.2} s (builds indexes, orders all fields)", self.metadata_first_page.as_secs_f64())?;
         writeln!(f, "  metadata field page: {}", self.metadata_field_page)?;
+        writeln!(f, "  write: add user:     {}", self.add_user)?;
+        writeln!(f, "  write: add tag:      {}", self.add_tag)?;
+        writeln!(f, "  write: add grant:    {}", self.add_permission)?;
+        writeln!(f, "  workbooks page XML after writes: {}", self.xml_page_after_writes)?;
         write!(f, "  peak RSS at end:     {}", mib(self.peak_rss_end))
     }
 }

@@ -323,14 +323,15 @@ impl Manifest {
             let failures = d.consecutive_failures(i, now);
             let last_success = d.last_success_at(i, now);
             let stale = last_success.is_none_or(|ok| now - ok > 2 * s.period_secs());
-            let upstream: Vec<u32> = match t.target {
+            // A custom SQL query over a dropped table fails the refresh too.
+            let upstream: Vec<u32> = l.sql_expanded(&match t.target {
                 Target::Datasource(x) => l.published[x as usize].tables.clone(),
                 Target::Workbook(w) => d.workbooks[w as usize]
                     .embedded_datasources
                     .clone()
                     .flat_map(|e| l.embedded[e as usize].tables.clone())
                     .collect(),
-            };
+            });
             let gone: Vec<String> = upstream
                 .iter()
                 .filter(|&&tb| l.tables[tb as usize].gone)

@@ -20,7 +20,7 @@ pub mod metadata;
 pub mod rest;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
@@ -110,6 +110,8 @@ pub struct SimState {
     day: AtomicI64,
     /// The log of write calls, for tests that count them (`/sim/calls`).
     pub calls: calls::CallLog,
+    /// Ad-hoc jobs not yet settled, so reads skip settling when there are none.
+    pub(crate) pending_jobs: AtomicUsize,
     pub(crate) sessions: rest::auth::Sessions,
     jobs: Mutex<Option<(i64, u64, Arc<Vec<Job>>)>>,
     /// `http://host:port`, known once bound; used in `webpageUrl`s.
@@ -126,6 +128,7 @@ impl SimState {
             config,
             data: RwLock::new(data),
             calls: Default::default(),
+            pending_jobs: AtomicUsize::new(0),
             sessions: Default::default(),
             jobs: Mutex::new(None),
             base_url: OnceLock::new(),
@@ -180,6 +183,9 @@ impl SimState {
     /// Records the outcome of every ad-hoc job that has finished, so task
     /// failure counts and extract times include it. Cheap when none is due.
     fn settle_jobs(&self) {
+        if self.pending_jobs.load(Ordering::SeqCst) == 0 {
+            return;
+        }
         let due = {
             let d = self.data.read().unwrap_or_else(|e| e.into_inner());
             d.adhoc_jobs.iter().any(|j| !j.done && !j.cancelled && self.job_phase(j) == dataset::JobPhase::Finished)
@@ -191,6 +197,7 @@ impl SimState {
             for j in d.adhoc_jobs.iter_mut() {
                 if !j.done && !j.cancelled && (day > j.created_day || j.created_wall.elapsed() >= total) {
                     j.done = true;
+                    self.pending_jobs.fetch_sub(1, Ordering::SeqCst);
                 }
             }
             d.version += 1;

@@ -554,6 +554,29 @@ pub fn generate(size: Size, seed: u64, site_content_url: &str) -> Dataset {
         };
         tasks.push(ExtractTask { id: rng.uuid(), schedule, target, priority: 50, anchor, health });
     }
+    // Every size has a published extract that refreshes fine, so a refresh
+    // through the API can succeed. The small site's few extracts are all
+    // planted failures, and the lineage takes a table from the first healthy
+    // one, so it gets two more.
+    let healthy_published =
+        tasks.iter().filter(|t| matches!(t.target, Target::Datasource(_)) && t.health == Health::Healthy).count();
+    let live_and_old: Vec<usize> =
+        (0..datasources.len()).filter(|&x| !datasources[x].has_extracts && datasources[x].created_at < now0 - 30 * DAY).collect();
+    for x in live_and_old.into_iter().take(2usize.saturating_sub(healthy_published)) {
+        datasources[x].has_extracts = true;
+        let schedule = active_extract[0];
+        let s = &schedules[schedule as usize];
+        let created_at = datasources[x].created_at;
+        let anchor = created_at - created_at.rem_euclid(DAY) + s.start_hour * 3600 + DAY;
+        tasks.push(ExtractTask {
+            id: rng.uuid(),
+            schedule,
+            target: Target::Datasource(x as u32),
+            priority: 50,
+            anchor,
+            health: Health::Healthy,
+        });
+    }
 
     let mut by_id = HashMap::new();
     by_id.insert(site.id.clone(), Entity::Site);

@@ -159,6 +159,35 @@ pub struct QualityWarning {
 }
 
 impl Lineage {
+    /// The database tables a custom SQL table's query names; none for a
+    /// database table.
+    pub fn sql_base_tables(&self, t: u32) -> Vec<u32> {
+        let table = &self.tables[t as usize];
+        let Some(q) = &table.query else { return Vec::new() };
+        self.databases[table.database as usize]
+            .tables
+            .clone()
+            .filter(|&o| {
+                let other = &self.tables[o as usize];
+                other.query.is_none() && q.contains(&format!("{}.{} ", other.schema, other.name))
+            })
+            .collect()
+    }
+
+    /// Database tables behind `tables`, looking through custom SQL.
+    pub fn sql_expanded(&self, tables: &[u32]) -> Vec<u32> {
+        let mut out: Vec<u32> = Vec::new();
+        for &t in tables {
+            let base = if self.tables[t as usize].query.is_some() { self.sql_base_tables(t) } else { vec![t] };
+            for b in base {
+                if !out.contains(&b) {
+                    out.push(b);
+                }
+            }
+        }
+        out
+    }
+
     /// The upstream column a column field still reaches, if any.
     pub fn live_column(&self, f: &Field) -> Option<u32> {
         let c = f.column?;

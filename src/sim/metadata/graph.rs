@@ -224,12 +224,13 @@ impl Index {
             if let Some(p) = x.published {
                 ix.published_embedded[p as usize].push(e as u32);
             }
-            for &t in &l.embedded[e].tables {
+            // A table's downstream reaches through custom SQL queries over it.
+            for t in with_sql_bases(l, &l.embedded[e].tables) {
                 ix.table_embedded.entry(t).or_default().push(e as u32);
             }
         }
         for (p, src) in l.published.iter().enumerate() {
-            for &t in &src.tables {
+            for t in with_sql_bases(l, &src.tables) {
                 ix.table_published.entry(t).or_default().push(p as u32);
             }
         }
@@ -238,6 +239,19 @@ impl Index {
         }
         ix
     }
+}
+
+/// `tables` plus the database tables their custom SQL queries name.
+fn with_sql_bases(l: &crate::sim::dataset::lineage::Lineage, tables: &[u32]) -> Vec<u32> {
+    let mut out = tables.to_vec();
+    for &t in tables {
+        for b in l.sql_base_tables(t) {
+            if !out.contains(&b) {
+                out.push(b);
+            }
+        }
+    }
+    out
 }
 
 fn dedup(mut v: Vec<N>) -> Vec<N> {
@@ -543,34 +557,12 @@ fn is_db_table(d: &Dataset, n: N) -> bool {
 
 /// Tables a custom SQL table reads (by name in its query).
 fn sql_base_tables(d: &Dataset, t: u32) -> Vec<N> {
-    let l = &d.lineage;
-    let table = &l.tables[t as usize];
-    let Some(q) = &table.query else { return Vec::new() };
-    l.databases[table.database as usize]
-        .tables
-        .clone()
-        .filter(|&o| {
-            let other = &l.tables[o as usize];
-            other.query.is_none() && q.contains(&format!("{}.{} ", other.schema, other.name))
-        })
-        .map(N::Table)
-        .collect()
+    d.lineage.sql_base_tables(t).into_iter().map(N::Table).collect()
 }
 
 /// Database tables behind `tables`, looking through custom SQL.
 fn sql_expanded(d: &Dataset, tables: &[u32]) -> Vec<N> {
-    dedup(
-        tables
-            .iter()
-            .flat_map(|&t| {
-                if d.lineage.tables[t as usize].query.is_some() {
-                    sql_base_tables(d, t)
-                } else {
-                    vec![N::Table(t)]
-                }
-            })
-            .collect(),
-    )
+    d.lineage.sql_expanded(tables).into_iter().map(N::Table).collect()
 }
 
 fn workbook_tables(d: &Dataset, w: u32) -> Vec<N> {

@@ -343,6 +343,7 @@ pub async fn cancel_job(ctx: Ctx, State(st): St, Path(path): Path<ItemPath>) -> 
             }
             _ => {
                 d.adhoc_jobs[at].cancelled = true;
+                st.pending_jobs.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
                 Ok(())
             }
         }
@@ -382,6 +383,7 @@ fn start_job(st: &SimState, d: &mut Dataset, target: Target, task: Option<u32>, 
         done: false,
         cancelled: false,
     });
+    st.pending_jobs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     Ok(d.adhoc_jobs.len() - 1)
 }
 
@@ -656,7 +658,12 @@ pub async fn update_task(ctx: Ctx, State(st): St, Path(path): Path<ItemPath>, he
             return Err(ApiError::method_not_allowed("POST", "/tasks/extractRefreshes/{id} (Tableau Cloud only; on Tableau Server, move the task with PUT schedules/{id}/workbooks|datasources)"));
         }
         let req = request::parse(&headers, &body)?;
-        let node = req.require(&["extractRefresh", "schedule"])?;
+        // The schedule sits beside `<extractRefresh>` (as the REST reference
+        // and the official clients send it) or inside it.
+        let node = match req.child("schedule") {
+            Some(s) => s,
+            None => req.require(&["extractRefresh", "schedule"])?,
+        };
         let timing = timing(node, true)?;
         let mut d = st.write();
         let t = find_task(&d, &path.id)?;

@@ -53,7 +53,13 @@ fn add_labels(d: &mut Dataset, t: Tagged, labels: &[String]) {
 }
 
 fn labels(tags: &Node) -> Result<Vec<String>, ApiError> {
-    let labels: Vec<String> = tags.all("tag").map(|t| t.need("label").map(|l| l.trim().to_string())).collect::<Result<_, _>>()?;
+    // Clients quote a label holding spaces or commas ("two words"); the
+    // quotes are not part of the tag.
+    let unquote = |l: &str| {
+        let l = l.trim();
+        l.strip_prefix('"').and_then(|x| x.strip_suffix('"')).unwrap_or(l).to_string()
+    };
+    let labels: Vec<String> = tags.all("tag").map(|t| t.need("label").map(unquote)).collect::<Result<_, _>>()?;
     if labels.is_empty() || labels.iter().any(String::is_empty) {
         return Err(ApiError::malformed_body("Payload is either malformed or incomplete: give each <tag> a non-empty label."));
     }
