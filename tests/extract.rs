@@ -497,7 +497,7 @@ async fn a_permanent_fault_fails_naming_the_stream_and_status() {
     // The varying parts: which stream, and what the server answered.
     assert!(msg.contains("stream views failed"), "the message names the stream: {msg}");
     assert!(!msg.contains("stream workbooks failed"), "only the views stream failed: {msg}");
-    assert!(msg.contains("502"), "the message names the HTTP status: {msg}");
+    assert!(msg.contains("HTTP 502"), "the message names the HTTP status: {msg}");
 
     let conn = duck(&settings.db);
     let runs: Vec<(String, String)> = {
@@ -585,14 +585,24 @@ async fn a_killed_run_leaves_the_previous_warehouse_intact() {
         .unwrap();
     // Its temporary Parquet directory holds a file for every table the
     // first run filled: every stream has written.
-    let written = |tmp: &Path| tables.iter().all(|t| tmp.join(t).join(trm::warehouse::PARQUET_FILE).is_file());
+    let has_file = |tmp: &Path, t: &str| {
+        tmp.join(t).is_dir() && listing(&tmp.join(t)).iter().any(|f| f.ends_with(trm::warehouse::PARQUET_FILE))
+    };
+    let written = |tmp: &Path| tables.iter().all(|t| has_file(tmp, t));
     let started = std::time::Instant::now();
     let tmp = loop {
         let tmp = tmp_dirs(&parquet).into_iter().next();
         if let Some(tmp) = tmp.filter(|t| written(t)) {
             break tmp;
         }
-        assert!(child.try_wait().unwrap().is_none(), "the stalled run ended before it was killed");
+        if child.try_wait().unwrap().is_some() {
+            let tmp = tmp_dirs(&parquet).into_iter().next();
+            let missing: Vec<&String> = tables
+                .iter()
+                .filter(|t| !tmp.as_ref().is_some_and(|d| has_file(d, t)))
+                .collect();
+            panic!("the stalled run ended before it was killed; tables it had not written: {missing:?}");
+        }
         assert!(started.elapsed() < Duration::from_secs(120), "the stalled run never wrote every table");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
