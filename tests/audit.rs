@@ -10,12 +10,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use trm::audit::{self, Finding, Thresholds};
+use trm::audit::{self, Finding, Severity, Thresholds};
 use trm::config::Settings;
 use trm::extract::{self, Options, Quiet};
 use trm::lineage::{self, Direction};
 use trm::sim::dataset::Size;
-use trm::sim::manifest::Manifest;
+use trm::sim::manifest::{BrokenExtract, Manifest};
 use trm::sim::{self, SimConfig, SimHandle};
 use trm::warehouse::{self, read, Rows, RunInfo, Writer};
 
@@ -41,63 +41,153 @@ async fn warehouse_over(size: Size, days: &[i64], name: &str) -> (SimHandle, Pat
     (handle, dir)
 }
 
-fn ids<'a>(findings: &'a [Finding], detector: &str) -> BTreeSet<&'a str> {
-    findings.iter().filter(|f| f.detector == detector).map(|f| f.asset_id.as_str()).collect()
+/// The asset ids `detector` flagged, sorted, one entry per finding: an
+/// asset flagged twice shows twice.
+fn ids<'a>(findings: &'a [Finding], detector: &str) -> Vec<&'a str> {
+    let mut v: Vec<&str> = findings.iter().filter(|f| f.detector == detector).map(|f| f.asset_id.as_str()).collect();
+    v.sort_unstable();
+    v
+}
+
+/// `ids` sorted, one entry each.
+fn sorted<'a>(ids: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut v: Vec<&str> = ids.into_iter().collect();
+    v.sort_unstable();
+    v
 }
 
 fn strings(v: &serde_json::Value) -> BTreeSet<String> {
     v.as_array().into_iter().flatten().filter_map(|s| s.as_str().map(String::from)).collect()
 }
 
-/// Every detector against the manifest: exact id sets, reasons, impact.
+/// The one finding of `detector` on `asset`.
+fn finding<'a>(findings: &'a [Finding], detector: &str, asset: &str) -> &'a Finding {
+    let mut on = findings.iter().filter(|f| f.detector == detector && f.asset_id == asset);
+    let f = on.next().unwrap_or_else(|| panic!("no {detector} finding on {asset}"));
+    assert!(on.next().is_none(), "two {detector} findings on {asset}");
+    f
+}
+
+/// The severity the README gives a broken extract with these planted facts.
+fn broken_extract_severity(b: &BrokenExtract, m: &Manifest, t: &Thresholds) -> Severity {
+    let elevated_warning = m
+        .planted
+        .data_quality_warnings
+        .iter()
+        .any(|w| b.target_type == "datasource" && w.datasource_id == b.target_id && w.is_active && w.is_elevated);
+    let mut severity = Severity::Low;
+    for reason in &b.reasons {
+        let s = match *reason {
+            "last_refresh_failed" => Severity::Low,
+            "consecutive_failures" if b.consecutive_failed_count as i64 >= t.failures_high => Severity::High,
+            "consecutive_failures" | "stale" => Severity::Medium,
+            "active_quality_warning" if elevated_warning => Severity::High,
+            "active_quality_warning" => Severity::Medium,
+            "upstream_table_gone" => Severity::High,
+            other => panic!("unknown planted reason {other}"),
+        };
+        severity = severity.max(s);
+    }
+    severity
+}
+
+/// Every detector against the manifest: exactly one finding per planted
+/// asset (or task) and none elsewhere, with the severity, reasons, missing
+/// references and impact the site planted.
 fn check_against_manifest(findings: &[Finding], m: &Manifest) {
     let p = &m.planted;
+    let t = Thresholds::default();
 
-    let unused: BTreeSet<&str> = p.unused_dashboards.iter().map(|u| u.id.as_str()).collect();
+    let unused = sorted(p.unused_dashboards.iter().map(|u| u.id.as_str()));
     assert!(!unused.is_empty(), "the site plants unused dashboards");
     assert_eq!(ids(findings, "unused_dashboard"), unused, "unused dashboards");
     for young in &p.young_dashboards_without_views {
-        assert!(!ids(findings, "unused_dashboard").contains(young.id.as_str()), "young dashboard {} flagged", young.id);
+        assert!(!ids(findings, "unused_dashboard").contains(&young.id.as_str()), "young dashboard {} flagged", young.id);
     }
+    let mut severities = BTreeSet::new();
+    for u in &p.unused_dashboards {
+        let f = finding(findings, "unused_dashboard", &u.id);
+        let want = if u.total_view_count == 0 { Severity::Medium } else { Severity::Low };
+        assert_eq!(f.severity, want, "unused dashboard {} ({} views in all)", u.id, u.total_view_count);
+        severities.insert(want);
+    }
+    assert_eq!(severities.len(), 2, "the site plants never-viewed and once-viewed unused dashboards");
 
-    let unused_ds: BTreeSet<&str> = p.unused_datasources.iter().map(|u| u.id.as_str()).collect();
+    let unused_ds = sorted(p.unused_datasources.iter().map(|u| u.id.as_str()));
     assert!(!unused_ds.is_empty(), "the site plants unused datasources");
     assert_eq!(ids(findings, "unused_datasource"), unused_ds, "unused datasources");
+    for u in &p.unused_datasources {
+        let f = finding(findings, "unused_datasource", &u.id);
+        let workbooks = f.evidence["downstream_workbooks"].as_array().map_or(0, Vec::len);
+        let (severity, connected) = match u.reason {
+            "no_downstream_workbook" => (Severity::Medium, false),
+            "no_views" => (Severity::Low, true),
+            other => panic!("unknown planted reason {other}"),
+        };
+        assert_eq!(f.severity, severity, "unused datasource {} ({})", u.id, u.reason);
+        assert_eq!(workbooks > 0, connected, "unused datasource {} ({}): {workbooks} downstream workbooks", u.id, u.reason);
+        let said = if connected { "None of the " } else { "No workbook connects to it." };
+        assert!(f.reason.starts_with(said), "unused datasource {} ({}): {}", u.id, u.reason, f.reason);
+    }
 
-    let broken: BTreeMap<String, BTreeSet<String>> = p
+    let broken: Vec<(String, BTreeSet<String>)> = p
         .broken_extracts
         .iter()
         .map(|b| (b.task_id.clone(), b.reasons.iter().map(|r| r.to_string()).collect()))
+        .collect::<BTreeMap<_, _>>()
+        .into_iter()
         .collect();
-    let found: BTreeMap<String, BTreeSet<String>> = findings
+    let mut found: Vec<(String, BTreeSet<String>)> = findings
         .iter()
         .filter(|f| f.detector == "broken_extract")
         .map(|f| (f.evidence["task_id"].as_str().unwrap().to_string(), strings(&f.evidence["reasons"])))
         .collect();
+    found.sort();
     assert!(broken.len() >= 3, "the site plants broken extracts");
-    assert_eq!(found.keys().collect::<Vec<_>>(), broken.keys().collect::<Vec<_>>(), "broken extract tasks");
+    assert_eq!(
+        found.iter().map(|(t, _)| t).collect::<Vec<_>>(),
+        broken.iter().map(|(t, _)| t).collect::<Vec<_>>(),
+        "broken extract tasks, one finding each"
+    );
     assert_eq!(found, broken, "broken extract reasons");
+    let mut severities = BTreeSet::new();
     for b in &p.broken_extracts {
         let f = findings.iter().find(|f| f.evidence["task_id"] == b.task_id.as_str()).unwrap();
         assert_eq!(f.asset_id, b.target_id);
         assert_eq!(strings(&f.evidence["gone_tables"]), b.gone_tables.iter().cloned().collect(), "gone tables of {}", b.task_id);
         assert_eq!(f.evidence["consecutive_failed_count"], b.consecutive_failed_count as i64);
+        let want = broken_extract_severity(b, m, &t);
+        assert_eq!(f.severity, want, "broken extract {} ({:?}, {} failures)", b.task_id, b.reasons, b.consecutive_failed_count);
+        severities.insert(want);
     }
+    assert!(severities.len() >= 2, "the site plants broken extracts of several severities: {severities:?}");
+    let flagged_tasks: BTreeSet<&str> = found.iter().map(|(t, _)| t.as_str()).collect();
     for t in &p.transient_failures {
-        assert!(!found.contains_key(t), "transient failure {t} flagged");
+        assert!(!flagged_tasks.contains(t.as_str()), "transient failure {t} flagged");
     }
 
-    let missing: BTreeSet<&str> = p.missing_fields.iter().map(|f| f.field_id.as_str()).collect();
+    let missing = sorted(p.missing_fields.iter().map(|f| f.field_id.as_str()));
     assert!(!missing.is_empty());
     assert_eq!(ids(findings, "missing_field"), missing, "missing fields");
+    let mut severities = BTreeSet::new();
     for mf in &p.missing_fields {
-        let f = findings.iter().find(|f| f.detector == "missing_field" && f.asset_id == mf.field_id).unwrap();
+        let f = finding(findings, "missing_field", &mf.field_id);
         assert_eq!(f.evidence["kind"], mf.kind, "{}", mf.field_id);
         assert_eq!(f.evidence["datasource_id"], mf.datasource_id.as_str());
         assert_eq!(strings(&f.evidence["missing_references"]), mf.missing_references.iter().cloned().collect());
         assert_eq!(strings(&f.evidence["sheets"]), mf.sheets.iter().cloned().collect(), "sheets of {}", mf.field_id);
         assert_eq!(strings(&f.evidence["dashboards"]), mf.dashboards.iter().cloned().collect(), "dashboards of {}", mf.field_id);
+        let want = if !mf.dashboards.is_empty() {
+            Severity::High
+        } else if !mf.sheets.is_empty() {
+            Severity::Medium
+        } else {
+            Severity::Low
+        };
+        assert_eq!(f.severity, want, "missing field {} ({} sheets, {} dashboards)", mf.field_id, mf.sheets.len(), mf.dashboards.len());
+        severities.insert(want);
     }
+    assert!(severities.len() >= 2, "the site plants missing fields of several severities: {severities:?}");
     let flagged: BTreeSet<&str> = findings.iter().map(|f| f.asset_id.as_str()).collect();
     let decoys = &p.decoys;
     for id in decoys.parameter_calculations.iter().chain(&decoys.escaped_bracket_calculations).chain(&decoys.renamed_fields) {
@@ -105,6 +195,9 @@ fn check_against_manifest(findings: &[Finding], m: &Manifest) {
     }
     assert!(!decoys.parameter_calculations.is_empty() && !decoys.escaped_bracket_calculations.is_empty());
 
+    // Nothing else: every finding is one of the above.
+    let planted = unused.len() + unused_ds.len() + broken.len() + missing.len();
+    assert_eq!(findings.len(), planted, "findings beyond the planted ones");
     for f in findings {
         assert!(!f.reason.is_empty() && f.reason.ends_with('.'), "{f:?}");
     }
@@ -188,13 +281,15 @@ async fn single_snapshot_flags_only_never_viewed_dashboards() {
     let m = handle.state.manifest();
     let r = audit_warehouse(&dir, &Thresholds::default());
     assert!(r.baseline.is_none());
-    let expected: BTreeSet<&str> =
-        m.planted.unused_dashboards.iter().filter(|u| u.total_view_count == 0).map(|u| u.id.as_str()).collect();
+    let expected = sorted(m.planted.unused_dashboards.iter().filter(|u| u.total_view_count == 0).map(|u| u.id.as_str()));
     assert!(!expected.is_empty());
     assert!(expected.len() < m.planted.unused_dashboards.len(), "some unused dashboards were viewed once");
     assert_eq!(ids(&r.findings, "unused_dashboard"), expected);
     for young in &m.planted.young_dashboards_without_views {
-        assert!(!ids(&r.findings, "unused_dashboard").contains(young.id.as_str()));
+        assert!(!ids(&r.findings, "unused_dashboard").contains(&young.id.as_str()));
+    }
+    for f in r.findings.iter().filter(|f| f.detector == "unused_dashboard") {
+        assert_eq!(f.severity, Severity::Medium, "never viewed: {}", f.asset_id);
     }
     handle.stop().await;
 }

@@ -1,9 +1,10 @@
 //! End-to-end extraction against the simulated site: every table's row
 //! count equals the ground truth, Parquet holds exactly DuckDB's rows, two
-//! days give two snapshots with the right view deltas, faults either end in
-//! a complete run or a clean failure, a killed run leaves the previous
-//! warehouse intact, no secret reaches logs or outputs, and explicit
-//! permissions are read with the fewest requests and match the site's rules.
+//! days give two snapshots with the right view deltas, transient faults end
+//! in a complete run and a permanent one in a clear failure, a run killed
+//! before its commit leaves the previous warehouse intact, no secret reaches
+//! logs or outputs, and explicit permissions are read with the fewest
+//! requests and match the site's rules.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -16,7 +17,6 @@ use trm::extract::{self, Options, Quiet};
 use trm::sim::dataset::lineage::FieldKind;
 use trm::sim::dataset::{Dataset, Grantee, Rule, Size};
 use trm::sim::faults::FaultPlan;
-use trm::sim::metadata::graph::{resolve, Out, N};
 use trm::sim::{self, SimConfig, SimHandle};
 
 #[path = "support/site.rs"]
@@ -36,32 +36,50 @@ async fn extract_only(settings: &Settings, streams: &[&str]) -> anyhow::Result<e
     extract::run(settings, &Options { only, parquet: false }, Arc::new(Quiet)).await
 }
 
-fn count(out: Out) -> u64 {
-    match out {
-        Out::Nodes(v) => v.len() as u64,
-        Out::Node(_) => 1,
-        _ => 0,
-    }
+/// `datasource_tables` rows, from the dataset model. A datasource reads
+/// the database tables of its connections, looking through custom SQL to
+/// the tables the query names; an embedded datasource connected to a
+/// published one reads that one's tables; and each custom SQL table is read
+/// by the published datasources connecting to it.
+fn datasource_table_reads(d: &Dataset) -> usize {
+    let l = &d.lineage;
+    let base = |tables: &[u32]| -> usize {
+        let mut read = std::collections::BTreeSet::new();
+        for &t in tables {
+            let table = &l.tables[t as usize];
+            match &table.query {
+                None => {
+                    read.insert(t);
+                }
+                Some(sql) => read.extend(l.databases[table.database as usize].tables.clone().filter(|&o| {
+                    let other = &l.tables[o as usize];
+                    other.query.is_none() && sql.contains(&format!("{}.{} ", other.schema, other.name))
+                })),
+            }
+        }
+        read.len()
+    };
+    let published: usize = l.published.iter().map(|p| base(&p.tables)).sum();
+    let embedded: usize = d
+        .embedded_datasources
+        .iter()
+        .zip(&l.embedded)
+        .map(|(e, own)| base(&e.published.map_or(&own.tables, |p| &l.published[p as usize].tables)))
+        .sum();
+    let custom: usize = l.published.iter().map(|p| p.tables.iter().filter(|&&t| l.tables[t as usize].query.is_some()).count()).sum();
+    published + embedded + custom
 }
 
 /// What every table should hold, from the manifest and the site's model.
 fn expected_rows(handle: &SimHandle) -> BTreeMap<String, u64> {
     let st = &handle.state;
     let m = st.manifest();
-    let ix = &st.metadata().index;
     let d = &st.data();
     let l = &d.lineage;
     let c = &m.counts;
     let tags = d.workbooks.iter().map(|w| w.tags.len()).sum::<usize>()
         + d.views.iter().map(|v| v.tags.len()).sum::<usize>()
         + d.datasources.iter().map(|x| x.tags.len()).sum::<usize>();
-    let published_reads: u64 = (0..d.datasources.len() as u32).map(|p| count(resolve(d, st.now(), ix, N::Published(p), "upstreamTables"))).sum();
-    let embedded_reads: u64 =
-        (0..d.embedded_datasources.len() as u32).map(|e| count(resolve(d, st.now(), ix, N::Embedded(e), "upstreamTables"))).sum();
-    let custom_reads: u64 = (0..l.tables.len() as u32)
-        .filter(|&t| l.tables[t as usize].query.is_some())
-        .map(|t| count(resolve(d, st.now(), ix, N::Table(t), "downstreamDatasources")))
-        .sum();
     let live_column_fields =
         l.fields.iter().filter(|f| f.kind == FieldKind::Column && l.live_column(f).is_some()).count();
     let field_fields = l.fields.iter().map(|f| f.refs.len() + f.remote.is_some() as usize).sum::<usize>();
@@ -93,7 +111,7 @@ fn expected_rows(handle: &SimHandle) -> BTreeMap<String, u64> {
         ("field_columns", live_column_fields),
         ("field_fields", field_fields),
         ("embedded_published_datasources", d.embedded_datasources.iter().filter(|e| e.published.is_some()).count()),
-        ("datasource_tables", (published_reads + embedded_reads + custom_reads) as usize),
+        ("datasource_tables", datasource_table_reads(d)),
         ("permissions", expected_permissions(handle).values().sum::<u64>() as usize),
     ]
     .into_iter()
@@ -410,63 +428,114 @@ async fn two_days_give_two_snapshots_and_view_deltas() {
     assert_eq!(latest as u64, handle.state.manifest().counts.total_view_count);
 }
 
-/// Under each fault the run either completes with a clean run's counts, or
-/// fails with a clear message and leaves the previous warehouse as it was.
+/// Faults a real site shows now and then. Under each the run must complete
+/// with a clean run's counts, having seen the fault (`check` on the
+/// client's request statistics; `None` where they cannot show it).
+type Seen = Option<fn(&trm::tableau::RequestStats) -> bool>;
+const TRANSIENT: &[(&str, Seen)] = &[
+    ("{kind: status, status: 503, every: 3, retry_after_secs: 1}", Some(|s| s.retries > 0)),
+    ("{kind: status, status: 429, every: 4, retry_after_secs: 1}", Some(|s| s.throttled > 0 && s.retries > 0)),
+    ("{kind: status, status: 500, every: 5}", Some(|s| s.retries > 0)),
+    ("{kind: status, status: 502, every: 5}", Some(|s| s.retries > 0)),
+    ("{kind: slow, delay_ms: 150, every: 4}", None),
+    ("{kind: drop, every: 6}", Some(|s| s.retries > 0)),
+    ("{kind: truncate, every: 6}", Some(|s| s.retries > 0)),
+    ("{kind: expire_session, after_requests: 15}", Some(|s| s.reauthentications > 0)),
+    ("{kind: node_limit, operations: [\"Fields\", \"Sheets\"], limit: 300}", None),
+];
+
+fn plan(fault: &str) -> FaultPlan {
+    FaultPlan::from_yaml(&format!("seed: 3\nfaults:\n  - {fault}\n"), "test plan").expect("plan parses")
+}
+
+/// Every transient fault is survived: the run completes with exactly a
+/// clean run's row counts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn faults_end_in_a_complete_run_or_a_clean_failure() {
-    let plans = [
-        "{kind: status, status: 503, every: 3, retry_after_secs: 1}",
-        "{kind: status, status: 429, every: 4, retry_after_secs: 1}",
-        "{kind: status, status: 500, every: 5}",
-        "{kind: status, status: 502, every: 5}",
-        "{kind: slow, delay_ms: 150, every: 4}",
-        "{kind: drop, every: 6}",
-        "{kind: truncate, every: 6}",
-        "{kind: expire_session, after_requests: 15}",
-        "{kind: node_limit, operations: [\"Fields\", \"Sheets\"], limit: 300}",
-        // A permanent failure: every view listing fails.
-        "{kind: status, status: 500, api: rest, path: /views}",
-    ];
+async fn transient_faults_end_in_a_complete_run() {
     let clean_site = site(SimConfig::default()).await;
-    let clean = extract(&settings(&clean_site, &scratch("clean"))).await.unwrap();
+    let clean = extract(&settings(&clean_site, &scratch("clean"))).await.expect("a clean run succeeds");
     clean_site.stop().await;
 
-    for plan in plans {
-        let faults = FaultPlan::from_yaml(&format!("seed: 3\nfaults:\n  - {plan}\n"), "test plan").expect("plan parses");
-        let handle = site(SimConfig { faults, ..SimConfig::default() }).await;
-        let dir = scratch("fault");
-        let settings = settings(&handle, &dir);
-        // A previous, clean warehouse to protect.
-        let before = {
-            let h = site(SimConfig::default()).await;
-            let mut s = settings.clone();
-            s.server = h.url();
-            let o = extract(&s).await.unwrap();
-            h.stop().await;
-            o
-        };
-        let snapshot = |conn: &duckdb::Connection| -> Vec<String> { duck_rows(conn, "SELECT * FROM workbooks") };
-        let before_rows = snapshot(&duck(&settings.db));
-        match extract(&settings).await {
-            Ok(outcome) => assert_eq!(outcome.rows, clean.rows, "{plan}: a completed run must match a clean one"),
-            Err(e) => {
-                let msg = format!("{e:#}");
-                assert!(msg.contains("stream") && msg.len() > 20, "{plan}: unclear error: {msg}");
-                let conn = duck(&settings.db);
-                assert_eq!(snapshot(&conn), before_rows, "{plan}: the previous warehouse changed");
-                let latest: String = conn
-                    .query_row("SELECT run_id FROM runs WHERE status = 'succeeded' ORDER BY as_of DESC LIMIT 1", [], |r| r.get(0))
-                    .unwrap();
-                assert_eq!(latest, before.run_id, "{plan}");
-                let failed: i64 = conn.query_row("SELECT count(*) FROM runs WHERE status = 'failed'", [], |r| r.get(0)).unwrap();
-                assert_eq!(failed, 1, "{plan}: the failed run is recorded");
+    let mut failures = Vec::new();
+    for (fault, seen) in TRANSIENT {
+        let handle = site(SimConfig { faults: plan(fault), ..SimConfig::default() }).await;
+        match extract(&settings(&handle, &scratch("fault"))).await {
+            Ok(outcome) => {
+                if outcome.rows != clean.rows {
+                    failures.push(format!("{fault}: counts differ from a clean run's: {:?}", outcome.rows));
+                }
+                if seen.is_some_and(|seen| !seen(&outcome.stats)) {
+                    failures.push(format!("{fault}: the fault never reached the client ({:?})", outcome.stats));
+                }
             }
-        }
-        if plan.contains("path: /views") {
-            assert!(extract(&settings).await.is_err(), "a permanent failure must fail the run");
+            Err(e) => failures.push(format!("{fault}: the run failed: {e:#}")),
         }
         handle.stop().await;
     }
+    assert!(failures.is_empty(), "transient faults not survived:\n{}", failures.join("\n"));
+}
+
+/// A fault that does not pass fails the run with a message naming the
+/// stream and the HTTP status, and leaves the previous warehouse as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_fault_fails_naming_the_stream_and_status() {
+    // Every listing of the site's views fails.
+    let fault = "{kind: status, status: 502, api: rest, path: /views}";
+    let handle = site(SimConfig { faults: plan(fault), ..SimConfig::default() }).await;
+    let dir = scratch("permanent-fault");
+    let settings = settings(&handle, &dir);
+    // A previous, clean warehouse to protect.
+    let before = {
+        let h = site(SimConfig::default()).await;
+        let mut s = settings.clone();
+        s.server = h.url();
+        let o = extract(&s).await.expect("a clean run succeeds");
+        h.stop().await;
+        o
+    };
+    let before_rows = warehouse_state(&settings.db, &settings.parquet);
+
+    let msg = format!("{:#}", extract(&settings).await.expect_err("a permanent fault fails the run"));
+    // The varying parts: which stream, and what the server answered.
+    assert!(msg.contains("stream views failed"), "the message names the stream: {msg}");
+    assert!(!msg.contains("stream workbooks failed"), "only the views stream failed: {msg}");
+    assert!(msg.contains("HTTP 502"), "the message names the HTTP status: {msg}");
+
+    let conn = duck(&settings.db);
+    let runs: Vec<(String, String)> = {
+        let mut stmt = conn.prepare("SELECT run_id, status FROM runs ORDER BY as_of, status DESC").unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect()
+    };
+    drop(conn);
+    assert_eq!(runs.len(), 2, "the failed run is recorded: {runs:?}");
+    assert_eq!(runs.iter().filter(|r| r.1 == "succeeded").map(|r| &r.0).collect::<Vec<_>>(), vec![&before.run_id]);
+    assert_eq!(runs.iter().filter(|r| r.1 == "failed").count(), 1, "{runs:?}");
+    let after: Vec<String> = warehouse_state(&settings.db, &settings.parquet).into_iter().filter(|r| !r.starts_with("runs:")).collect();
+    let before_rows: Vec<String> = before_rows.into_iter().filter(|r| !r.starts_with("runs:")).collect();
+    assert!(after == before_rows, "the previous warehouse changed");
+    handle.stop().await;
+}
+
+/// Everything a reader of the warehouse sees: every table's history and
+/// view, the runs and their tables, and each published Parquet file (path
+/// and bytes; in-progress temporary directories left out).
+fn warehouse_state(db: &Path, parquet: &Path) -> Vec<String> {
+    let conn = duck(db);
+    let mut out = Vec::new();
+    for t in trm::warehouse::schema::TABLES {
+        for (kind, relation) in [("hist", format!("hist_{}", t.name)), ("view", format!("\"{}\"", t.name))] {
+            out.extend(duck_rows(&conn, &format!("SELECT * FROM {relation}")).into_iter().map(|r| format!("{} {kind}: {r}", t.name)));
+        }
+    }
+    for relation in ["runs", "run_tables"] {
+        out.extend(duck_rows(&conn, &format!("SELECT * FROM {relation}")).into_iter().map(|r| format!("{relation}: {r}")));
+    }
+    for file in listing(parquet) {
+        let bytes = std::fs::read(parquet.join(&file)).unwrap();
+        let hash = bytes.iter().fold(0xcbf29ce484222325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x100000001b3));
+        out.push(format!("file {file}: {} bytes, fnv {hash:x}", bytes.len()));
+    }
+    out
 }
 
 fn trm_command(handle: &SimHandle, dir: &Path, secret: &str) -> std::process::Command {
@@ -484,33 +553,96 @@ fn trm_command(handle: &SimHandle, dir: &Path, secret: &str) -> std::process::Co
     cmd
 }
 
+/// A run killed (SIGKILL) after writing every row but before its commit
+/// leaves the warehouse exactly as it was; the next run succeeds and
+/// removes the killed run's temporary files.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_run_leaves_the_previous_warehouse_intact() {
     let handle = site(SimConfig::default()).await;
     let dir = scratch("kill");
+    let (db, parquet) = (dir.join("trm.duckdb"), dir.join("parquet"));
     let secret = handle.state.config.pat_secret.clone();
-    let status = trm_command(&handle, &dir, &secret).output().unwrap();
-    assert!(status.status.success(), "first run: {}", String::from_utf8_lossy(&status.stderr));
-    let before = duck_rows(&duck(&dir.join("trm.duckdb")), "SELECT * FROM views");
-    let parquet_before = listing(&dir.join("parquet"));
+    let first = trm_command(&handle, &dir, &secret).output().unwrap();
+    assert!(first.status.success(), "first run: {}", String::from_utf8_lossy(&first.stderr));
+    let before = warehouse_state(&db, &parquet);
+    let tables: Vec<String> = {
+        let conn = duck(&db);
+        let mut stmt = conn.prepare("SELECT table_name FROM run_tables WHERE \"rows\" > 0").unwrap();
+        stmt.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect()
+    };
+    assert!(tables.len() > 20, "the first run wrote rows to most tables: {tables:?}");
+    let db_size = std::fs::metadata(&db).unwrap().len();
 
-    // A slow second run, killed part-way.
-    let slow = site(SimConfig {
-        faults: FaultPlan::from_yaml("faults:\n  - {kind: slow, delay_ms: 400}\n", "test plan").unwrap(),
+    // A second run whose sign-out, after every stream has finished and
+    // before the commit, takes a minute: it is killed there.
+    let stalled = site(SimConfig {
+        faults: FaultPlan::from_yaml("faults:\n  - {kind: slow, delay_ms: 60000, path: /auth/signout}\n", "test plan").unwrap(),
         ..SimConfig::default()
     })
     .await;
-    let mut child = trm_command(&slow, &dir, &secret).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(child.try_wait().unwrap().is_none(), "the slow run should still be going");
+    let mut child = trm_command(&stalled, &dir, &secret)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Its temporary Parquet directory holds a file for every table the
+    // first run filled: every stream has written.
+    let has_file = |tmp: &Path, t: &str| {
+        tmp.join(t).is_dir() && listing(&tmp.join(t)).iter().any(|f| f.ends_with(trm::warehouse::PARQUET_FILE))
+    };
+    let written = |tmp: &Path| tables.iter().all(|t| has_file(tmp, t));
+    let started = std::time::Instant::now();
+    let tmp = loop {
+        let tmp = tmp_dirs(&parquet).into_iter().next();
+        if let Some(tmp) = tmp.filter(|t| written(t)) {
+            break tmp;
+        }
+        if child.try_wait().unwrap().is_some() {
+            let tmp = tmp_dirs(&parquet).into_iter().next();
+            let missing: Vec<&String> = tables
+                .iter()
+                .filter(|t| !tmp.as_ref().is_some_and(|d| has_file(d, t)))
+                .collect();
+            panic!("the stalled run ended before it was killed; tables it had not written: {missing:?}");
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "the stalled run never wrote every table");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // Let the writer drain its queue; the commit still waits for the sign-out.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(child.try_wait().unwrap().is_none(), "the stalled run should still be going");
     child.kill().unwrap();
     child.wait().unwrap();
+    eprintln!(
+        "killed after writing {} tables; DuckDB file {db_size} bytes before the run, {} after the kill",
+        tables.len(),
+        std::fs::metadata(&db).unwrap().len()
+    );
 
-    let conn = duck(&dir.join("trm.duckdb"));
-    assert_eq!(duck_rows(&conn, "SELECT * FROM views"), before);
+    assert_eq!(tmp_dirs(&parquet), vec![tmp], "the killed run left its temporary Parquet files");
+    assert!(warehouse_state(&db, &parquet) == before, "the killed run changed the warehouse");
+
+    // The next run succeeds and sweeps the killed run's temporary files.
+    let next = trm_command(&handle, &dir, &secret).output().unwrap();
+    assert!(next.status.success(), "next run: {}", String::from_utf8_lossy(&next.stderr));
+    assert_eq!(tmp_dirs(&parquet), Vec::<std::path::PathBuf>::new());
+    let conn = duck(&db);
     let runs: i64 = conn.query_row("SELECT count(*) FROM runs WHERE status = 'succeeded'", [], |r| r.get(0)).unwrap();
-    assert_eq!(runs, 1);
-    assert_eq!(listing(&dir.join("parquet")), parquet_before, "published Parquet partitions changed");
+    assert_eq!(runs, 2);
+    handle.stop().await;
+    // `stalled` is left to the runtime: stopping it would wait out the sign-out's delay.
+    drop(stalled);
+}
+
+/// The temporary directories of unfinished runs under the Parquet root.
+fn tmp_dirs(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut out: Vec<_> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(".tmp-"))
+        .collect();
+    out.sort();
+    out
 }
 
 /// Files under `root`, skipping in-progress temporary directories.

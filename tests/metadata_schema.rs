@@ -14,7 +14,8 @@
 //!   executable document against ours and against the reference.
 //!
 //! When `../shared` is absent the comparisons with the reference are skipped
-//! with a message; the checks of ours alone always run.
+//! with a message, and fail under `CI=true` (`tests/support/external.rs`);
+//! the checks of ours alone always run.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -26,7 +27,11 @@ use apollo_compiler::schema::{Component, ExtendedType, InputValueDefinition};
 use apollo_compiler::validation::Valid;
 use apollo_compiler::{ExecutableDocument, Name, Node, Schema};
 
-const REFERENCE_REL: &str = "../shared/reference/metadata-api.schema.graphql";
+#[path = "support/external.rs"]
+mod external;
+
+/// The reference, under `../shared`.
+const REFERENCE_REL: &str = "reference/metadata-api.schema.graphql";
 
 // ---------------------------------------------------------------------------
 // Loading
@@ -62,22 +67,13 @@ fn our_schema() -> &'static Valid<Schema> {
     })
 }
 
-/// The reference schema, or `None` (after saying so on stderr) when
-/// `../shared` is not there. A reference that exists but does not build is
-/// a failure, never a skip.
-fn reference_schema() -> Option<&'static Valid<Schema>> {
-    static REFERENCE: OnceLock<Option<Valid<Schema>>> = OnceLock::new();
-    let reference = REFERENCE.get_or_init(|| {
-        let path = manifest_dir().join(REFERENCE_REL);
-        if !path.exists() {
-            return None;
-        }
-        Some(parse_reference(&read(&path), &path))
-    });
-    if reference.is_none() {
-        eprintln!("skipping Metadata API schema conformance: {REFERENCE_REL} not found");
-    }
-    reference.as_ref()
+/// The reference schema, or `None` when `../shared` is not there: `test`
+/// then skips with a message, or fails under CI. A reference that exists
+/// but does not build is a failure, never a skip.
+fn reference_schema(test: &str) -> Option<&'static Valid<Schema>> {
+    static REFERENCE: OnceLock<Valid<Schema>> = OnceLock::new();
+    let path = external::shared(REFERENCE_REL, test)?;
+    Some(REFERENCE.get_or_init(|| parse_reference(&read(&path), &path)))
 }
 
 /// Builds and validates the reference. The file is an introspection dump, so
@@ -332,7 +328,7 @@ fn report(title: &str, problems: &[String]) -> String {
 
 #[test]
 fn subset_matches_reference() {
-    let Some(reference) = reference_schema() else {
+    let Some(reference) = reference_schema("subset_matches_reference") else {
         return;
     };
     // Parsed without validation, so that this comparison still reports when
@@ -408,7 +404,7 @@ fn queries_validate() {
     files.sort();
     assert!(!files.is_empty(), "no example queries in queries/");
 
-    let reference = reference_schema();
+    let reference = reference_schema("queries_validate (against the reference)");
     let mut problems = Vec::new();
     for path in &files {
         let source = read(path);

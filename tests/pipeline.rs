@@ -1,8 +1,9 @@
 //! The whole pipeline as a scheduler runs it: `trm run` against the
 //! simulated site writes the warehouse, the findings, every CSV and
 //! index.html; `--fail-on` sets the exit code; the planted hostile names are
-//! inert in the HTML and the CSV; and (where Chromium is installed) the page
-//! loads in a real browser with the planted workbook's lineage diagram.
+//! inert in the HTML and the CSV; and the page loads in a real browser with
+//! the planted workbook's lineage diagram (skipped with a message where
+//! Chromium and Playwright are missing, a failure under `CI=true`).
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -16,6 +17,8 @@ use trm::warehouse::read;
 #[path = "support/site.rs"]
 mod site;
 use site::scratch;
+#[path = "support/external.rs"]
+mod external;
 
 async fn site() -> SimHandle {
     let config = SimConfig { size: Size::Small, ..SimConfig::default() };
@@ -61,11 +64,15 @@ async fn run_writes_everything_and_fail_on_sets_the_exit_code() {
     let html = std::fs::read_to_string(report.join("index.html")).unwrap();
     assert!(out.contains("index.html"), "{out}");
 
-    // The findings CSVs list exactly the planted assets.
-    let broken = std::fs::read_to_string(report.join("broken_extracts.csv")).unwrap();
-    for b in &m.planted.broken_extracts {
-        assert!(broken.contains(&b.task_id), "broken extract task {} not in the CSV", b.task_id);
-    }
+    // The findings CSVs list exactly the planted assets, each once.
+    let tasks = csv_column(&report.join("broken_extracts.csv"), "task_id");
+    let planted: Vec<&str> = m.planted.broken_extracts.iter().map(|b| b.task_id.as_str()).collect();
+    assert!(!planted.is_empty(), "the site plants broken extracts");
+    assert_eq!(sorted(&tasks), sorted(&planted), "broken_extracts.csv task ids");
+    let fields = csv_column(&report.join("missing_fields.csv"), "field_id");
+    let planted: Vec<&str> = m.planted.missing_fields.iter().map(|f| f.field_id.as_str()).collect();
+    assert!(!planted.is_empty(), "the site plants missing fields");
+    assert_eq!(sorted(&fields), sorted(&planted), "missing_fields.csv field ids");
 
     // Hostile names: escaped in the HTML, neutralised in the CSV.
     for h in &m.planted.hostile_names {
@@ -120,6 +127,26 @@ async fn run_writes_everything_and_fail_on_sets_the_exit_code() {
     handle.stop().await;
 }
 
+/// Every value of the column `name` of a report's CSV, read with the `csv`
+/// crate rather than TRM's writer.
+fn csv_column(path: &Path, name: &str) -> Vec<String> {
+    let mut reader = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let at = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("{} has no column {name}", path.display()));
+    reader.records().map(|r| r.unwrap()[at].to_string()).collect()
+}
+
+/// Sorted, keeping duplicates: two lists are equal as multisets when these are.
+fn sorted<S: AsRef<str>>(items: &[S]) -> Vec<&str> {
+    let mut v: Vec<&str> = items.iter().map(|s| s.as_ref()).collect();
+    v.sort_unstable();
+    v
+}
+
 /// The asset-level lineage of workbook `wb`, computed with SQL straight
 /// from the warehouse tables (not through the lineage graph): the nodes its
 /// diagram must show.
@@ -157,16 +184,24 @@ fn expected_diagram(db: &Path, wb: &str) -> BTreeSet<String> {
 
 /// Loads index.html in headless Chromium (tests/browser/check_report.py):
 /// no console errors, the workbook's diagram holds exactly the expected
-/// nodes, sorting works; saves a screenshot. Runs when TRM_BROWSER_PYTHON
-/// names a Python with playwright (`.ci/run` sets it up); otherwise says it
-/// is skipping.
+/// nodes, sorting works; saves a screenshot. Needs TRM_BROWSER_PYTHON, a
+/// Python with playwright, and Debian's Chromium (`.ci/run` installs both);
+/// without them it says it skips, and under `CI=true` it fails.
 fn browser_check(dir: &Path, wb: &str) {
     let expected = expected_diagram(&dir.join("trm.duckdb"), wb);
     assert!(expected.len() >= 5, "the planted workbook has a real lineage: {expected:?}");
-    let Ok(python) = std::env::var("TRM_BROWSER_PYTHON") else {
-        eprintln!("skipping the browser check: set TRM_BROWSER_PYTHON to a Python with playwright (see .ci/run)");
-        return;
+    let python = std::env::var_os("TRM_BROWSER_PYTHON").filter(|p| !p.is_empty()).map(PathBuf::from);
+    let missing = match &python {
+        None => Some("TRM_BROWSER_PYTHON is not set to a Python with playwright (see .ci/run)".to_string()),
+        Some(p) if !p.is_file() => Some(format!("TRM_BROWSER_PYTHON names {}, which does not exist", p.display())),
+        // Where check_report.py launches it from.
+        Some(_) if !Path::new("/usr/bin/chromium").is_file() => Some("/usr/bin/chromium is not installed".to_string()),
+        Some(_) => None,
     };
+    if !external::require(missing.is_none(), "the browser check", missing.as_deref().unwrap_or_default()) {
+        return;
+    }
+    let python = python.unwrap();
     let screenshot = std::env::var("TRM_BROWSER_SCREENSHOT")
         .map(PathBuf::from)
         .unwrap_or_else(|_| dir.join("report-screenshot.png"));

@@ -16,7 +16,8 @@
 //! stay minimal. Values are not compared: ids, names, counts and dates differ
 //! by design.
 //!
-//! When `../shared` is absent the comparison is skipped with a message.
+//! When `../shared` is absent the comparison is skipped with a message, and
+//! fails under `CI=true` (`tests/support/external.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -27,6 +28,9 @@ use axum::http::{Method, Request, StatusCode};
 use tower::ServiceExt as _;
 use trm::sim::dataset::{Grantee, Rule, Target};
 use trm::sim::{self, SimConfig, SimState};
+
+#[path = "support/external.rs"]
+mod external;
 
 const TABLEAU_NS: &str = "http://tableau.com/api";
 const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
@@ -210,8 +214,9 @@ const fn part(file: &'static str, from: &'static str, to: &'static str) -> Ref {
     Ref { file, mount: Some((from, to)) }
 }
 
-fn reference_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/rest-responses")
+/// The reference responses, or `None` (the test skips, or fails under CI).
+fn reference_dir() -> Option<PathBuf> {
+    external::shared("reference/rest-responses", "responses_match_reference_shapes")
 }
 
 fn load_ref(dir: &Path, r: Ref) -> Shape {
@@ -726,11 +731,7 @@ fn cases(st: &SimState) -> Vec<Case> {
 
 #[tokio::test]
 async fn responses_match_reference_shapes() {
-    let dir = reference_dir();
-    if !dir.is_dir() {
-        eprintln!("skipping reference shape comparison: ../shared/reference/rest-responses not found");
-        return;
-    }
+    let Some(dir) = reference_dir() else { return };
     let site = Site::start().await;
     let mut problems = Vec::new();
     for case in cases(&site.state) {

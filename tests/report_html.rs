@@ -1,19 +1,21 @@
 //! The HTML report without a browser: hostile names stay inert text, the
 //! page refers to nothing outside itself, the same input always gives the
-//! same bytes (whatever order the diagram nodes come in), and a large site
-//! fits the page budget. `tests/browser/check_report.py` covers what needs
-//! a browser.
+//! same bytes (whatever order the diagram nodes come in), a large site
+//! fits the page budget, and the diagram layout is layered, independent of
+//! input order and free of overlapping boxes. `tests/browser/check_report.py`
+//! covers what needs a browser.
 
 mod support {
     pub mod synthetic;
 }
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use support::synthetic::{self, HOSTILE, KNOWN_DIAGRAM};
 use trm::report::html::{render, SCRIPT, STYLE, TEMPLATES};
 use trm::report::model::HtmlInput;
-use trm::report::svg;
+use trm::report::svg::{self, layout, Layout, NODE_H, NODE_W};
 
 /// The page budget for a large site.
 const MAX_BYTES: usize = 25 * 1024 * 1024;
@@ -234,7 +236,7 @@ fn diagram_layouts_are_layered_and_do_not_overlap() {
         let keys: Vec<&str> = d.nodes.iter().map(|n| n.id.as_str()).collect();
         let l = svg::layout(&keys, &d.edges);
         assert_eq!(l.nodes.len(), d.nodes.len());
-        assert!(svg::has_no_overlaps(&l), "overlap in {}", d.id);
+        assert!(has_no_overlaps(&l), "overlap in {}", d.id);
         for &(a, b) in &l.edges {
             assert!(l.nodes[a as usize].layer < l.nodes[b as usize].layer, "edge against the layers in {}", d.id);
         }
@@ -290,3 +292,138 @@ fn a_large_site_fits_the_budget() {
     assert!(html.len() <= MAX_BYTES, "{} bytes is over the budget", html.len());
     assert!(html.contains("100,000 rows"));
 }
+
+// --- The diagram layout ----------------------------------------------------------------
+
+/// True when no two node boxes of the layout overlap and all lie inside it.
+/// Layers are `NODE_W + GAP_X` apart, so only boxes of one column can meet.
+fn has_no_overlaps(l: &Layout) -> bool {
+    let mut boxes: Vec<(u32, u32)> = l.nodes.iter().map(|p| (p.x, p.y)).collect();
+    boxes.sort_unstable();
+    boxes.windows(2).all(|w| w[0].0 != w[1].0 || w[0].1 + NODE_H <= w[1].1)
+        && l.nodes.iter().all(|p| p.x + NODE_W <= l.width && p.y + NODE_H <= l.height)
+}
+
+#[test]
+fn the_overlap_check_sees_an_overlap() {
+    let (ids, edges) = sample();
+    let mut l = layout(&ids, &edges);
+    assert!(has_no_overlaps(&l));
+    // Two boxes of one column, moved to touch.
+    let (a, b) = {
+        let mut by_x: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+        for (i, p) in l.nodes.iter().enumerate() {
+            by_x.entry(p.x).or_default().push(i);
+        }
+        let column = by_x.values().find(|v| v.len() >= 2).expect("a column of two");
+        (column[0], column[1])
+    };
+    l.nodes[b].y = l.nodes[a].y + NODE_H - 1;
+    assert!(!has_no_overlaps(&l));
+    let mut l = layout(&ids, &edges);
+    l.width = l.nodes.iter().map(|p| p.x + NODE_W).max().unwrap() - 1;
+    assert!(!has_no_overlaps(&l), "a box past the right edge");
+}
+
+/// A lineage-shaped graph: db → tables → datasources → sheets →
+/// dashboards → workbook, with a long edge (sheet → workbook).
+fn sample() -> (Vec<String>, Vec<(u32, u32)>) {
+    let ids: Vec<String> = ["db", "t1", "t2", "ds", "s1", "s2", "s3", "d1", "wb"].iter().map(|s| s.to_string()).collect();
+    let e = |a: &str, b: &str| {
+        (ids.iter().position(|x| x == a).unwrap() as u32, ids.iter().position(|x| x == b).unwrap() as u32)
+    };
+    let edges = vec![
+        e("db", "t1"),
+        e("db", "t2"),
+        e("t1", "ds"),
+        e("t2", "ds"),
+        e("ds", "s1"),
+        e("ds", "s2"),
+        e("ds", "s3"),
+        e("s1", "d1"),
+        e("s2", "d1"),
+        e("d1", "wb"),
+        e("s3", "wb"),
+    ];
+    (ids, edges)
+}
+
+/// The layout as (id → (layer, x, y)) plus edges by id: what must not
+/// depend on input order.
+fn by_id(ids: &[String], l: &Layout) -> (BTreeMap<String, (u32, u32, u32)>, Vec<(String, String)>) {
+    let pos = l.nodes.iter().map(|p| (ids[p.index].clone(), (p.layer, p.x, p.y))).collect();
+    let edges = l.edges.iter().map(|&(a, b)| (ids[l.nodes[a as usize].index].clone(), ids[l.nodes[b as usize].index].clone())).collect();
+    (pos, edges)
+}
+
+#[test]
+fn shuffled_input_same_layout() {
+    let (ids, edges) = sample();
+    let want = by_id(&ids, &layout(&ids, &edges));
+    // A few fixed permutations, reversed and rotated, edges reversed too.
+    for shift in 0..ids.len() {
+        let perm: Vec<usize> = (0..ids.len()).map(|i| (i * 7 + shift) % ids.len()).rev().collect();
+        let mut inv = vec![0u32; ids.len()];
+        for (new, &old) in perm.iter().enumerate() {
+            inv[old] = new as u32;
+        }
+        let shuffled: Vec<String> = perm.iter().map(|&i| ids[i].clone()).collect();
+        let mut e: Vec<(u32, u32)> = edges.iter().map(|&(a, b)| (inv[a as usize], inv[b as usize])).collect();
+        e.reverse();
+        let got = layout(&shuffled, &e);
+        assert_eq!(by_id(&shuffled, &got), want, "permutation {perm:?}");
+        assert_eq!((got.width, got.height), (layout(&ids, &edges).width, layout(&ids, &edges).height));
+    }
+}
+
+#[test]
+fn layers_are_longest_paths_and_edges_point_right() {
+    let (ids, edges) = sample();
+    let l = layout(&ids, &edges);
+    let (pos, _) = by_id(&ids, &l);
+    let layer = |id: &str| pos[id].0;
+    assert_eq!([layer("db"), layer("t1"), layer("ds"), layer("s3"), layer("d1"), layer("wb")], [0, 1, 2, 3, 4, 5]);
+    assert_eq!(l.layers, 6);
+    for (&(a, b), route) in l.edges.iter().zip(&l.routes) {
+        let (from, to) = (&l.nodes[a as usize], &l.nodes[b as usize]);
+        assert!(from.x < to.x, "edge {a}->{b} goes left");
+        // A long edge crosses each layer between its ends clear of boxes.
+        assert_eq!(route.len() as u32, to.layer - from.layer - 1);
+        for (k, &y) in route.iter().enumerate() {
+            let layer = from.layer + 1 + k as u32;
+            for p in l.nodes.iter().filter(|p| p.layer == layer) {
+                assert!(y < p.y || y > p.y + NODE_H, "edge {a}->{b} runs through a box in layer {layer}");
+            }
+        }
+    }
+    let (pos, _) = by_id(&ids, &l);
+    let long = l.edges.iter().position(|&(a, b)| l.nodes[a as usize].index == 6 && l.nodes[b as usize].index == 8).unwrap();
+    assert_eq!(l.routes[long].len(), 1, "s3 → wb crosses the dashboards' layer: {pos:?}");
+    assert!(has_no_overlaps(&l));
+}
+
+#[test]
+fn no_overlaps_in_a_wide_graph() {
+    // One datasource feeding 300 sheets, plus unconnected nodes.
+    let mut ids = vec!["ds".to_string()];
+    let mut edges = Vec::new();
+    for i in 0..300 {
+        ids.push(format!("sheet-{i:03}"));
+        edges.push((0, i + 1));
+    }
+    ids.push("lonely".into());
+    let l = layout(&ids, &edges);
+    assert_eq!(l.nodes.len(), 302);
+    assert!(has_no_overlaps(&l));
+}
+
+#[test]
+fn cycles_duplicates_and_bad_indexes_do_not_fail() {
+    let ids = ["a", "b", "c"];
+    let l = layout(&ids, &[(0, 1), (1, 2), (2, 0), (0, 1), (1, 1), (0, 9)]);
+    assert_eq!(l.nodes.len(), 3);
+    assert_eq!(l.edges.len(), 3);
+    assert!(has_no_overlaps(&l));
+    assert_eq!(layout::<&str>(&[], &[]).nodes.len(), 0);
+}
+

@@ -1,5 +1,5 @@
 //! The SQL reports and their CSV files, over a warehouse extracted from the
-//! simulated site (two snapshots 30 days apart) with findings added:
+//! simulated site (two snapshots 30 days apart) and audited by TRM:
 //!
 //! - every report's CSV, read back, equals its SQL file run directly on a
 //!   fresh read-only connection, cell by cell;
@@ -7,6 +7,8 @@
 //! - usage, ranking, staleness, group and lineage counts agree with the
 //!   simulated site's ground truth;
 //! - definition errors name the file and line; CSV edge cases round-trip.
+//!
+//! CSV files are read back with the `csv` crate, not TRM's own code.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -16,14 +18,14 @@ use std::sync::Arc;
 use duckdb::types::{TimeUnit, Value as Duck};
 use duckdb::{AccessMode, Config, Connection};
 use serde_json::{json, Value};
+use trm::audit::{self, Thresholds};
 use trm::config::Settings;
 use trm::extract::{self, Options, Quiet};
 use trm::report::definitions::{self, Definition};
 use trm::report::model::{ReportColumn, ReportTable};
-use trm::report::{csv, sql, write_all};
-use trm::sim::dataset::{day_start, Entity, DAY};
+use trm::report::{csv as report_csv, sql, write_all};
+use trm::sim::dataset::{day_start, Dataset, Entity, DAY};
 use trm::sim::{self, SimConfig, SimHandle};
-use trm::warehouse::{write_derived, Rows, RunRef, V};
 
 #[path = "support/site.rs"]
 mod site;
@@ -59,213 +61,53 @@ fn has_permissions(conn: &Connection) -> bool {
 
 // --- Findings --------------------------------------------------------------------------
 
-struct Finding<'a> {
-    detector: &'a str,
-    severity: &'a str,
-    kind: &'a str,
-    id: String,
-    name: Option<String>,
-    workbook: Option<String>,
-    project: Option<String>,
-    owner: Option<(String, String)>,
-    reason: String,
-    evidence: Value,
-}
-
-/// Findings like the audit's, from the site's planted facts, plus some with
-/// names built to attack a spreadsheet.
-fn findings(handle: &SimHandle) -> Vec<Finding<'static>> {
-    let st = &handle.state;
-    let d = &st.data();
-    let m = st.manifest();
-    let user = |i: u32| (d.users[i as usize].id.clone(), d.users[i as usize].full_name.clone());
-    let workbook = |id: &str| match d.lookup(id) {
-        Some(Entity::Workbook(w)) => &d.workbooks[w as usize],
-        other => panic!("{id} is not a workbook: {other:?}"),
-    };
-    let mut out = Vec::new();
-    for u in &m.planted.unused_dashboards {
-        let w = workbook(&u.workbook_id);
-        out.push(Finding {
-            detector: "unused_dashboard",
-            severity: if u.total_view_count == 0 { "high" } else { "medium" },
-            kind: "dashboard",
-            id: u.id.clone(),
-            name: Some(u.name.clone()),
-            workbook: Some(u.workbook_id.clone()),
-            project: Some(d.projects[w.project as usize].name.clone()),
-            owner: Some(user(w.owner)),
-            reason: format!("no views in {} days", m.usage_window_days),
-            evidence: json!({"total_view_count": u.total_view_count}),
-        });
+/// The audit's own findings of the latest run over a 30-day window, plus a
+/// copy of one of them given text built to attack a spreadsheet, put on a
+/// dashboard the audit did not flag (so each asset keeps one finding); all
+/// stored as the run's findings.
+fn audit_findings(handle: &SimHandle, db: &Path, parquet: &Path) -> Vec<audit::Finding> {
+    let t = Thresholds { unused_days: 30, ..Thresholds::default() };
+    let audited = audit::run(db, Some(parquet), None, &t).expect("the audit runs");
+    let mut all = audited.findings;
+    for detector in ["unused_dashboard", "broken_extract", "missing_field"] {
+        assert!(all.iter().any(|f| f.detector == detector), "the audit finds no {detector}: its report would prove little");
     }
-    for b in &m.planted.broken_extracts {
-        let (name, project, owner) = match d.lookup(&b.target_id) {
-            Some(Entity::Workbook(w)) => {
-                let w = &d.workbooks[w as usize];
-                (w.name.clone(), d.projects[w.project as usize].name.clone(), w.owner)
-            }
-            Some(Entity::Datasource(x)) => {
-                let x = &d.datasources[x as usize];
-                (x.name.clone(), d.projects[x.project as usize].name.clone(), x.owner)
-            }
-            other => panic!("{} is not a refresh target: {other:?}", b.target_id),
-        };
-        out.push(Finding {
-            detector: "broken_extract",
-            severity: if b.consecutive_failed_count >= 3 { "high" } else { "medium" },
-            kind: b.target_type,
-            id: b.target_id.clone(),
-            name: Some(name),
-            workbook: None,
-            project: Some(project),
-            owner: Some(user(owner)),
-            reason: format!("broken: {}", b.reasons.join(", ")),
-            evidence: json!({
-                "task_id": b.task_id,
-                "reasons": b.reasons,
-                "consecutive_failed_count": b.consecutive_failed_count,
-                "last_refresh_at": b.last_success_at,
-            }),
-        });
-    }
-    for f in &m.planted.missing_fields {
-        out.push(Finding {
-            detector: "missing_field",
-            severity: "high",
-            kind: "field",
-            id: f.field_id.clone(),
-            name: Some(f.field_name.clone()),
-            workbook: None,
-            project: None,
-            owner: None,
-            reason: format!("{} ({})", f.kind, f.missing_references.join(", ")),
-            evidence: json!({"sheets": f.sheets, "dashboards": f.dashboards, "sheet_names": []}),
-        });
-    }
-    // Hostile text on a real dashboard and a real datasource.
-    let dashboard = d.views.iter().find(|v| v.sheet_type.as_str() == "dashboard").expect("the site has dashboards");
+    let d = &handle.state.data();
+    let flagged: BTreeSet<&str> = all.iter().map(|f| f.asset_id.as_str()).collect();
+    let dashboard = d
+        .views
+        .iter()
+        .find(|v| v.sheet_type.as_str() == "dashboard" && !flagged.contains(v.id.as_str()))
+        .expect("the site has a dashboard the audit did not flag");
     let w = &d.workbooks[dashboard.workbook as usize];
-    out.push(Finding {
-        detector: "unused_dashboard",
-        severity: "low",
-        kind: "dashboard",
-        id: dashboard.id.clone(),
-        name: Some(HOSTILE_DASHBOARD.into()),
-        workbook: Some(w.id.clone()),
-        project: Some(HOSTILE_PROJECT.into()),
-        owner: Some((d.users[w.owner as usize].id.clone(), HOSTILE_OWNER.into())),
-        reason: HOSTILE_REASON.into(),
-        evidence: json!({}),
-    });
-    let x = &d.datasources[0];
-    out.push(Finding {
-        detector: "unused_datasource",
-        severity: "low",
-        kind: "datasource",
-        id: x.id.clone(),
-        name: Some(x.name.clone()),
-        workbook: None,
-        project: Some(d.projects[x.project as usize].name.clone()),
-        owner: Some((d.users[x.owner as usize].id.clone(), HOSTILE_OWNER.into())),
-        reason: "-no workbook connects to it".into(),
-        evidence: json!({}),
-    });
-    out
-}
-
-fn write_findings(db: &Path, parquet: &Path, list: &[Finding<'_>]) {
-    // The latest run, read here rather than through `read::resolve_run`, so
-    // this test stands on the report code alone.
-    let conn = read_only(db);
-    let run = conn
-        .query_row(
-            "SELECT run_id, epoch_us(as_of) // 1000000, CAST(snapshot_date AS VARCHAR), site, server FROM runs \
-             WHERE status = 'succeeded' ORDER BY as_of DESC, run_id DESC LIMIT 1",
-            [],
-            |r| {
-                Ok(RunRef {
-                    run_id: r.get(0)?,
-                    as_of: r.get(1)?,
-                    snapshot_date: r.get(2)?,
-                    site: r.get(3)?,
-                    server: r.get(4)?,
-                })
-            },
-        )
-        .unwrap();
-    drop(conn);
-    let mut rows = Rows::new("findings");
-    for (i, f) in list.iter().enumerate() {
-        let id = format!("f{i:04}");
-        let evidence = f.evidence.to_string();
-        rows.push(&[
-            V::Text(&id),
-            V::Text(f.detector),
-            V::Text(f.severity),
-            V::Text(f.kind),
-            V::Text(&f.id),
-            f.name.as_ref().into(),
-            f.workbook.as_ref().into(),
-            f.project.as_ref().into(),
-            f.owner.as_ref().map(|o| &o.0).into(),
-            f.owner.as_ref().map(|o| &o.1).into(),
-            V::Text(&f.reason),
-            V::Text(&evidence),
-        ])
-        .unwrap();
-    }
-    write_derived(db, Some(parquet), &run, "findings", vec![rows.finish()]).unwrap();
+    let mut hostile = all.iter().find(|f| f.detector == "unused_dashboard").unwrap().clone();
+    hostile.finding_id = format!("unused_dashboard:{}", dashboard.id);
+    hostile.asset_id = dashboard.id.clone();
+    hostile.asset_name = Some(HOSTILE_DASHBOARD.into());
+    hostile.workbook_id = Some(w.id.clone());
+    hostile.project_name = Some(HOSTILE_PROJECT.into());
+    hostile.owner_id = Some(d.users[w.owner as usize].id.clone());
+    hostile.owner_name = Some(HOSTILE_OWNER.into());
+    hostile.reason = HOSTILE_REASON.into();
+    all.push(hostile);
+    audit::write(db, Some(parquet), &audited.run, &all).expect("the findings are stored");
+    all
 }
 
 // --- CSV reading and independent cell rendering ------------------------------------------
 
-/// A small RFC 4180 reader: records end with CRLF; a quoted field may hold
-/// anything, `""` being a quote. An unquoted empty field is NULL (`None`).
-fn read_csv(text: &str) -> Vec<Vec<Option<String>>> {
-    let mut records = Vec::new();
-    let mut record = Vec::new();
-    let mut chars = text.chars().peekable();
-    loop {
-        // One field.
-        let mut field = String::new();
-        let quoted = chars.peek() == Some(&'"');
-        if quoted {
-            chars.next();
-            loop {
-                match chars.next().expect("a quoted field ends with a quote") {
-                    '"' if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        field.push('"');
-                    }
-                    '"' => break,
-                    c => field.push(c),
-                }
-            }
-        } else {
-            while let Some(&c) = chars.peek() {
-                if c == ',' || c == '\r' {
-                    break;
-                }
-                assert!(c != '\n' && c != '"', "bare {c:?} in an unquoted field of {text:?}");
-                field.push(c);
-                chars.next();
-            }
-        }
-        record.push(if quoted || !field.is_empty() { Some(field) } else { None });
-        match chars.next() {
-            Some(',') => continue,
-            Some('\r') => {
-                assert_eq!(chars.next(), Some('\n'), "CR without LF ends a record");
-                records.push(std::mem::take(&mut record));
-                if chars.peek().is_none() {
-                    return records;
-                }
-            }
-            None => panic!("the last record does not end with CRLF"),
-            Some(c) => panic!("{c:?} after a quoted field"),
-        }
+/// A CSV file's records, header first, read by the `csv` crate (not TRM's
+/// code): RFC 4180, CRLF line ends, every record as wide as the header. The
+/// crate reads NULL (an unquoted empty field) and an empty string (`""`)
+/// alike; `csv_edge_cases_round_trip` checks the bytes that tell them apart.
+fn read_csv(bytes: &[u8]) -> Vec<Vec<String>> {
+    let mut reader = ::csv::ReaderBuilder::new().has_headers(false).flexible(false).from_reader(bytes);
+    let mut out = Vec::new();
+    for record in reader.records() {
+        let record = record.expect("a well-formed CSV record");
+        out.push(record.iter().map(String::from).collect());
     }
+    out
 }
 
 /// The test's own reading of the neutralisation rule.
@@ -329,13 +171,12 @@ fn want(v: Duck) -> Want {
     }
 }
 
-fn matches(cell: &Option<String>, want: &Want) -> bool {
-    match (cell, want) {
-        (None, Want::Null) => true,
-        (Some(c), Want::Text(t)) => c == t,
-        (Some(c), Want::Int(i)) => c == &i.to_string(),
-        (Some(c), Want::Float(f)) => c.parse::<f64>().is_ok_and(|x| x == *f),
-        _ => false,
+fn matches(cell: &str, want: &Want) -> bool {
+    match want {
+        Want::Null => cell.is_empty(),
+        Want::Text(t) => cell == t,
+        Want::Int(i) => cell == i.to_string(),
+        Want::Float(f) => cell.parse::<f64>().is_ok_and(|x| x == *f),
     }
 }
 
@@ -376,8 +217,7 @@ async fn reports_over_a_two_snapshot_warehouse() {
     // A second snapshot 30 days later, then the audit's findings.
     handle.state.set_day(30);
     extract(&settings).await;
-    let planted = findings(&handle);
-    write_findings(&db, &settings.parquet, &planted);
+    let findings = audit_findings(&handle, &db, &settings.parquet);
 
     let conn = read_only(&db);
     assert!(has_permissions(&conn), "the extract wrote the permissions table");
@@ -391,7 +231,7 @@ async fn reports_over_a_two_snapshot_warehouse() {
     every_csv_equals_its_sql_run_directly(&db, &runnable, &vars, &out);
     hostile_names_are_neutralised(&out, &by_slug);
     usage_counts_match_the_site(&handle, &by_slug);
-    other_reports_match_the_site(&handle, &by_slug, &planted);
+    other_reports_match_the_site(&handle, &by_slug, &findings);
     window_edges(&db, &usage_def, &handle);
     permissions_match_the_site(&handle, &by_slug);
     handle.stop().await;
@@ -428,9 +268,9 @@ fn every_csv_equals_its_sql_run_directly(db: &Path, defs: &[Definition], vars: &
 
         let bytes = std::fs::read(out.join(format!("{}.csv", def.slug))).unwrap();
         assert!(!bytes.starts_with(b"\xEF\xBB\xBF"), "{}: a BOM", def.slug);
-        let csv = read_csv(std::str::from_utf8(&bytes).expect("UTF-8"));
-        let header: Vec<Option<String>> = names.iter().map(|n| Some(n.clone())).collect();
-        assert_eq!(csv[0], header, "{}: header row", def.slug);
+        assert!(std::str::from_utf8(&bytes).is_ok(), "{}: not UTF-8", def.slug);
+        let csv = read_csv(&bytes);
+        assert_eq!(csv[0], names, "{}: header row", def.slug);
         assert_eq!(csv.len() - 1, want_rows.len(), "{}: row count", def.slug);
         for (r, (got, want)) in csv[1..].iter().zip(&want_rows).enumerate() {
             assert_eq!(got.len(), want.len(), "{} row {r}: fields", def.slug);
@@ -458,20 +298,20 @@ fn hostile_names_are_neutralised(out: &Path, by_slug: &HashMap<&str, &ReportTabl
     assert!(usage.contains("\"'=HYPERLINK(\"\"x\"\")\""), "the hostile view name");
     assert!(usage.contains(trm::sim::dataset::names::HOSTILE_WORKBOOK), "markup is CSV-inert and left as it is");
 
-    // Nowhere does a text field start a formula; the only such fields are numbers.
+    // Nowhere does a text field start a formula; the only such fields are
+    // numbers. And numbers are numbers: the CSV cell of each number of the
+    // report (read by the csv crate, rows in the report's order) parses back
+    // to it, with no `'` before a negative one.
     for (slug, table) in by_slug {
-        for line in read_csv(&read(slug)) {
-            for cell in line.iter().flatten() {
+        let records = read_csv(read(slug).as_bytes());
+        assert_eq!(records.len(), table.rows.len() + 1, "{slug}: records");
+        for (line, row) in records[1..].iter().zip(&table.rows) {
+            for (cell, v) in line.iter().zip(row) {
                 if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
                     assert!(cell.parse::<f64>().is_ok(), "{slug}: formula-like field {cell:?}");
                 }
-            }
-        }
-        // And numbers are numbers: no `'` before a negative one.
-        for row in &table.rows {
-            for v in row {
-                if let Some(n) = v.as_number() {
-                    assert!(!csv::field(v).starts_with('\''), "{slug}: number {n} mangled");
+                if let Some(n) = v.as_f64() {
+                    assert_eq!(cell.parse::<f64>().ok(), Some(n), "{slug}: number {v} reads as {cell:?}");
                 }
             }
         }
@@ -521,7 +361,7 @@ fn usage_counts_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Repo
 
 /// Ground truth for the other reports: ranks, staleness, groups, downstream
 /// workbooks, findings per owner, impacted sheets.
-fn other_reports_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &ReportTable>, planted: &[Finding<'_>]) {
+fn other_reports_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &ReportTable>, findings: &[audit::Finding]) {
     let d = &handle.state.data();
     let now = day_start(30);
 
@@ -594,11 +434,11 @@ fn other_reports_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Rep
         assert_eq!(status == "live", !d.datasources[x as usize].has_extracts, "datasource {x}: {status}");
     }
 
-    // Owners of flagged content: counts per owner id, as planted.
+    // Owners of flagged content: counts per owner id, as stored.
     let t = by_slug["flagged_content_owners"];
     let mut expected: BTreeMap<Option<String>, i64> = BTreeMap::new();
-    for f in planted {
-        *expected.entry(f.owner.as_ref().map(|o| o.0.clone())).or_default() += 1;
+    for f in findings {
+        *expected.entry(f.owner_id.clone()).or_default() += 1;
     }
     let got: BTreeMap<Option<String>, i64> = t
         .rows
@@ -608,14 +448,20 @@ fn other_reports_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Rep
     assert_eq!(got, expected);
 
     // Per-finding reports: one row per finding of their detector.
-    let count = |detector: &str| planted.iter().filter(|f| f.detector == detector).count();
+    let count = |detector: &str| findings.iter().filter(|f| f.detector == detector).count();
     assert_eq!(by_slug["unused_dashboards"].rows.len(), count("unused_dashboard"));
     assert_eq!(by_slug["broken_extracts"].rows.len(), count("broken_extract"));
     assert_eq!(by_slug["missing_fields"].rows.len(), count("missing_field"));
 
-    // Broken extracts: the evidence's task, with its schedule.
+    // Broken extracts: exactly the site's broken tasks, each once, with its
+    // schedule. (The stale rule does not depend on the usage window.)
     let t = by_slug["broken_extracts"];
     let m = handle.state.manifest();
+    let mut tasks: Vec<&str> = t.rows.iter().map(|r| text(t, r, "task_id")).collect();
+    tasks.sort_unstable();
+    let mut planted: Vec<&str> = m.planted.broken_extracts.iter().map(|b| b.task_id.as_str()).collect();
+    planted.sort_unstable();
+    assert_eq!(tasks, planted, "broken_extracts task ids");
     for row in &t.rows {
         let task = text(t, row, "task_id");
         let b = m.planted.broken_extracts.iter().find(|b| b.task_id == task).expect("a planted task");
@@ -624,15 +470,49 @@ fn other_reports_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Rep
         assert!(!row[column(t, "schedule_name")].is_null(), "task {task} has a schedule");
     }
 
-    // Missing fields: at least the sheets the site says use the field.
+    // Missing fields: exactly the site's, each once, with exactly the sheets
+    // and dashboards that break with it, from the site's lineage model.
     let t = by_slug["missing_fields"];
+    let mut fields: Vec<&str> = t.rows.iter().map(|r| text(t, r, "field_id")).collect();
+    fields.sort_unstable();
+    let mut planted: Vec<&str> = m.planted.missing_fields.iter().map(|f| f.field_id.as_str()).collect();
+    planted.sort_unstable();
+    assert_eq!(fields, planted, "missing_fields field ids");
+    let mut some_impact = false;
     for row in &t.rows {
         let id = text(t, row, "field_id");
         let f = m.planted.missing_fields.iter().find(|f| f.field_id == id).expect("a planted field");
+        let (sheets, dashboards) = impact(d, id);
+        assert!(sheets >= f.sheets.len(), "the direct users of {id} are among those that break");
         let n = int(t, row, "impacted_sheet_count").unwrap();
-        assert!(n >= f.sheets.len() as i64, "field {id}: {n} impacted sheets, the site knows {}", f.sheets.len());
+        assert_eq!(n, sheets as i64, "field {id}: impacted sheets");
         assert_eq!(row[column(t, "impacted_sheets")].is_null(), n == 0);
+        assert_eq!(int(t, row, "impacted_dashboard_count"), Some(dashboards as i64), "field {id}: impacted dashboards");
+        some_impact |= sheets > f.sheets.len();
     }
+    assert!(some_impact, "some missing field breaks a sheet only through a field built on it");
+}
+
+/// (sheets, dashboards) that break with field `id`, from the site's model:
+/// the sheets using it or any field built on it (a calculation naming it, a
+/// workbook's copy standing for it), transitively, and the dashboards
+/// showing one of those sheets.
+fn impact(d: &Dataset, id: &str) -> (usize, usize) {
+    let l = &d.lineage;
+    let start = l.fields.iter().position(|f| f.id == id).expect("a field of the site") as u32;
+    let mut affected = BTreeSet::from([start]);
+    let mut todo = vec![start];
+    while let Some(up) = todo.pop() {
+        for (g, f) in l.fields.iter().enumerate() {
+            if (f.refs.contains(&up) || f.remote == Some(up)) && affected.insert(g as u32) {
+                todo.push(g as u32);
+            }
+        }
+    }
+    let sheets: BTreeSet<usize> =
+        l.sheets.iter().enumerate().filter(|(_, s)| s.fields.iter().any(|f| affected.contains(f))).map(|(i, _)| i).collect();
+    let dashboards = l.dashboards.iter().filter(|x| x.sheets.iter().any(|s| sheets.contains(&(*s as usize)))).count();
+    (sheets.len(), dashboards)
 }
 
 /// The window needs a snapshot at least its length old: none at 31 days,
@@ -656,11 +536,13 @@ fn window_edges(db: &Path, usage: &Definition, handle: &SimHandle) {
         .all(|r| r[column(&t, "window_days")] == json!(90) && r[column(&t, "window_views")].is_null()));
 }
 
-/// Every project's own rules and default rules, from the site's model,
-/// are exactly the report's project rows: path, scope, grantee, mode and
-/// the capabilities grouped per mode.
+/// Every row of the permissions report, from the site's model: each
+/// project's own and default rules, and the rules workbooks and datasources
+/// in unlocked projects set themselves (the extract skips locked content,
+/// which takes its project's defaults): path, object, scope, grantee, mode
+/// and the capabilities grouped per mode, each row once.
 fn permissions_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &ReportTable>) {
-    use trm::sim::dataset::Grantee;
+    use trm::sim::dataset::{Grantee, Rule};
     let d = &handle.state.data();
     let t = by_slug["permissions"];
     let path = |mut i: usize| {
@@ -672,51 +554,75 @@ fn permissions_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Repor
         names.reverse();
         names.join(" / ")
     };
-    let mut expected = BTreeSet::new();
-    for (i, p) in d.projects.iter().enumerate() {
-        for (scope, rules) in
-            [("item", &p.rules), ("default_workbooks", &p.default_workbook_rules), ("default_datasources", &p.default_datasource_rules)]
-        {
-            for rule in rules {
-                let (kind, id, name) = match rule.grantee {
-                    Grantee::User(u) => ("user", &d.users[u as usize].id, &d.users[u as usize].name),
-                    Grantee::Group(g) => ("group", &d.groups[g as usize].id, &d.groups[g as usize].name),
-                };
-                for mode in ["Allow", "Deny"] {
-                    let mut caps: Vec<&str> =
-                        rule.capabilities.iter().filter(|(_, m)| m.as_str() == mode).map(|(c, _)| *c).collect();
-                    if caps.is_empty() {
-                        continue;
-                    }
-                    caps.sort_unstable();
-                    expected.insert((path(i), p.id.clone(), scope, kind, id.clone(), name.clone(), mode, caps.join(", ")));
-                }
+    // (project path, project id, object type, object id, object name, scope,
+    // grantee type, grantee id, grantee name, mode) → capabilities.
+    type Key = (String, String, &'static str, String, String, &'static str, &'static str, String, String, &'static str);
+    let mut expected: BTreeMap<Key, Vec<&str>> = BTreeMap::new();
+    let mut add = |project: usize, object: (&'static str, &str, &str), scope: &'static str, rules: &[Rule]| {
+        for rule in rules {
+            let (kind, id, name) = match rule.grantee {
+                Grantee::User(u) => ("user", &d.users[u as usize].id, &d.users[u as usize].name),
+                Grantee::Group(g) => ("group", &d.groups[g as usize].id, &d.groups[g as usize].name),
+            };
+            for (capability, mode) in &rule.capabilities {
+                let mode = if mode.as_str() == "Allow" { "Allow" } else { "Deny" };
+                let key = (
+                    path(project),
+                    d.projects[project].id.clone(),
+                    object.0,
+                    object.1.to_string(),
+                    object.2.to_string(),
+                    scope,
+                    kind,
+                    id.clone(),
+                    name.clone(),
+                    mode,
+                );
+                expected.entry(key).or_default().push(capability);
             }
         }
+    };
+    let mut kinds = BTreeSet::new();
+    for (i, p) in d.projects.iter().enumerate() {
+        let object = ("project", p.id.as_str(), p.name.as_str());
+        add(i, object, "item", &p.rules);
+        add(i, object, "default_workbooks", &p.default_workbook_rules);
+        add(i, object, "default_datasources", &p.default_datasource_rules);
     }
-    let found: BTreeSet<_> = t
-        .rows
-        .iter()
-        .filter(|r| text(t, r, "object_type") == "project")
-        .map(|r| {
-            (
-                text(t, r, "project_path").to_string(),
-                text(t, r, "object_id").to_string(),
-                match text(t, r, "scope") {
-                    "item" => "item",
-                    "default_workbooks" => "default_workbooks",
-                    _ => "default_datasources",
-                },
-                if text(t, r, "grantee_type") == "user" { "user" } else { "group" },
-                text(t, r, "grantee_id").to_string(),
-                text(t, r, "grantee_name").to_string(),
-                if text(t, r, "mode") == "Allow" { "Allow" } else { "Deny" },
-                text(t, r, "capabilities").to_string(),
-            )
+    for w in d.workbooks.iter().filter(|w| !d.projects[w.project as usize].locked) {
+        add(w.project as usize, ("workbook", &w.id, &w.name), "item", &w.rules);
+    }
+    for x in d.datasources.iter().filter(|x| !d.projects[x.project as usize].locked) {
+        add(x.project as usize, ("datasource", &x.id, &x.name), "item", &x.rules);
+    }
+    let mut want: Vec<Vec<String>> = expected
+        .into_iter()
+        .map(|(k, mut caps)| {
+            kinds.insert(k.2);
+            caps.sort_unstable();
+            vec![k.0, k.1, k.2.into(), k.3, k.4, k.5.into(), k.6.into(), k.7, k.8, k.9.into(), caps.join(", ")]
         })
         .collect();
-    assert!(!expected.is_empty());
-    assert_eq!(found, expected, "project permission rows");
+    want.sort();
+    let names = [
+        "project_path",
+        "project_id",
+        "object_type",
+        "object_id",
+        "object_name",
+        "scope",
+        "grantee_type",
+        "grantee_id",
+        "grantee_name",
+        "mode",
+        "capabilities",
+    ];
+    let mut found: Vec<Vec<String>> =
+        t.rows.iter().map(|r| names.iter().map(|n| text(t, r, n).to_string()).collect()).collect();
+    found.sort();
+    assert_eq!(kinds, BTreeSet::from(["datasource", "project", "workbook"]), "the site sets rules on every kind");
+    assert_eq!(found.len(), want.len(), "permission rows");
+    assert!(found == want, "permission rows differ from the site's rules");
 }
 
 // --- Definitions and CSV without a warehouse -----------------------------------------------
@@ -796,7 +702,7 @@ fn csv_edge_cases_round_trip() {
     };
     let dir = scratch("csv");
     let path = dir.join("edge.csv");
-    csv::write_report_csv(&path, &table).unwrap();
+    report_csv::write_report_csv(&path, &table).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     assert_eq!(
         String::from_utf8(bytes.clone()).unwrap(),
@@ -811,8 +717,10 @@ fn csv_edge_cases_round_trip() {
          ,false\r\n\
          Région – 日本 \u{1F600},-9223372036854775808\r\n"
     );
-    let back = read_csv(std::str::from_utf8(&bytes).unwrap());
-    let s = |x: &str| Some(x.to_string());
+    // An independent reader sees the same values. (It reads NULL and ""
+    // alike: the bytes above tell them apart, `,false` against `"",true`.)
+    let back = read_csv(&bytes);
+    let s = |x: &str| x.to_string();
     assert_eq!(
         back,
         vec![
@@ -822,9 +730,9 @@ fn csv_edge_cases_round_trip() {
             vec![s("two\r\nlines\nand\rmore"), s("2.5")],
             vec![s("'=1+2"), s("-0.5")],
             vec![s("'-5"), s("0")],
-            vec![s("'@here"), None],
+            vec![s("'@here"), s("")],
             vec![s(""), s("true")],
-            vec![None, s("false")],
+            vec![s(""), s("false")],
             vec![s("Région – 日本 \u{1F600}"), s("-9223372036854775808")],
         ]
     );

@@ -1,6 +1,7 @@
 //! The warehouse end to end: runs into DuckDB and Parquet, history and
-//! views across runs, and failed, dropped and killed runs leaving the
-//! previous warehouse exactly as it was.
+//! views across runs, and failed and dropped runs leaving the previous
+//! warehouse exactly as it was. (A killed run: `tests/extract.rs` kills a
+//! real `trm extract` between its last write and its commit.)
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -562,69 +563,6 @@ fn the_schema_is_idempotent_and_migrates() {
     drop(conn);
     let e = Writer::start(&dir.db(), None, run_info(T1 + 2 * DAY)).err().expect("a type change is refused").to_string();
     assert!(e.contains("hist_groups.domain") && e.contains("BIGINT") && e.contains("VARCHAR"), "{e}");
-}
-
-/// The child process of [`a_killed_run_leaves_the_previous_warehouse_intact`]:
-/// does nothing unless it was started as that child.
-#[test]
-fn killed_child() {
-    let Ok(db) = std::env::var("TRM_WAREHOUSE_KILL_DB") else { return };
-    let parquet = PathBuf::from(std::env::var("TRM_WAREHOUSE_KILL_PARQUET").unwrap());
-    let w = Writer::start(Path::new(&db), Some(&parquet), run_info(T1 + DAY)).unwrap();
-    // Enough rows that DuckDB writes row groups to the file before commit.
-    // The queue is short, so when the last write returns most have been written.
-    for chunk in 0..24 {
-        let mut rows = Rows::new("fields");
-        for i in 0..20_000 {
-            let id = format!("f{chunk}-{i}");
-            rows.push(&[
-                (&id).into(),
-                Some("Sales").into(),
-                "ColumnField".into(),
-                "ds-1".into(),
-                "embedded".into(),
-                V::Null,
-                V::Null,
-                V::Null,
-                Some(false).into(),
-            ])
-            .unwrap();
-        }
-        w.write("fields", rows.finish()).unwrap();
-    }
-    w.write("views", views(&[("v1", 1000, None)])).unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    std::process::abort();
-}
-
-#[test]
-fn a_killed_run_leaves_the_previous_warehouse_intact() {
-    let dir = TempDir::new("kill");
-    first_run(&dir);
-    let before = digest(&dir.db(), &dir.parquet());
-
-    let status = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["killed_child", "--exact", "--nocapture", "--test-threads=1"])
-        .env("TRM_WAREHOUSE_KILL_DB", dir.db())
-        .env("TRM_WAREHOUSE_KILL_PARQUET", dir.parquet())
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(!status.success(), "the child aborts");
-    assert_eq!(tmp_dirs(&dir.parquet()).len(), 1, "the killed run left its temporary Parquet files");
-
-    assert_eq!(digest(&dir.db(), &dir.parquet()), before);
-    // The next run works and sweeps the killed run's temporary files.
-    let run3 = run_info(T1 + 2 * DAY);
-    let w = Writer::start(&dir.db(), Some(&dir.parquet()), run3).unwrap();
-    assert_eq!(tmp_dirs(&dir.parquet()).len(), 1, "only the new run's");
-    w.write("views", views(&[("v7", 7, None)])).unwrap();
-    w.commit(&[]).unwrap();
-    assert_eq!(tmp_dirs(&dir.parquet()), Vec::<String>::new());
-    let conn = open(&dir.db());
-    assert_eq!(query(&conn, "SELECT view_id FROM views"), vec!["v7"]);
-    assert_eq!(scalar_i64(&conn, "SELECT count(*) FROM hist_fields"), 0);
-    assert_eq!(scalar_i64(&conn, "SELECT count(*) FROM runs"), 2);
 }
 
 /// Append speed for a large table: `cargo test --release --test warehouse -- --ignored --nocapture`.

@@ -22,7 +22,10 @@ script:
 
 Every check prints one line (PASS/FAIL, plus SKIP/INFO lines that are not
 counted); the last line is exactly `N passed, M failed`.  The exit status is
-non-zero if anything failed.
+non-zero if anything failed.  Every check can fail: a manifest key a check
+needs that is missing (or not a number) fails that check rather than
+dropping it, and a check is skipped only when an earlier, failed check left
+it nothing to look at.
 
 Usage (TSC must be installed, see requirements.txt next to this file):
 
@@ -325,7 +328,7 @@ class Conformance:
 
     def expected(self, key: str) -> int | None:
         value = self.counts.get(key)
-        return value if isinstance(value, int) else None
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     def limit_for(self, key: str) -> int:
         exp = self.expected(key)
@@ -436,11 +439,12 @@ class Conformance:
                 return False
 
         site = self.manifest.get("site") or {}
+        self.c.ok("manifest site.id present", bool(site.get("id")), f"{site.get('id')!r}")
         self.c.eq("signed-in site id == manifest site.id", site.get("id"), self.server.site_id)
         self.c.eq("signed-in site contentUrl", self.args.site, self.server.site_url)
         self.c.ok("signed-in user id present", bool(self.server._user_id), f"{self.server._user_id!r}")
-        if self.expected("sites") is not None:
-            self.c.eq("manifest counts.sites (one site per simulated server)", 1, self.expected("sites"))
+        # One site per simulated server: the one signed in to.
+        self.check_count("sites", "sites", 1)
         return True
 
     def fetch_everything(self) -> None:
@@ -467,7 +471,9 @@ class Conformance:
             self.c.eq("projects first page <pagination pageNumber>", 1, pagination.page_number)
             self.c.eq("projects first page <pagination pageSize> echoes request", SMALL_PAGE,
                       pagination.page_size)
-            if exp is not None:
+            if exp is None:
+                self.c.fail("projects <pagination totalAvailable>", "manifest has no integer counts.projects")
+            else:
                 self.c.eq("projects <pagination totalAvailable>", exp, pagination.total_available)
                 self.c.eq("projects first page item count", min(SMALL_PAGE, exp), len(items))
 
@@ -524,15 +530,17 @@ class Conformance:
         else:
             self.c.skip("group memberships count", "groups or their users could not be fetched")
 
-        self.c.skip("embedded_datasources count", "not observable through TSC list endpoints")
-
         jobs = self.data.get("jobs")
-        if jobs is not None and self.expected("failed_jobs") is not None:
+        if jobs is None:
+            self.c.skip("failed jobs count", "jobs could not be fetched")
+        else:
             statuses = Counter(j.status for j in jobs)
             self.c.info(f"job status distribution: {dict(statuses)}")
             self.check_count("failed jobs (backgroundJob status=Failed)", "failed_jobs", statuses.get("Failed", 0))
         workbooks = self.data.get("workbooks")
-        if workbooks is not None and self.expected("workbook_tags") is not None:
+        if workbooks is None:
+            self.c.skip("workbook tags count", "workbooks could not be fetched")
+        else:
             self.check_count("workbook tags (sum of <tags><tag label> per workbook)", "workbook_tags",
                              sum(len(w.tags or ()) for w in workbooks))
 
@@ -543,14 +551,11 @@ class Conformance:
             return
         types = Counter(v.sheet_type for v in views)
         self.c.info(f"view sheetType distribution: {dict(types)}")
-        if None in types:
-            self.c.fail("views carry sheetType", f"{types[None]} views without a sheetType attribute")
-        if self.expected("dashboards") is not None:
-            self.check_count("dashboards (views with sheetType=dashboard)", "dashboards", types.get("dashboard", 0))
-        if self.expected("sheets") is not None:
-            self.check_count("sheets (views with sheetType=worksheet)", "sheets", types.get("worksheet", 0))
-        if self.expected("stories") is not None:
-            self.check_count("stories (views with sheetType=story)", "stories", types.get("story", 0))
+        self.c.ok("views carry sheetType", None not in types,
+                  f"{types[None]} views without a sheetType attribute" if None in types else f"{len(views)} views")
+        self.check_count("dashboards (views with sheetType=dashboard)", "dashboards", types.get("dashboard", 0))
+        self.check_count("sheets (views with sheetType=worksheet)", "sheets", types.get("worksheet", 0))
+        self.check_count("stories (views with sheetType=story)", "stories", types.get("story", 0))
 
         missing_usage, total = [], 0
         for view in views:
@@ -622,8 +627,11 @@ class Conformance:
         for key, label in (("unused_dashboards", "planted unused dashboards"),
                            ("young_dashboards_without_views", "planted young dashboards without views")):
             entries = planted.get(key)
-            if entries is None or not views:
-                self.c.skip(label, "no manifest entry or no views fetched")
+            if not isinstance(entries, list):
+                self.c.fail(label, f"manifest has no list planted.{key}")
+                continue
+            if not views:
+                self.c.skip(label, "no views fetched")
                 continue
             bad = []
             for d in entries:
@@ -637,14 +645,16 @@ class Conformance:
                     bad.append(f"{view.id}: sheetType {view.sheet_type!r}")
                 if view.name != d.get("name"):
                     bad.append(f"{view.id}: name {view.name!r} != manifest {d.get('name')!r}")
-                if "total_view_count" in d and view._total_views != d["total_view_count"]:
-                    bad.append(f"{view.id}: totalViewCount {view._total_views} != manifest {d['total_view_count']}")
+                if view._total_views != d.get("total_view_count"):
+                    bad.append(f"{view.id}: totalViewCount {view._total_views} != manifest {d.get('total_view_count')}")
             self.c.ok(f"{label} match fetched views (id, workbook, sheetType, name, totalViewCount)", not bad,
                       f"{len(bad)} mismatches: {preview(bad)}" if bad else f"{len(entries)} planted")
 
         failing = planted.get("broken_extracts")
-        if failing is None or not tasks:
-            self.c.skip("planted broken extracts", "no manifest entry or no tasks fetched")
+        if not isinstance(failing, list):
+            self.c.fail("planted broken extracts", "manifest has no list planted.broken_extracts")
+        elif not tasks:
+            self.c.skip("planted broken extracts", "no tasks fetched")
         else:
             bad = []
             for f in failing:
@@ -653,23 +663,28 @@ class Conformance:
                     bad.append(f"{f.get('task_id')}: not among fetched tasks")
                     continue
                 target = task.target
-                if "target_id" in f and (target is None or (target.type, target.id) != (f.get("target_type"),
-                                                                                       f.get("target_id"))):
+                if target is None or (target.type, target.id) != (f.get("target_type"), f.get("target_id")):
                     bad.append(f"{task.id}: target {target} != manifest {f.get('target_type')} {f.get('target_id')}")
-                if "consecutive_failed_count" in f and task.consecutive_failed_count != f["consecutive_failed_count"]:
+                if task.consecutive_failed_count != f.get("consecutive_failed_count"):
                     bad.append(f"{task.id}: consecutiveFailedCount {task.consecutive_failed_count} != manifest "
-                               f"{f['consecutive_failed_count']} ({', '.join(f.get('reasons', []))})")
+                               f"{f.get('consecutive_failed_count')} ({', '.join(f.get('reasons', []))})")
             self.c.ok("planted broken extracts match fetched tasks (id, target, consecutiveFailedCount)",
                       not bad, f"{len(bad)} mismatches: {preview(bad)}" if bad else f"{len(failing)} planted")
 
         transient = planted.get("transient_failures")
-        if transient is not None and tasks:
+        if not isinstance(transient, list):
+            self.c.fail("planted transient-failure task ids", "manifest has no list planted.transient_failures")
+        elif not tasks:
+            self.c.skip("planted transient-failure task ids", "no tasks fetched")
+        else:
             absent = [t for t in transient if t not in tasks]
             self.c.ok("planted transient-failure task ids are among fetched tasks", not absent,
                       f"{len(absent)} absent: {preview(absent)}" if absent else f"{len(transient)} planted")
 
         hostile = planted.get("hostile_names")
-        if hostile is not None:
+        if not isinstance(hostile, list) or not hostile:
+            self.c.fail("planted hostile names", "manifest has no non-empty list planted.hostile_names")
+        else:
             by_kind = {"project": "projects", "workbook": "workbooks", "view": "views",
                        "datasource": "datasources", "user": "users", "group": "groups"}
             bad, checked = [], 0
@@ -764,6 +779,8 @@ class Conformance:
             if user_ids or group_ids:
                 self.c.ok(f"{label}: grantees are fetched users/groups", not bad_grantees,
                           f"{len(bad_grantees)} unknown, e.g. {preview(bad_grantees)}" if bad_grantees else "")
+            else:
+                self.c.skip(f"{label}: grantees are fetched users/groups", "users and groups could not be fetched")
             empty_rules = [r for r in rules if not r.capabilities]
             self.c.ok(f"{label}: every rule has capabilities", not empty_rules,
                       f"{len(empty_rules)} rules without <capability>" if empty_rules else "")
@@ -810,11 +827,13 @@ class Conformance:
         if srv is None:
             return
         site_id, user_id, token = srv._site_id, srv._user_id, srv._auth_token
+        # TSC forgets the token whatever the server says; whether the server
+        # ended the session is the next check.
         try:
             srv.auth.sign_out()
-            self.c.ok("sign out", not srv.is_signed_in())
+            self.c.ok("sign out (POST auth/signout answered)", True)
         except Exception as exc:  # noqa: BLE001
-            self.c.error("sign out", exc)
+            self.c.error("sign out (POST auth/signout answered)", exc)
             return
         name = "token rejected after sign out -> FailedSignInError (401)"
         try:
@@ -843,9 +862,15 @@ def run_size(args: argparse.Namespace, size: str, checks: Checks, workdir: str) 
     try:
         sim = SimServer(args.trm, size, args.seed, workdir, args.startup_timeout, extra)
         checks.info(f"starting: {' '.join(sim.command())}")
-        with sim:
-            checks.ok("server starts and answers /api/3.27/serverinfo", True,
-                      f"{sim.base_url} after {sim.startup_seconds:.1f}s")
+        name = "server starts and answers /api/3.27/serverinfo"
+        try:
+            sim.__enter__()
+        except Exception as exc:  # noqa: BLE001
+            checks.error(name, exc)
+            print(f"     last lines of {sim.log_path}:\n{sim.log_tail()}", flush=True)
+            return
+        checks.ok(name, True, f"{sim.base_url} after {sim.startup_seconds:.1f}s")
+        try:
             try:
                 with open(sim.manifest_path) as fh:
                     manifest = json.load(fh)
@@ -853,9 +878,13 @@ def run_size(args: argparse.Namespace, size: str, checks: Checks, workdir: str) 
                 checks.error(f"read manifest {sim.manifest_path}", exc)
                 return
             Conformance(sim, manifest, checks, args).run()
-            if sim.proc is not None and sim.proc.poll() is not None:
-                checks.fail("server still running at the end", f"exited with {sim.proc.returncode}")
+            running = sim.proc is not None and sim.proc.poll() is None
+            checks.ok("server still running at the end", running,
+                      "" if running else f"exited with {sim.proc.returncode if sim.proc else None}")
+            if not running:
                 print(sim.log_tail(), flush=True)
+        finally:
+            sim.stop()
     except Exception as exc:  # noqa: BLE001
         checks.error("server lifecycle", exc)
         if sim is not None:
