@@ -317,7 +317,7 @@ async fn stops_signing_in_when_no_session_works() {
     let err = list_all(&client, &client.site_path("workbooks"), "workbooks", "workbook", &[]).await.unwrap_err();
     assert_eq!((err.status(), err.code()), (Some(401), Some("401002")), "{err}");
     assert!(err.to_string().contains("/workbooks"), "{err}");
-    assert_eq!(client.stats().reauthentications, trm::tableau::client::MAX_BARREN_SIGN_INS);
+    assert_eq!(client.stats().reauthentications, trm::tableau::transport::MAX_BARREN_SIGN_INS);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
