@@ -11,6 +11,8 @@ enum Form {
     Instant,
     /// `2026-01-01`.
     Date,
+    /// `20260101T120000Z`: ISO 8601's basic format, for names that sort by time.
+    Basic,
 }
 
 fn format(micros: i64, form: Form) -> String {
@@ -20,6 +22,7 @@ fn format(micros: i64, form: Form) -> String {
     let pattern = match form {
         Form::Instant => "%Y-%m-%dT%H:%M:%S%.fZ",
         Form::Date => "%Y-%m-%d",
+        Form::Basic => "%Y%m%dT%H%M%SZ",
     };
     t.format(pattern).to_string()
 }
@@ -38,6 +41,11 @@ pub fn iso_micros(micros: i64) -> String {
 /// The UTC date of Unix seconds, `2026-01-01`.
 pub fn date(seconds: i64) -> String {
     format(seconds.saturating_mul(1_000_000), Form::Date)
+}
+
+/// Unix seconds as `20260101T120000Z` (whole seconds), for run ids.
+pub fn basic(seconds: i64) -> String {
+    format(seconds.saturating_mul(1_000_000), Form::Basic)
 }
 
 /// Unix seconds, UTC, from the forms TRM meets: ISO 8601 / RFC 3339 from
@@ -72,6 +80,7 @@ mod tests {
         assert_eq!(iso_micros(1_767_268_800_000_001), "2026-01-01T12:00:00.000001Z");
         assert_eq!(date(1_767_225_599), "2025-12-31");
         assert_eq!(date(1_767_225_600), "2026-01-01");
+        assert_eq!(basic(1_767_268_800), "20260101T120000Z");
         assert_eq!(iso_micros(i64::MAX), format!("{} µs since 1970", i64::MAX));
     }
 

@@ -15,15 +15,17 @@ use std::time::{Duration, Instant};
 
 use trm::sim::dataset::Size;
 use trm::sim::{self, SimConfig, SimHandle};
-use trm::warehouse::read;
+use trm::warehouse::{read, RunInfo, WarehouseError, Writer};
 
 #[path = "support/site.rs"]
 mod site;
 use site::scratch;
 
 const HOLD_DB: &str = "TRM_TEST_HOLD_DB";
+const HOLD_READONLY: &str = "TRM_TEST_HOLD_READONLY";
 
-/// The second process: holds `$TRM_TEST_HOLD_DB` read-write, writes its PID
+/// The second process: holds `$TRM_TEST_HOLD_DB` read-write (read-only when
+/// `TRM_TEST_HOLD_READONLY` is set, as `duckdb -readonly` does), writes its PID
 /// to `<db>.held` once it has the lock, and lets go when `<db>.release`
 /// appears (or after two minutes, so a failed test leaves no process
 /// behind). Run only by the tests below, which start it with the variable.
@@ -31,7 +33,12 @@ const HOLD_DB: &str = "TRM_TEST_HOLD_DB";
 #[ignore = "the lock holder started by the tests in this file, not a test on its own"]
 fn hold_the_warehouse() {
     let db = PathBuf::from(std::env::var_os(HOLD_DB).expect("run by the warehouse_lock tests, with TRM_TEST_HOLD_DB"));
-    let conn = duckdb::Connection::open(&db).expect("open the warehouse read-write");
+    let conn = if std::env::var_os(HOLD_READONLY).is_some() {
+        let config = duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).unwrap();
+        duckdb::Connection::open_with_flags(&db, config).expect("open the warehouse read-only")
+    } else {
+        duckdb::Connection::open(&db).expect("open the warehouse read-write")
+    };
     conn.execute_batch("SELECT 1").unwrap();
     std::fs::write(sibling(&db, "held"), std::process::id().to_string()).unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -49,12 +56,20 @@ fn sibling(db: &Path, suffix: &str) -> PathBuf {
 
 /// A holder process that has the lock; returns it and its PID.
 fn hold(db: &Path) -> (Child, u32) {
-    let child = Command::new(std::env::current_exe().unwrap())
-        .args(["hold_the_warehouse", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+    hold_with(db, false)
+}
+
+fn hold_with(db: &Path, readonly: bool) -> (Child, u32) {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["hold_the_warehouse", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
         .env(HOLD_DB, db)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the holder");
+        .stdout(Stdio::null());
+    if readonly {
+        cmd.env(HOLD_READONLY, "1");
+    } else {
+        cmd.env_remove(HOLD_READONLY);
+    }
+    let child = cmd.spawn().expect("start the holder");
     let held = sibling(db, "held");
     let deadline = Instant::now() + Duration::from_secs(60);
     while !held.exists() {
@@ -178,4 +193,38 @@ async fn extract_gives_up_after_the_lock_timeout_naming_the_holder() {
     let tables: i64 = conn.query_row("SELECT count(*) FROM duckdb_tables()", [], |r| r.get(0)).unwrap();
     assert_eq!(tables, 0, "the timed-out run wrote nothing");
     handle.stop().await;
+}
+
+/// What the README tells analysts: a `duckdb -readonly` session shares the
+/// file with TRM's readers, but a writer still waits for it.
+#[test]
+fn a_read_only_session_lets_readers_in_and_keeps_writers_waiting() {
+    let dir = scratch("lock-readonly");
+    let db = dir.join("trm.duckdb");
+    let run = |id: &str| RunInfo {
+        run_id: id.into(),
+        profile: "test".into(),
+        server: "https://tableau.example.com".into(),
+        site: "analytics".into(),
+        api_version: "3.27".into(),
+        started_at: 1_767_268_800,
+        as_of: 1_767_268_800,
+    };
+    Writer::start(&db, None, run("r1")).unwrap().commit(&[]).unwrap();
+    let (holder, pid) = hold_with(&db, true);
+
+    let conn = read::open(&db).expect("a reader opens the file beside a read-only session");
+    assert_eq!(read::resolve_run(&conn, &db, None).unwrap().run_id, "r1");
+    drop(conn);
+
+    trm::warehouse::set_lock_timeout(Duration::from_millis(600));
+    let started = Instant::now();
+    let err = Writer::start(&db, None, run("r2")).err().expect("a writer cannot open beside a read-only session");
+    trm::warehouse::set_lock_timeout(trm::warehouse::DEFAULT_LOCK_TIMEOUT);
+    release(&db, holder);
+    assert!(started.elapsed() >= Duration::from_millis(600), "it waited the timeout out");
+    match err {
+        WarehouseError::Locked { holder, .. } => assert!(holder.contains(&format!("(PID {pid})")), "{holder}"),
+        other => panic!("not a lock error: {other}"),
+    }
 }

@@ -1,7 +1,7 @@
 //! The transport under both of TRM's Tableau clients: the HTTP client,
 //! sign-in and the session, the concurrency limiter, retries and the
-//! counters. REST (`/api/{v}/...`, [`super::rest`]) and the Metadata API
-//! (`/api/metadata/graphql`, [`super::metadata`]) are layers above it and
+//! counters. REST (`/api/{v}/...`, `rest.rs`) and the Metadata API
+//! (`/api/metadata/graphql`, `metadata.rs`) are layers above it and
 //! reach the server only through [`Client::get_api`] and
 //! [`Client::post_json`]; nothing here knows their payloads beyond sign-in.
 //!
@@ -210,7 +210,7 @@ impl Client {
     }
 
     /// `sites/<site id>/<rest>`, for [`Client::get_json`] and
-    /// [`super::rest::list_all`].
+    /// `rest::list_all`.
     pub fn site_path(&self, rest: &str) -> String {
         format!("sites/{}/{}", self.site_id(), rest.trim_start_matches('/'))
     }

@@ -98,7 +98,11 @@ pub(crate) fn open_waiting<T>(
         let e = match open() {
             Ok(conn) => {
                 if announced {
-                    tracing::info!(db = %path.display(), waited_secs = start.elapsed().as_secs(), "the warehouse is free; carrying on");
+                    tracing::info!(
+                        "the warehouse {} is free after {:.1} s; carrying on",
+                        path.display(),
+                        start.elapsed().as_secs_f64()
+                    );
                 }
                 return Ok(conn);
             }
@@ -111,14 +115,22 @@ pub(crate) fn open_waiting<T>(
         if waited >= timeout {
             return Err(WarehouseError::Locked { path: path.to_owned(), holder: holder.to_string(), waited });
         }
-        if !announced || reminded.elapsed() >= REMIND {
+        if !announced {
             tracing::warn!(
                 "the warehouse {} is in use by {holder}; waiting up to {} s (--lock-timeout) for it to close. \
                  Analysts: open the file with `duckdb -readonly`, and close the session when done",
                 path.display(),
-                timeout.saturating_sub(waited).as_secs()
+                timeout.as_secs()
             );
             announced = true;
+            reminded = Instant::now();
+        } else if reminded.elapsed() >= REMIND {
+            tracing::warn!(
+                "still waiting for {holder} to close the warehouse {} ({} s of {} s)",
+                path.display(),
+                waited.as_secs(),
+                timeout.as_secs()
+            );
             reminded = Instant::now();
         }
         std::thread::sleep(POLL.min(timeout - waited));

@@ -112,7 +112,7 @@ pub struct RunInfo {
 /// A run id that sorts by time and is unique: `20260101T120000Z-3f9a`
 /// (`now` in UTC, then 4 random hex digits).
 pub fn new_run_id(now: i64) -> String {
-    let time = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default().format("%Y%m%dT%H%M%SZ");
+    let time = crate::time::basic(now);
     let random = getrandom::u32().unwrap_or_else(|_| {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
         nanos ^ std::process::id().rotate_left(16)
