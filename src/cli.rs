@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -42,6 +43,53 @@ pub enum Command {
     Sim(SimCommand),
 }
 
+impl Command {
+    /// `--lock-timeout`, for the commands that open the warehouse.
+    pub fn lock_timeout(&self) -> Option<Duration> {
+        let lock = match self {
+            Command::Extract(a) => &a.lock,
+            Command::Audit(a) => &a.warehouse.lock,
+            Command::Lineage(a) => &a.warehouse.lock,
+            Command::Report(a) => &a.lock,
+            Command::ReportUsage(a) => &a.lock,
+            Command::Run(a) => &a.extract.lock,
+            Command::Demo(_) | Command::Sim(_) => return None,
+        };
+        Some(lock.lock_timeout)
+    }
+}
+
+/// Waiting for a warehouse file that another process holds open.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct LockArgs {
+    /// How long to wait while another process (such as an open `duckdb`
+    /// session) holds the DuckDB file, e.g. 30s, 5m, 1h; 0 fails at once.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
+}
+
+impl Default for LockArgs {
+    fn default() -> Self {
+        LockArgs { lock_timeout: crate::warehouse::DEFAULT_LOCK_TIMEOUT }
+    }
+}
+
+/// `90`, `90s`, `5m` or `1h`: a whole number with an optional unit
+/// (seconds by default).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| format!("'{text}' is not a duration such as 30s, 5m or 1h"))?;
+    let secs = match unit.trim() {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => return Err(format!("'{text}' has an unknown unit: use s, m or h")),
+    };
+    n.checked_mul(secs).map(Duration::from_secs).ok_or_else(|| format!("'{text}' is too long"))
+}
+
 #[derive(Debug, Args)]
 pub struct ExtractArgs {
     /// Settings file with named profiles (default ./tableau.yaml, if present).
@@ -74,6 +122,8 @@ pub struct ExtractArgs {
     /// Requests in flight at once (default 4).
     #[arg(long)]
     pub concurrency: Option<usize>,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 /// Where the warehouse is and which run to read.
@@ -89,6 +139,8 @@ pub struct WarehouseArgs {
     /// Run to read (default: the latest succeeded run); see the `runs` table.
     #[arg(long, value_name = "RUN_ID")]
     pub run: Option<String>,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 #[derive(Debug, Args)]
@@ -137,6 +189,8 @@ pub struct ReportArgs {
     /// More report definitions (*.sql); one named like a built-in report replaces it.
     #[arg(long, value_name = "DIR")]
     pub reports: Option<PathBuf>,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 #[derive(Debug, Args)]
@@ -150,6 +204,8 @@ pub struct ReportUsageArgs {
     /// The CSV file to write.
     #[arg(long, short, value_name = "FILE", default_value = "usage_report.csv")]
     pub output: PathBuf,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 /// Findings that make `trm run` exit 1.
@@ -302,4 +358,33 @@ pub struct BenchArgs {
     /// Timed requests per measurement.
     #[arg(long, default_value_t = 200)]
     pub requests: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_seconds_minutes_or_hours() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_duration("5 minutes").is_err());
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn the_lock_timeout_defaults_to_five_minutes_and_reaches_every_warehouse_command() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["trm"], args].concat()).unwrap().command.lock_timeout();
+        assert_eq!(parse(&["extract"]), Some(Duration::from_secs(300)));
+        assert_eq!(parse(&["run", "--lock-timeout", "10s"]), Some(Duration::from_secs(10)));
+        assert_eq!(parse(&["audit", "--lock-timeout", "2m"]), Some(Duration::from_secs(120)));
+        assert_eq!(parse(&["lineage", "--upstream", "x", "--lock-timeout", "0"]), Some(Duration::ZERO));
+        assert_eq!(parse(&["report", "--lock-timeout", "1h"]), Some(Duration::from_secs(3600)));
+        assert_eq!(parse(&["report-usage", "--lock-timeout", "7"]), Some(Duration::from_secs(7)));
+        assert_eq!(parse(&["demo"]), None);
+    }
 }

@@ -15,5 +15,6 @@ pub mod audit;
 pub mod report;
 pub mod sim;
 pub mod tableau;
+pub mod time;
 pub mod tls;
 pub mod warehouse;

@@ -1,21 +1,21 @@
-//! The `trm` command: parse flags, run one mode, report errors with their
-//! causes and a non-zero exit code.
+//! The `trm` command: parse flags, set up logging, run one command (see
+//! [`cmd`]), report errors with their causes and a non-zero exit code.
 
+use std::ffi::OsStr;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use trm::cli::{Cli, Command, SimCommand};
+use trm::cli::Cli;
 
-mod inspect;
-mod progress;
-mod publish;
-mod run;
+mod cmd;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     trm::tls::install();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let colour = colour_logs(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR").as_deref());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour);
     if cli.json {
         logs.json().init();
     } else {
@@ -28,23 +28,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Extract(args) => run::extract(args).await,
-            Command::Audit(args) => inspect::audit(args, cli.json).await,
-            Command::Lineage(args) => inspect::lineage(args, cli.json).await,
-            Command::Report(args) => publish::report(args).await,
-            Command::ReportUsage(args) => publish::report_usage(args).await,
-            Command::Run(args) => publish::pipeline(args).await,
-            Command::Demo(args) => run::demo(args).await,
-            Command::Sim(SimCommand::Serve(args)) => run::sim_serve(args).await,
-            Command::Sim(SimCommand::Manifest(args)) => run::sim_manifest(args).await,
-            Command::Sim(SimCommand::Bench(args)) => run::sim_bench(args).await,
-        }
-    });
-    match result {
+    match runtime.block_on(cmd::dispatch(cli.command, cli.json)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) if err.downcast_ref::<publish::FindingsFound>().is_some() => {
+        Err(err) if err.downcast_ref::<cmd::FindingsFound>().is_some() => {
             eprintln!("{err}");
             ExitCode::from(1)
         }
@@ -55,5 +41,26 @@ fn main() -> ExitCode {
             }
             ExitCode::from(2)
         }
+    }
+}
+
+/// Colour in log lines only for a person at a terminal: never in a file or
+/// a pipe (cron, Airflow), and never when `NO_COLOR` is set to anything but
+/// the empty string (<https://no-color.org>).
+fn colour_logs(stderr_is_terminal: bool, no_color: Option<&OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(OsStr::is_empty)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour_logs(true, None));
+        assert!(colour_logs(true, Some(OsStr::new(""))), "an empty NO_COLOR does not count");
+        assert!(!colour_logs(true, Some(OsStr::new("1"))));
+        assert!(!colour_logs(false, None));
+        assert!(!colour_logs(false, Some(OsStr::new(""))));
     }
 }

@@ -142,28 +142,7 @@ pub fn thousands(n: i64) -> String {
     }
 }
 
-/// Unix seconds as `2026-01-01T12:00:00Z`.
-pub(crate) fn iso(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0).map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_default()
-}
-
-/// Unix seconds as `2026-01-01`.
-pub(crate) fn date(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn thousands_groups_digits() {
-        assert_eq!(super::thousands(0), "0");
-        assert_eq!(super::thousands(999), "999");
-        assert_eq!(super::thousands(1000), "1,000");
-        assert_eq!(super::thousands(-1234567), "-1,234,567");
-        assert_eq!(super::thousands(1234567), "1,234,567");
-        assert_eq!(super::thousands(-1000), "-1,000");
-    }
-}
+pub(crate) use crate::time::{date, iso};
 
 /// What one audit did, for the summary a command prints.
 pub struct AuditRun {
@@ -221,4 +200,17 @@ pub fn run(db: &Path, parquet: Option<&Path>, run_id: Option<&str>, t: &Threshol
         inputs_secs,
         detect_secs,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(super::thousands(0), "0");
+        assert_eq!(super::thousands(999), "999");
+        assert_eq!(super::thousands(1000), "1,000");
+        assert_eq!(super::thousands(-1234567), "-1,234,567");
+        assert_eq!(super::thousands(1234567), "1,234,567");
+        assert_eq!(super::thousands(-1000), "-1,000");
+    }
 }

@@ -3,7 +3,8 @@
 
 use serde_json::Value;
 
-use crate::warehouse::{parse_time, V};
+use crate::time::parse as parse_time;
+use crate::warehouse::V;
 
 /// A string attribute, or `None` when absent or empty-null.
 pub fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {

@@ -8,7 +8,8 @@ use graphql_client::GraphQLQuery;
 use super::{Ctx, Stream};
 use crate::tableau::metadata::paginate;
 use crate::tableau::queries::{self, START_FIRST};
-use crate::warehouse::{parse_time, Rows, V};
+use crate::time::parse as parse_time;
+use crate::warehouse::{Rows, V};
 
 /// Pages a whole root connection, recording warnings on the run.
 async fn fetch_all<Q, N>(

@@ -183,33 +183,6 @@ pub trait Reporter: Send + Sync {
 pub struct Quiet;
 impl Reporter for Quiet {}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shared_tables_are_written_only_when_all_their_streams_run() {
-        let all = select(&[]).unwrap();
-        assert!(partial_tables(&all).is_empty());
-        let some = select(&["views".to_string(), "sheets".to_string()]).unwrap();
-        let partial = partial_tables(&some);
-        assert!(partial.contains("tags"), "workbooks and datasources also fill tags");
-        assert!(partial.contains("workbook_contents"), "dashboards also fill workbook_contents");
-        assert!(!partial.contains("views") && !partial.contains("sheet_fields"));
-        let err = select(&["nope".to_string()]).err().expect("unknown streams are refused");
-        assert!(err.to_string().contains("workbooks"), "{err}");
-    }
-
-    #[test]
-    fn every_stream_table_is_a_warehouse_table() {
-        for s in all_streams() {
-            for t in s.tables() {
-                assert!(crate::warehouse::schema::table(t).is_some(), "{} fills unknown table {t}", s.name());
-            }
-        }
-    }
-}
-
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Stream names to run; all when empty.
@@ -310,4 +283,31 @@ pub async fn run(settings: &Settings, options: &Options, reporter: Arc<dyn Repor
     }
     let rows = writer.commit(&warnings).context("cannot commit the run to the warehouse")?;
     Ok(Outcome { run_id, rows, warnings, stats: client.stats(), elapsed: started.elapsed() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_tables_are_written_only_when_all_their_streams_run() {
+        let all = select(&[]).unwrap();
+        assert!(partial_tables(&all).is_empty());
+        let some = select(&["views".to_string(), "sheets".to_string()]).unwrap();
+        let partial = partial_tables(&some);
+        assert!(partial.contains("tags"), "workbooks and datasources also fill tags");
+        assert!(partial.contains("workbook_contents"), "dashboards also fill workbook_contents");
+        assert!(!partial.contains("views") && !partial.contains("sheet_fields"));
+        let err = select(&["nope".to_string()]).err().expect("unknown streams are refused");
+        assert!(err.to_string().contains("workbooks"), "{err}");
+    }
+
+    #[test]
+    fn every_stream_table_is_a_warehouse_table() {
+        for s in all_streams() {
+            for t in s.tables() {
+                assert!(crate::warehouse::schema::table(t).is_some(), "{} fills unknown table {t}", s.name());
+            }
+        }
+    }
 }

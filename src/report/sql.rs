@@ -22,6 +22,7 @@ use serde_json::Value;
 use super::definitions::Definition;
 use super::model::ReportTable;
 use super::ReportError;
+use crate::time;
 
 /// `SET VARIABLE name = value` for each entry, so report SQL can read them
 /// with `getvariable('name')`. Names must be plain identifiers: they are
@@ -130,10 +131,10 @@ fn column_values(array: &ArrayRef) -> Result<Vec<Value>, String> {
                 TimeUnit::Microsecond => array.as_primitive::<TimestampMicrosecondType>().value(i),
                 TimeUnit::Nanosecond => array.as_primitive::<TimestampNanosecondType>().value(i) / 1_000,
             };
-            each(&|i| Value::from(iso_time(micros(i))))
+            each(&|i| Value::from(time::iso_micros(micros(i))))
         }
-        DataType::Date32 => each(&|i| Value::from(iso_date(array.as_primitive::<Date32Type>().value(i) as i64))),
-        DataType::Date64 => each(&|i| Value::from(iso_date(array.as_primitive::<Date64Type>().value(i) / 86_400_000))),
+        DataType::Date32 => each(&|i| Value::from(time::date(array.as_primitive::<Date32Type>().value(i) as i64 * 86_400))),
+        DataType::Date64 => each(&|i| Value::from(time::date(array.as_primitive::<Date64Type>().value(i) / 1_000))),
         other => return Err(other.to_string()),
     };
     Ok(values)
@@ -142,23 +143,6 @@ fn column_values(array: &ArrayRef) -> Result<Vec<Value>, String> {
 /// A JSON number, or the value as text where JSON has none (NaN, ±inf).
 fn float(f: f64) -> Value {
     serde_json::Number::from_f64(f).map_or_else(|| Value::from(f.to_string()), Value::Number)
-}
-
-/// Microseconds since the epoch as `2026-01-01T12:00:00Z` (`.123456` only
-/// when there is a fraction).
-pub fn iso_time(micros: i64) -> String {
-    match chrono::DateTime::from_timestamp_micros(micros) {
-        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.fZ").to_string(),
-        None => format!("{micros} µs since 1970"),
-    }
-}
-
-/// Days since the epoch as `YYYY-MM-DD`.
-pub fn iso_date(days: i64) -> String {
-    match chrono::DateTime::from_timestamp(days.saturating_mul(86_400), 0) {
-        Some(t) => t.format("%Y-%m-%d").to_string(),
-        None => format!("{days} days since 1970"),
-    }
 }
 
 #[cfg(test)]

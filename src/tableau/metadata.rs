@@ -21,7 +21,48 @@
 
 use serde_json::Value;
 
-use super::client::{Client, TableauError};
+use super::error::TableauError;
+use super::transport::Client;
+
+/// Where the Metadata API answers, on every Tableau Server and Cloud site.
+const METADATA_PATH: &str = "/api/metadata/graphql";
+
+/// A Metadata API answer: its data, plus the warnings that came with it,
+/// each as `"CODE: message"` (e.g. `"MAX_PAGE_SIZE_EXCEEDED: The value chosen
+/// for …"`).
+#[derive(Debug, Clone)]
+pub struct GraphqlReply<T> {
+    pub data: T,
+    pub warnings: Vec<String>,
+}
+
+
+impl Client {
+    /// Runs a `graphql_client` query on the Metadata API. Warnings come back
+    /// with the data; a partial page (node limit), a timeout and any other
+    /// error are errors, and their data is never returned.
+    pub async fn graphql<Q: graphql_client::GraphQLQuery>(
+        &self,
+        variables: Q::Variables,
+    ) -> Result<GraphqlReply<Q::ResponseData>, TableauError> {
+        // Encoded up front, so the variables are not held across an await.
+        let (operation, bytes) = {
+            let body = Q::build_query(variables);
+            let operation = body.operation_name.to_string();
+            let bytes = serde_json::to_vec(&body)
+                .map_err(|e| TableauError::Config(format!("cannot encode the variables of query {operation}: {e}")))?;
+            (operation, bytes)
+        };
+        let answer = self.post_json(METADATA_PATH, format!("{METADATA_PATH} (query {operation})"), bytes).await?;
+        let (data, warnings) = read_reply(&operation, &answer.label, &answer.body)?;
+        let data = serde_json::from_value::<Q::ResponseData>(data)
+            .map_err(|e| TableauError::Decode { path: answer.label.clone(), message: e.to_string() })?;
+        for w in &warnings {
+            tracing::debug!(query = %operation, warning = %w, "Metadata API warning");
+        }
+        Ok(GraphqlReply { data, warnings })
+    }
+}
 
 /// Below this page size a page that still fails is an error.
 pub const MIN_PAGE_SIZE: i64 = 10;
@@ -85,7 +126,7 @@ where
             _ => {
                 let query = Q::build_query(vars(first, after.clone())).operation_name;
                 return Err(TableauError::Decode {
-                    path: format!("/api/metadata/graphql (query {query})"),
+                    path: format!("{METADATA_PATH} (query {query})"),
                     message: "hasNextPage is true but endCursor does not move on".into(),
                 });
             }

@@ -4,7 +4,7 @@
 //! Every query is a named operation over one root connection with
 //! `$first: Int, $after: String` and `orderBy: {field: ID, direction: ASC}`,
 //! so cursors are stable; page through them with
-//! [`super::metadata::paginate`]. For each struct `Foo` the generated module
+//! `metadata::paginate`. For each struct `Foo` the generated module
 //! `foo` holds `Variables { first, after }` and `ResponseData`.
 //!
 //! Interfaces selected with inline fragments (`Fields.nodes`, their

@@ -15,7 +15,17 @@
 use futures::{StreamExt as _, TryStreamExt as _};
 use serde_json::Value;
 
-use super::client::{Client, TableauError};
+use super::error::TableauError;
+use super::transport::{parse_json, Client};
+
+impl Client {
+    /// `GET {server}/api/{v}/{path}?{query}` as JSON. `path` is relative,
+    /// e.g. `client.site_path("workbooks")`. An empty body is `null`.
+    pub async fn get_json(&self, path: &str, query: &[(&str, String)]) -> Result<Value, TableauError> {
+        let answer = self.get_api(path, query).await?;
+        parse_json(&answer.label, &answer.body)
+    }
+}
 
 /// Items per page: Tableau's maximum.
 pub const PAGE_SIZE: u64 = 1000;

@@ -2,8 +2,8 @@
 //! its own, applied by the client around every call.
 //!
 //! Retried: 408, 429, 5xx and transport failures (connection refused or
-//! dropped, truncated bodies, timeouts). `Retry-After` wins over the computed
-//! backoff, capped at the policy's maximum (plus a little spread, see
+//! dropped, truncated bodies, timeouts). `Retry-After` (seconds or an HTTP
+//! date) wins over the computed backoff, capped at the policy's maximum (plus a little spread, see
 //! [`RetryPolicy::wait`]); otherwise the wait is exponential with jitter.
 
 use std::time::Duration;
@@ -26,10 +26,17 @@ pub fn retryable_status(status: u16) -> bool {
     status == 408 || status == 429 || (500..600).contains(&status)
 }
 
-/// Seconds in a `Retry-After` header (delay-seconds form; HTTP dates are
-/// rare from Tableau and fall back to the computed backoff).
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+/// The wait a `Retry-After` header asks for: delay-seconds (`120`), or an
+/// HTTP date (`Wed, 21 Oct 2015 07:28:00 GMT`) less `now` (Unix seconds,
+/// best taken from the same response's `Date`, so both times come from the
+/// server's clock). A date already past asks for no wait.
+pub fn parse_retry_after(value: &str, now: i64) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = crate::time::parse(value)?;
+    Some(Duration::from_secs(at.saturating_sub(now).max(0) as u64))
 }
 
 impl RetryPolicy {
@@ -96,14 +103,24 @@ mod tests {
         assert_eq!(p.delay(1, Some(Duration::from_secs(3)), 0.5), Duration::from_secs(1), "Retry-After is capped");
         assert_eq!(p.delay(1, Some(Duration::from_millis(700)), 0.5), Duration::from_millis(700));
         assert!(p.should_retry(4) && !p.should_retry(5));
-        assert_eq!(parse_retry_after(" 2 "), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after(" 2 ", 0), Some(Duration::from_secs(2)));
         assert_eq!(
             p.wait(1, Some(Duration::from_millis(700)), 0.5),
             Duration::from_millis(750),
             "spread after Retry-After"
         );
         assert_eq!(p.wait(2, None, 1.0), p.delay(2, None, 1.0));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+
+    #[test]
+    fn retry_after_as_an_http_date_is_the_time_until_it() {
+        let date = "Wed, 21 Oct 2015 07:28:00 GMT";
+        let at = 1_445_412_480; // that date, in Unix seconds
+        assert_eq!(parse_retry_after(date, at - 7), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after(date, at), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after(date, at + 60), Some(Duration::ZERO), "a past date asks for no wait");
+        assert_eq!(parse_retry_after("soon", at), None);
+        assert_eq!(parse_retry_after("-3", at), None);
     }
 
     #[test]

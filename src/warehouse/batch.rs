@@ -86,21 +86,6 @@ impl From<Option<bool>> for V<'_> {
     }
 }
 
-/// Parses an ISO-8601 / RFC 3339 time (`2026-01-01T12:00:00Z`,
-/// `2026-01-01T12:00:00.123+02:00`) into Unix seconds, UTC; fractions of a
-/// second are dropped. A time without an offset (`2026-01-01T12:00:00`,
-/// `2026-01-01 12:00:00`) is taken as UTC. Anything else is `None`.
-pub fn parse_time(s: &str) -> Option<i64> {
-    let s = s.trim();
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Some(t.timestamp());
-    }
-    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
-        .iter()
-        .find_map(|f| chrono::NaiveDateTime::parse_from_str(s, f).ok())
-        .map(|t| t.and_utc().timestamp())
-}
-
 enum Builder {
     Text(StringBuilder),
     Int(Int64Builder),
@@ -348,18 +333,5 @@ mod tests {
     #[should_panic(expected = "no warehouse table named 'nope'")]
     fn unknown_table_panics() {
         let _ = Rows::new("nope");
-    }
-
-    #[test]
-    fn parses_iso_times() {
-        assert_eq!(parse_time("2026-01-01T12:00:00Z"), Some(1_767_268_800));
-        assert_eq!(parse_time("2026-01-01T12:00:00.750Z"), Some(1_767_268_800));
-        assert_eq!(parse_time("2026-01-01T14:00:00+02:00"), Some(1_767_268_800));
-        assert_eq!(parse_time("2026-01-01T12:00:00"), Some(1_767_268_800));
-        assert_eq!(parse_time("2026-01-01 12:00:00"), Some(1_767_268_800));
-        assert_eq!(parse_time("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_time(""), None);
-        assert_eq!(parse_time("yesterday"), None);
-        assert_eq!(parse_time("2026-13-01T00:00:00Z"), None);
     }
 }

@@ -164,10 +164,9 @@ impl Duck {
                 source,
             })?;
         }
-        let config = Config::default()
-            .enable_autoload_extension(false)
-            .map_err(|e| duck_err(path, "cannot configure DuckDB", e))?;
-        let conn = Connection::open_with_flags(path, config).map_err(|e| duck_err(path, "cannot open", e))?;
+        let conn = super::lock::open_waiting(path, || {
+            Connection::open_with_flags(path, Config::default().enable_autoload_extension(false)?)
+        })?;
         let duck = Duck { conn, path: path.to_owned() };
         duck.migrate()?;
         duck.exec("BEGIN TRANSACTION", "cannot begin the run's transaction")?;

@@ -12,10 +12,13 @@
 //! - `duck.rs`: the DuckDB layout (`hist_T` tables, `T` views, `runs`,
 //!   `run_tables`), type mapping and migration.
 //! - `parquet_files.rs`: the Parquet layout.
+//! - `lock.rs`: waiting, up to `--lock-timeout`, while another process
+//!   (an analyst's `duckdb` session) holds the file.
 
 mod batch;
 mod derived;
 mod duck;
+mod lock;
 mod parquet_files;
 pub mod read;
 pub mod schema;
@@ -28,10 +31,11 @@ use std::thread::JoinHandle;
 
 use arrow::record_batch::RecordBatch;
 
-pub use batch::{parse_time, Rows, V};
+pub use batch::{Rows, V};
 pub use derived::write_derived;
 pub use read::RunRef;
 pub use duck::{hist_name, sql_type};
+pub use lock::{lock_holder, lock_timeout, set_lock_timeout, Holder, DEFAULT_LOCK_TIMEOUT};
 pub use parquet_files::PART as PARQUET_FILE;
 
 use duck::Duck;
@@ -76,6 +80,13 @@ pub enum WarehouseError {
     /// An earlier write of this run failed; the run can only be aborted.
     #[error("an earlier write to the warehouse {path} failed: {message}")]
     Failed { path: PathBuf, message: String },
+    /// Another process kept the file locked for all of `--lock-timeout`.
+    #[error(
+        "DuckDB warehouse {path} is in use by {holder}; gave up after waiting {} s (--lock-timeout). \
+         Close that session and run again; analysts can open the file with `duckdb -readonly`",
+        waited.as_secs()
+    )]
+    Locked { path: PathBuf, holder: String, waited: std::time::Duration },
     #[error("there is no warehouse at {path}; run `trm extract` first, or pass --db")]
     Missing { path: PathBuf },
     #[error("warehouse {path}: {message}")]
@@ -101,7 +112,7 @@ pub struct RunInfo {
 /// A run id that sorts by time and is unique: `20260101T120000Z-3f9a`
 /// (`now` in UTC, then 4 random hex digits).
 pub fn new_run_id(now: i64) -> String {
-    let time = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default().format("%Y%m%dT%H%M%SZ");
+    let time = crate::time::basic(now);
     let random = getrandom::u32().unwrap_or_else(|_| {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
         nanos ^ std::process::id().rotate_left(16)
@@ -111,7 +122,7 @@ pub fn new_run_id(now: i64) -> String {
 
 /// The UTC date of a Unix time, `YYYY-MM-DD`: a run's snapshot date.
 pub fn snapshot_date(unix_seconds: i64) -> String {
-    chrono::DateTime::from_timestamp(unix_seconds, 0).unwrap_or_default().format("%Y-%m-%d").to_string()
+    crate::time::date(unix_seconds)
 }
 
 fn now() -> i64 {

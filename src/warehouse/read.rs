@@ -28,11 +28,10 @@ pub fn open(db: &Path) -> Result<Connection, WarehouseError> {
         return Err(WarehouseError::Missing { path: db.to_owned() });
     }
     let err = |what: &str, source| WarehouseError::Duck { path: db.to_owned(), what: what.into(), source };
-    let config = Config::default()
-        .access_mode(AccessMode::ReadOnly)
-        .and_then(|c| c.enable_autoload_extension(false))
-        .map_err(|e| err("cannot configure DuckDB", e))?;
-    let conn = Connection::open_with_flags(db, config).map_err(|e| err("cannot open", e))?;
+    let conn = super::lock::open_waiting(db, || {
+        let config = Config::default().access_mode(AccessMode::ReadOnly)?.enable_autoload_extension(false)?;
+        Connection::open_with_flags(db, config)
+    })?;
     // Readers join and sort million-row tables (the lineage graph): cap
     // DuckDB's buffers so TRM stays within a modest footprint, spilling to
     // the system temporary directory (the warehouse's may be read-only).

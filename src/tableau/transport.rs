@@ -1,6 +1,9 @@
-//! The one HTTP client TRM talks to Tableau through: REST (`/api/{v}/...`)
-//! and the Metadata API (`/api/metadata/graphql`) share its session, its
-//! concurrency limiter, its retry loop and its counters.
+//! The transport under both of TRM's Tableau clients: the HTTP client,
+//! sign-in and the session, the concurrency limiter, retries and the
+//! counters. REST (`/api/{v}/...`, `rest.rs`) and the Metadata API
+//! (`/api/metadata/graphql`, `metadata.rs`) are layers above it and
+//! reach the server only through [`Client::get_api`] and
+//! [`Client::post_json`]; nothing here knows their payloads beyond sign-in.
 //!
 //! What every exchange goes through ([`Client::exchange`]):
 //! - a permit from a semaphore with `settings.concurrency` permits, held
@@ -28,7 +31,7 @@ use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use super::metadata;
+use super::error::{error_suffix, TableauError};
 use super::retry::{self, RetryPolicy};
 use crate::config::{Secret, Settings};
 
@@ -36,7 +39,6 @@ use crate::config::{Secret, Settings};
 /// every Tableau release since 2018.1 answers it.
 pub const DISCOVERY_VERSION: &str = "3.0";
 const AUTH_HEADER: &str = "x-tableau-auth";
-const METADATA_PATH: &str = "/api/metadata/graphql";
 /// Connecting never waits longer than this, whatever the request timeout.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const USER_AGENT: &str = concat!("trm/", env!("CARGO_PKG_VERSION"));
@@ -45,88 +47,6 @@ const USER_AGENT: &str = concat!("trm/", env!("CARGO_PKG_VERSION"));
 /// sessions end again while retries are in flight (short sessions, or
 /// Tableau Cloud ending a token's session when it signs in elsewhere).
 pub const MAX_BARREN_SIGN_INS: u64 = 3;
-
-/// Why a call to Tableau failed. Every message names what failed and where
-/// (method and path, or the GraphQL operation); none carries a token or
-/// secret.
-#[derive(Debug, thiserror::Error)]
-pub enum TableauError {
-    /// Signing in was refused (e.g. 401001: wrong token name or secret, or
-    /// no such site).
-    #[error("cannot sign in to {server} ({}): {detail}", site_label(site))]
-    SignIn { server: String, site: String, detail: String },
-    /// Tableau answered with an error status (after retries, if it was
-    /// retryable).
-    #[error("{method} {path} failed: HTTP {status}{}", error_suffix(code, summary, detail))]
-    Http {
-        method: String,
-        path: String,
-        status: u16,
-        code: Option<String>,
-        summary: Option<String>,
-        detail: Option<String>,
-    },
-    /// No complete response after every attempt.
-    #[error("{method} {path} failed after {attempts} attempt(s): {message}")]
-    Transport { method: String, path: String, message: String, attempts: u32 },
-    /// A Metadata API page came back partial (over the node limit); its data
-    /// was discarded. Ask again for fewer nodes.
-    #[error("Metadata API query {query} exceeded the node limit{}; its partial results were discarded",
-        node_limit.map(|n| format!(" of {n} nodes")).unwrap_or_default())]
-    NodeLimitExceeded { query: String, node_limit: Option<u64> },
-    /// A Metadata API query ran out of time or work budget.
-    #[error("Metadata API query {query} timed out: {message}")]
-    QueryTimeout { query: String, message: String },
-    /// A Metadata API query was rejected (validation errors, invalid
-    /// arguments, ...).
-    #[error("Metadata API query {query} failed: {}", messages.join("; "))]
-    GraphQL { query: String, messages: Vec<String> },
-    /// A response arrived but is not what Tableau documents.
-    #[error("cannot read the response of {path}: {message}")]
-    Decode { path: String, message: String },
-    /// The settings cannot work (e.g. a server URL that does not parse).
-    #[error("{0}")]
-    Config(String),
-}
-
-impl TableauError {
-    /// The HTTP status, for errors that carry one.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            TableauError::Http { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-
-    /// Tableau's error code (e.g. `404003`), when the response had one.
-    pub fn code(&self) -> Option<&str> {
-        match self {
-            TableauError::Http { code, .. } => code.as_deref(),
-            _ => None,
-        }
-    }
-}
-
-fn site_label(site: &str) -> String {
-    if site.is_empty() {
-        "the Default site".to_string()
-    } else {
-        format!("site '{site}'")
-    }
-}
-
-fn error_suffix(code: &Option<String>, summary: &Option<String>, detail: &Option<String>) -> String {
-    let mut out = String::new();
-    if let Some(c) = code {
-        out.push_str(&format!(" (code {c})"));
-    }
-    match (summary, detail) {
-        (Some(s), Some(d)) => out.push_str(&format!(": {s}: {d}")),
-        (Some(x), None) | (None, Some(x)) => out.push_str(&format!(": {x}")),
-        (None, None) => {}
-    }
-    out
-}
 
 /// Counters over the client's life. `requests` counts every HTTP request
 /// sent, whatever its outcome: `serverinfo`, sign-ins (first and later),
@@ -140,15 +60,6 @@ pub struct RequestStats {
     pub throttled: u64,
     /// Sign-ins after the first, because a session had expired.
     pub reauthentications: u64,
-}
-
-/// A Metadata API answer: its data, plus the warnings that came with it,
-/// each as `"CODE: message"` (e.g. `"MAX_PAGE_SIZE_EXCEEDED: The value chosen
-/// for …"`).
-#[derive(Debug, Clone)]
-pub struct GraphqlReply<T> {
-    pub data: T,
-    pub warnings: Vec<String>,
 }
 
 struct Session {
@@ -209,6 +120,14 @@ struct Call {
     body: Option<Vec<u8>>,
     /// Send the session token, and sign in again on 401.
     auth: bool,
+}
+
+/// A 2xx answer, as the API layers above get it.
+pub(crate) struct Answer {
+    /// What errors about this answer name: the path and query, or the
+    /// GraphQL operation.
+    pub label: String,
+    pub body: Vec<u8>,
 }
 
 /// A complete response: status, headers and the whole body.
@@ -291,7 +210,7 @@ impl Client {
     }
 
     /// `sites/<site id>/<rest>`, for [`Client::get_json`] and
-    /// [`super::rest::list_all`].
+    /// `rest::list_all`.
     pub fn site_path(&self, rest: &str) -> String {
         format!("sites/{}/{}", self.site_id(), rest.trim_start_matches('/'))
     }
@@ -306,45 +225,22 @@ impl Client {
         }
     }
 
-    /// `GET {server}/api/{v}/{path}?{query}` as JSON. `path` is relative,
-    /// e.g. `client.site_path("workbooks")`. An empty body is `null`.
-    pub async fn get_json(&self, path: &str, query: &[(&str, String)]) -> Result<Value, TableauError> {
+    /// `GET {server}/api/{v}/{path}?{query}` with the session: the body of
+    /// the 2xx answer, and what errors about it should name. `path` is
+    /// relative, e.g. `client.site_path("workbooks")`. For the REST layer.
+    pub(crate) async fn get_api(&self, path: &str, query: &[(&str, String)]) -> Result<Answer, TableauError> {
         let call = self.rest_call(Method::GET, path, query, None, true)?;
         let reply = self.exchange(&call).await?;
-        parse_json(&call.label, &reply.body)
+        Ok(Answer { label: call.label, body: reply.body })
     }
 
-    /// Runs a `graphql_client` query on the Metadata API. Warnings come back
-    /// with the data; a partial page (node limit), a timeout and any other
-    /// error are errors, and their data is never returned.
-    pub async fn graphql<Q: graphql_client::GraphQLQuery>(
-        &self,
-        variables: Q::Variables,
-    ) -> Result<GraphqlReply<Q::ResponseData>, TableauError> {
-        // Encoded up front, so the variables are not held across an await.
-        let (operation, bytes) = {
-            let body = Q::build_query(variables);
-            let operation = body.operation_name.to_string();
-            let bytes = serde_json::to_vec(&body)
-                .map_err(|e| TableauError::Config(format!("cannot encode the variables of query {operation}: {e}")))?;
-            (operation, bytes)
-        };
-        let url = self.url(METADATA_PATH)?;
-        let call = Call {
-            method: Method::POST,
-            url,
-            label: format!("{METADATA_PATH} (query {operation})"),
-            body: Some(bytes),
-            auth: true,
-        };
+    /// `POST {server}{path}` with a JSON body and the session: the body of
+    /// the 2xx answer. `label` is what errors name (the path, and what the
+    /// body asks). For the Metadata API layer.
+    pub(crate) async fn post_json(&self, path: &str, label: String, body: Vec<u8>) -> Result<Answer, TableauError> {
+        let call = Call { method: Method::POST, url: self.url(path)?, label, body: Some(body), auth: true };
         let reply = self.exchange(&call).await?;
-        let (data, warnings) = metadata::read_reply(&operation, &call.label, &reply.body)?;
-        let data = serde_json::from_value::<Q::ResponseData>(data)
-            .map_err(|e| TableauError::Decode { path: call.label.clone(), message: e.to_string() })?;
-        for w in &warnings {
-            tracing::debug!(query = %operation, warning = %w, "Metadata API warning");
-        }
-        Ok(GraphqlReply { data, warnings })
+        Ok(Answer { label: call.label, body: reply.body })
     }
 
     /// Ends the session, best effort: one attempt, failures only logged.
@@ -420,7 +316,7 @@ impl Client {
             .headers
             .get(header::DATE)
             .and_then(|d| d.to_str().ok())
-            .and_then(parse_http_date)
+            .and_then(crate::time::parse)
             .unwrap_or_else(|| chrono::Utc::now().timestamp());
         let session = Session { token: Secret::new(token), site_id: site_id.to_string(), generation: 0 };
         Ok((session, server_time))
@@ -530,11 +426,7 @@ impl Client {
                     if !self.policy.should_retry(attempt) {
                         return Ok(reply);
                     }
-                    let after = reply
-                        .headers
-                        .get(header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(retry::parse_retry_after);
+                    let after = retry_after(&reply.headers);
                     self.pause(call, attempt, after, "retryable status").await;
                 }
                 Err(message) => {
@@ -638,7 +530,7 @@ fn describe(e: &reqwest::Error) -> String {
     out
 }
 
-fn parse_json(path: &str, body: &[u8]) -> Result<Value, TableauError> {
+pub(crate) fn parse_json(path: &str, body: &[u8]) -> Result<Value, TableauError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
     }
@@ -646,9 +538,13 @@ fn parse_json(path: &str, body: &[u8]) -> Result<Value, TableauError> {
         .map_err(|e| TableauError::Decode { path: path.to_string(), message: format!("not JSON: {e}") })
 }
 
-/// `Date: Sun, 06 Nov 1994 08:49:37 GMT` as Unix seconds.
-pub(crate) fn parse_http_date(value: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc2822(value.trim()).ok().map(|d| d.timestamp())
+/// The wait a response's `Retry-After` asks for. An HTTP date counts from
+/// the response's `Date` (the server's clock), or the local clock without one.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let value = text(header::RETRY_AFTER)?;
+    let now = text(header::DATE).and_then(crate::time::parse).unwrap_or_else(|| chrono::Utc::now().timestamp());
+    retry::parse_retry_after(value, now)
 }
 
 fn http_error(call: &Call, reply: &Reply) -> TableauError {
@@ -737,30 +633,25 @@ mod tests {
     }
 
     #[test]
-    fn messages_name_what_failed_and_where() {
-        let e = TableauError::Http {
-            method: "GET".into(),
-            path: "/api/3.27/sites/s/workbooks?pageSize=1000&pageNumber=2".into(),
-            status: 503,
-            code: Some("503000".into()),
-            summary: Some("Service Unavailable".into()),
-            detail: Some("Try again later.".into()),
+    fn retry_after_in_either_form_reaches_the_retry_loop() {
+        let headers = |pairs: &[(header::HeaderName, &str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(k.clone(), HeaderValue::from_str(v).unwrap());
+            }
+            h
         };
-        assert_eq!(
-            e.to_string(),
-            "GET /api/3.27/sites/s/workbooks?pageSize=1000&pageNumber=2 failed: HTTP 503 (code 503000): Service Unavailable: Try again later."
-        );
-        let e =
-            TableauError::SignIn { server: "https://t.example.com".into(), site: "".into(), detail: "HTTP 401".into() };
-        assert_eq!(e.to_string(), "cannot sign in to https://t.example.com (the Default site): HTTP 401");
-        let e = TableauError::NodeLimitExceeded { query: "Fields".into(), node_limit: Some(20000) };
-        assert!(e.to_string().contains("Fields exceeded the node limit of 20000 nodes"), "{e}");
-    }
-
-    #[test]
-    fn http_dates() {
-        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:01:40 GMT"), Some(100));
-        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784111777));
-        assert_eq!(parse_http_date("yesterday"), None);
+        let seconds = headers(&[(header::RETRY_AFTER, "3")]);
+        assert_eq!(retry_after(&seconds), Some(Duration::from_secs(3)));
+        // Counted from the response's own Date, not the local clock.
+        let dated = headers(&[
+            (header::DATE, "Thu, 01 Jan 2026 12:00:00 GMT"),
+            (header::RETRY_AFTER, "Thu, 01 Jan 2026 12:00:05 GMT"),
+        ]);
+        assert_eq!(retry_after(&dated), Some(Duration::from_secs(5)));
+        // Without a Date, the local clock: a date long past asks for no wait.
+        let past = headers(&[(header::RETRY_AFTER, "Sun, 06 Nov 1994 08:49:37 GMT")]);
+        assert_eq!(retry_after(&past), Some(Duration::ZERO));
+        assert_eq!(retry_after(&HeaderMap::new()), None);
     }
 }
