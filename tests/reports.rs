@@ -199,12 +199,17 @@ fn write_findings(db: &Path, parquet: &Path, list: &[Finding<'_>]) {
     for (i, f) in list.iter().enumerate() {
         let id = format!("f{i:04}");
         let evidence = f.evidence.to_string();
+        // A field is named by its Metadata API id, any other asset by its LUID.
+        let (luid, metadata_id) = if f.kind == "field" { (V::Null, V::Text(&f.id)) } else { (V::Text(&f.id), V::Null) };
+        let codes: Option<String> =
+            f.evidence["reasons"].as_array().map(|r| r.iter().map(|c| c.as_str().unwrap()).collect::<Vec<_>>().join(","));
         rows.push(&[
             V::Text(&id),
             V::Text(f.detector),
             V::Text(f.severity),
             V::Text(f.kind),
-            V::Text(&f.id),
+            luid,
+            metadata_id,
             f.name.as_ref().into(),
             f.workbook.as_ref().into(),
             f.project.as_ref().into(),
@@ -212,6 +217,8 @@ fn write_findings(db: &Path, parquet: &Path, list: &[Finding<'_>]) {
             f.owner.as_ref().map(|o| &o.1).into(),
             V::Text(&f.reason),
             V::Text(&evidence),
+            f.evidence["task_id"].as_str().into(),
+            codes.as_ref().into(),
         ])
         .unwrap();
     }
@@ -493,13 +500,13 @@ fn usage_counts_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Repo
     }
     let mut nonzero = 0;
     for row in &t.rows {
-        let id = text(t, row, "view_id");
+        let id = text(t, row, "view_luid");
         let Some(Entity::View(i)) = d.lookup(id) else { panic!("{id} is not a view") };
         let v = &d.views[i as usize];
         let window = v.usage.total_at(30) as i64 - v.usage.total_at(0) as i64;
         assert_eq!(int(t, row, "window_views"), Some(window), "view {id}");
         assert_eq!(int(t, row, "lifetime_views"), Some(v.usage.total_at(30) as i64), "view {id}");
-        let w = text(t, row, "workbook_id");
+        let w = text(t, row, "workbook_luid");
         assert_eq!(int(t, row, "workbook_window_views"), Some(workbook_window[w]), "workbook {w}");
         assert_eq!(int(t, row, "workbook_lifetime_views"), Some(workbook_lifetime[w]), "workbook {w}");
         assert_eq!(int(t, row, "window_days"), Some(30));
@@ -511,7 +518,7 @@ fn usage_counts_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Repo
     let mut seen = BTreeSet::new();
     let mut last = "";
     for row in &t.rows {
-        let w = text(t, row, "workbook_id");
+        let w = text(t, row, "workbook_luid");
         if w != last {
             assert!(seen.insert(w.to_string()), "workbook {w} appears in two places");
             last = w;
@@ -537,10 +544,10 @@ fn other_reports_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Rep
         .filter(|(i, _)| rank(&lifetime, lifetime[*i]) <= 10 || rank(&window, window[*i]) <= 10)
         .map(|(_, v)| v.id.as_str())
         .collect();
-    let listed: BTreeSet<&str> = t.rows.iter().map(|r| text(t, r, "view_id")).collect();
+    let listed: BTreeSet<&str> = t.rows.iter().map(|r| text(t, r, "view_luid")).collect();
     assert_eq!(listed, expected, "top_content lists the top 10 by either ranking");
     for row in &t.rows {
-        let Some(Entity::View(i)) = d.lookup(text(t, row, "view_id")) else { panic!() };
+        let Some(Entity::View(i)) = d.lookup(text(t, row, "view_luid")) else { panic!() };
         let i = i as usize;
         assert_eq!(int(t, row, "lifetime_rank"), Some(rank(&lifetime, lifetime[i])));
         assert_eq!(int(t, row, "window_rank"), Some(rank(&window, window[i])));
@@ -565,7 +572,7 @@ fn other_reports_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Rep
     let got: BTreeMap<String, i64> = t
         .rows
         .iter()
-        .map(|r| (text(t, r, "content_id").to_string(), int(t, r, "days_since_update").unwrap()))
+        .map(|r| (text(t, r, "content_luid").to_string(), int(t, r, "days_since_update").unwrap()))
         .collect();
     assert_eq!(got, expected, "stale_content at stale_days = 60");
     let days: Vec<i64> = t.rows.iter().map(|r| int(t, r, "days_since_update").unwrap()).collect();
@@ -575,7 +582,7 @@ fn other_reports_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Rep
     let t = by_slug["users_and_groups"];
     assert_eq!(t.rows.len(), d.users.len());
     for row in &t.rows {
-        let Some(Entity::User(i)) = d.lookup(text(t, row, "user_id")) else { panic!() };
+        let Some(Entity::User(i)) = d.lookup(text(t, row, "user_luid")) else { panic!() };
         let u = &d.users[i as usize];
         assert_eq!(int(t, row, "group_count"), Some(u.groups.len() as i64), "user {}", u.id);
         assert_eq!(text(t, row, "site_role"), u.site_role.as_str());
@@ -586,7 +593,7 @@ fn other_reports_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Rep
     let t = by_slug["datasource_inventory"];
     assert_eq!(t.rows.len(), d.datasources.len());
     for row in &t.rows {
-        let Some(Entity::Datasource(x)) = d.lookup(text(t, row, "datasource_id")) else { panic!() };
+        let Some(Entity::Datasource(x)) = d.lookup(text(t, row, "datasource_luid")) else { panic!() };
         let workbooks: BTreeSet<u32> =
             d.embedded_datasources.iter().filter(|e| e.published == Some(x)).map(|e| e.workbook).collect();
         assert_eq!(int(t, row, "downstream_workbooks"), Some(workbooks.len() as i64), "datasource {x}");
@@ -603,7 +610,7 @@ fn other_reports_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Rep
     let got: BTreeMap<Option<String>, i64> = t
         .rows
         .iter()
-        .map(|r| (r[column(t, "owner_id")].as_str().map(String::from), int(t, r, "findings").unwrap()))
+        .map(|r| (r[column(t, "owner_luid")].as_str().map(String::from), int(t, r, "findings").unwrap()))
         .collect();
     assert_eq!(got, expected);
 
@@ -617,7 +624,7 @@ fn other_reports_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Rep
     let t = by_slug["broken_extracts"];
     let m = handle.state.manifest();
     for row in &t.rows {
-        let task = text(t, row, "task_id");
+        let task = text(t, row, "task_luid");
         let b = m.planted.broken_extracts.iter().find(|b| b.task_id == task).expect("a planted task");
         assert_eq!(text(t, row, "reason_codes"), b.reasons.join(", "));
         assert_eq!(int(t, row, "consecutive_failed_count"), Some(b.consecutive_failed_count as i64));
@@ -627,7 +634,7 @@ fn other_reports_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Rep
     // Missing fields: at least the sheets the site says use the field.
     let t = by_slug["missing_fields"];
     for row in &t.rows {
-        let id = text(t, row, "field_id");
+        let id = text(t, row, "field_metadata_id");
         let f = m.planted.missing_fields.iter().find(|f| f.field_id == id).expect("a planted field");
         let n = int(t, row, "impacted_sheet_count").unwrap();
         assert!(n >= f.sheets.len() as i64, "field {id}: {n} impacted sheets, the site knows {}", f.sheets.len());
@@ -643,7 +650,7 @@ fn window_edges(db: &Path, usage: &Definition, handle: &SimHandle) {
     assert!(t.rows.iter().all(|r| r[column(&t, "window_views")].is_null() && r[column(&t, "baseline_date")].is_null()));
     let t = sql::run(&read_only(db), usage, &vars(&[("unused_days", 10)])).unwrap();
     for row in &t.rows {
-        let Some(Entity::View(i)) = d.lookup(text(&t, row, "view_id")) else { panic!() };
+        let Some(Entity::View(i)) = d.lookup(text(&t, row, "view_luid")) else { panic!() };
         let u = d.views[i as usize].usage;
         assert_eq!(int(&t, row, "window_views"), Some(u.total_at(30) as i64 - u.total_at(0) as i64));
         assert_eq!(text(&t, row, "baseline_date"), "2026-01-01");
@@ -701,14 +708,14 @@ fn permissions_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Repor
         .map(|r| {
             (
                 text(t, r, "project_path").to_string(),
-                text(t, r, "object_id").to_string(),
+                text(t, r, "object_luid").to_string(),
                 match text(t, r, "scope") {
                     "item" => "item",
                     "default_workbooks" => "default_workbooks",
                     _ => "default_datasources",
                 },
                 if text(t, r, "grantee_type") == "user" { "user" } else { "group" },
-                text(t, r, "grantee_id").to_string(),
+                text(t, r, "grantee_luid").to_string(),
                 text(t, r, "grantee_name").to_string(),
                 if text(t, r, "mode") == "Allow" { "Allow" } else { "Deny" },
                 text(t, r, "capabilities").to_string(),

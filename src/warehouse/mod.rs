@@ -11,11 +11,13 @@
 //!   or killed run leaves the warehouse exactly as it was.
 //! - `duck.rs`: the DuckDB layout (`hist_T` tables, `T` views, `runs`,
 //!   `run_tables`), type mapping and migration.
+//! - `migrate.rs`: schema versions, and what changed between them.
 //! - `parquet_files.rs`: the Parquet layout.
 
 mod batch;
 mod derived;
 mod duck;
+mod migrate;
 mod parquet_files;
 pub mod read;
 pub mod schema;

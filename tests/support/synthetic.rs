@@ -197,9 +197,9 @@ pub fn site(rows: usize, workbooks: usize) -> HtmlInput {
                 title: "Dashboards and their use".into(),
                 description: format!("One row per dashboard. {}", HOSTILE[1]),
                 columns: vec![
-                    col("dashboard_id", "Metadata API id of the dashboard"),
+                    col("dashboard_luid", "REST id (LUID) of the dashboard"),
                     col("dashboard_name", "Dashboard name"),
-                    col("workbook_id", "REST id of its workbook"),
+                    col("workbook_luid", "REST id (LUID) of its workbook"),
                     col("workbook_name", "Workbook name"),
                     col("project_name", "Project"),
                     col("owner_name", HOSTILE[1]),
@@ -216,13 +216,13 @@ pub fn site(rows: usize, workbooks: usize) -> HtmlInput {
                     col("detector", ""),
                     col("severity", ""),
                     col("asset_kind", ""),
-                    col("asset_id", "Links to the asset's lineage"),
+                    col("asset_luid", "Links to the asset's lineage"),
                     col("asset_name", ""),
                     col("reason", ""),
                 ],
                 rows: findings_rows,
             },
-            ReportTable { slug: "empty".into(), title: "An empty report".into(), description: String::new(), columns: vec![col("x_id", "")], rows: vec![] },
+            ReportTable { slug: "empty".into(), title: "An empty report".into(), description: String::new(), columns: vec![col("x_luid", "")], rows: vec![] },
         ],
         usage_trend: (0..24)
             .map(|i| TrendPoint {
