@@ -404,3 +404,20 @@ fn intern<'a>(s: &'a str, table: &mut Vec<&'a str>, index: &mut HashMap<&'a str,
         table.len() as u32 - 1
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col(name: &str) -> ReportColumn {
+        ReportColumn { name: name.into(), description: String::new() }
+    }
+
+    #[test]
+    fn a_url_column_links_the_name_beside_it() {
+        let cols = ["view_name", "view_url", "view_luid", "field_metadata_id", "orphan_url", "project_name", "run_id"];
+        let (roles, links) = column_roles(&cols.map(col));
+        assert_eq!(roles, ["", "url", "id", "id", "", "", ""]);
+        assert_eq!(links, [Some(1), None, None, None, None, None, None]);
+    }
+}

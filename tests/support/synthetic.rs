@@ -151,6 +151,8 @@ pub fn site(rows: usize, workbooks: usize) -> HtmlInput {
                 json!(name),
                 json!(wb_ids[w]),
                 json!(wb_names[w]),
+                // Its page; now and then a hostile one that must link nowhere.
+                if r % 53 == 12 { json!("javascript:alert(1)") } else { json!(format!("https://tableau.example.test/#/workbooks/{w}")) },
                 json!(projects[rng.below(projects.len() as u64) as usize]),
                 json!(owners[rng.below(owners.len() as u64) as usize]),
                 views,
@@ -201,6 +203,7 @@ pub fn site(rows: usize, workbooks: usize) -> HtmlInput {
                     col("dashboard_name", "Dashboard name"),
                     col("workbook_luid", "REST id (LUID) of its workbook"),
                     col("workbook_name", "Workbook name"),
+                    col("workbook_url", "Its page on the Tableau server"),
                     col("project_name", "Project"),
                     col("owner_name", HOSTILE[1]),
                     col("views", "Lifetime views"),
