@@ -407,7 +407,7 @@ mod tests {
         let table = schema::table("group_memberships").unwrap();
         let batch = Rows::new("groups").finish();
         let e = conform(table, batch).unwrap_err().to_string();
-        assert!(e.contains("group_memberships") && e.contains("group_id"), "{e}");
+        assert!(e.contains("group_memberships") && e.contains("group_luid"), "{e}");
         let ok = Rows::new("group_memberships").finish();
         assert!(conform(table, ok).is_ok());
     }
