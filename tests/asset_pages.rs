@@ -70,5 +70,26 @@ async fn reports_link_each_asset_to_its_page() {
     let header = std::fs::read_to_string(out.join("usage.csv")).unwrap().lines().next().unwrap().to_string();
     assert!(header.contains("workbook_name,workbook_url,workbook_luid"), "{header}");
     assert!(header.contains("view_name,view_url,view_luid"), "{header}");
+    readme_warehouse_examples_run(&conn);
     handle.stop().await;
+}
+
+/// Every SQL example in the README's warehouse section runs and returns
+/// rows on a freshly extracted site.
+fn readme_warehouse_examples_run(conn: &duckdb::Connection) {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme.find("### The warehouse").expect("a warehouse section");
+    let section = &readme[start..];
+    let section = &section[..section[4..].find("\n#").map_or(section.len(), |e| e + 4)];
+    let mut ran = 0;
+    for block in section.split("```sql").skip(1) {
+        let sql = &block[..block.find("```").unwrap()];
+        for statement in sql.split(";\n").map(str::trim).filter(|s| !s.is_empty()) {
+            let mut stmt = conn.prepare(statement).unwrap_or_else(|e| panic!("README example fails: {e}\n{statement}"));
+            let mut rows = stmt.query([]).unwrap_or_else(|e| panic!("README example fails: {e}\n{statement}"));
+            assert!(rows.next().unwrap().is_some(), "README example returns nothing:\n{statement}");
+            ran += 1;
+        }
+    }
+    assert!(ran >= 3, "{ran} README examples");
 }
