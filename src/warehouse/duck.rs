@@ -8,8 +8,9 @@
 //! - view `T`: the columns of `T` (in schema order) from the latest succeeded
 //!   run that wrote `T`, so a run that skips `T` (`--only`) does not blank it.
 //!
-//! plus `runs` (one row per run, succeeded or failed) and `run_tables` (the
-//! tables each succeeded run wrote, with row counts).
+//! plus `runs` (one row per run, succeeded or failed), `run_tables` (the
+//! tables each succeeded run wrote, with row counts) and `schema_version`
+//! (see `migrate.rs`).
 //!
 //! Type mapping: Text → VARCHAR, Int → BIGINT, Bool → BOOLEAN, Time →
 //! TIMESTAMPTZ. The Arrow appender maps `Timestamp(_, Some(tz))` to
