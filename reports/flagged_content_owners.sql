@@ -4,8 +4,8 @@
 --   Owners with the most findings first; findings on content without a known
 --   owner are counted on a last row with an empty owner.
 -- columns:
---   owner_id: REST id of the owner
 --   owner_name: the owner's name
+--   owner_luid: REST id (LUID) of the owner
 --   email: the owner's email address
 --   site_role: the owner's site role
 --   findings: all findings on their content
@@ -15,8 +15,8 @@
 --   broken_extracts: extract refreshes that are broken
 --   missing_fields: fields whose column or referenced field is gone
 SELECT
-    f.owner_id,
     coalesce(min(f.owner_name), min(u.full_name), min(u.name)) AS owner_name,
+    f.owner_luid,
     min(u.email) AS email,
     min(u.site_role) AS site_role,
     count(*) AS findings,
@@ -26,6 +26,6 @@ SELECT
     count(*) FILTER (WHERE f.detector = 'broken_extract') AS broken_extracts,
     count(*) FILTER (WHERE f.detector = 'missing_field') AS missing_fields
 FROM findings f
-LEFT JOIN users u ON u.user_id = f.owner_id
-GROUP BY f.owner_id
-ORDER BY f.owner_id IS NULL, findings DESC, high_severity DESC, owner_name, f.owner_id;
+LEFT JOIN users u ON u.user_luid = f.owner_luid
+GROUP BY f.owner_luid
+ORDER BY f.owner_luid IS NULL, findings DESC, high_severity DESC, owner_name, f.owner_luid;

@@ -8,11 +8,13 @@
 --   first, then most sheets impacted.
 -- columns:
 --   severity: high, medium or low
---   field_id: Metadata API id of the field
 --   field_name: name of the field
+--   field_metadata_id: Metadata API id of the field
 --   datasource_type: published or embedded
 --   datasource_name: datasource holding the field
+--   datasource_url: the page of the published datasource, or of the workbook embedding it
 --   workbook_name: for an embedded datasource, the workbook holding it
+--   workbook_url: the workbook's page on the Tableau server
 --   project_name: project holding the datasource or workbook
 --   owner_name: owner of the datasource or workbook
 --   impacted_sheet_count: sheets that break
@@ -24,45 +26,53 @@ WITH RECURSIVE missing AS (
     SELECT * FROM findings WHERE detector = 'missing_field'
 ),
 -- The field and every field built on it, transitively.
-affected(finding_id, field_id) AS (
-    SELECT finding_id, asset_id FROM missing
+affected(finding_id, field_metadata_id) AS (
+    SELECT finding_id, asset_metadata_id FROM missing
     UNION
-    SELECT a.finding_id, ff.field_id
+    SELECT a.finding_id, ff.field_metadata_id
     FROM affected a
-    JOIN field_fields ff ON ff.upstream_field_id = a.field_id
+    JOIN field_fields ff ON ff.upstream_field_metadata_id = a.field_metadata_id
 ),
 impacted_sheets AS (
     -- Sheet and dashboard names repeat across workbooks, so each says its workbook.
-    SELECT DISTINCT a.finding_id, sf.sheet_id, coalesce(s.name, sf.sheet_id) || coalesce(' (' || w.name || ')', '') AS name
+    SELECT DISTINCT
+        a.finding_id,
+        sf.sheet_metadata_id,
+        coalesce(s.name, sf.sheet_metadata_id) || coalesce(' (' || w.name || ')', '') AS name
     FROM affected a
-    JOIN sheet_fields sf ON sf.field_id = a.field_id
-    LEFT JOIN sheets s ON s.sheet_id = sf.sheet_id
-    LEFT JOIN workbooks w ON w.workbook_id = s.workbook_id
+    JOIN sheet_fields sf ON sf.field_metadata_id = a.field_metadata_id
+    LEFT JOIN sheets s ON s.sheet_metadata_id = sf.sheet_metadata_id
+    LEFT JOIN workbooks w ON w.workbook_luid = s.workbook_luid
 ),
 impacted_dashboards AS (
-    SELECT DISTINCT i.finding_id, ds.dashboard_id, coalesce(d.name, ds.dashboard_id) || coalesce(' (' || w.name || ')', '') AS name
+    SELECT DISTINCT
+        i.finding_id,
+        ds.dashboard_metadata_id,
+        coalesce(d.name, ds.dashboard_metadata_id) || coalesce(' (' || w.name || ')', '') AS name
     FROM impacted_sheets i
-    JOIN dashboard_sheets ds ON ds.sheet_id = i.sheet_id
-    LEFT JOIN dashboards d ON d.dashboard_id = ds.dashboard_id
-    LEFT JOIN workbooks w ON w.workbook_id = d.workbook_id
+    JOIN dashboard_sheets ds ON ds.sheet_metadata_id = i.sheet_metadata_id
+    LEFT JOIN dashboards d ON d.dashboard_metadata_id = ds.dashboard_metadata_id
+    LEFT JOIN workbooks w ON w.workbook_luid = d.workbook_luid
 ),
 sheet_lists AS (
-    SELECT finding_id, count(*) AS n, string_agg(name, '; ' ORDER BY name, sheet_id) AS names
+    SELECT finding_id, count(*) AS n, string_agg(name, '; ' ORDER BY name, sheet_metadata_id) AS names
     FROM impacted_sheets
     GROUP BY finding_id
 ),
 dashboard_lists AS (
-    SELECT finding_id, count(*) AS n, string_agg(name, '; ' ORDER BY name, dashboard_id) AS names
+    SELECT finding_id, count(*) AS n, string_agg(name, '; ' ORDER BY name, dashboard_metadata_id) AS names
     FROM impacted_dashboards
     GROUP BY finding_id
 )
 SELECT
     m.severity,
-    m.asset_id AS field_id,
     coalesce(m.asset_name, fl.name) AS field_name,
+    m.asset_metadata_id AS field_metadata_id,
     fl.datasource_type,
     coalesce(p.name, e.name) AS datasource_name,
+    coalesce(d.webpage_url, w.webpage_url) AS datasource_url,
     w.name AS workbook_name,
+    w.webpage_url AS workbook_url,
     coalesce(m.project_name, p.project_name, w.project_name) AS project_name,
     m.owner_name,
     coalesce(sl.n, 0) AS impacted_sheet_count,
@@ -71,12 +81,13 @@ SELECT
     dl.names AS impacted_dashboards,
     m.reason
 FROM missing m
-LEFT JOIN fields fl ON fl.field_id = m.asset_id
-LEFT JOIN published_datasources p ON fl.datasource_type = 'published' AND p.datasource_id = fl.datasource_id
-LEFT JOIN embedded_datasources e ON fl.datasource_type = 'embedded' AND e.datasource_id = fl.datasource_id
-LEFT JOIN workbooks w ON w.workbook_id = coalesce(m.workbook_id, e.workbook_id)
+LEFT JOIN fields fl ON fl.field_metadata_id = m.asset_metadata_id
+LEFT JOIN published_datasources p ON fl.datasource_type = 'published' AND p.datasource_metadata_id = fl.datasource_metadata_id
+LEFT JOIN datasources d ON d.datasource_luid = p.datasource_luid
+LEFT JOIN embedded_datasources e ON fl.datasource_type = 'embedded' AND e.datasource_metadata_id = fl.datasource_metadata_id
+LEFT JOIN workbooks w ON w.workbook_luid = coalesce(m.workbook_luid, e.workbook_luid)
 LEFT JOIN sheet_lists sl ON sl.finding_id = m.finding_id
 LEFT JOIN dashboard_lists dl ON dl.finding_id = m.finding_id
 ORDER BY
     CASE m.severity WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END,
-    impacted_sheet_count DESC, field_name, m.asset_id, m.finding_id;
+    impacted_sheet_count DESC, field_name, m.asset_metadata_id, m.finding_id;

@@ -9,11 +9,13 @@
 -- columns:
 --   window_rank: rank by views in the window (1 = most viewed); empty without a snapshot old enough
 --   lifetime_rank: rank by views since publication (1 = most viewed)
---   view_id: REST id of the view
 --   view_name: name of the view
+--   view_url: its page on the Tableau server
+--   view_luid: REST id (LUID) of the view
 --   sheet_type: worksheet, dashboard or story
---   workbook_id: REST id of the workbook
 --   workbook_name: name of the workbook
+--   workbook_url: its page on the Tableau server
+--   workbook_luid: REST id (LUID) of the workbook
 --   project_name: project holding the workbook
 --   owner_name: owner of the workbook
 --   window_views: views in the window
@@ -41,16 +43,17 @@ baseline AS (
 ),
 counts AS (
     SELECT
-        v.view_id,
+        v.view_luid,
         v.name,
+        v.webpage_url,
         v.sheet_type,
-        v.workbook_id,
+        v.workbook_luid,
         v.total_view_count AS lifetime_views,
         CASE WHEN b.run_id IS NULL THEN NULL
              ELSE v.total_view_count - coalesce(old.total_view_count, 0) END AS window_views
     FROM views v
     LEFT JOIN baseline b ON true
-    LEFT JOIN hist_views old ON old.run_id = b.run_id AND old.view_id = v.view_id
+    LEFT JOIN hist_views old ON old.run_id = b.run_id AND old.view_luid = v.view_luid
 ),
 ranked AS (
     SELECT
@@ -63,18 +66,20 @@ ranked AS (
 SELECT
     r.window_rank,
     r.lifetime_rank,
-    r.view_id,
     r.name AS view_name,
+    r.webpage_url AS view_url,
+    r.view_luid,
     r.sheet_type,
-    r.workbook_id,
     w.name AS workbook_name,
+    w.webpage_url AS workbook_url,
+    r.workbook_luid,
     w.project_name,
     coalesce(u.full_name, u.name) AS owner_name,
     r.window_views,
     r.lifetime_views
 FROM ranked r
 CROSS JOIN params p
-LEFT JOIN workbooks w ON w.workbook_id = r.workbook_id
-LEFT JOIN users u ON u.user_id = w.owner_id
+LEFT JOIN workbooks w ON w.workbook_luid = r.workbook_luid
+LEFT JOIN users u ON u.user_luid = w.owner_luid
 WHERE r.lifetime_rank <= p.top_n OR r.window_rank <= p.top_n
-ORDER BY r.window_rank NULLS LAST, r.lifetime_rank, r.view_id;
+ORDER BY r.window_rank NULLS LAST, r.lifetime_rank, r.view_luid;

@@ -8,10 +8,12 @@
 --   unused_days (default 90 days).
 -- columns:
 --   project_name: project holding the workbook
---   workbook_id: REST id of the workbook
 --   workbook_name: name of the workbook
---   view_id: REST id of the view
+--   workbook_url: its page on the Tableau server
+--   workbook_luid: REST id (LUID) of the workbook
 --   view_name: name of the view
+--   view_url: its page on the Tableau server
+--   view_luid: REST id (LUID) of the view
 --   sheet_type: worksheet, dashboard or story
 --   window_views: views in the window; empty when no snapshot is old enough
 --   lifetime_views: views since publication, at the latest snapshot
@@ -43,9 +45,10 @@ baseline AS (
 ),
 counts AS (
     SELECT
-        v.view_id,
-        v.workbook_id,
+        v.view_luid,
+        v.workbook_luid,
         v.name,
+        v.webpage_url,
         v.sheet_type,
         v.total_view_count AS lifetime_views,
         CASE WHEN b.run_id IS NULL THEN NULL
@@ -53,22 +56,24 @@ counts AS (
         b.snapshot_date AS baseline_date
     FROM views v
     LEFT JOIN baseline b ON true
-    LEFT JOIN hist_views old ON old.run_id = b.run_id AND old.view_id = v.view_id
+    LEFT JOIN hist_views old ON old.run_id = b.run_id AND old.view_luid = v.view_luid
 )
 SELECT
     w.project_name,
-    c.workbook_id,
     w.name AS workbook_name,
-    c.view_id,
+    w.webpage_url AS workbook_url,
+    c.workbook_luid,
     c.name AS view_name,
+    c.webpage_url AS view_url,
+    c.view_luid,
     c.sheet_type,
     c.window_views,
     c.lifetime_views,
-    CAST(sum(c.window_views) OVER (PARTITION BY c.workbook_id) AS BIGINT) AS workbook_window_views,
-    CAST(sum(c.lifetime_views) OVER (PARTITION BY c.workbook_id) AS BIGINT) AS workbook_lifetime_views,
+    CAST(sum(c.window_views) OVER (PARTITION BY c.workbook_luid) AS BIGINT) AS workbook_window_views,
+    CAST(sum(c.lifetime_views) OVER (PARTITION BY c.workbook_luid) AS BIGINT) AS workbook_lifetime_views,
     p.window_days,
     c.baseline_date
 FROM counts c
 CROSS JOIN params p
-LEFT JOIN workbooks w ON w.workbook_id = c.workbook_id
-ORDER BY w.project_name, w.name, c.workbook_id, c.name, c.view_id;
+LEFT JOIN workbooks w ON w.workbook_luid = c.workbook_luid
+ORDER BY w.project_name, w.name, c.workbook_luid, c.name, c.view_luid;

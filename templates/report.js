@@ -51,6 +51,12 @@
     return '#asset-' + encodeURIComponent(id);
   }
 
+  // An asset's page on the Tableau server, if the text is a web address:
+  // anything else (a javascript: URL in a hostile name's place) links nowhere.
+  function pageUrl(text) {
+    return typeof text === 'string' && /^https?:\/\/[^\s]+$/i.test(text) ? text : null;
+  }
+
   await unpackAll();
 
   // --- diagrams --------------------------------------------------------------------
@@ -263,6 +269,14 @@
     this.ths = Array.prototype.slice.call(section.querySelectorAll('thead th'));
     this.names = this.ths.map(function (th) { return th.textContent.trim(); });
     this.numeric = this.ths.map(function (th) { return th.getAttribute('data-type') === 'number'; });
+    this.roles = this.ths.map(function (th) { return th.getAttribute('data-role') || ''; });
+    // The URL column whose cells make this column's cells links, or -1.
+    this.links = this.ths.map(function (th) {
+      return th.hasAttribute('data-link') ? Number(th.getAttribute('data-link')) : -1;
+    });
+    // URL columns are not shown: they live on as the names' links.
+    const roles = this.roles;
+    this.shown = this.ths.map(function (_, c) { return c; }).filter(function (c) { return roles[c] !== 'url'; });
     this.tbody = section.querySelector('tbody');
     this.countEl = section.querySelector('[data-role=count]');
     this.pageEl = section.querySelector('[data-role=page]');
@@ -399,8 +413,14 @@
       // itself; in a text column the text shown is the text sorted.
       td.className = 'num';
       td.textContent = Number.isInteger(v) ? thousands(v) : String(v);
-    } else if (typeof v === 'string' && this.names[c].endsWith('_id') && diagramById.has(v)) {
-      td.appendChild(el('a', { href: assetHref(v) }, v));
+    } else if (typeof v === 'string' && this.links[c] >= 0 && pageUrl(this.value(r, this.links[c]))) {
+      td.appendChild(el('a', { href: pageUrl(this.value(r, this.links[c])), target: '_blank', rel: 'noopener noreferrer' }, v));
+    } else if (typeof v === 'string' && this.roles[c] === 'id') {
+      // Narrow (CSS cuts it short); the whole id on hover and in the filter.
+      td.className = 'id';
+      td.setAttribute('title', v);
+      if (diagramById.has(v)) td.appendChild(el('a', { href: assetHref(v) }, v));
+      else td.textContent = v;
     } else {
       td.textContent = String(v);
     }
@@ -413,12 +433,12 @@
     for (let i = start; i < end; i++) {
       const r = this.view ? this.view[i] : i;
       const tr = document.createElement('tr');
-      for (let c = 0; c < this.cols.length; c++) tr.appendChild(this.cell(r, c));
+      for (const c of this.shown) tr.appendChild(this.cell(r, c));
       body.appendChild(tr);
     }
     if (size === 0) {
       const tr = document.createElement('tr');
-      tr.appendChild(el('td', { colspan: String(Math.max(1, this.cols.length)), class: 'empty' }, this.n ? 'No rows match.' : 'No rows.'));
+      tr.appendChild(el('td', { colspan: String(Math.max(1, this.shown.length)), class: 'empty' }, this.n ? 'No rows match.' : 'No rows.'));
       body.appendChild(tr);
     }
     this.tbody.textContent = '';

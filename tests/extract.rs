@@ -279,8 +279,8 @@ fn grants_in_warehouse(
 ) -> Vec<(String, String, String, String)> {
     let mut stmt = conn
         .prepare(
-            "SELECT grantee_type, grantee_id, capability, mode FROM permissions \
-             WHERE object_type = ? AND object_id = ? AND scope = ? ORDER BY ALL",
+            "SELECT grantee_type, grantee_luid, capability, mode FROM permissions \
+             WHERE object_type = ? AND object_luid = ? AND scope = ? ORDER BY ALL",
         )
         .unwrap();
     stmt.query_map([object_type, object_id, scope], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
@@ -335,7 +335,7 @@ async fn permissions_match_the_sites_rules() {
     // Each row names the project its object is in.
     let misplaced: i64 = conn
         .query_row(
-            "SELECT count(*) FROM permissions WHERE object_type = 'project' AND project_id IS DISTINCT FROM object_id",
+            "SELECT count(*) FROM permissions WHERE object_type = 'project' AND project_luid IS DISTINCT FROM object_luid",
             [],
             |r| r.get(0),
         )
@@ -348,7 +348,7 @@ async fn permissions_match_the_sites_rules() {
         .chain(d.datasources.iter().map(|x| (x.id.clone(), d.projects[x.project as usize].id.clone())))
         .collect();
     let mut stmt =
-        conn.prepare("SELECT DISTINCT object_id, project_id FROM permissions WHERE object_type <> 'project'").unwrap();
+        conn.prepare("SELECT DISTINCT object_luid, project_luid FROM permissions WHERE object_type <> 'project'").unwrap();
     for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).unwrap() {
         let (object, project) = row.unwrap();
         assert_eq!(project_of[&object], project, "project of {object}");
@@ -408,7 +408,7 @@ async fn two_days_give_two_snapshots_and_view_deltas() {
 
     let mut stmt = conn
         .prepare(
-            "SELECT b.view_id, b.total_view_count - a.total_view_count FROM hist_views a JOIN hist_views b USING (view_id) \
+            "SELECT b.view_luid, b.total_view_count - a.total_view_count FROM hist_views a JOIN hist_views b USING (view_luid) \
              WHERE a.run_id = ? AND b.run_id = ?",
         )
         .unwrap();

@@ -158,26 +158,31 @@ fn expected_diagram(db: &Path, wb: &str) -> BTreeSet<String> {
         rows.map(Result::unwrap).collect()
     };
     let mut ids = BTreeSet::from([wb.to_string()]);
-    ids.extend(q("SELECT coalesce(luid, sheet_id) FROM sheets WHERE workbook_id = ?"));
-    ids.extend(q("SELECT coalesce(luid, dashboard_id) FROM dashboards WHERE workbook_id = ?"));
-    ids.extend(q("SELECT datasource_id FROM embedded_datasources WHERE workbook_id = ?"));
+    ids.extend(q("SELECT coalesce(sheet_luid, sheet_metadata_id) FROM sheets WHERE workbook_luid = ?"));
+    ids.extend(q("SELECT coalesce(dashboard_luid, dashboard_metadata_id) FROM dashboards WHERE workbook_luid = ?"));
+    ids.extend(q("SELECT datasource_metadata_id FROM embedded_datasources WHERE workbook_luid = ?"));
     // Datasources whose tables count: the published ones the workbook goes
     // through, and its embedded ones that connect directly.
-    let sources = "(SELECT p.datasource_id AS ds FROM embedded_datasources e \
-                   JOIN embedded_published_datasources x ON x.embedded_datasource_id = e.datasource_id \
-                   JOIN published_datasources p ON p.datasource_id = x.published_datasource_id WHERE e.workbook_id = $1 \
-                   UNION SELECT e.datasource_id FROM embedded_datasources e WHERE e.workbook_id = $1 \
-                   AND e.datasource_id NOT IN (SELECT embedded_datasource_id FROM embedded_published_datasources))";
+    let sources = "(SELECT p.datasource_metadata_id AS ds FROM embedded_datasources e \
+                   JOIN embedded_published_datasources x ON x.embedded_datasource_metadata_id = e.datasource_metadata_id \
+                   JOIN published_datasources p ON p.datasource_metadata_id = x.published_datasource_metadata_id \
+                   WHERE e.workbook_luid = $1 \
+                   UNION SELECT e.datasource_metadata_id FROM embedded_datasources e WHERE e.workbook_luid = $1 \
+                   AND e.datasource_metadata_id NOT IN \
+                   (SELECT embedded_datasource_metadata_id FROM embedded_published_datasources))";
     ids.extend(q(&format!(
-        "SELECT p.luid FROM published_datasources p WHERE p.datasource_id IN (SELECT ds FROM {sources})"
+        "SELECT p.datasource_luid FROM published_datasources p WHERE p.datasource_metadata_id IN (SELECT ds FROM {sources})"
     )));
     ids.extend(q(&format!(
-        "SELECT DISTINCT coalesce(t.luid, t.table_id) FROM datasource_tables d JOIN database_tables t ON t.table_id = d.table_id \
-         WHERE d.datasource_id IN (SELECT ds FROM {sources})"
+        "SELECT DISTINCT coalesce(t.table_luid, t.table_metadata_id) FROM datasource_tables d \
+         JOIN database_tables t ON t.table_metadata_id = d.table_metadata_id \
+         WHERE d.datasource_metadata_id IN (SELECT ds FROM {sources})"
     )));
     ids.extend(q(&format!(
-        "SELECT DISTINCT coalesce(s.luid, s.database_id) FROM datasource_tables d JOIN database_tables t ON t.table_id = d.table_id \
-         JOIN database_servers s ON s.database_id = t.database_id WHERE d.datasource_id IN (SELECT ds FROM {sources})"
+        "SELECT DISTINCT coalesce(s.database_luid, s.database_metadata_id) FROM datasource_tables d \
+         JOIN database_tables t ON t.table_metadata_id = d.table_metadata_id \
+         JOIN database_servers s ON s.database_metadata_id = t.database_metadata_id \
+         WHERE d.datasource_metadata_id IN (SELECT ds FROM {sources})"
     )));
     ids
 }

@@ -167,6 +167,36 @@ fn hostile_names_stay_text() {
     assert!(!html.contains("=cmd|'"));
 }
 
+/// A `…_url` column beside a `…_name` column is not shown: its header is
+/// hidden and the name's header says which column links it; id columns are
+/// marked for the narrow style. (The script's links are checked in a
+/// browser by tests/browser/check_report.py.)
+#[test]
+fn url_columns_link_names_and_ids_are_marked() {
+    let (input, html) = page();
+    let (tags, _) = scan(&html);
+    let heads: Vec<&Tag> = tags.iter().filter(|t| t.name == "th" && attr(t, "data-col").is_some()).collect();
+    assert_eq!(heads.len(), input.reports.iter().map(|r| r.columns.len()).sum::<usize>());
+    let mut heads = heads.into_iter();
+    let mut linked = 0;
+    for r in &input.reports {
+        let names: Vec<&str> = r.columns.iter().map(|c| c.name.as_str()).collect();
+        for (i, th) in heads.by_ref().take(names.len()).enumerate() {
+            let name = names[i];
+            let hidden = th.attrs.iter().any(|(a, _)| a == "hidden");
+            let url_of_name = name.strip_suffix("_url").is_some_and(|stem| names.contains(&format!("{stem}_name").as_str()));
+            assert_eq!(hidden, url_of_name, "{}.{name} hidden", r.slug);
+            assert_eq!(attr(th, "data-role") == Some("url"), url_of_name, "{}.{name}", r.slug);
+            let is_id = name.ends_with("_luid") || name.ends_with("_metadata_id");
+            assert_eq!(attr(th, "data-role") == Some("id"), is_id, "{}.{name}", r.slug);
+            let link = name.strip_suffix("_name").and_then(|stem| names.iter().position(|n| *n == format!("{stem}_url")));
+            assert_eq!(attr(th, "data-link").map(|l| l.parse::<usize>().unwrap()), link, "{}.{name}", r.slug);
+            linked += link.is_some() as usize;
+        }
+    }
+    assert!(linked > 0, "the synthetic site has a name with a page");
+}
+
 #[test]
 fn page_loads_nothing_from_outside() {
     let (_, html) = page();

@@ -333,13 +333,13 @@ fn usage_counts_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Repo
     }
     let mut nonzero = 0;
     for row in &t.rows {
-        let id = text(t, row, "view_id");
+        let id = text(t, row, "view_luid");
         let Some(Entity::View(i)) = d.lookup(id) else { panic!("{id} is not a view") };
         let v = &d.views[i as usize];
         let window = v.usage.total_at(30) as i64 - v.usage.total_at(0) as i64;
         assert_eq!(int(t, row, "window_views"), Some(window), "view {id}");
         assert_eq!(int(t, row, "lifetime_views"), Some(v.usage.total_at(30) as i64), "view {id}");
-        let w = text(t, row, "workbook_id");
+        let w = text(t, row, "workbook_luid");
         assert_eq!(int(t, row, "workbook_window_views"), Some(workbook_window[w]), "workbook {w}");
         assert_eq!(int(t, row, "workbook_lifetime_views"), Some(workbook_lifetime[w]), "workbook {w}");
         assert_eq!(int(t, row, "window_days"), Some(30));
@@ -351,7 +351,7 @@ fn usage_counts_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Repo
     let mut seen = BTreeSet::new();
     let mut last = "";
     for row in &t.rows {
-        let w = text(t, row, "workbook_id");
+        let w = text(t, row, "workbook_luid");
         if w != last {
             assert!(seen.insert(w.to_string()), "workbook {w} appears in two places");
             last = w;
@@ -377,10 +377,10 @@ fn other_reports_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Rep
         .filter(|(i, _)| rank(&lifetime, lifetime[*i]) <= 10 || rank(&window, window[*i]) <= 10)
         .map(|(_, v)| v.id.as_str())
         .collect();
-    let listed: BTreeSet<&str> = t.rows.iter().map(|r| text(t, r, "view_id")).collect();
+    let listed: BTreeSet<&str> = t.rows.iter().map(|r| text(t, r, "view_luid")).collect();
     assert_eq!(listed, expected, "top_content lists the top 10 by either ranking");
     for row in &t.rows {
-        let Some(Entity::View(i)) = d.lookup(text(t, row, "view_id")) else { panic!() };
+        let Some(Entity::View(i)) = d.lookup(text(t, row, "view_luid")) else { panic!() };
         let i = i as usize;
         assert_eq!(int(t, row, "lifetime_rank"), Some(rank(&lifetime, lifetime[i])));
         assert_eq!(int(t, row, "window_rank"), Some(rank(&window, window[i])));
@@ -405,7 +405,7 @@ fn other_reports_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Rep
     let got: BTreeMap<String, i64> = t
         .rows
         .iter()
-        .map(|r| (text(t, r, "content_id").to_string(), int(t, r, "days_since_update").unwrap()))
+        .map(|r| (text(t, r, "content_luid").to_string(), int(t, r, "days_since_update").unwrap()))
         .collect();
     assert_eq!(got, expected, "stale_content at stale_days = 60");
     let days: Vec<i64> = t.rows.iter().map(|r| int(t, r, "days_since_update").unwrap()).collect();
@@ -415,7 +415,7 @@ fn other_reports_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Rep
     let t = by_slug["users_and_groups"];
     assert_eq!(t.rows.len(), d.users.len());
     for row in &t.rows {
-        let Some(Entity::User(i)) = d.lookup(text(t, row, "user_id")) else { panic!() };
+        let Some(Entity::User(i)) = d.lookup(text(t, row, "user_luid")) else { panic!() };
         let u = &d.users[i as usize];
         assert_eq!(int(t, row, "group_count"), Some(u.groups.len() as i64), "user {}", u.id);
         assert_eq!(text(t, row, "site_role"), u.site_role.as_str());
@@ -426,7 +426,7 @@ fn other_reports_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Rep
     let t = by_slug["datasource_inventory"];
     assert_eq!(t.rows.len(), d.datasources.len());
     for row in &t.rows {
-        let Some(Entity::Datasource(x)) = d.lookup(text(t, row, "datasource_id")) else { panic!() };
+        let Some(Entity::Datasource(x)) = d.lookup(text(t, row, "datasource_luid")) else { panic!() };
         let workbooks: BTreeSet<u32> =
             d.embedded_datasources.iter().filter(|e| e.published == Some(x)).map(|e| e.workbook).collect();
         assert_eq!(int(t, row, "downstream_workbooks"), Some(workbooks.len() as i64), "datasource {x}");
@@ -443,7 +443,7 @@ fn other_reports_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Rep
     let got: BTreeMap<Option<String>, i64> = t
         .rows
         .iter()
-        .map(|r| (r[column(t, "owner_id")].as_str().map(String::from), int(t, r, "findings").unwrap()))
+        .map(|r| (r[column(t, "owner_luid")].as_str().map(String::from), int(t, r, "findings").unwrap()))
         .collect();
     assert_eq!(got, expected);
 
@@ -457,13 +457,13 @@ fn other_reports_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Rep
     // schedule. (The stale rule does not depend on the usage window.)
     let t = by_slug["broken_extracts"];
     let m = handle.state.manifest();
-    let mut tasks: Vec<&str> = t.rows.iter().map(|r| text(t, r, "task_id")).collect();
+    let mut tasks: Vec<&str> = t.rows.iter().map(|r| text(t, r, "task_luid")).collect();
     tasks.sort_unstable();
     let mut planted: Vec<&str> = m.planted.broken_extracts.iter().map(|b| b.task_id.as_str()).collect();
     planted.sort_unstable();
     assert_eq!(tasks, planted, "broken_extracts task ids");
     for row in &t.rows {
-        let task = text(t, row, "task_id");
+        let task = text(t, row, "task_luid");
         let b = m.planted.broken_extracts.iter().find(|b| b.task_id == task).expect("a planted task");
         assert_eq!(text(t, row, "reason_codes"), b.reasons.join(", "));
         assert_eq!(int(t, row, "consecutive_failed_count"), Some(b.consecutive_failed_count as i64));
@@ -473,14 +473,14 @@ fn other_reports_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Rep
     // Missing fields: exactly the site's, each once, with exactly the sheets
     // and dashboards that break with it, from the site's lineage model.
     let t = by_slug["missing_fields"];
-    let mut fields: Vec<&str> = t.rows.iter().map(|r| text(t, r, "field_id")).collect();
+    let mut fields: Vec<&str> = t.rows.iter().map(|r| text(t, r, "field_metadata_id")).collect();
     fields.sort_unstable();
     let mut planted: Vec<&str> = m.planted.missing_fields.iter().map(|f| f.field_id.as_str()).collect();
     planted.sort_unstable();
     assert_eq!(fields, planted, "missing_fields field ids");
     let mut some_impact = false;
     for row in &t.rows {
-        let id = text(t, row, "field_id");
+        let id = text(t, row, "field_metadata_id");
         let f = m.planted.missing_fields.iter().find(|f| f.field_id == id).expect("a planted field");
         let (sheets, dashboards) = impact(d, id);
         assert!(sheets >= f.sheets.len(), "the direct users of {id} are among those that break");
@@ -523,7 +523,7 @@ fn window_edges(db: &Path, usage: &Definition, handle: &SimHandle) {
     assert!(t.rows.iter().all(|r| r[column(&t, "window_views")].is_null() && r[column(&t, "baseline_date")].is_null()));
     let t = sql::run(&read_only(db), usage, &vars(&[("unused_days", 10)])).unwrap();
     for row in &t.rows {
-        let Some(Entity::View(i)) = d.lookup(text(&t, row, "view_id")) else { panic!() };
+        let Some(Entity::View(i)) = d.lookup(text(&t, row, "view_luid")) else { panic!() };
         let u = d.views[i as usize].usage;
         assert_eq!(int(&t, row, "window_views"), Some(u.total_at(30) as i64 - u.total_at(0) as i64));
         assert_eq!(text(&t, row, "baseline_date"), "2026-01-01");
@@ -606,13 +606,13 @@ fn permissions_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Repor
     want.sort();
     let names = [
         "project_path",
-        "project_id",
+        "project_luid",
         "object_type",
-        "object_id",
+        "object_luid",
         "object_name",
         "scope",
         "grantee_type",
-        "grantee_id",
+        "grantee_luid",
         "grantee_name",
         "mode",
         "capabilities",

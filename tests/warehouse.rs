@@ -67,7 +67,7 @@ fn open(db: &Path) -> Connection {
     Connection::open_with_flags(db, Config::default().enable_autoload_extension(false).unwrap()).unwrap()
 }
 
-/// (view_id, total_view_count, created_at) → a views batch.
+/// (view_luid, total_view_count, created_at) → a views batch.
 fn views(rows: &[(&str, i64, Option<i64>)]) -> RecordBatch {
     let mut b = Rows::new("views");
     for (id, count, created) in rows {
@@ -83,6 +83,7 @@ fn views(rows: &[(&str, i64, Option<i64>)]) -> RecordBatch {
             created.map_or(V::Null, V::Time),
             V::Time(T1 - 60),
             (*count).into(),
+            V::Null,
         ])
         .unwrap();
     }
@@ -252,7 +253,7 @@ fn two_runs_keep_history_and_views_show_the_latest() {
 
     let conn = open(&dir.db());
     assert_eq!(
-        query(&conn, "SELECT view_id, total_view_count FROM views"),
+        query(&conn, "SELECT view_luid, total_view_count FROM views"),
         vec!["v1 | 15", "v2 | 5", "v4 | 1"],
         "the view shows run 2"
     );
@@ -263,7 +264,7 @@ fn two_runs_keep_history_and_views_show_the_latest() {
     );
     assert_eq!(query(&conn, "SELECT * FROM tags"), Vec::<String>::new(), "run 2 wrote tags, empty");
     assert_eq!(
-        query(&conn, "SELECT user_id, email FROM users"),
+        query(&conn, "SELECT user_luid, email FROM users"),
         vec!["alice | alice@example.com"],
         "run 2 skipped users"
     );
@@ -307,11 +308,11 @@ fn two_runs_keep_history_and_views_show_the_latest() {
         "WITH ranked AS (
              SELECT run_id, row_number() OVER (ORDER BY as_of DESC, run_id DESC) AS n FROM runs WHERE status = 'succeeded'
          ),
-         cur AS (SELECT view_id, total_view_count FROM hist_views JOIN ranked USING (run_id) WHERE n = 1),
-         prev AS (SELECT view_id, total_view_count FROM hist_views JOIN ranked USING (run_id) WHERE n = 2),
+         cur AS (SELECT view_luid, total_view_count FROM hist_views JOIN ranked USING (run_id) WHERE n = 1),
+         prev AS (SELECT view_luid, total_view_count FROM hist_views JOIN ranked USING (run_id) WHERE n = 2),
          final AS (
-             SELECT view_id, cur.total_view_count - coalesce(prev.total_view_count, 0) AS new_views
-             FROM cur LEFT JOIN prev USING (view_id)
+             SELECT view_luid, cur.total_view_count - coalesce(prev.total_view_count, 0) AS new_views
+             FROM cur LEFT JOIN prev USING (view_luid)
          )
          SELECT * FROM final",
     );
@@ -354,7 +355,7 @@ fn two_runs_keep_history_and_views_show_the_latest() {
         let rows = query(
             &conn,
             &format!(
-                "SELECT run_id, CAST(snapshot_date AS VARCHAR), typeof(snapshot_date), view_id, total_view_count \
+                "SELECT run_id, CAST(snapshot_date AS VARCHAR), typeof(snapshot_date), view_luid, total_view_count \
                  FROM read_parquet('{}', hive_partitioning = true)",
                 glob.display()
             ),
@@ -380,7 +381,7 @@ fn timestamps_and_nulls_round_trip() {
     w.commit(&[]).unwrap();
 
     let conn = open(&dir.db());
-    let mut stmt = conn.prepare("SELECT view_id, created_at, content_url FROM views ORDER BY view_id").unwrap();
+    let mut stmt = conn.prepare("SELECT view_luid, created_at, content_url FROM views ORDER BY view_luid").unwrap();
     let batches: Vec<RecordBatch> = stmt.query_arrow([]).unwrap().collect();
     let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
     let created = batch
@@ -393,7 +394,7 @@ fn timestamps_and_nulls_round_trip() {
     assert_eq!(got, times.to_vec());
     assert_eq!(batch.column(2).null_count(), 5);
     assert_eq!(
-        query(&conn, "SELECT view_id, CAST(created_at AS VARCHAR) FROM views"),
+        query(&conn, "SELECT view_luid, CAST(created_at AS VARCHAR) FROM views"),
         vec![
             "v0 | 1970-01-01 00:00:00+00",
             "v1 | 1969-12-31 00:00:00+00",
@@ -403,12 +404,12 @@ fn timestamps_and_nulls_round_trip() {
         ]
     );
     assert_eq!(
-        query(&conn, "SELECT typeof(created_at), typeof(total_view_count), typeof(view_id) FROM views LIMIT 1"),
+        query(&conn, "SELECT typeof(created_at), typeof(total_view_count), typeof(view_luid) FROM views LIMIT 1"),
         vec!["TIMESTAMP WITH TIME ZONE | BIGINT | VARCHAR"]
     );
     // NULL and empty text stay apart.
     assert_eq!(
-        query(&conn, "SELECT user_id, email IS NULL, coalesce(email, '-') FROM users"),
+        query(&conn, "SELECT user_luid, email IS NULL, coalesce(email, '-') FROM users"),
         vec!["bob | true | -", "carol | false | "]
     );
 
@@ -490,7 +491,7 @@ fn a_failed_write_fails_the_commit_and_keeps_nothing() {
     );
     let batch = RecordBatch::try_new(Arc::new(loose), columns).unwrap();
     let e = w.write("group_memberships", batch).unwrap_err().to_string();
-    assert!(e.contains("group_memberships") && e.contains("group_id") && e.contains("null"), "{e}");
+    assert!(e.contains("group_memberships") && e.contains("group_luid") && e.contains("null"), "{e}");
     w.write("views", views(&[("v1", 1, None)])).unwrap();
     let rows = w.commit(&[]).unwrap();
     assert_eq!(rows, BTreeMap::from([("views".into(), 1)]), "refused batches are not counted");
@@ -549,10 +550,10 @@ fn the_schema_is_idempotent_and_migrates() {
     w.commit(&[]).unwrap();
     let conn = open(&dir.db());
     assert_eq!(
-        query(&conn, "SELECT user_id, email, legacy FROM hist_users"),
+        query(&conn, "SELECT user_luid, email, legacy FROM hist_users"),
         vec!["alice | NULL | x", "dave | dave@example.com | NULL"]
     );
-    assert_eq!(query(&conn, "SELECT user_id, email FROM users"), vec!["dave | dave@example.com"]);
+    assert_eq!(query(&conn, "SELECT user_luid, email FROM users"), vec!["dave | dave@example.com"]);
     // The view has the schema's columns, in order.
     let t = schema::table("users").unwrap();
     let cols = query(&conn, "SELECT column_name, column_index FROM duckdb_columns() WHERE table_name = 'users'");

@@ -115,7 +115,7 @@ pub fn load_inputs(conn: &Connection, db: &Path, run: &RunRef, unused_days: i64)
 
     inputs.views = q.rows(
         "views",
-        "view_id, name, workbook_id, owner_id, sheet_type, created_at, total_view_count",
+        "view_luid, name, workbook_luid, owner_luid, sheet_type, created_at, total_view_count",
         |r| {
             Ok(View {
                 id: r.get(0)?,
@@ -130,7 +130,7 @@ pub fn load_inputs(conn: &Connection, db: &Path, run: &RunRef, unused_days: i64)
     )?;
     if let Some(b) = &inputs.baseline {
         let sql = format!(
-            "SELECT view_id, total_view_count FROM hist_views WHERE run_id = '{}'",
+            "SELECT view_luid, total_view_count FROM hist_views WHERE run_id = '{}'",
             b.run_id.replace('\'', "''")
         );
         inputs.baseline_totals = q.query(&sql, |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?.into_iter().collect();
@@ -144,16 +144,16 @@ pub fn load_inputs(conn: &Connection, db: &Path, run: &RunRef, unused_days: i64)
             created_at: unix_secs(r, 4)?,
         })
     };
-    let cols = |id: &str| format!("{id}, name, project_name, owner_id, created_at");
+    let cols = |id: &str| format!("{id}, name, project_name, owner_luid, created_at");
     inputs.workbooks =
-        q.rows("workbooks", &cols("workbook_id"), content)?.into_iter().map(|c| (c.id.clone(), c)).collect();
+        q.rows("workbooks", &cols("workbook_luid"), content)?.into_iter().map(|c| (c.id.clone(), c)).collect();
     inputs.datasources =
-        q.rows("datasources", &cols("datasource_id"), content)?.into_iter().map(|c| (c.id.clone(), c)).collect();
+        q.rows("datasources", &cols("datasource_luid"), content)?.into_iter().map(|c| (c.id.clone(), c)).collect();
     inputs.users = q
-        .rows("users", "user_id, coalesce(full_name, name)", |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+        .rows("users", "user_luid, coalesce(full_name, name)", |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
         .into_iter()
         .collect();
-    inputs.tasks = q.rows("extract_tasks", "task_id, schedule_id, target_type, target_id, consecutive_failed_count", |r| {
+    inputs.tasks = q.rows("extract_tasks", "task_luid, schedule_luid, target_type, target_luid, consecutive_failed_count", |r| {
         Ok(Task {
             id: r.get(0)?,
             schedule_id: r.get(1)?,
@@ -163,13 +163,13 @@ pub fn load_inputs(conn: &Connection, db: &Path, run: &RunRef, unused_days: i64)
         })
     })?;
     inputs.schedules = q
-        .rows("schedules", "schedule_id, name, state, interval_hours", |r| {
+        .rows("schedules", "schedule_luid, name, state, interval_hours", |r| {
             Ok((r.get::<_, String>(0)?, Schedule { name: r.get(1)?, state: r.get(2)?, interval_hours: r.get(3)? }))
         })?
         .into_iter()
         .collect();
     inputs.published_refresh = q
-        .rows("published_datasources", "luid, extract_last_refresh_time", |r| {
+        .rows("published_datasources", "datasource_luid, extract_last_refresh_time", |r| {
             Ok((r.get::<_, String>(0)?, unix_secs(r, 1)?))
         })?
         .into_iter()
@@ -178,7 +178,7 @@ pub fn load_inputs(conn: &Connection, db: &Path, run: &RunRef, unused_days: i64)
     // datasources reached through a published one have no extract of their own.
     for (wb, t) in q.rows(
         "embedded_datasources",
-        "workbook_id, extract_last_refresh_time WHERE coalesce(has_extracts, false)",
+        "workbook_luid, extract_last_refresh_time WHERE coalesce(has_extracts, false)",
         |r| Ok((r.get::<_, String>(0)?, unix_secs(r, 1)?)),
     )? {
         let slot = inputs.workbook_refresh.entry(wb).or_insert(None);
@@ -199,7 +199,7 @@ pub fn load_inputs(conn: &Connection, db: &Path, run: &RunRef, unused_days: i64)
     )?;
     for w in q.rows(
         "data_quality_warnings",
-        "warning_id, asset_id, value, message, is_elevated WHERE is_active AND asset_id IS NOT NULL",
+        "warning_metadata_id, asset_metadata_id, value, message, is_elevated WHERE is_active AND asset_metadata_id IS NOT NULL",
         |r| {
             Ok(Warning {
                 id: r.get(0)?,

@@ -63,7 +63,8 @@ pub struct Finding {
     /// `dashboard`, `datasource`, `workbook` or `field`.
     pub asset_kind: &'static str,
     /// REST LUID for dashboards (views), workbooks and published
-    /// datasources; Metadata API id for fields.
+    /// datasources; Metadata API id for fields. The warehouse keeps the two
+    /// apart: [`Finding::asset_luid`], [`Finding::asset_metadata_id`].
     pub asset_id: String,
     pub asset_name: Option<String>,
     pub workbook_id: Option<String>,
@@ -72,6 +73,32 @@ pub struct Finding {
     pub owner_name: Option<String>,
     pub reason: String,
     pub evidence: serde_json::Value,
+}
+
+impl Finding {
+    /// The asset's LUID: every kind of asset but a field has one.
+    pub fn asset_luid(&self) -> Option<&str> {
+        (self.asset_kind != "field").then_some(self.asset_id.as_str())
+    }
+
+    /// The asset's Metadata API id, for a field (which has no LUID).
+    pub fn asset_metadata_id(&self) -> Option<&str> {
+        (self.asset_kind == "field").then_some(self.asset_id.as_str())
+    }
+
+    /// The extract refresh task a broken_extract finding is about.
+    pub fn task_luid(&self) -> Option<&str> {
+        self.evidence.get("task_id").and_then(|t| t.as_str())
+    }
+
+    /// The detector's reasons as codes, for filtering without reading the
+    /// evidence: a broken extract's `reasons`, a missing field's `kind`.
+    pub fn reason_codes(&self) -> Vec<&str> {
+        match self.evidence.get("reasons").and_then(|r| r.as_array()) {
+            Some(reasons) => reasons.iter().filter_map(|r| r.as_str()).collect(),
+            None => self.evidence.get("kind").and_then(|k| k.as_str()).into_iter().collect(),
+        }
+    }
 }
 
 /// Runs every detector. Findings come out sorted by detector, severity
@@ -107,12 +134,14 @@ pub fn write(db: &Path, parquet: Option<&Path>, run: &RunRef, findings: &[Findin
     let mut rows = Rows::new("findings");
     for f in findings {
         let evidence = f.evidence.to_string();
+        let codes = f.reason_codes().join(",");
         rows.push(&[
             f.finding_id.as_str().into(),
             f.detector.into(),
             f.severity.as_str().into(),
             f.asset_kind.into(),
-            f.asset_id.as_str().into(),
+            f.asset_luid().into(),
+            f.asset_metadata_id().into(),
             f.asset_name.as_deref().into(),
             f.workbook_id.as_deref().into(),
             f.project_name.as_deref().into(),
@@ -120,6 +149,8 @@ pub fn write(db: &Path, parquet: Option<&Path>, run: &RunRef, findings: &[Findin
             f.owner_name.as_deref().into(),
             f.reason.as_str().into(),
             evidence.as_str().into(),
+            f.task_luid().into(),
+            Some(codes.as_str()).filter(|c| !c.is_empty()).into(),
         ])?;
     }
     warehouse::write_derived(db, parquet, run, "findings", vec![rows.finish()])

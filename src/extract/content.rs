@@ -1,6 +1,8 @@
 //! Workbooks, views (with lifetime usage) and published datasources, and
 //! their tags.
 
+use std::collections::HashMap;
+
 use super::json::{boolean, int, nested, req, tags, text, time};
 use super::{Ctx, List, Stream};
 use crate::tableau::rest::list_all;
@@ -44,6 +46,20 @@ impl Workbooks {
     }
 }
 
+/// The site's pages, `https://server/#/site/<site>` (`https://server/#` on
+/// the default site), from a workbook's page `…/workbooks/<n>`.
+fn site_page(workbook_page: &str) -> Option<&str> {
+    workbook_page.rsplit_once("/workbooks/").map(|(site, _)| site)
+}
+
+/// A view's page. The REST API lists none for views, but the web client
+/// shows a view at `<site pages>/views/<workbook>/<view>`, the view's
+/// content URL (`<workbook>/sheets/<view>`) without `sheets`.
+fn view_page(site_page: &str, content_url: &str) -> Option<String> {
+    let (workbook, view) = content_url.split_once("/sheets/")?;
+    Some(format!("{site_page}/views/{workbook}/{view}"))
+}
+
 stream!(Views, "views", ["views", "tags"]);
 
 impl Views {
@@ -51,6 +67,11 @@ impl Views {
         let usage = [("includeUsageStatistics", "true".to_string())];
         let items = list_all(&ctx.client, &ctx.client.site_path("views"), "views", "view", &usage).await?;
         ctx.progress(self.name(), items.len() as u64);
+        let workbooks = ctx.list(List::Workbooks).await?;
+        let site_pages: HashMap<&str, &str> = workbooks
+            .iter()
+            .filter_map(|w| Some((text(w, "id")?, site_page(text(w, "webpageUrl")?)?)))
+            .collect();
         let mut rows = Rows::new("views");
         let mut tag_rows = Rows::new("tags");
         for v in &items {
@@ -59,17 +80,20 @@ impl Views {
                 .get("usage")
                 .and_then(|u| int(u, "totalViewCount"))
                 .ok_or_else(|| anyhow::anyhow!("view {id} has no usage.totalViewCount"))?;
+            let workbook = nested(v, "workbook", "id").ok_or_else(|| anyhow::anyhow!("view {id} has no workbook"))?;
+            let page = site_pages.get(workbook).zip(text(v, "contentUrl")).and_then(|(site, url)| view_page(site, url));
             rows.push(&[
                 id.into(),
                 req(v, "name", "view")?.into(),
                 text(v, "contentUrl").into(),
-                nested(v, "workbook", "id").ok_or_else(|| anyhow::anyhow!("view {id} has no workbook"))?.into(),
+                workbook.into(),
                 nested(v, "owner", "id").into(),
                 nested(v, "project", "id").into(),
                 text(v, "sheetType").into(),
                 time(v, "createdAt"),
                 time(v, "updatedAt"),
                 V::Int(views),
+                page.as_ref().into(),
             ])?;
             push_tags(&mut tag_rows, "view", id, v)?;
         }
@@ -103,10 +127,30 @@ impl Datasources {
                 boolean(d, "encryptExtracts").into(),
                 time(d, "createdAt"),
                 time(d, "updatedAt"),
+                text(d, "webpageUrl").into(),
             ])?;
             push_tags(&mut tag_rows, "datasource", id, d)?;
         }
         ctx.emit(self.name(), rows)?;
         ctx.emit(self.name(), tag_rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn view_pages_follow_the_web_client() {
+        let site = site_page("https://tab.example.com/#/site/sales/workbooks/1234").unwrap();
+        assert_eq!(site, "https://tab.example.com/#/site/sales");
+        assert_eq!(
+            view_page(site, "Superstore/sheets/Overview").as_deref(),
+            Some("https://tab.example.com/#/site/sales/views/Superstore/Overview")
+        );
+        let default = site_page("https://tab.example.com/#/workbooks/7").unwrap();
+        assert_eq!(view_page(default, "W/sheets/V").as_deref(), Some("https://tab.example.com/#/views/W/V"));
+        assert_eq!(view_page(site, "no-sheet-part"), None);
+        assert_eq!(site_page("https://tab.example.com/other"), None);
     }
 }

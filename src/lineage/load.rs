@@ -64,26 +64,26 @@ fn nodes_cte(run: &RunRef, scope: Scope) -> String {
     let t = |name: &str| table_at(schema::table(name).expect("a schema table"), run);
     let k = |kind: Kind| kind_no(kind);
     let parts = [
-        format!("SELECT {}, database_id, luid, name, NULL, NULL FROM {}", k(Kind::Database), t("database_servers")),
+        format!("SELECT {}, database_metadata_id, database_luid, name, NULL, NULL FROM {}", k(Kind::Database), t("database_servers")),
         format!(
-            "SELECT CASE WHEN kind = 'custom_sql' THEN {} ELSE {} END, table_id, luid, name, NULL, NULL FROM {}",
+            "SELECT CASE WHEN kind = 'custom_sql' THEN {} ELSE {} END, table_metadata_id, table_luid, name, NULL, NULL FROM {}",
             k(Kind::CustomSql),
             k(Kind::Table),
             t("database_tables")
         ),
         format!(
-            "SELECT {}, column_id, luid, name, NULL, NULL FROM {}{}",
+            "SELECT {}, column_metadata_id, column_luid, name, NULL, NULL FROM {}{}",
             k(Kind::Column),
             t("columns"),
             scope.only_full()
         ),
-        format!("SELECT {}, datasource_id, luid, name, NULL, NULL FROM {}", k(Kind::PublishedDatasource), t("published_datasources")),
-        format!("SELECT {}, datasource_id, NULL, name, NULL, NULL FROM {}", k(Kind::EmbeddedDatasource), t("embedded_datasources")),
-        format!("SELECT {}, field_id, NULL, name, kind, formula FROM {}{}", k(Kind::Field), t("fields"), scope.only_full()),
-        format!("SELECT {}, sheet_id, luid, name, NULL, NULL FROM {}", k(Kind::Sheet), t("sheets")),
-        format!("SELECT {}, dashboard_id, luid, name, NULL, NULL FROM {}", k(Kind::Dashboard), t("dashboards")),
-        format!("SELECT {}, workbook_id, NULL, name, NULL, NULL FROM {}", k(Kind::Workbook), t("workbooks")),
-        format!("SELECT {}, project_id, NULL, name, NULL, NULL FROM {}", k(Kind::Project), t("projects")),
+        format!("SELECT {}, datasource_metadata_id, datasource_luid, name, NULL, NULL FROM {}", k(Kind::PublishedDatasource), t("published_datasources")),
+        format!("SELECT {}, datasource_metadata_id, NULL, name, NULL, NULL FROM {}", k(Kind::EmbeddedDatasource), t("embedded_datasources")),
+        format!("SELECT {}, field_metadata_id, NULL, name, kind, formula FROM {}{}", k(Kind::Field), t("fields"), scope.only_full()),
+        format!("SELECT {}, sheet_metadata_id, sheet_luid, name, NULL, NULL FROM {}", k(Kind::Sheet), t("sheets")),
+        format!("SELECT {}, dashboard_metadata_id, dashboard_luid, name, NULL, NULL FROM {}", k(Kind::Dashboard), t("dashboards")),
+        format!("SELECT {}, workbook_luid, NULL, name, NULL, NULL FROM {}", k(Kind::Workbook), t("workbooks")),
+        format!("SELECT {}, project_luid, NULL, name, NULL, NULL FROM {}", k(Kind::Project), t("projects")),
     ];
     format!("all_nodes (k, id, luid, name, subtype, formula) AS ({})", parts.join(" UNION ALL "))
 }
@@ -97,32 +97,32 @@ fn edges_cte(run: &RunRef, scope: Scope) -> String {
     let parts = [
         // Containers downstream of their contents: a project holds workbooks,
         // a workbook its sheets and dashboards, a datasource its fields.
-        format!("SELECT project_id, parent_project_id, {contains} FROM {} WHERE parent_project_id IS NOT NULL", t("projects")),
-        format!("SELECT workbook_id, project_id, {contains} FROM {} WHERE project_id IS NOT NULL", t("workbooks")),
-        format!("SELECT datasource_id, project_id, {contains} FROM {} WHERE project_id IS NOT NULL", t("datasources")),
-        format!("SELECT database_id, table_id, {contains} FROM {} WHERE database_id IS NOT NULL", t("database_tables")),
-        format!("SELECT table_id, column_id, {contains} FROM {}{}", t("columns"), scope.only_full()),
-        format!("SELECT datasource_id, workbook_id, {contains} FROM {}", t("embedded_datasources")),
-        format!("SELECT datasource_id, field_id, {contains} FROM {}{}", t("fields"), scope.only_full()),
-        format!("SELECT content_id, workbook_id, {contains} FROM {}", t("workbook_contents")),
-        format!("SELECT sheet_id, dashboard_id, {contains} FROM {}", t("dashboard_sheets")),
-        format!("SELECT field_id, sheet_id, {reads} FROM {}{}", t("sheet_fields"), scope.only_full()),
-        format!("SELECT column_id, field_id, {reads} FROM {}{}", t("field_columns"), scope.only_full()),
+        format!("SELECT project_luid, parent_project_luid, {contains} FROM {} WHERE parent_project_luid IS NOT NULL", t("projects")),
+        format!("SELECT workbook_luid, project_luid, {contains} FROM {} WHERE project_luid IS NOT NULL", t("workbooks")),
+        format!("SELECT datasource_luid, project_luid, {contains} FROM {} WHERE project_luid IS NOT NULL", t("datasources")),
+        format!("SELECT database_metadata_id, table_metadata_id, {contains} FROM {} WHERE database_metadata_id IS NOT NULL", t("database_tables")),
+        format!("SELECT table_metadata_id, column_metadata_id, {contains} FROM {}{}", t("columns"), scope.only_full()),
+        format!("SELECT datasource_metadata_id, workbook_luid, {contains} FROM {}", t("embedded_datasources")),
+        format!("SELECT datasource_metadata_id, field_metadata_id, {contains} FROM {}{}", t("fields"), scope.only_full()),
+        format!("SELECT content_metadata_id, workbook_luid, {contains} FROM {}", t("workbook_contents")),
+        format!("SELECT sheet_metadata_id, dashboard_metadata_id, {contains} FROM {}", t("dashboard_sheets")),
+        format!("SELECT field_metadata_id, sheet_metadata_id, {reads} FROM {}{}", t("sheet_fields"), scope.only_full()),
+        format!("SELECT column_metadata_id, field_metadata_id, {reads} FROM {}{}", t("field_columns"), scope.only_full()),
         format!(
-            "SELECT upstream_field_id, field_id, CASE WHEN relation = 'remote' THEN {remote} ELSE {references} END FROM {}{}",
+            "SELECT upstream_field_metadata_id, field_metadata_id, CASE WHEN relation = 'remote' THEN {remote} ELSE {references} END FROM {}{}",
             t("field_fields"),
             scope.only_full()
         ),
         // Without fields, a sheet reads the datasources whose fields it shows.
         format!(
-            "SELECT DISTINCT f.datasource_id, s.sheet_id, {reads} FROM {} s JOIN {} f ON f.field_id = s.field_id{}",
+            "SELECT DISTINCT f.datasource_metadata_id, s.sheet_metadata_id, {reads} FROM {} s JOIN {} f ON f.field_metadata_id = s.field_metadata_id{}",
             t("sheet_fields"),
             t("fields"),
             scope.only_assets()
         ),
-        format!("SELECT published_datasource_id, embedded_datasource_id, {remote} FROM {}", t("embedded_published_datasources")),
+        format!("SELECT published_datasource_metadata_id, embedded_datasource_metadata_id, {remote} FROM {}", t("embedded_published_datasources")),
         // Several streams may report the same datasource → table pair.
-        format!("SELECT DISTINCT table_id, datasource_id, {reads} FROM {}", t("datasource_tables")),
+        format!("SELECT DISTINCT table_metadata_id, datasource_metadata_id, {reads} FROM {}", t("datasource_tables")),
     ];
     format!("edges (a, b, rel) AS ({})", parts.join(" UNION ALL "))
 }

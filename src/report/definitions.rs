@@ -11,7 +11,7 @@
 //! -- description: Dashboards with no views in the usage window,
 //! --   continued on indented lines.
 //! -- columns:
-//! --   dashboard_id: REST id of the dashboard view
+//! --   dashboard_luid: REST id (LUID) of the dashboard's view
 //! --   lifetime_views: views since publication,
 //! --     continued on deeper-indented lines
 //! SELECT ...

@@ -59,7 +59,7 @@ pub fn generate(o: &Options) -> anyhow::Result<Generated> {
     let mut counts: Vec<FindingCount> = Vec::new();
     let mut flagged: HashSet<String> = HashSet::new();
     {
-        let mut stmt = conn.prepare("SELECT detector, severity, asset_id, evidence FROM findings")?;
+        let mut stmt = conn.prepare("SELECT detector, severity, coalesce(asset_luid, asset_metadata_id), evidence FROM findings")?;
         let mut rows = stmt.query([])?;
         let mut by: BTreeMap<(String, String), i64> = BTreeMap::new();
         while let Some(r) = rows.next()? {

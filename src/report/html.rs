@@ -201,6 +201,10 @@ struct ReportView<'a> {
     /// `number` when every non-null cell of the column is a number, else
     /// `text`: how the script sorts it.
     types: Vec<&'static str>,
+    /// Per column, what the script makes of it ([`column_roles`]).
+    roles: Vec<&'static str>,
+    /// Per column, the column holding the page its cells link to.
+    links: Vec<Option<usize>>,
     row_count: usize,
     /// The rows ([`ReportData`]), packed.
     data: Value,
@@ -235,6 +239,7 @@ fn report_view(index: usize, r: &ReportTable) -> ReportView<'_> {
         })
         .collect();
     let cols = (0..width).map(|c| encode_column(r.rows.iter().map(|row| row.get(c).unwrap_or(&NULL)))).collect();
+    let (roles, links) = column_roles(&r.columns);
     ReportView {
         dom_id: format!("report-data-{index}"),
         slug: &r.slug,
@@ -242,9 +247,31 @@ fn report_view(index: usize, r: &ReportTable) -> ReportView<'_> {
         description: &r.description,
         columns: &r.columns,
         types,
+        roles,
+        links,
         row_count: r.rows.len(),
         data: Value::from_safe_string(pack(&ReportData { n: r.rows.len(), cols })),
     }
+}
+
+/// What each column is to the page, by its name. `X_url` beside `X_name`
+/// is the page of the asset named there: not shown, its cells make the name
+/// a link (a name reads better than a 36-character id). `…_luid` and
+/// `…_metadata_id` are ids: shown narrow, whole on hover. Returns the roles
+/// (`url`, `id` or empty) and, for each name column, its URL column.
+pub fn column_roles(columns: &[ReportColumn]) -> (Vec<&'static str>, Vec<Option<usize>>) {
+    let position = |name: &str| columns.iter().position(|c| c.name == name);
+    let mut roles = vec![""; columns.len()];
+    let mut links = vec![None; columns.len()];
+    for (i, c) in columns.iter().enumerate() {
+        if let Some(name) = c.name.strip_suffix("_url").and_then(|stem| position(&format!("{stem}_name"))) {
+            roles[i] = "url";
+            links[name] = Some(i);
+        } else if c.name.ends_with("_luid") || c.name.ends_with("_metadata_id") {
+            roles[i] = "id";
+        }
+    }
+    (roles, links)
 }
 
 /// JSON, gzipped, base64-encoded: the contents of a `gzip-base64` data block.
@@ -376,4 +403,21 @@ fn intern<'a>(s: &'a str, table: &mut Vec<&'a str>, index: &mut HashMap<&'a str,
         table.push(s);
         table.len() as u32 - 1
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col(name: &str) -> ReportColumn {
+        ReportColumn { name: name.into(), description: String::new() }
+    }
+
+    #[test]
+    fn a_url_column_links_the_name_beside_it() {
+        let cols = ["view_name", "view_url", "view_luid", "field_metadata_id", "orphan_url", "project_name", "run_id"];
+        let (roles, links) = column_roles(&cols.map(col));
+        assert_eq!(roles, ["", "url", "id", "id", "", "", ""]);
+        assert_eq!(links, [Some(1), None, None, None, None, None, None]);
+    }
 }

@@ -236,6 +236,7 @@ mod tests {
             V::Time(1_767_268_800),
             V::Null,
             count,
+            V::Null,
         ]
     }
 
@@ -294,7 +295,7 @@ mod tests {
         let mut row = view_row("v1", V::Int(1));
         row[0] = V::Null;
         let e = rows.push(&row).unwrap_err().to_string();
-        assert!(e.contains("view_id"), "{e}");
+        assert!(e.contains("view_luid"), "{e}");
         assert!(rows.is_empty());
     }
 
@@ -302,7 +303,7 @@ mod tests {
     fn wrong_arity_is_an_error() {
         let mut rows = Rows::new("group_memberships");
         let e = rows.push(&["g".into()]).unwrap_err().to_string();
-        assert!(e.contains("group_memberships") && e.contains("user_id") && e.contains("row 1"), "{e}");
+        assert!(e.contains("group_memberships") && e.contains("user_luid") && e.contains("row 1"), "{e}");
         let e = rows.push(&["g".into(), "u".into(), "x".into()]).unwrap_err().to_string();
         assert!(e.contains("group_memberships") && e.contains("row 1") && e.contains("3 values for 2 columns"), "{e}");
         rows.push(&["g".into(), "u".into()]).unwrap();

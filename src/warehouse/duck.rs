@@ -8,8 +8,9 @@
 //! - view `T`: the columns of `T` (in schema order) from the latest succeeded
 //!   run that wrote `T`, so a run that skips `T` (`--only`) does not blank it.
 //!
-//! plus `runs` (one row per run, succeeded or failed) and `run_tables` (the
-//! tables each succeeded run wrote, with row counts).
+//! plus `runs` (one row per run, succeeded or failed), `run_tables` (the
+//! tables each succeeded run wrote, with row counts) and `schema_version`
+//! (see `migrate.rs`).
 //!
 //! Type mapping: Text → VARCHAR, Int → BIGINT, Bool → BOOLEAN, Time →
 //! TIMESTAMPTZ. The Arrow appender maps `Timestamp(_, Some(tz))` to
@@ -33,7 +34,8 @@ use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 use duckdb::{params, Config, Connection};
 
-use super::schema::{Kind, Table, TABLES};
+use super::migrate;
+use super::schema::{self, Kind, Table, TABLES};
 use super::{RunInfo, WarehouseError};
 
 /// The DuckDB type a column kind is stored as.
@@ -173,6 +175,13 @@ impl Duck {
         Ok(duck)
     }
 
+    /// Brings the warehouse file's schema up to date and closes it, for a
+    /// reader that found it written by an older TRM (readers open the file
+    /// read-only, so cannot migrate it themselves).
+    pub fn upgrade(path: &Path) -> Result<(), WarehouseError> {
+        Duck::open(path)?.rollback()
+    }
+
     fn exec(&self, sql: &str, what: &str) -> Result<(), WarehouseError> {
         self.conn.execute_batch(sql).map_err(|e| duck_err(&self.path, what, e))
     }
@@ -194,6 +203,23 @@ impl Duck {
 
     fn migrate_in_transaction(&self) -> Result<(), WarehouseError> {
         self.exec(RUNS_DDL, "cannot create the runs tables")?;
+        self.exec(migrate::VERSION_DDL, "cannot create the schema_version table")?;
+        let existing = self.existing_columns()?;
+        let from = migrate::current(self.recorded_version()?, !existing.is_empty());
+        if from > schema::VERSION {
+            return Err(WarehouseError::Schema {
+                path: self.path.clone(),
+                message: format!(
+                    "the warehouse has schema version {from}, newer than this TRM's {}; use a newer TRM",
+                    schema::VERSION
+                ),
+            });
+        }
+        let renames = migrate::renames(from, &existing);
+        if !renames.is_empty() {
+            tracing::info!(db = %self.path.display(), from, to = schema::VERSION, "migrating the warehouse schema");
+            self.exec(&renames, "cannot rename the columns of an older warehouse")?;
+        }
         let existing = self.existing_columns()?;
         let mut sql = String::new();
         for table in TABLES {
@@ -220,14 +246,27 @@ impl Duck {
                     Some(_) => {}
                 }
             }
+            // Columns the schema lost, or made optional, accept NULL.
             for (name, (_, nullable)) in have {
-                if name != "run_id" && !nullable && table.column(name).is_none() {
+                if name != "run_id" && !nullable && table.column(name).is_none_or(|c| c.nullable) {
                     sql += &format!("ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL;\n", ident(&hist), ident(name));
                 }
             }
+        }
+        self.exec(&sql, "cannot create or migrate the schema")?;
+        let mut sql = migrate::fixups(from, &existing);
+        for table in TABLES {
             sql += &view_ddl(table);
         }
+        sql += &migrate::record(from);
         self.exec(&sql, "cannot create or migrate the schema")
+    }
+
+    /// The highest version in `schema_version`, if any.
+    fn recorded_version(&self) -> Result<Option<i64>, WarehouseError> {
+        self.conn
+            .query_row("SELECT max(version) FROM schema_version", [], |r| r.get::<_, Option<i64>>(0))
+            .map_err(|e| duck_err(&self.path, "cannot read the schema version", e))
     }
 
     /// hist table → column → (catalog type, nullable).
@@ -366,7 +405,7 @@ mod tests {
     fn ddl_quotes_names_and_marks_required_columns() {
         let ddl = table_ddl(schema::table("views").unwrap());
         assert!(ddl.contains("CREATE TABLE IF NOT EXISTS \"hist_views\""), "{ddl}");
-        assert!(ddl.contains("\"view_id\" VARCHAR NOT NULL"), "{ddl}");
+        assert!(ddl.contains("\"view_luid\" VARCHAR NOT NULL"), "{ddl}");
         assert!(ddl.contains("\"created_at\" TIMESTAMPTZ,"), "{ddl}");
         assert!(ddl.contains("\"total_view_count\" BIGINT NOT NULL"), "{ddl}");
         assert!(ddl.contains("CREATE OR REPLACE VIEW \"views\""), "{ddl}");

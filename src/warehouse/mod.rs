@@ -11,6 +11,7 @@
 //!   or killed run leaves the warehouse exactly as it was.
 //! - `duck.rs`: the DuckDB layout (`hist_T` tables, `T` views, `runs`,
 //!   `run_tables`), type mapping and migration.
+//! - `migrate.rs`: schema versions, and what changed between them.
 //! - `parquet_files.rs`: the Parquet layout.
 //! - `lock.rs`: waiting, up to `--lock-timeout`, while another process
 //!   (an analyst's `duckdb` session) holds the file.
@@ -19,6 +20,7 @@ mod batch;
 mod derived;
 mod duck;
 mod lock;
+mod migrate;
 mod parquet_files;
 pub mod read;
 pub mod schema;
@@ -416,7 +418,7 @@ mod tests {
         let table = schema::table("group_memberships").unwrap();
         let batch = Rows::new("groups").finish();
         let e = conform(table, batch).unwrap_err().to_string();
-        assert!(e.contains("group_memberships") && e.contains("group_id"), "{e}");
+        assert!(e.contains("group_memberships") && e.contains("group_luid"), "{e}");
         let ok = Rows::new("group_memberships").finish();
         assert!(conform(table, ok).is_ok());
     }

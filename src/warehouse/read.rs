@@ -22,16 +22,25 @@ pub struct RunRef {
 }
 
 /// Opens an existing warehouse read-only, so a reader never blocks on or
-/// disturbs a file an extraction is writing... and never creates one.
+/// disturbs a file an extraction is writing... and never creates one. A
+/// warehouse written by an older TRM is migrated first (briefly read-write).
 pub fn open(db: &Path) -> Result<Connection, WarehouseError> {
     if !db.exists() {
         return Err(WarehouseError::Missing { path: db.to_owned() });
     }
     let err = |what: &str, source| WarehouseError::Duck { path: db.to_owned(), what: what.into(), source };
-    let conn = super::lock::open_waiting(db, || {
-        let config = Config::default().access_mode(AccessMode::ReadOnly)?.enable_autoload_extension(false)?;
-        Connection::open_with_flags(db, config)
-    })?;
+    let connect = || {
+        super::lock::open_waiting(db, || {
+            let config = Config::default().access_mode(AccessMode::ReadOnly)?.enable_autoload_extension(false)?;
+            Connection::open_with_flags(db, config)
+        })
+    };
+    let mut conn = connect()?;
+    if super::migrate::outdated(&conn).map_err(|e| err("cannot read the schema version", e))? {
+        drop(conn);
+        super::duck::Duck::upgrade(db)?;
+        conn = connect()?;
+    }
     // Readers join and sort million-row tables (the lineage graph): cap
     // DuckDB's buffers so TRM stays within a modest footprint, spilling to
     // the system temporary directory (the warehouse's may be read-only).

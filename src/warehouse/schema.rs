@@ -2,9 +2,19 @@
 //! nullability. The batch builders, the DuckDB DDL and the Parquet writer
 //! all derive from these definitions, so they cannot drift.
 //!
-//! Conventions: ids are Tableau's (REST LUIDs for REST entities, Metadata
-//! API ids for lineage entities, with the LUID alongside where Tableau has
-//! one); times are UTC; edge tables are named `<from>_<to>s`.
+//! Conventions:
+//! - A column's name says which id space its value is in, and one name means
+//!   one thing in every table:
+//!   - `<thing>_luid`: a LUID, the id the REST API uses (and the Metadata
+//!     API's `luid` field), e.g. `workbook_luid`, `datasource_luid`;
+//!   - `<thing>_metadata_id`: a Metadata API (GraphQL) `id`, which the REST
+//!     API never shows, e.g. `field_metadata_id`;
+//!   - `<thing>_id`: TRM's own ids (`run_id`, `finding_id`).
+//!
+//!   So `datasources` (REST) and `published_datasources` (Metadata API) join
+//!   on `datasource_luid`, and Metadata API entities carry their LUID beside
+//!   their `_metadata_id` wherever Tableau has one.
+//! - Times are UTC; edge tables are named `<from>_<to>s`.
 
 use std::sync::Arc;
 
@@ -85,120 +95,198 @@ macro_rules! table {
 
 pub const TABLES: &[Table] = &[
     // --- REST: the site and its people -------------------------------------------------
-    table!("sites", "A site.", [req("site_id", Text), req("name", Text), req("content_url", Text)]),
+    table!("sites", "A site.", [req("site_luid", Text), req("name", Text), req("content_url", Text)]),
     table!("projects", "A project; nested projects name their parent.", [
-        req("project_id", Text), req("name", Text), opt("description", Text), opt("parent_project_id", Text),
-        opt("owner_id", Text), req("content_permissions", Text), opt("created_at", Time), opt("updated_at", Time),
+        req("project_luid", Text), req("name", Text), opt("description", Text), opt("parent_project_luid", Text),
+        opt("owner_luid", Text), req("content_permissions", Text), opt("created_at", Time), opt("updated_at", Time),
     ]),
     table!("users", "A user of the site.", [
-        req("user_id", Text), req("name", Text), opt("full_name", Text), opt("email", Text), req("site_role", Text),
+        req("user_luid", Text), req("name", Text), opt("full_name", Text), opt("email", Text), req("site_role", Text),
         opt("auth_setting", Text), opt("last_login", Time),
     ]),
-    table!("groups", "A group of users.", [req("group_id", Text), req("name", Text), opt("domain", Text)]),
-    table!("group_memberships", "A user in a group.", [req("group_id", Text), req("user_id", Text)]),
+    table!("groups", "A group of users.", [req("group_luid", Text), req("name", Text), opt("domain", Text)]),
+    table!("group_memberships", "A user in a group.", [req("group_luid", Text), req("user_luid", Text)]),
     // --- REST: content ------------------------------------------------------------------
-    table!("workbooks", "A workbook.", [
-        req("workbook_id", Text), req("name", Text), opt("description", Text), opt("content_url", Text),
-        opt("webpage_url", Text), opt("project_id", Text), opt("project_name", Text), opt("owner_id", Text),
+    table!("workbooks", "A workbook. webpage_url is its page on the Tableau server.", [
+        req("workbook_luid", Text), req("name", Text), opt("description", Text), opt("content_url", Text),
+        opt("webpage_url", Text), opt("project_luid", Text), opt("project_name", Text), opt("owner_luid", Text),
         opt("show_tabs", Bool), opt("size", Int), opt("created_at", Time), opt("updated_at", Time),
     ]),
-    table!("views", "A view (sheet, dashboard or story) with its lifetime usage at extract time.", [
-        req("view_id", Text), req("name", Text), opt("content_url", Text), req("workbook_id", Text),
-        opt("owner_id", Text), opt("project_id", Text), opt("sheet_type", Text), opt("created_at", Time),
-        opt("updated_at", Time), req("total_view_count", Int),
+    table!("views", "A view (sheet, dashboard or story) with its lifetime usage at extract time. webpage_url is its page on the Tableau server, built from its workbook's page and its content_url (the REST API lists no page for views).", [
+        req("view_luid", Text), req("name", Text), opt("content_url", Text), req("workbook_luid", Text),
+        opt("owner_luid", Text), opt("project_luid", Text), opt("sheet_type", Text), opt("created_at", Time),
+        opt("updated_at", Time), req("total_view_count", Int), opt("webpage_url", Text),
     ]),
-    table!("datasources", "A published datasource as the REST API lists it.", [
-        req("datasource_id", Text), req("name", Text), opt("description", Text), opt("content_url", Text),
-        opt("type", Text), opt("size", Int), opt("project_id", Text), opt("project_name", Text),
-        opt("owner_id", Text), opt("has_extracts", Bool), opt("is_certified", Bool), opt("encrypt_extracts", Bool),
-        opt("created_at", Time), opt("updated_at", Time),
+    table!("datasources", "A published datasource as the REST API lists it; published_datasources is the Metadata API's view of it (join on datasource_luid). webpage_url is its page on the Tableau server.", [
+        req("datasource_luid", Text), req("name", Text), opt("description", Text), opt("content_url", Text),
+        opt("type", Text), opt("size", Int), opt("project_luid", Text), opt("project_name", Text),
+        opt("owner_luid", Text), opt("has_extracts", Bool), opt("is_certified", Bool), opt("encrypt_extracts", Bool),
+        opt("created_at", Time), opt("updated_at", Time), opt("webpage_url", Text),
     ]),
-    table!("tags", "A tag on a workbook, view or datasource.", [
-        req("asset_type", Text), req("asset_id", Text), req("tag", Text),
+    table!("tags", "A tag on a workbook, view or datasource (asset_luid is the workbook_luid, view_luid or datasource_luid).", [
+        req("asset_type", Text), req("asset_luid", Text), req("tag", Text),
     ]),
     // --- REST: permissions ---------------------------------------------------------------
-    table!("permissions", "An explicit permission grant: one capability a user or group is allowed or denied on a project, workbook or published datasource (scope `item`), or in a project's default rules for its workbooks or datasources (scope `default_workbooks`, `default_datasources`). project_id is the project the object is in (for a project, itself). Workbooks and datasources in a locked project (projects.content_permissions LockedToProject or LockedToProjectWithoutNested) have no item rows: their rules are that project's default rules.", [
-        req("object_type", Text), req("object_id", Text), opt("project_id", Text), req("scope", Text),
-        req("grantee_type", Text), req("grantee_id", Text), req("capability", Text), req("mode", Text),
+    table!("permissions", "An explicit permission grant: one capability a user or group is allowed or denied on a project, workbook or published datasource (scope `item`), or in a project's default rules for its workbooks or datasources (scope `default_workbooks`, `default_datasources`). project_luid is the project the object is in (for a project, itself). Workbooks and datasources in a locked project (projects.content_permissions LockedToProject or LockedToProjectWithoutNested) have no item rows: their rules are that project's default rules.", [
+        req("object_type", Text), req("object_luid", Text), opt("project_luid", Text), req("scope", Text),
+        req("grantee_type", Text), req("grantee_luid", Text), req("capability", Text), req("mode", Text),
     ]),
     // --- REST: extract refreshes --------------------------------------------------------
     table!("schedules", "A schedule.", [
-        req("schedule_id", Text), req("name", Text), opt("state", Text), opt("type", Text), opt("frequency", Text),
+        req("schedule_luid", Text), req("name", Text), opt("state", Text), opt("type", Text), opt("frequency", Text),
         opt("priority", Int), opt("interval_hours", Int), opt("created_at", Time), opt("updated_at", Time),
         opt("next_run_at", Time),
     ]),
-    table!("extract_tasks", "An extract refresh task on a schedule.", [
-        req("task_id", Text), opt("schedule_id", Text), req("target_type", Text), req("target_id", Text),
+    table!("extract_tasks", "An extract refresh task on a schedule; target_luid is the workbook_luid or datasource_luid its target_type names.", [
+        req("task_luid", Text), opt("schedule_luid", Text), req("target_type", Text), req("target_luid", Text),
         opt("priority", Int), req("consecutive_failed_count", Int), opt("task_type", Text),
     ]),
     table!("jobs", "A background job (extract refresh) from the server's job history.", [
-        req("job_id", Text), req("status", Text), opt("job_type", Text), opt("title", Text), opt("subtitle", Text),
+        req("job_luid", Text), req("status", Text), opt("job_type", Text), opt("title", Text), opt("subtitle", Text),
         opt("priority", Int), opt("created_at", Time), opt("started_at", Time), opt("ended_at", Time),
     ]),
     // --- Metadata API: content ----------------------------------------------------------
-    table!("dashboards", "A dashboard (Metadata API).", [
-        req("dashboard_id", Text), opt("luid", Text), opt("name", Text), opt("path", Text), req("workbook_id", Text),
-        opt("created_at", Time), opt("updated_at", Time),
+    table!("dashboards", "A dashboard (Metadata API); dashboard_luid is its view's views.view_luid.", [
+        req("dashboard_metadata_id", Text), opt("dashboard_luid", Text), opt("name", Text), opt("path", Text),
+        req("workbook_luid", Text), opt("created_at", Time), opt("updated_at", Time),
     ]),
-    table!("sheets", "A sheet (Metadata API).", [
-        req("sheet_id", Text), opt("luid", Text), opt("name", Text), opt("path", Text), req("workbook_id", Text),
-        opt("created_at", Time), opt("updated_at", Time),
+    table!("sheets", "A sheet (Metadata API); sheet_luid is its view's views.view_luid.", [
+        req("sheet_metadata_id", Text), opt("sheet_luid", Text), opt("name", Text), opt("path", Text),
+        req("workbook_luid", Text), opt("created_at", Time), opt("updated_at", Time),
     ]),
-    table!("published_datasources", "A published datasource (Metadata API) with its extract facts.", [
-        req("datasource_id", Text), req("luid", Text), opt("name", Text), opt("project_name", Text),
-        opt("owner_id", Text), opt("has_extracts", Bool), opt("extract_last_refresh_time", Time),
+    table!("published_datasources", "A published datasource (Metadata API) with its extract facts; datasources is the REST API's view of it (join on datasource_luid).", [
+        req("datasource_metadata_id", Text), req("datasource_luid", Text), opt("name", Text), opt("project_name", Text),
+        opt("owner_luid", Text), opt("has_extracts", Bool), opt("extract_last_refresh_time", Time),
         opt("extract_last_update_time", Time), opt("is_certified", Bool), opt("has_active_warning", Bool),
         opt("created_at", Time), opt("updated_at", Time),
     ]),
     table!("embedded_datasources", "A datasource embedded in a workbook (Metadata API).", [
-        req("datasource_id", Text), opt("name", Text), req("workbook_id", Text), opt("has_extracts", Bool),
+        req("datasource_metadata_id", Text), opt("name", Text), req("workbook_luid", Text), opt("has_extracts", Bool),
         opt("extract_last_refresh_time", Time), opt("extract_last_update_time", Time),
     ]),
     // --- Metadata API: data -------------------------------------------------------------
     table!("database_servers", "A database server.", [
-        req("database_id", Text), opt("luid", Text), opt("name", Text), opt("host_name", Text), opt("port", Int),
-        opt("connection_type", Text),
+        req("database_metadata_id", Text), opt("database_luid", Text), opt("name", Text), opt("host_name", Text),
+        opt("port", Int), opt("connection_type", Text),
     ]),
     table!("database_tables", "A table: a database table, or a custom SQL query (`kind` = custom_sql).", [
-        req("table_id", Text), opt("luid", Text), req("kind", Text), opt("name", Text), opt("schema", Text),
-        opt("full_name", Text), opt("query", Text), opt("database_id", Text), opt("connection_type", Text),
+        req("table_metadata_id", Text), opt("table_luid", Text), req("kind", Text), opt("name", Text), opt("schema", Text),
+        opt("full_name", Text), opt("query", Text), opt("database_metadata_id", Text), opt("connection_type", Text),
     ]),
     table!("columns", "A column of a table.", [
-        req("column_id", Text), opt("luid", Text), opt("name", Text), opt("remote_type", Text),
-        opt("is_nullable", Bool), req("table_id", Text),
+        req("column_metadata_id", Text), opt("column_luid", Text), opt("name", Text), opt("remote_type", Text),
+        opt("is_nullable", Bool), req("table_metadata_id", Text),
     ]),
-    table!("fields", "A datasource field: kind is ColumnField, CalculatedField, DatasourceField, ….", [
-        req("field_id", Text), opt("name", Text), req("kind", Text), req("datasource_id", Text),
+    table!("fields", "A datasource field: kind is ColumnField, CalculatedField, DatasourceField, …; datasource_metadata_id is a published or embedded datasource, as datasource_type says.", [
+        req("field_metadata_id", Text), opt("name", Text), req("kind", Text), req("datasource_metadata_id", Text),
         req("datasource_type", Text), opt("data_type", Text), opt("role", Text), opt("formula", Text),
         opt("is_hidden", Bool),
     ]),
-    table!("data_quality_warnings", "A data quality warning on an asset.", [
-        req("warning_id", Text), opt("luid", Text), opt("asset_id", Text), opt("asset_type", Text), opt("value", Text),
-        opt("category", Text), opt("message", Text), req("is_active", Bool), req("is_elevated", Bool),
+    table!("data_quality_warnings", "A data quality warning on an asset (asset_metadata_id: the Metadata API id of the asset asset_type names).", [
+        req("warning_metadata_id", Text), opt("warning_luid", Text), opt("asset_metadata_id", Text), opt("asset_type", Text),
+        opt("value", Text), opt("category", Text), opt("message", Text), req("is_active", Bool), req("is_elevated", Bool),
         opt("created_at", Time), opt("updated_at", Time),
     ]),
     // --- Lineage edges ------------------------------------------------------------------
-    table!("sheet_fields", "A field used on a sheet.", [req("sheet_id", Text), req("field_id", Text)]),
-    table!("field_columns", "A column a field reads.", [req("field_id", Text), req("column_id", Text)]),
+    table!("sheet_fields", "A field used on a sheet.", [req("sheet_metadata_id", Text), req("field_metadata_id", Text)]),
+    table!("field_columns", "A column a field reads.", [req("field_metadata_id", Text), req("column_metadata_id", Text)]),
     table!("field_fields", "A field built on another: `reference` (calculation, group, …) or `remote` (embedded stand-in for a published field).", [
-        req("field_id", Text), req("upstream_field_id", Text), req("relation", Text),
+        req("field_metadata_id", Text), req("upstream_field_metadata_id", Text), req("relation", Text),
     ]),
     table!("embedded_published_datasources", "An embedded datasource connecting through a published one.", [
-        req("embedded_datasource_id", Text), req("published_datasource_id", Text),
+        req("embedded_datasource_metadata_id", Text), req("published_datasource_metadata_id", Text),
     ]),
     table!("datasource_tables", "A table a datasource reads.", [
-        req("datasource_id", Text), req("datasource_type", Text), req("table_id", Text),
+        req("datasource_metadata_id", Text), req("datasource_type", Text), req("table_metadata_id", Text),
     ]),
-    table!("dashboard_sheets", "A sheet on a dashboard.", [req("dashboard_id", Text), req("sheet_id", Text)]),
+    table!("dashboard_sheets", "A sheet on a dashboard.", [req("dashboard_metadata_id", Text), req("sheet_metadata_id", Text)]),
     table!("workbook_contents", "A sheet or dashboard in a workbook.", [
-        req("workbook_id", Text), req("content_id", Text), req("content_type", Text),
+        req("workbook_luid", Text), req("content_metadata_id", Text), req("content_type", Text),
     ]),
     // --- Audit (derived from a run) -----------------------------------------------------
-    table!(derived "findings", "A problem a detector found in a run's data, with the reason and the evidence.", [
+    table!(derived "findings", "A problem a detector found in a run's data, with the reason and the evidence. The asset is named by asset_luid (dashboards: their view_luid; workbooks; datasources) or, for fields, by asset_metadata_id. task_luid is the extract refresh task of a broken_extract finding; reason_codes are the detector's reasons, comma-separated.", [
         req("finding_id", Text), req("detector", Text), req("severity", Text), req("asset_kind", Text),
-        req("asset_id", Text), opt("asset_name", Text), opt("workbook_id", Text), opt("project_name", Text),
-        opt("owner_id", Text), opt("owner_name", Text), req("reason", Text), req("evidence", Text),
+        opt("asset_luid", Text), opt("asset_metadata_id", Text), opt("asset_name", Text), opt("workbook_luid", Text),
+        opt("project_name", Text), opt("owner_luid", Text), opt("owner_name", Text), req("reason", Text),
+        req("evidence", Text), opt("task_luid", Text), opt("reason_codes", Text),
     ]),
+];
+
+/// The schema's version, recorded in the warehouse (`schema_version`); a
+/// warehouse with an older version is migrated when a run opens it.
+pub const VERSION: i64 = 2;
+
+/// Columns renamed by a schema version: (version, table, old name, new name).
+/// Version 2 gave each id space its own name (see the module docs).
+pub const RENAMED: &[(i64, &str, &str, &str)] = &[
+    (2, "sites", "site_id", "site_luid"),
+    (2, "projects", "project_id", "project_luid"),
+    (2, "projects", "parent_project_id", "parent_project_luid"),
+    (2, "projects", "owner_id", "owner_luid"),
+    (2, "users", "user_id", "user_luid"),
+    (2, "groups", "group_id", "group_luid"),
+    (2, "group_memberships", "group_id", "group_luid"),
+    (2, "group_memberships", "user_id", "user_luid"),
+    (2, "workbooks", "workbook_id", "workbook_luid"),
+    (2, "workbooks", "project_id", "project_luid"),
+    (2, "workbooks", "owner_id", "owner_luid"),
+    (2, "views", "view_id", "view_luid"),
+    (2, "views", "workbook_id", "workbook_luid"),
+    (2, "views", "owner_id", "owner_luid"),
+    (2, "views", "project_id", "project_luid"),
+    (2, "datasources", "datasource_id", "datasource_luid"),
+    (2, "datasources", "project_id", "project_luid"),
+    (2, "datasources", "owner_id", "owner_luid"),
+    (2, "tags", "asset_id", "asset_luid"),
+    (2, "permissions", "object_id", "object_luid"),
+    (2, "permissions", "project_id", "project_luid"),
+    (2, "permissions", "grantee_id", "grantee_luid"),
+    (2, "schedules", "schedule_id", "schedule_luid"),
+    (2, "extract_tasks", "task_id", "task_luid"),
+    (2, "extract_tasks", "schedule_id", "schedule_luid"),
+    (2, "extract_tasks", "target_id", "target_luid"),
+    (2, "jobs", "job_id", "job_luid"),
+    (2, "dashboards", "dashboard_id", "dashboard_metadata_id"),
+    (2, "dashboards", "luid", "dashboard_luid"),
+    (2, "dashboards", "workbook_id", "workbook_luid"),
+    (2, "sheets", "sheet_id", "sheet_metadata_id"),
+    (2, "sheets", "luid", "sheet_luid"),
+    (2, "sheets", "workbook_id", "workbook_luid"),
+    (2, "published_datasources", "datasource_id", "datasource_metadata_id"),
+    (2, "published_datasources", "luid", "datasource_luid"),
+    (2, "published_datasources", "owner_id", "owner_luid"),
+    (2, "embedded_datasources", "datasource_id", "datasource_metadata_id"),
+    (2, "embedded_datasources", "workbook_id", "workbook_luid"),
+    (2, "database_servers", "database_id", "database_metadata_id"),
+    (2, "database_servers", "luid", "database_luid"),
+    (2, "database_tables", "table_id", "table_metadata_id"),
+    (2, "database_tables", "luid", "table_luid"),
+    (2, "database_tables", "database_id", "database_metadata_id"),
+    (2, "columns", "column_id", "column_metadata_id"),
+    (2, "columns", "luid", "column_luid"),
+    (2, "columns", "table_id", "table_metadata_id"),
+    (2, "fields", "field_id", "field_metadata_id"),
+    (2, "fields", "datasource_id", "datasource_metadata_id"),
+    (2, "data_quality_warnings", "warning_id", "warning_metadata_id"),
+    (2, "data_quality_warnings", "luid", "warning_luid"),
+    (2, "data_quality_warnings", "asset_id", "asset_metadata_id"),
+    (2, "sheet_fields", "sheet_id", "sheet_metadata_id"),
+    (2, "sheet_fields", "field_id", "field_metadata_id"),
+    (2, "field_columns", "field_id", "field_metadata_id"),
+    (2, "field_columns", "column_id", "column_metadata_id"),
+    (2, "field_fields", "field_id", "field_metadata_id"),
+    (2, "field_fields", "upstream_field_id", "upstream_field_metadata_id"),
+    (2, "embedded_published_datasources", "embedded_datasource_id", "embedded_datasource_metadata_id"),
+    (2, "embedded_published_datasources", "published_datasource_id", "published_datasource_metadata_id"),
+    (2, "datasource_tables", "datasource_id", "datasource_metadata_id"),
+    (2, "datasource_tables", "table_id", "table_metadata_id"),
+    (2, "dashboard_sheets", "dashboard_id", "dashboard_metadata_id"),
+    (2, "dashboard_sheets", "sheet_id", "sheet_metadata_id"),
+    (2, "workbook_contents", "workbook_id", "workbook_luid"),
+    (2, "workbook_contents", "content_id", "content_metadata_id"),
+    (2, "findings", "asset_id", "asset_luid"),
+    (2, "findings", "workbook_id", "workbook_luid"),
+    (2, "findings", "owner_id", "owner_luid"),
 ];
 
 pub fn table(name: &str) -> Option<&'static Table> {
@@ -220,6 +308,30 @@ mod tests {
                 assert!(c.name.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'), "{}.{}", t.name, c.name);
             }
             assert_eq!(t.schema().fields().len(), t.columns.len());
+        }
+    }
+
+    /// A Tableau id's column says its id space; `_id` is left to TRM's own ids.
+    #[test]
+    fn every_id_column_names_its_id_space() {
+        for t in TABLES {
+            for c in t.columns {
+                let n = c.name;
+                assert!(n != "luid" && n != "id", "{}.{}: say whose id it is", t.name, n);
+                if n.ends_with("_id") && !n.ends_with("_metadata_id") {
+                    assert_eq!((t.name, n), ("findings", "finding_id"), "a Tableau id must end in _luid or _metadata_id");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn renames_lead_to_current_columns() {
+        for &(version, table, old, new) in RENAMED {
+            assert!(version <= VERSION);
+            let t = super::table(table).unwrap_or_else(|| panic!("{table}"));
+            assert!(t.column(new).is_some(), "{table}.{new}");
+            assert!(t.column(old).is_none(), "{table}.{old} is still a column");
         }
     }
 }

@@ -15,7 +15,8 @@ The DOM it relies on (made by templates/*.j2 and templates/report.js):
     `data-diagram-id` is the id, holding `svg.lineage` whose nodes are
     `g.node` with `data-id`, `data-kind` and `<text>` labels;
   - each report is `section.report`, headers `thead th[data-col][data-type]`
-    (`number` or `text`) with `aria-sort` once sorted, rows in `tbody`, the
+    (`number` or `text`) with `aria-sort` once sorted, a URL column's header
+    `hidden`, rows in `tbody` (names linking to `http(s)` pages), the
     filter `input.filter`, and `[data-role=count]` carrying `data-matched`
     and `data-total`.
 """
@@ -169,6 +170,30 @@ def check_asset_link(page, checks: Checks) -> None:
     checks.check(ok, f"report link {href!r} opens its diagram in view")
 
 
+def check_page_links(page, checks: Checks) -> None:
+    """Names link to their asset's page on the Tableau server (a web address,
+    opened in a new tab without access to this page), ids to their diagram;
+    nothing else is a link, and URL columns are not shown."""
+    found = page.evaluate(
+        """() => Array.from(document.querySelectorAll('section.report tbody a')).map(a => ({
+             href: a.getAttribute('href'), target: a.getAttribute('target'), rel: a.getAttribute('rel') || '' }))"""
+    )
+    web = [a for a in found if a["href"].startswith(("http://", "https://"))]
+    other = [a["href"] for a in found if a not in web and not a["href"].startswith("#asset-")]
+    checks.check(not other, "report links go to a web page or a diagram only", ", ".join(other[:5]))
+    checks.check(bool(web), "asset names link to their page on the server", f"{len(web)} on first pages")
+    unsafe = [a["href"] for a in web if a["target"] != "_blank" or "noopener" not in a["rel"]]
+    checks.check(not unsafe, "page links open a new tab with rel=noopener", ", ".join(unsafe[:5]))
+    shown = page.evaluate(
+        """() => Array.from(document.querySelectorAll('section.report')).every(s => {
+             const heads = s.querySelectorAll('thead th:not([hidden])').length;
+             return Array.from(s.querySelectorAll('tbody tr')).every(tr =>
+               tr.children.length === heads || tr.querySelector('td.empty'));
+           })"""
+    )
+    checks.check(shown, "rows have a cell per shown column (URL columns hidden)")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--html", required=True, type=pathlib.Path)
@@ -266,6 +291,7 @@ def main() -> int:
             check_sorting(page, section, checks)
             check_filter(page, section, checks)
             check_asset_link(page, checks)
+        check_page_links(page, checks)
 
         browser.close()
 

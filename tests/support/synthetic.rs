@@ -151,6 +151,8 @@ pub fn site(rows: usize, workbooks: usize) -> HtmlInput {
                 json!(name),
                 json!(wb_ids[w]),
                 json!(wb_names[w]),
+                // Its page; now and then a hostile one that must link nowhere.
+                if r % 53 == 12 { json!("javascript:alert(1)") } else { json!(format!("https://tableau.example.test/#/workbooks/{w}")) },
                 json!(projects[rng.below(projects.len() as u64) as usize]),
                 json!(owners[rng.below(owners.len() as u64) as usize]),
                 views,
@@ -197,10 +199,11 @@ pub fn site(rows: usize, workbooks: usize) -> HtmlInput {
                 title: "Dashboards and their use".into(),
                 description: format!("One row per dashboard. {}", HOSTILE[1]),
                 columns: vec![
-                    col("dashboard_id", "Metadata API id of the dashboard"),
+                    col("dashboard_luid", "REST id (LUID) of the dashboard"),
                     col("dashboard_name", "Dashboard name"),
-                    col("workbook_id", "REST id of its workbook"),
+                    col("workbook_luid", "REST id (LUID) of its workbook"),
                     col("workbook_name", "Workbook name"),
+                    col("workbook_url", "Its page on the Tableau server"),
                     col("project_name", "Project"),
                     col("owner_name", HOSTILE[1]),
                     col("views", "Lifetime views"),
@@ -216,13 +219,13 @@ pub fn site(rows: usize, workbooks: usize) -> HtmlInput {
                     col("detector", ""),
                     col("severity", ""),
                     col("asset_kind", ""),
-                    col("asset_id", "Links to the asset's lineage"),
+                    col("asset_luid", "Links to the asset's lineage"),
                     col("asset_name", ""),
                     col("reason", ""),
                 ],
                 rows: findings_rows,
             },
-            ReportTable { slug: "empty".into(), title: "An empty report".into(), description: String::new(), columns: vec![col("x_id", "")], rows: vec![] },
+            ReportTable { slug: "empty".into(), title: "An empty report".into(), description: String::new(), columns: vec![col("x_luid", "")], rows: vec![] },
         ],
         usage_trend: (0..24)
             .map(|i| TrendPoint {

@@ -1,0 +1,100 @@
+//! Schema versions: a warehouse records the version of the schema it was
+//! written with (`schema_version`), and a run that opens an older one
+//! brings it up to date inside the schema transaction (`duck.rs`), before
+//! anything is written. Version 1 is a warehouse from before versions were
+//! recorded; version 2 gave each id space its own column names
+//! ([`schema::RENAMED`]) and gave findings real columns for what reports
+//! read from the evidence.
+//!
+//! Old rows keep their values under the new names: columns are renamed,
+//! never copied, and the views are recreated over them afterwards.
+
+use std::collections::BTreeMap;
+
+use super::duck::ident;
+use super::schema::{self, VERSION};
+
+pub const VERSION_DDL: &str = "
+CREATE TABLE IF NOT EXISTS schema_version (
+    version BIGINT NOT NULL,
+    migrated_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+);
+COMMENT ON TABLE schema_version IS 'The versions of TRM''s warehouse schema this file has been brought to, one row each; the highest is current. Version 1 (not listed) is a warehouse written before versions were recorded.';
+";
+
+/// The version a warehouse is at: the recorded one; for a file without a
+/// record, 1 if it holds TRM's tables and the current version if it is new.
+pub fn current(recorded: Option<i64>, has_tables: bool) -> i64 {
+    recorded.unwrap_or(if has_tables { 1 } else { VERSION })
+}
+
+/// Whether the warehouse open on `conn` needs migrating: it holds TRM's
+/// tables at an older version (or with no version recorded).
+pub fn outdated(conn: &duckdb::Connection) -> duckdb::Result<bool> {
+    let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
+    let catalog = "FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main'";
+    if count(&format!("SELECT count(*) {catalog} AND table_name = 'schema_version'"))? > 0 {
+        return Ok(count("SELECT coalesce(max(version), 0) FROM schema_version")? < VERSION);
+    }
+    Ok(count(&format!("SELECT count(*) {catalog} AND table_name LIKE 'hist\\_%' ESCAPE '\\'"))? > 0)
+}
+
+/// Existing hist tables: table → column → anything.
+pub type Catalog<T> = BTreeMap<String, BTreeMap<String, T>>;
+
+/// The `ALTER TABLE … RENAME COLUMN` statements bringing a warehouse at
+/// version `from` to the current names. A column is renamed only when the
+/// old name is there and the new one is not, so a migration interrupted and
+/// retried (each runs in one transaction anyway) cannot rename twice. The
+/// tables' views are dropped first: they name the old columns, and are
+/// recreated from the schema afterwards.
+pub fn renames<T>(from: i64, existing: &Catalog<T>) -> String {
+    let mut sql = String::new();
+    let mut dropped = std::collections::BTreeSet::new();
+    for &(version, table, old, new) in schema::RENAMED {
+        let hist = super::hist_name(table);
+        let Some(cols) = existing.get(&hist) else { continue };
+        if version <= from || !cols.contains_key(old) || cols.contains_key(new) {
+            continue;
+        }
+        if dropped.insert(table) {
+            sql += &format!("DROP VIEW IF EXISTS {};\n", ident(table));
+        }
+        sql += &format!("ALTER TABLE {} RENAME COLUMN {} TO {};\n", ident(&hist), ident(old), ident(new));
+    }
+    sql
+}
+
+/// Data changes that go with the version steps after `from`, run once the
+/// columns have their current names and the new columns exist.
+pub fn fixups<T>(from: i64, existing: &Catalog<T>) -> String {
+    let mut sql = String::new();
+    if from < 2 && existing.contains_key("hist_findings") {
+        // Until version 2 a finding's asset_id was a field's Metadata API id
+        // or any other asset's LUID; the broken_extract task and reasons were
+        // only in the evidence, which is JSON this DuckDB cannot parse, but
+        // whose ids and reason codes are plain identifiers.
+        sql += r#"
+UPDATE hist_findings SET asset_metadata_id = asset_luid, asset_luid = NULL WHERE asset_kind = 'field';
+UPDATE hist_findings
+SET task_luid = nullif(regexp_extract(evidence, '"task_id"\s*:\s*"([^"]*)"', 1), ''),
+    reason_codes = nullif(replace(replace(regexp_extract(evidence, '"reasons"\s*:\s*\[([^\]]*)\]', 1), '"', ''), ' ', ''), '')
+WHERE detector = 'broken_extract';
+UPDATE hist_findings
+SET reason_codes = nullif(regexp_extract(evidence, '"kind"\s*:\s*"([^"]*)"', 1), '')
+WHERE detector = 'missing_field';
+"#;
+    }
+    sql
+}
+
+/// Records that the warehouse is now at the current version.
+pub fn record(from: i64) -> String {
+    if from >= VERSION {
+        // A new warehouse, or one already current: record it once.
+        return format!(
+            "INSERT INTO schema_version (version) SELECT {VERSION} WHERE NOT EXISTS (SELECT 1 FROM schema_version WHERE version = {VERSION});\n"
+        );
+    }
+    format!("INSERT INTO schema_version (version) VALUES ({VERSION});\n")
+}
