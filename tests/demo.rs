@@ -78,7 +78,7 @@ fn the_demo_extracts_four_snapshots_and_audits_over_the_window() {
     );
     let mut stmt = conn
         .prepare(
-            "SELECT asset_id, evidence FROM hist_findings WHERE detector = 'unused_dashboard' AND run_id = ? ORDER BY asset_id",
+            "SELECT asset_luid, evidence FROM hist_findings WHERE detector = 'unused_dashboard' AND run_id = ? ORDER BY asset_luid",
         )
         .unwrap();
     let found: Vec<(String, String)> =

@@ -65,11 +65,11 @@ async fn run_writes_everything_and_fail_on_sets_the_exit_code() {
     assert!(out.contains("index.html"), "{out}");
 
     // The findings CSVs list exactly the planted assets, each once.
-    let tasks = csv_column(&report.join("broken_extracts.csv"), "task_id");
+    let tasks = csv_column(&report.join("broken_extracts.csv"), "task_luid");
     let planted: Vec<&str> = m.planted.broken_extracts.iter().map(|b| b.task_id.as_str()).collect();
     assert!(!planted.is_empty(), "the site plants broken extracts");
     assert_eq!(sorted(&tasks), sorted(&planted), "broken_extracts.csv task ids");
-    let fields = csv_column(&report.join("missing_fields.csv"), "field_id");
+    let fields = csv_column(&report.join("missing_fields.csv"), "field_metadata_id");
     let planted: Vec<&str> = m.planted.missing_fields.iter().map(|f| f.field_id.as_str()).collect();
     assert!(!planted.is_empty(), "the site plants missing fields");
     assert_eq!(sorted(&fields), sorted(&planted), "missing_fields.csv field ids");

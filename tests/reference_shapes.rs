@@ -294,13 +294,18 @@ struct Call {
     method: Method,
     /// Relative to `/api/3.27/`.
     uri: String,
-    body: &'static str,
+    body: String,
     signed_in: bool,
     status: StatusCode,
 }
 
 fn get(uri: String) -> Call {
-    Call { method: Method::GET, uri, body: "", signed_in: true, status: StatusCode::OK }
+    Call { method: Method::GET, uri, body: String::new(), signed_in: true, status: StatusCode::OK }
+}
+
+/// A signed-in write answering `status`.
+fn write(method: Method, uri: String, body: String, status: StatusCode) -> Call {
+    Call { method, uri, body, signed_in: true, status }
 }
 
 /// One endpoint: the calls whose responses we union (e.g. a job on a
@@ -318,7 +323,7 @@ async fn our_shape(site: &Site, case: &Case) -> Shape {
     for call in &case.calls {
         let uri = format!("{API}/{}", call.uri);
         let token = call.signed_in.then_some(site.token.as_str());
-        let (status, body) = send(&site.app, call.method.clone(), &uri, token, call.body).await;
+        let (status, body) = send(&site.app, call.method.clone(), &uri, token, &call.body).await;
         assert_eq!(status, call.status, "{} ({} {uri}): unexpected status; body: {body}", case.endpoint, call.method);
         let one = Shape::parse(&body).unwrap_or_else(|e| panic!("{} ({uri}): {e}\n{body}", case.endpoint));
         shape.merge(&one);
@@ -380,6 +385,16 @@ const SITE_SETTINGS_REASON: &str = "site setting the simulator does not model (o
 /// reference for this endpoint has none. TSC reads it when present and
 /// tolerates its absence.
 const PAGINATION_REASON: &str = "the simulator paginates every list; this endpoint's reference has no pagination";
+
+/// The single-schedule samples.
+const SCHEDULE_BY_ID: [&str; 6] = [
+    "schedule_get_by_id.xml",
+    "schedule_get_daily_id.xml",
+    "schedule_get_hourly_id.xml",
+    "schedule_get_monthly_id.xml",
+    "schedule_get_monthly_id_2.xml",
+    "schedule_get_customized_monthly_id.xml",
+];
 
 fn cases(st: &SimState) -> Vec<Case> {
     let d = &st.data();
@@ -443,14 +458,6 @@ fn cases(st: &SimState) -> Vec<Case> {
 
     // The single-schedule samples show `frequencyDetails`, which schedules
     // in the schedule list and in tasks carry too (same `scheduleType`).
-    const SCHEDULE_BY_ID: [&str; 6] = [
-        "schedule_get_by_id.xml",
-        "schedule_get_daily_id.xml",
-        "schedule_get_hourly_id.xml",
-        "schedule_get_monthly_id.xml",
-        "schedule_get_monthly_id_2.xml",
-        "schedule_get_customized_monthly_id.xml",
-    ];
     let schedules_at = |to: &'static str| SCHEDULE_BY_ID.iter().map(move |f| part(f, "tsResponse/schedule", to));
 
     // Element types that several endpoints share: a sample from a sibling
@@ -474,7 +481,7 @@ fn cases(st: &SimState) -> Vec<Case> {
             calls: vec![Call {
                 method: Method::POST,
                 uri: "auth/signin".into(),
-                body: SIGN_IN,
+                body: SIGN_IN.into(),
                 signed_in: false,
                 status: StatusCode::OK,
             }],
@@ -486,7 +493,7 @@ fn cases(st: &SimState) -> Vec<Case> {
             calls: vec![Call {
                 method: Method::POST,
                 uri: "auth/signin".into(),
-                body: BAD_SIGN_IN,
+                body: BAD_SIGN_IN.into(),
                 signed_in: false,
                 status: StatusCode::UNAUTHORIZED,
             }],
@@ -725,6 +732,225 @@ fn cases(st: &SimState) -> Vec<Case> {
     ]
 }
 
+/// The write endpoints, each with the reference of its response. Ids are
+/// chosen from the site before any write, so each call finds its target.
+fn write_cases(st: &SimState) -> Vec<Case> {
+    use trm::sim::dataset::Health;
+    let d = &st.data();
+    let site = format!("sites/{}", d.site.id);
+    let user = &d.users[1];
+    let group = d.groups.iter().find(|g| g.name != "All Users").expect("a group");
+    let outsiders: Vec<&str> =
+        d.users.iter().enumerate().filter(|(i, _)| !group.members.contains(&(*i as u32))).map(|(_, u)| u.id.as_str()).take(3).collect();
+    let project = &d.projects[1];
+    let nested = d.projects.iter().find(|p| p.parent.is_some()).expect("a nested project");
+    let wb = d.workbooks.iter().find(|w| !d.projects[w.project as usize].locked).expect("an unlocked workbook");
+    let extract_wb = d.workbooks.iter().find(|w| w.has_extracts).expect("a workbook with an extract");
+    let extract_ds = d.datasources.iter().find(|x| x.has_extracts).expect("a datasource with an extract");
+    let other_task = d
+        .tasks
+        .iter()
+        .find(|t| !matches!(t.target, Target::Workbook(w) if d.workbooks[w as usize].id == extract_wb.id)
+            && !matches!(t.target, Target::Datasource(x) if d.datasources[x as usize].id == extract_ds.id)
+            && t.health == Health::Healthy)
+        .expect("a third refresh task");
+    // The update sample is a weekly schedule; the extract schedule for new tasks is any active one.
+    let active = |s: &&trm::sim::dataset::Schedule| s.suspended_at.is_none() && s.kind == trm::sim::dataset::ScheduleType::Extract;
+    let weekly = d
+        .schedules
+        .iter()
+        .filter(active)
+        .find(|s| s.frequency == trm::sim::dataset::Frequency::Weekly)
+        .or_else(|| d.schedules.iter().find(active))
+        .expect("an active extract schedule");
+    let (s_at, schedule) = d.schedules.iter().enumerate().find(|(_, s)| active(s)).expect("an active extract schedule");
+    let off = |t: Target| d.task_of.get(&t).is_none_or(|&k| d.tasks[k as usize].schedule as usize != s_at);
+    let unscheduled_wb = (0..d.workbooks.len() as u32)
+        .find(|&w| d.workbooks[w as usize].has_extracts && off(Target::Workbook(w)))
+        .map(|w| d.workbooks[w as usize].id.clone())
+        .expect("a workbook with an extract off that schedule");
+    let unscheduled_ds = (0..d.datasources.len() as u32)
+        .find(|&x| d.datasources[x as usize].has_extracts && off(Target::Datasource(x)))
+        .map(|x| d.datasources[x as usize].id.clone())
+        .expect("a datasource with an extract off that schedule");
+    let grant = |grants: &[(&str, &str, &[(&str, &str)])]| {
+        let body: String = grants
+            .iter()
+            .map(|(kind, id, caps)| {
+                let caps: String = caps.iter().map(|(c, m)| format!(r#"<capability name="{c}" mode="{m}"/>"#)).collect();
+                format!(r#"<granteeCapabilities><{kind} id="{id}"/><capabilities>{caps}</capabilities></granteeCapabilities>"#)
+            })
+            .collect();
+        format!("<tsRequest><permissions>{body}</permissions></tsRequest>")
+    };
+    let tags = r#"<tsRequest><tags><tag label="reviewed"/><tag label="q4"/></tags></tsRequest>"#.to_string();
+    let users_list: String = outsiders[1..].iter().map(|u| format!(r#"<user id="{u}"/>"#)).collect();
+    vec![
+        Case {
+            endpoint: "POST sites/{site}/users",
+            calls: vec![write(
+                Method::POST,
+                format!("{site}/users"),
+                r#"<tsRequest><user name="new.hire@example.com" siteRole="Explorer" authSetting="ServerDefault"/></tsRequest>"#.into(),
+                StatusCode::CREATED,
+            )],
+            refs: vec![whole("user_add.xml")],
+            allow: Allow::default(),
+        },
+        Case {
+            endpoint: "PUT sites/{site}/users/{id}",
+            calls: vec![write(
+                Method::PUT,
+                format!("{site}/users/{}", user.id),
+                r#"<tsRequest><user fullName="Renamed" email="renamed@example.com" siteRole="Viewer"/></tsRequest>"#.into(),
+                StatusCode::OK,
+            )],
+            refs: vec![whole("user_update.xml")],
+            allow: Allow::default().extra_attrs("tsResponse/user", &["authSetting"], "newer servers echo the auth setting too"),
+        },
+        Case {
+            endpoint: "POST sites/{site}/groups",
+            calls: vec![write(
+                Method::POST,
+                format!("{site}/groups"),
+                r#"<tsRequest><group name="Data Stewards" minimumSiteRole="Explorer"/></tsRequest>"#.into(),
+                StatusCode::CREATED,
+            )],
+            refs: vec![whole("group_create.xml"), whole("group_update.xml")],
+            allow: Allow::default(),
+        },
+        Case {
+            endpoint: "POST sites/{site}/groups/{id}/users",
+            calls: vec![write(
+                Method::POST,
+                format!("{site}/groups/{}/users", group.id),
+                format!(r#"<tsRequest><user id="{}"/></tsRequest>"#, outsiders[0]),
+                StatusCode::OK,
+            )],
+            refs: vec![whole("group_add_user.xml")],
+            allow: Allow::default(),
+        },
+        Case {
+            endpoint: "POST sites/{site}/groups/{id}/users (3.21 list)",
+            calls: vec![write(
+                Method::POST,
+                format!("{site}/groups/{}/users", group.id),
+                format!("<tsRequest><users>{users_list}</users></tsRequest>"),
+                StatusCode::OK,
+            )],
+            refs: vec![whole("group_add_users.xml")],
+            allow: Allow::default(),
+        },
+        Case {
+            endpoint: "POST sites/{site}/projects",
+            calls: vec![write(
+                Method::POST,
+                format!("{site}/projects"),
+                format!(r#"<tsRequest><project name="Governance" description="d" parentProjectId="{}" contentPermissions="ManagedByOwner"/></tsRequest>"#, project.id),
+                StatusCode::CREATED,
+            )],
+            refs: vec![whole("project_create.xml"), whole("project_update.xml"), whole("project_get.xml")],
+            allow: Allow::default(),
+        },
+        Case {
+            endpoint: "PUT sites/{site}/projects/{id}",
+            calls: vec![write(
+                Method::PUT,
+                format!("{site}/projects/{}", nested.id),
+                r#"<tsRequest><project contentPermissions="LockedToProject"/></tsRequest>"#.into(),
+                StatusCode::OK,
+            )],
+            refs: vec![whole("project_update.xml"), whole("project_get.xml")],
+            allow: Allow::default(),
+        },
+        Case {
+            endpoint: "PUT sites/{site}/workbooks/{id}/permissions",
+            calls: vec![write(
+                Method::PUT,
+                format!("{site}/workbooks/{}/permissions", wb.id),
+                grant(&[("group", &group.id, &[("Read", "Allow"), ("ExportData", "Deny")]), ("user", &user.id, &[("Write", "Allow")])]),
+                StatusCode::OK,
+            )],
+            refs: vec![whole("workbook_update_permissions.xml")],
+            allow: Allow::default(),
+        },
+        Case {
+            endpoint: "PUT sites/{site}/projects/{id}/default-permissions/datasources",
+            calls: vec![write(
+                Method::PUT,
+                format!("{site}/projects/{}/default-permissions/datasources", project.id),
+                grant(&[("group", &group.id, &[("Connect", "Allow")])]),
+                StatusCode::OK,
+            )],
+            refs: vec![whole("project_update_datasource_default_permissions.xml")],
+            allow: Allow::default(),
+        },
+        Case {
+            endpoint: "PUT sites/{site}/{workbooks|datasources|views}/{id}/tags",
+            calls: vec![
+                write(Method::PUT, format!("{site}/workbooks/{}/tags", wb.id), tags.clone(), StatusCode::OK),
+                write(Method::PUT, format!("{site}/datasources/{}/tags", extract_ds.id), tags.clone(), StatusCode::OK),
+                write(Method::PUT, format!("{site}/views/{}/tags", d.views[0].id), tags.clone(), StatusCode::OK),
+            ],
+            refs: vec![whole("workbook_add_tags.xml"), whole("datasource_add_tags.xml"), whole("view_add_tags.xml")],
+            allow: Allow::default(),
+        },
+        Case {
+            endpoint: "POST sites/{site}/{datasources|workbooks}/{id}/refresh",
+            calls: vec![
+                write(Method::POST, format!("{site}/datasources/{}/refresh", extract_ds.id), "<tsRequest/>".into(), StatusCode::ACCEPTED),
+                write(Method::POST, format!("{site}/workbooks/{}/refresh", extract_wb.id), "<tsRequest/>".into(), StatusCode::ACCEPTED),
+            ],
+            refs: vec![whole("datasource_refresh.xml"), whole("workbook_refresh.xml")],
+            allow: Allow::default(),
+        },
+        Case {
+            endpoint: "POST sites/{site}/tasks/extractRefreshes/{id}/runNow",
+            calls: vec![write(
+                Method::POST,
+                format!("{site}/tasks/extractRefreshes/{}/runNow", other_task.id),
+                "<tsRequest/>".into(),
+                StatusCode::ACCEPTED,
+            )],
+            refs: vec![whole("tasks_run_now_response.xml")],
+            allow: Allow::default().extra_attrs("tsResponse/job", &["createdAt"], "the refresh responses carry it; run-now's sample predates it"),
+        },
+        Case {
+            endpoint: "PUT schedules/{id}",
+            calls: vec![write(
+                Method::PUT,
+                format!("schedules/{}", weekly.id),
+                r#"<tsRequest><schedule name="Renamed schedule" priority="60"/></tsRequest>"#.into(),
+                StatusCode::OK,
+            )],
+            refs: std::iter::once(whole("schedule_update.xml")).chain(SCHEDULE_BY_ID.iter().map(|f| whole(f))).collect(),
+            allow: Allow::default(),
+        },
+        Case {
+            endpoint: "PUT sites/{site}/schedules/{id}/{workbooks|datasources}",
+            calls: vec![
+                write(
+                    Method::PUT,
+                    format!("{site}/schedules/{}/datasources", schedule.id),
+                    format!(r#"<tsRequest><task><extractRefresh><datasource id="{unscheduled_ds}"/></extractRefresh></task></tsRequest>"#),
+                    StatusCode::OK,
+                ),
+                write(
+                    Method::PUT,
+                    format!("{site}/schedules/{}/workbooks", schedule.id),
+                    format!(r#"<tsRequest><task><extractRefresh><workbook id="{unscheduled_wb}"/></extractRefresh></task></tsRequest>"#),
+                    StatusCode::OK,
+                ),
+            ],
+            refs: vec![whole("schedule_add_datasource.xml"), whole("schedule_add_workbook.xml")],
+            allow: Allow::default().extra(
+                "tsResponse/task/extractRefresh/workbook",
+                "an extract task on a workbook is an <extractRefresh> too; the workbook sample is of a materialized-views task",
+            ),
+        },
+    ]
+}
+
 // ---------------------------------------------------------------------------
 // Tests
 // ---------------------------------------------------------------------------
@@ -734,7 +960,9 @@ async fn responses_match_reference_shapes() {
     let Some(dir) = reference_dir() else { return };
     let site = Site::start().await;
     let mut problems = Vec::new();
-    for case in cases(&site.state) {
+    // Writes change the site, so they come after every read.
+    let all = cases(&site.state).into_iter().chain(write_cases(&site.state));
+    for case in all {
         let ours = our_shape(&site, &case).await;
         let shapes: Vec<Shape> = case.refs.iter().map(|r| load_ref(&dir, *r)).collect();
         let mut union = Shape::default();

@@ -31,14 +31,18 @@ pub(crate) fn tags_el(tags: &[String]) -> El {
 
 fn project_el(d: &Dataset, i: u32) -> El {
     let p = &d.projects[i as usize];
+    written_project_el(d, i).attr("createdAt", iso(p.created_at)).attr("updatedAt", iso(p.updated_at))
+}
+
+/// A project as create and update answer it: no timestamps.
+fn written_project_el(d: &Dataset, i: u32) -> El {
+    let p = &d.projects[i as usize];
     El::new("project")
         .attr("id", &p.id)
         .attr("name", &p.name)
         .attr("description", &p.description)
         .attr("contentPermissions", p.content_permissions())
         .attr_opt("parentProjectId", p.parent.map(|x| &d.projects[x as usize].id))
-        .attr("createdAt", iso(p.created_at))
-        .attr("updatedAt", iso(p.updated_at))
         .child(El::new("owner").attr("id", &d.users[p.owner as usize].id))
 }
 
@@ -360,7 +364,7 @@ pub async fn create_project(
             other_default_rules: Default::default(),
         });
         d.index_id(&id, Entity::Project(i));
-        Ok(vec![project_el(&d, i)])
+        Ok(vec![written_project_el(&d, i)])
     })();
     let mut resp = ctx.reply(result);
     if resp.status() == StatusCode::OK {
@@ -419,7 +423,7 @@ pub async fn update_project(ctx: Ctx, State(st): St, Path(path): Path<ItemPath>,
             p.owner = o;
         }
         p.updated_at = now;
-        Ok(vec![project_el(&d, i)])
+        Ok(vec![written_project_el(&d, i)])
     })();
     ctx.reply(result)
 }

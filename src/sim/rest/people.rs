@@ -82,17 +82,29 @@ pub async fn get_user(ctx: Ctx, State(st): St, Path(path): Path<ItemPath>) -> Re
 
 fn group_el(d: &Dataset, i: u32) -> El {
     let g = &d.groups[i as usize];
-    let mut el = El::new("group")
+    El::new("group")
         .attr("id", &g.id)
         .attr("name", &g.name)
         .attr("userCount", g.members.len())
-        .child(El::new("domain").attr("name", "local"));
-    if let Some(role) = g.minimum_site_role {
-        el = el.attr("minimumSiteRole", role.as_str()).child(
-            El::new("import").attr("domainName", "local").attr("siteRole", role.as_str()).attr("grantLicenseMode", "onLogin"),
-        );
+        .child(El::new("domain").attr("name", "local"))
+        .children(import_el(g))
+}
+
+/// The license-on-sign-in setting, as Tableau writes it.
+fn import_el(g: &crate::sim::dataset::Group) -> Option<El> {
+    let role = g.minimum_site_role?;
+    Some(El::new("import").attr("domainName", "local").attr("siteRole", role.as_str()).attr("grantLicenseMode", "onLogin"))
+}
+
+/// A group as create and update answer it: no counts.
+fn written_group_el(d: &Dataset, i: u32, created: bool) -> El {
+    let g = &d.groups[i as usize];
+    let el = El::new("group").attr("id", &g.id).attr("name", &g.name);
+    match (created, g.minimum_site_role) {
+        (true, Some(role)) => el.attr("siteRole", role.as_str()).attr("grantLicenseMode", "onLogin"),
+        (true, None) => el,
+        (false, _) => el.children(import_el(g)),
     }
-    el
 }
 
 fn group_page(ctx: Ctx, d: &Dataset, ids: impl Iterator<Item = u32>, q: &ListParams) -> Response {
@@ -321,7 +333,7 @@ pub async fn create_group(ctx: Ctx, State(st): St, headers: HeaderMap, body: Byt
         let i = d.groups.len() as u32;
         d.groups.push(crate::sim::dataset::Group { id: id.clone(), name, members: Vec::new(), minimum_site_role: role, deleted: false });
         d.index_id(&id, Entity::Group(i));
-        Ok(vec![group_el(&d, i)])
+        Ok(vec![written_group_el(&d, i, true)])
     })();
     created(ctx, result)
 }
@@ -353,7 +365,7 @@ pub async fn update_group(ctx: Ctx, State(st): St, Path(path): Path<ItemPath>, h
         if role.is_some() {
             d.groups[i as usize].minimum_site_role = role;
         }
-        Ok(vec![group_el(&d, i)])
+        Ok(vec![written_group_el(&d, i, false)])
     })();
     ctx.reply(result)
 }
@@ -394,9 +406,16 @@ fn leave(d: &mut Dataset, u: u32, g: u32) {
     d.users[u as usize].groups.retain(|&x| x != g);
 }
 
-fn member_el(d: &Dataset, u: u32) -> El {
+/// A user as adding members answers: one user carries `externalAuthUserId`,
+/// a list does not (as Tableau's samples show).
+fn member_el(d: &Dataset, u: u32, alone: bool) -> El {
     let user = &d.users[u as usize];
-    El::new("user").attr("id", &user.id).attr("name", &user.name).attr("siteRole", user.site_role.as_str())
+    let el = El::new("user").attr("id", &user.id).attr("name", &user.name).attr("siteRole", user.site_role.as_str());
+    if alone {
+        el.attr("externalAuthUserId", "")
+    } else {
+        el
+    }
 }
 
 /// `POST /api/{v}/sites/{site}/groups/{id}/users`: one `<user id>`, or from
@@ -427,9 +446,9 @@ pub async fn add_members(ctx: Ctx, State(st): St, Path(path): Path<ItemPath>, he
             join(&mut d, u, g);
         }
         Ok(if many {
-            vec![El::collection("users").children(users.iter().map(|&u| member_el(&d, u)))]
+            vec![El::collection("users").children(users.iter().map(|&u| member_el(&d, u, false)))]
         } else {
-            vec![member_el(&d, users[0])]
+            vec![member_el(&d, users[0], true)]
         })
     })();
     ctx.reply(result)
