@@ -917,8 +917,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str]) -> int:
-    args = parse_args(argv)
+def drive(args: argparse.Namespace, prefix: str, runs: Iterable[str], run_one: Callable[..., None]) -> int:
+    """Runs `run_one(args, item, checks, workdir)` for each item in a scratch
+    directory and prints the totals line; the exit status for `main`.
+    Shared by this script and tsc_writes.py."""
     logging.getLogger("TSC").setLevel(logging.CRITICAL)
     checks = Checks(verbose=args.verbose)
     if not (os.path.isfile(args.trm) and os.access(args.trm, os.X_OK)):
@@ -926,10 +928,10 @@ def main(argv: list[str]) -> int:
         print(f"{checks.passed} passed, {checks.failed} failed")
         return 1
     checks.info(f"tableauserverclient {TSC.get_versions().get('version')}, python {sys.version.split()[0]}")
-    workdir = tempfile.mkdtemp(prefix="trm-tsc-conformance-")
+    workdir = tempfile.mkdtemp(prefix=prefix)
     try:
-        for size in args.size:
-            run_size(args, size, checks, workdir)
+        for item in runs:
+            run_one(args, item, checks, workdir)
     finally:
         checks.scope = ""
         if args.keep_logs or checks.failed:
@@ -938,6 +940,11 @@ def main(argv: list[str]) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     print(f"{checks.passed} passed, {checks.failed} failed", flush=True)
     return 1 if checks.failed else 0
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    return drive(args, "trm-tsc-conformance-", args.size, run_size)
 
 
 if __name__ == "__main__":

@@ -33,11 +33,8 @@ import argparse
 import contextlib
 import inspect
 import json
-import logging
 import os
-import shutil
 import sys
-import tempfile
 import time
 import urllib.request
 from collections import Counter
@@ -59,6 +56,7 @@ from tsc_conformance import (  # noqa: E402
     ServerResponseError,
     SimServer,
     drain,
+    drive,
     new_server,
     page_options,
     preview,
@@ -980,25 +978,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    logging.getLogger("TSC").setLevel(logging.CRITICAL)
-    checks = Checks(verbose=args.verbose)
-    if not (os.path.isfile(args.trm) and os.access(args.trm, os.X_OK)):
-        checks.fail("trm binary", f"{args.trm} is not an executable file")
-        print(f"{checks.passed} passed, {checks.failed} failed")
-        return 1
-    checks.info(f"tableauserverclient {TSC.get_versions().get('version')}, python {sys.version.split()[0]}")
-    workdir = tempfile.mkdtemp(prefix="trm-tsc-writes-")
-    try:
-        for flavor in args.flavor:
-            run_flavor(args, flavor, checks, workdir)
-    finally:
-        checks.scope = ""
-        if args.keep_logs or checks.failed:
-            checks.info(f"server logs and manifests kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-    print(f"{checks.passed} passed, {checks.failed} failed", flush=True)
-    return 1 if checks.failed else 0
+    return drive(args, "trm-tsc-writes-", args.flavor, run_flavor)
 
 
 if __name__ == "__main__":
