@@ -192,10 +192,8 @@ impl SimState {
         };
         if due {
             let mut d = self.data.write().unwrap_or_else(|e| e.into_inner());
-            let day = self.day();
-            let total = self.config.job_duration;
             for j in d.adhoc_jobs.iter_mut() {
-                if !j.done && !j.cancelled && (day > j.created_day || j.created_wall.elapsed() >= total) {
+                if !j.done && self.job_phase(j) == dataset::JobPhase::Finished {
                     j.done = true;
                     self.pending_jobs.fetch_sub(1, Ordering::SeqCst);
                 }

@@ -365,6 +365,7 @@ pub enum ScheduleType {
     Subscription,
 }
 
+#[derive(Clone)]
 pub struct Schedule {
     pub id: String,
     pub name: String,

@@ -13,7 +13,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::body::El;
-use super::content::ItemPath;
+use super::content::{new_item_id, ItemPath};
 use super::error::{codes, ApiError};
 use super::query::{self, ListParams, Val};
 use super::request::{self, Node};
@@ -158,10 +158,6 @@ fn site_role(name: &str) -> Result<SiteRole, ApiError> {
     })
 }
 
-fn new_id(d: &Dataset, salt: &str) -> String {
-    super::content::new_item_id(d, salt)
-}
-
 /// `POST /api/{v}/sites/{site}/users`: add a user to the site.
 pub async fn add_user(ctx: Ctx, State(st): St, headers: HeaderMap, body: Bytes) -> Response {
     let result = (|| {
@@ -183,9 +179,9 @@ pub async fn add_user(ctx: Ctx, State(st): St, headers: HeaderMap, body: Bytes) 
         if d.live_users().any(|i| d.users[i as usize].name.eq_ignore_ascii_case(&name)) {
             return Err(ApiError::conflict("409000", format!("A user with the name '{name}' is already on this site.")));
         }
-        let id = new_id(&d, &name);
+        let id = new_item_id(&d, &name);
         let i = d.users.len() as u32;
-        let meta_id = new_id(&d, &format!("metadata {name}"));
+        let meta_id = new_item_id(&d, &format!("metadata {name}"));
         let email = if looks_like_email(&name) { name.clone() } else { String::new() };
         d.users.push(User {
             id: id.clone(),
@@ -329,7 +325,7 @@ pub async fn create_group(ctx: Ctx, State(st): St, headers: HeaderMap, body: Byt
         let role = group_role(g)?;
         let mut d = st.write();
         check_group_name(&d, &name, None)?;
-        let id = new_id(&d, &format!("group {name}"));
+        let id = new_item_id(&d, &format!("group {name}"));
         let i = d.groups.len() as u32;
         d.groups.push(crate::sim::dataset::Group { id: id.clone(), name, members: Vec::new(), minimum_site_role: role, deleted: false });
         d.index_id(&id, Entity::Group(i));

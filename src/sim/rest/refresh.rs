@@ -676,7 +676,7 @@ pub async fn update_task(ctx: Ctx, State(st): St, Path(path): Path<ItemPath>, he
                 name: String::new(),
                 inline: true,
                 weekdays: Vec::new(),
-                ..clone_schedule(&d.schedules[old])
+                ..d.schedules[old].clone()
             };
             d.schedules.push(own);
             d.tasks[t as usize].schedule = d.schedules.len() as u32 - 1;
@@ -688,22 +688,4 @@ pub async fn update_task(ctx: Ctx, State(st): St, Path(path): Path<ItemPath>, he
         Ok(vec![task_el(&st, &d, t)])
     })();
     ctx.reply(result)
-}
-
-fn clone_schedule(s: &Schedule) -> Schedule {
-    Schedule {
-        id: s.id.clone(),
-        name: s.name.clone(),
-        kind: s.kind,
-        frequency: s.frequency,
-        interval_hours: s.interval_hours,
-        start_hour: s.start_hour,
-        start_minute: s.start_minute,
-        weekdays: s.weekdays.clone(),
-        inline: s.inline,
-        priority: s.priority,
-        created_at: s.created_at,
-        updated_at: s.updated_at,
-        suspended_at: s.suspended_at,
-    }
 }
