@@ -31,6 +31,8 @@ pub struct PageInfo {
     pub has_next_page: bool,
 }
 
+const USERS: &str = "tableauUsersConnection";
+
 /// The node kinds a root connection lists, by field name.
 fn members(d: &Dataset, field: &str) -> Option<Vec<N>> {
     let l = &d.lineage;
@@ -93,17 +95,20 @@ fn candidates(d: &Dataset, ix: &Index, field: &str, filter: Option<ObjectAccesso
     match ids {
         Some(ids) => {
             let kind = members_kind(field)?;
-            Some(ids.iter().filter_map(|i| uuid_key(i)).filter_map(|k| lookup(d, ix, k, false)).filter(|n| kind(d, *n)).collect())
+            Some(ids.iter().filter_map(|i| uuid_key(i)).filter_map(|k| lookup(d, ix, k, false, field == USERS)).filter(|n| kind(d, *n)).collect())
         }
         None => members(d, field),
     }
 }
 
 /// The node with a Metadata API id (or, with `luid`, a REST LUID). Users
-/// change through the REST API, so they are looked up in the dataset, not
-/// in the index built at start.
-fn lookup(d: &Dataset, ix: &Index, key: u128, luid: bool) -> Option<N> {
+/// change through the REST API, so with `users` they are looked up in the
+/// dataset, not in the index built at start.
+fn lookup(d: &Dataset, ix: &Index, key: u128, luid: bool, users: bool) -> Option<N> {
     let map = if luid { &ix.by_luid } else { &ix.by_id };
+    if !users {
+        return map.get(&key).copied();
+    }
     map.get(&key).copied().or_else(|| {
         let ids = if luid { None } else { Some(&d.lineage.user_ids) };
         d.live_users().find(|&u| {
@@ -187,7 +192,7 @@ fn accessor_text(v: &async_graphql::dynamic::ValueAccessor<'_>) -> Option<String
 }
 
 /// Applies `filter`: `x` matches field `x`, `xWithin` matches any listed value.
-fn filtered(d: &Dataset, now: i64, ix: &Index, mut nodes: Vec<N>, filter: Option<ObjectAccessor<'_>>) -> Result<Vec<N>, Error> {
+fn filtered(d: &Dataset, now: i64, ix: &Index, connection: &str, mut nodes: Vec<N>, filter: Option<ObjectAccessor<'_>>) -> Result<Vec<N>, Error> {
     let Some(filter) = filter else { return Ok(nodes) };
     for (key, value) in filter.iter() {
         if value.is_null() {
@@ -209,7 +214,7 @@ fn filtered(d: &Dataset, now: i64, ix: &Index, mut nodes: Vec<N>, filter: Option
         // Ids and LUIDs narrow by lookup first: `idWithin` batches stay cheap.
         if matches!(field, "id" | "luid") {
             let hits: std::collections::HashSet<N> =
-                wanted.iter().filter_map(|w| uuid_key(w)).filter_map(|k| lookup(d, ix, k, field == "luid")).collect();
+                wanted.iter().filter_map(|w| uuid_key(w)).filter_map(|k| lookup(d, ix, k, field == "luid", connection == USERS)).collect();
             nodes.retain(|n| hits.contains(n));
             continue;
         }
@@ -301,7 +306,7 @@ pub fn root(d: &Dataset, now: i64, md: &Metadata, budget: &Budget, field: &str, 
     let nodes = md.cached(&key, || {
         let all = candidates(d, ix, field, filter.as_ref().map(|f| f.object()).transpose()?)
             .ok_or_else(|| Error::new(format!("Unknown root field '{field}'")))?;
-        let kept = filtered(d, now, ix, all, filter.as_ref().map(|f| f.object()).transpose()?)?;
+        let kept = filtered(d, now, ix, field, all, filter.as_ref().map(|f| f.object()).transpose()?)?;
         ordered(d, now, ix, kept, order.as_ref().map(|o| o.object()).transpose()?)
     })?;
     let total = nodes.len();
