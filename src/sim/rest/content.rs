@@ -6,8 +6,8 @@
 
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde::Deserialize;
 
 use super::auth::Session;
@@ -366,11 +366,7 @@ pub async fn create_project(
         d.index_id(&id, Entity::Project(i));
         Ok(vec![written_project_el(&d, i)])
     })();
-    let mut resp = ctx.reply(result);
-    if resp.status() == StatusCode::OK {
-        *resp.status_mut() = StatusCode::CREATED;
-    }
-    resp
+    ctx.created(result)
 }
 
 pub(crate) fn new_item_id(d: &Dataset, salt: &str) -> String {
@@ -460,8 +456,5 @@ pub async fn delete_project(ctx: Ctx, State(st): St, Path(path): Path<ItemPath>)
         }
         Ok(())
     })();
-    match result {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => ctx.error(e),
-    }
+    ctx.no_content(result)
 }

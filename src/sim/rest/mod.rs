@@ -82,6 +82,23 @@ impl Ctx {
             Err(e) => self.error(e),
         }
     }
+
+    /// A create's answer: 201 with the new item.
+    pub fn created(&self, result: Result<Vec<El>, ApiError>) -> Response {
+        let mut resp = self.reply(result);
+        if resp.status() == axum::http::StatusCode::OK {
+            *resp.status_mut() = axum::http::StatusCode::CREATED;
+        }
+        resp
+    }
+
+    /// A delete's answer: 204 and no body.
+    pub fn no_content(&self, result: Result<(), ApiError>) -> Response {
+        match result {
+            Ok(()) => axum::http::StatusCode::NO_CONTENT.into_response(),
+            Err(e) => self.error(e),
+        }
+    }
 }
 
 /// The minor version in `/api/3.N/...`, or the error Tableau would return.

@@ -8,7 +8,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 
@@ -176,9 +176,7 @@ pub async fn add_user(ctx: Ctx, State(st): St, headers: HeaderMap, body: Bytes) 
             ));
         }
         let mut d = st.write();
-        if d.live_users().any(|i| d.users[i as usize].name.eq_ignore_ascii_case(&name)) {
-            return Err(ApiError::conflict("409000", format!("A user with the name '{name}' is already on this site.")));
-        }
+        check_user_name(&d, &name, None)?;
         let id = new_item_id(&d, &name);
         let i = d.users.len() as u32;
         let meta_id = new_item_id(&d, &format!("metadata {name}"));
@@ -209,26 +207,19 @@ pub async fn add_user(ctx: Ctx, State(st): St, headers: HeaderMap, body: Bytes) 
             .attr("authSetting", &user.auth_setting)
             .attr("externalAuthUserId", "")])
     })();
-    created(ctx, result)
+    ctx.created(result)
+}
+
+/// User names are unique on a site, ignoring case.
+fn check_user_name(d: &Dataset, name: &str, except: Option<u32>) -> Result<(), ApiError> {
+    if d.live_users().any(|u| Some(u) != except && d.users[u as usize].name.eq_ignore_ascii_case(name)) {
+        return Err(ApiError::conflict("409000", format!("A user with the name '{name}' is already on this site.")));
+    }
+    Ok(())
 }
 
 fn looks_like_email(s: &str) -> bool {
     matches!(s.split_once('@'), Some((local, domain)) if !local.is_empty() && domain.contains('.') && !domain.starts_with('.'))
-}
-
-fn created(ctx: Ctx, result: Result<Vec<El>, ApiError>) -> Response {
-    let mut resp = ctx.reply(result);
-    if resp.status() == StatusCode::OK {
-        *resp.status_mut() = StatusCode::CREATED;
-    }
-    resp
-}
-
-fn no_content(ctx: Ctx, result: Result<(), ApiError>) -> Response {
-    match result {
-        Ok(()) => axum::response::IntoResponse::into_response(StatusCode::NO_CONTENT),
-        Err(e) => ctx.error(e),
-    }
 }
 
 /// `PUT /api/{v}/sites/{site}/users/{id}`
@@ -240,9 +231,7 @@ pub async fn update_user(ctx: Ctx, State(st): St, Path(path): Path<ItemPath>, he
         let mut d = st.write();
         let i = find_user(&d, &path.id)?;
         if let Some(name) = u.attr("name") {
-            if d.live_users().any(|o| o != i && d.users[o as usize].name.eq_ignore_ascii_case(name)) {
-                return Err(ApiError::conflict("409000", format!("A user with the name '{name}' is already on this site.")));
-            }
+            check_user_name(&d, name, Some(i))?;
         }
         let user = &mut d.users[i as usize];
         if let Some(name) = u.attr("name") {
@@ -310,7 +299,7 @@ pub async fn remove_user(ctx: Ctx, State(st): St, Path(path): Path<ItemPath>, Qu
         d.unindex_id(&id);
         Ok(())
     })();
-    no_content(ctx, result)
+    ctx.no_content(result)
 }
 
 /// `POST /api/{v}/sites/{site}/groups`
@@ -331,7 +320,7 @@ pub async fn create_group(ctx: Ctx, State(st): St, headers: HeaderMap, body: Byt
         d.index_id(&id, Entity::Group(i));
         Ok(vec![written_group_el(&d, i, true)])
     })();
-    created(ctx, result)
+    ctx.created(result)
 }
 
 /// A group's minimum site role: `minimumSiteRole`, or the older `<import siteRole>`.
@@ -383,7 +372,7 @@ pub async fn delete_group(ctx: Ctx, State(st): St, Path(path): Path<ItemPath>) -
         d.unindex_id(&id);
         Ok(())
     })();
-    no_content(ctx, result)
+    ctx.no_content(result)
 }
 
 fn join(d: &mut Dataset, u: u32, g: u32) {
@@ -488,7 +477,7 @@ pub async fn remove_member(ctx: Ctx, State(st): St, Path(path): Path<MemberPath>
         leave(&mut d, u, g);
         Ok(())
     })();
-    no_content(ctx, result)
+    ctx.no_content(result)
 }
 
 /// `PUT /api/{v}/sites/{site}/groups/{id}/users/remove` (3.21): several at
@@ -509,5 +498,5 @@ pub async fn remove_members(ctx: Ctx, State(st): St, Path(path): Path<ItemPath>,
         }
         Ok(())
     })();
-    no_content(ctx, result)
+    ctx.no_content(result)
 }

@@ -416,30 +416,44 @@ fn incremental(ctx: Ctx, headers: &HeaderMap, body: &[u8]) -> Result<bool, ApiEr
 }
 
 /// `POST /api/{v}/sites/{site}/datasources/{id}/refresh`
-pub async fn refresh_datasource(ctx: Ctx, State(st): St, Path(path): Path<ItemPath>, headers: HeaderMap, body: Bytes) -> Response {
-    let result = (|| {
-        let inc = incremental(ctx, &headers, &body)?;
-        let mut d = st.write();
-        let x = find_datasource(&d, &path.id)?;
-        if !d.datasources[x as usize].has_extracts {
-            return Err(no_extract("datasource", &d.datasources[x as usize].name));
+pub async fn refresh_datasource(ctx: Ctx, st: St, Path(path): Path<ItemPath>, headers: HeaderMap, body: Bytes) -> Response {
+    refresh(ctx, st, &path.id, headers, body, |d, id| {
+        let x = find_datasource(d, id)?;
+        let ds = &d.datasources[x as usize];
+        if !ds.has_extracts {
+            return Err(no_extract("datasource", &ds.name));
         }
-        let job = start_job(&st, &mut d, Target::Datasource(x), None, inc)?;
-        Ok(accepted(ctx, &d, job, true))
-    })();
-    result.unwrap_or_else(|e| ctx.error(e))
+        Ok(Target::Datasource(x))
+    })
 }
 
 /// `POST /api/{v}/sites/{site}/workbooks/{id}/refresh` (3.25: `incremental`)
-pub async fn refresh_workbook(ctx: Ctx, State(st): St, Path(path): Path<ItemPath>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn refresh_workbook(ctx: Ctx, st: St, Path(path): Path<ItemPath>, headers: HeaderMap, body: Bytes) -> Response {
+    refresh(ctx, st, &path.id, headers, body, |d, id| {
+        let w = find_workbook(d, id)?;
+        let wb = &d.workbooks[w as usize];
+        if !wb.has_extracts {
+            return Err(no_extract("workbook", &wb.name));
+        }
+        Ok(Target::Workbook(w))
+    })
+}
+
+/// Starts a refresh of the item `find` names; `find` refuses an item
+/// without an extract.
+fn refresh(
+    ctx: Ctx,
+    State(st): St,
+    id: &str,
+    headers: HeaderMap,
+    body: Bytes,
+    find: impl Fn(&Dataset, &str) -> Result<Target, ApiError>,
+) -> Response {
     let result = (|| {
         let inc = incremental(ctx, &headers, &body)?;
         let mut d = st.write();
-        let w = find_workbook(&d, &path.id)?;
-        if !d.workbooks[w as usize].has_extracts {
-            return Err(no_extract("workbook", &d.workbooks[w as usize].name));
-        }
-        let job = start_job(&st, &mut d, Target::Workbook(w), None, inc)?;
+        let target = find(&d, id)?;
+        let job = start_job(&st, &mut d, target, None, inc)?;
         Ok(accepted(ctx, &d, job, true))
     })();
     result.unwrap_or_else(|e| ctx.error(e))

@@ -7,8 +7,8 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
 use serde::Deserialize;
 
 use super::body::El;
@@ -100,10 +100,7 @@ pub async fn delete(ctx: Ctx, State(st): St, uri: Uri, Path(path): Path<TagPath>
         }
         Ok(())
     })();
-    match result {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => ctx.error(e),
-    }
+    ctx.no_content(result)
 }
 
 /// `PUT /api/{v}/sites/{site}/tags:batchCreate` and `tags:batchDelete`
