@@ -59,6 +59,45 @@ impl Command {
     }
 }
 
+/// Which site an admin command acts on: the same settings file, profiles
+/// and overrides as `trm extract`.
+#[derive(Debug, Default, Clone, Args)]
+pub struct SiteArgs {
+    /// Settings file with named profiles (default ./tableau.yaml, if present).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Profile in the settings file (default: its `default_profile`).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Server URL (overrides TABLEAU_SERVER and the profile).
+    #[arg(long)]
+    pub server: Option<String>,
+    /// Site content URL (overrides TABLEAU_SITE and the profile).
+    #[arg(long)]
+    pub site: Option<String>,
+    /// REST API version, e.g. 3.27 (default: the server's, from serverinfo).
+    #[arg(long)]
+    pub api_version: Option<String>,
+    /// Requests in flight at once (default 4).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// DuckDB file, for commands that read the warehouse (default ./trm.duckdb).
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+}
+
+/// Reviewing a change before it is made.
+#[derive(Debug, Default, Clone, Copy, Args)]
+pub struct PlanArgs {
+    /// Print the plan (counts, the first rows of each action and the exact
+    /// number of REST calls) and make no change.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Rows shown per action in the plan.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub show: usize,
+}
+
 /// Waiting for a warehouse file that another process holds open.
 #[derive(Debug, Clone, Copy, Args)]
 pub struct LockArgs {

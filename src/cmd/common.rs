@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use trm::audit::{self, Severity, Thresholds, DETECTORS};
-use trm::cli::{ExtractArgs, FaultArgs, WarehouseArgs};
+use trm::cli::{ExtractArgs, FaultArgs, SiteArgs, WarehouseArgs};
 use trm::config::{Env, File, Overrides, Settings};
 use trm::extract::{self, Options, Outcome};
 use trm::report::generate::{self, Generated};
@@ -38,6 +38,78 @@ pub fn warehouse_settings(args: &WarehouseArgs) -> anyhow::Result<(File, Thresho
 /// The Parquet directory to read, unless `--no-parquet`.
 pub fn parquet_dir(file: &File, flag: Option<&Path>, off: bool) -> Option<PathBuf> {
     (!off).then(|| file.parquet(flag))
+}
+
+/// The settings an admin command's `SiteArgs` resolve to.
+pub fn site_settings(args: &SiteArgs) -> anyhow::Result<(File, Settings)> {
+    let (file, path) = File::locate(args.config.as_deref())?;
+    let flags = Overrides {
+        profile: args.profile.clone(),
+        server: args.server.clone(),
+        site: args.site.clone(),
+        api_version: args.api_version.clone(),
+        concurrency: args.concurrency,
+        db: args.db.clone(),
+        parquet: None,
+    };
+    let settings = Settings::resolve(&file, &path, &Env::from_process(), &flags)?;
+    Ok((file, settings))
+}
+
+/// Signs in to the site an admin command acts on.
+pub async fn connect(settings: &Settings) -> anyhow::Result<trm::tableau::Client> {
+    trm::tableau::Client::connect(settings)
+        .await
+        .with_context(|| format!("cannot connect to {} (site '{}')", settings.server, settings.site))
+}
+
+/// Prints a plan (as JSON with `--json`), then, unless `--dry-run`,
+/// applies it with a progress bar on a terminal and prints the report.
+/// Returns `None` on a dry run.
+pub async fn plan_then_apply(
+    client: &trm::tableau::Client,
+    plan: &trm::admin::Plan,
+    args: &trm::cli::PlanArgs,
+    options: trm::admin::Options,
+    json: bool,
+) -> anyhow::Result<Option<trm::admin::Report>> {
+    plan.check().map_err(|e| anyhow::anyhow!("internal error: the plan cannot be applied: {e}"))?;
+    if args.dry_run || plan.is_empty() {
+        if json {
+            println!("{}", serde_json::to_string_pretty(&plan.to_json())?);
+        } else {
+            print!("{}", plan.render(args.show));
+        }
+        return Ok(None);
+    }
+    if !json {
+        print!("{}", plan.render(args.show));
+    }
+    let bar = if std::io::stderr().is_terminal() && !json {
+        let bar = indicatif::ProgressBar::new(plan.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} calls {elapsed}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(bar)
+    } else {
+        None
+    };
+    let progress = |done: usize, _total: usize| {
+        if let Some(b) = &bar {
+            b.set_position(done as u64);
+        }
+    };
+    let report = trm::admin::apply(client, plan, options, &progress).await;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report.to_json(plan))?);
+    } else {
+        print!("{}", report.render(plan, args.show));
+    }
+    Ok(Some(report))
 }
 
 // ---------------------------------------------------------------------------

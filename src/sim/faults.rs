@@ -25,6 +25,10 @@
 //!     at: [3, 8]            # the 3rd and 8th matching requests
 //!   - kind: expire_session  # a session ends after this many authenticated requests:
 //!     after_requests: 40    # the 41st gets 401 with code 401002; signing in again works
+//!   - kind: status          # a permanent error on the 5th write (POST, PUT, DELETE)
+//!     status: 409           # 400 | 403 | 404 | 409 are not retried by clients
+//!     method: write         # GET | POST | PUT | DELETE | write (default: any)
+//!     at: [5]
 //!   - kind: node_limit      # these GraphQL operations return partial results
 //!     operations: ["Workbooks", "Fields"]   # operation names; "*" means every operation
 //!     limit: 50
@@ -128,11 +132,40 @@ pub struct Fault {
     pub api: Api,
     /// A substring the request path must contain. Unused by `node_limit`.
     pub path: Option<String>,
+    /// Only requests with this method; unused by `node_limit`.
+    pub method: MethodFilter,
+}
+
+/// Which request methods a fault applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum MethodFilter {
+    #[default]
+    Any,
+    Get,
+    Post,
+    Put,
+    Delete,
+    /// POST, PUT and DELETE.
+    Write,
+}
+
+impl MethodFilter {
+    fn includes(self, method: &str) -> bool {
+        match self {
+            MethodFilter::Any => true,
+            MethodFilter::Get => method == "GET",
+            MethodFilter::Post => method == "POST",
+            MethodFilter::Put => method == "PUT",
+            MethodFilter::Delete => method == "DELETE",
+            MethodFilter::Write => matches!(method, "POST" | "PUT" | "DELETE"),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum FaultKind {
-    /// An HTTP error (429, 500, 502 or 503) with a Tableau-style body.
+    /// An HTTP error with a Tableau-style body: 429, 500, 502 or 503, which
+    /// clients retry, or 400, 403, 404 or 409, which they do not.
     Status { status: u16, retry_after_secs: Option<u64> },
     /// Wait this long before running the handler.
     Slow { delay: Duration },
@@ -168,7 +201,7 @@ pub enum Api {
 }
 
 const KINDS: &str = "status, slow, drop, truncate, expire_session, node_limit";
-const STATUSES: [u16; 4] = [429, 500, 502, 503];
+const STATUSES: [u16; 8] = [429, 500, 502, 503, 400, 403, 404, 409];
 
 impl Trigger {
     /// Whether the fault numbered `fault_index` (from 0, in plan order)
@@ -209,7 +242,7 @@ impl Api {
 impl Fault {
     /// A fault that fires on every request of both APIs.
     pub fn new(kind: FaultKind) -> Fault {
-        Fault { kind, when: Trigger::Always, api: Api::Both, path: None }
+        Fault { kind, when: Trigger::Always, api: Api::Both, path: None, method: MethodFilter::Any }
     }
 
     pub fn when(mut self, when: Trigger) -> Fault {
@@ -227,9 +260,17 @@ impl Fault {
         self
     }
 
-    /// Whether this fault matches (and counts) a request to `path`.
-    fn applies_to(&self, path: &str) -> bool {
-        if matches!(self.kind, FaultKind::NodeLimit { .. }) || !self.api.includes(Api::of(path)) {
+    pub fn method(mut self, method: MethodFilter) -> Fault {
+        self.method = method;
+        self
+    }
+
+    /// Whether this fault matches (and counts) a `method` request to `path`.
+    fn applies_to(&self, method: &str, path: &str) -> bool {
+        if matches!(self.kind, FaultKind::NodeLimit { .. })
+            || !self.api.includes(Api::of(path))
+            || !self.method.includes(method)
+        {
             return false;
         }
         let is_auth = path.ends_with("/auth/signin") || path.ends_with("/auth/signout");
@@ -271,6 +312,9 @@ impl fmt::Display for Fault {
         }
         if let Some(p) = &self.path {
             write!(f, ", path contains {p:?}")?;
+        }
+        if self.method != MethodFilter::Any {
+            write!(f, ", {:?} requests only", self.method)?;
         }
         Ok(())
     }
@@ -348,13 +392,13 @@ impl FaultPlan {
 
     /// Counts a request against every fault it matches and returns the
     /// faults that fire on it, in plan order.
-    fn fired(&self, path: &str, token: Option<&str>) -> Vec<usize> {
+    fn fired(&self, method: &str, path: &str, token: Option<&str>) -> Vec<usize> {
         let mut counters = self.runtime.0.lock().expect("fault counters poisoned");
         let counters = &mut *counters;
         counters.matched.resize(self.faults.len(), 0);
         let mut fired = Vec::new();
         for (i, fault) in self.faults.iter().enumerate() {
-            if !fault.applies_to(path) {
+            if !fault.applies_to(method, path) {
                 continue;
             }
             match &fault.kind {
@@ -421,7 +465,7 @@ fn parse_fault(value: &Value) -> Result<Fault, String> {
 }
 
 const TRIGGER_KEYS: [&str; 4] = ["rate", "every", "first", "at"];
-const SCOPE_KEYS: [&str; 2] = ["api", "path"];
+const SCOPE_KEYS: [&str; 3] = ["api", "path", "method"];
 
 fn parse_kind(map: &Mapping, kind: &str) -> Result<Fault, String> {
     let own: &[&str] = match kind {
@@ -451,7 +495,7 @@ fn parse_kind(map: &Mapping, kind: &str) -> Result<Fault, String> {
         "status" => {
             let status: u16 = required(map, "status")?;
             if !STATUSES.contains(&status) {
-                return Err(format!("status {status} is not one of 429, 500, 502, 503"));
+                return Err(format!("status {status} is not one of 429, 500, 502, 503, 400, 403, 404, 409"));
             }
             let retry: Option<u64> = get(map, "retry_after_secs")?;
             if retry.is_some() && !matches!(status, 429 | 503) {
@@ -519,7 +563,16 @@ fn parse_kind(map: &Mapping, kind: &str) -> Result<Fault, String> {
     if path.as_deref().is_some_and(str::is_empty) {
         return Err("path must not be empty".into());
     }
-    Ok(Fault { kind, when, api, path })
+    let method = match get::<String>(map, "method")?.map(|m| m.to_ascii_uppercase()).as_deref() {
+        None => MethodFilter::Any,
+        Some("GET") => MethodFilter::Get,
+        Some("POST") => MethodFilter::Post,
+        Some("PUT") => MethodFilter::Put,
+        Some("DELETE") => MethodFilter::Delete,
+        Some("WRITE") => MethodFilter::Write,
+        Some(other) => return Err(format!("method `{other}` is not one of GET, POST, PUT, DELETE, write")),
+    };
+    Ok(Fault { kind, when, api, path, method })
 }
 
 fn get<T: DeserializeOwned>(map: &Mapping, key: &str) -> Result<Option<T>, String> {
@@ -543,8 +596,9 @@ pub async fn inject(State(st): State<Arc<SimState>>, ctx: Ctx, req: Request, nex
         return next.run(req).await;
     }
     let path = req.uri().path().to_owned();
+    let method = req.method().as_str().to_owned();
     let token = req.headers().get(AUTH_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let fired = plan.fired(&path, token.as_deref());
+    let fired = plan.fired(&method, &path, token.as_deref());
     if fired.is_empty() {
         return next.run(req).await;
     }
@@ -607,6 +661,10 @@ fn status_error(status: u16, retry_after_secs: Option<u64>) -> ApiError {
         502 => {
             ("502000", "Bad Gateway", "The gateway received an invalid response from the server behind it.".to_string())
         }
+        400 => ("400000", "Bad Request", "Injected fault: the request was refused.".to_string()),
+        403 => ("403000", "Forbidden", "Injected fault: the request was forbidden.".to_string()),
+        404 => ("404000", "Resource Not Found", "Injected fault: the resource was not found.".to_string()),
+        409 => ("409000", "Conflict", "Injected fault: the request conflicts with the site's state.".to_string()),
         _ => (
             "503000",
             "Service Unavailable",
@@ -696,14 +754,19 @@ mod tests {
     #[test]
     fn sign_in_is_exempt_unless_targeted() {
         let f = Fault::new(FaultKind::Drop);
-        assert!(!f.applies_to("/api/3.27/auth/signin"));
-        assert!(!f.applies_to("/api/3.27/auth/signout"));
-        assert!(f.applies_to("/api/3.27/sites/x/workbooks"));
-        assert!(f.applies_to("/api/metadata/graphql"));
-        assert!(f.clone().path("/auth/signin").applies_to("/api/3.27/auth/signin"));
-        assert!(!f.clone().path("signin").applies_to("/api/3.27/auth/signin"));
-        assert!(!f.clone().api(Api::Rest).applies_to("/api/metadata/graphql"));
-        assert!(!f.clone().api(Api::Metadata).applies_to("/api/3.27/sites"));
+        assert!(!f.applies_to("GET", "/api/3.27/auth/signin"));
+        assert!(!f.applies_to("GET", "/api/3.27/auth/signout"));
+        assert!(f.applies_to("GET", "/api/3.27/sites/x/workbooks"));
+        assert!(f.applies_to("GET", "/api/metadata/graphql"));
+        assert!(f.clone().path("/auth/signin").applies_to("GET", "/api/3.27/auth/signin"));
+        assert!(!f.clone().path("signin").applies_to("GET", "/api/3.27/auth/signin"));
+        assert!(!f.clone().api(Api::Rest).applies_to("GET", "/api/metadata/graphql"));
+        assert!(!f.clone().api(Api::Metadata).applies_to("GET", "/api/3.27/sites"));
+        let writes = f.clone().method(MethodFilter::Write);
+        assert!(writes.applies_to("PUT", "/api/3.27/sites/x/users/u"));
+        assert!(writes.applies_to("DELETE", "/api/3.27/sites/x/users/u"));
+        assert!(!writes.applies_to("GET", "/api/3.27/sites/x/users"));
+        assert!(!f.clone().method(MethodFilter::Post).applies_to("PUT", "/api/3.27/sites/x/users/u"));
     }
 
     #[test]

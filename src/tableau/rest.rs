@@ -27,6 +27,53 @@ impl Client {
     }
 }
 
+/// The methods a write may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum WriteMethod {
+    Post,
+    Put,
+    Delete,
+}
+
+impl WriteMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WriteMethod::Post => "POST",
+            WriteMethod::Put => "PUT",
+            WriteMethod::Delete => "DELETE",
+        }
+    }
+}
+
+impl std::fmt::Display for WriteMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Client {
+    /// A write to `{server}/api/{v}/{path}` with an optional JSON body, in
+    /// Tableau's JSON request form (`{"user": {"name": …}}`). Returns the
+    /// answer's JSON (`null` for 204 No Content).
+    pub async fn write_json(
+        &self,
+        method: WriteMethod,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Value, TableauError> {
+        let method = match method {
+            WriteMethod::Post => reqwest::Method::POST,
+            WriteMethod::Put => reqwest::Method::PUT,
+            WriteMethod::Delete => reqwest::Method::DELETE,
+        };
+        let bytes = body.map(|b| serde_json::to_vec(b).expect("a JSON value always serializes"));
+        let answer = self.send_api(method, path, query, bytes).await?;
+        parse_json(&answer.label, &answer.body)
+    }
+}
+
 /// Items per page: Tableau's maximum.
 pub const PAGE_SIZE: u64 = 1000;
 

@@ -65,6 +65,8 @@ pub struct RequestStats {
 struct Session {
     token: Secret,
     site_id: String,
+    /// The signed-in user's LUID; admin commands never act on it.
+    user_id: String,
     /// Bumped by each sign-in, so concurrent requests that saw the same
     /// expired session sign in again only once.
     generation: u64,
@@ -168,7 +170,7 @@ impl Client {
             token_name: settings.token_name.clone(),
             token_secret: settings.token_secret.clone(),
             server_time: 0,
-            session: Mutex::new(Session { token: Secret::new(""), site_id: String::new(), generation: 0 }),
+            session: Mutex::new(Session { token: Secret::new(""), site_id: String::new(), user_id: String::new(), generation: 0 }),
             reauth: tokio::sync::Mutex::new(()),
             limiter: Semaphore::new(concurrency),
             concurrency,
@@ -192,6 +194,12 @@ impl Client {
     /// The site's LUID, from sign-in.
     pub fn site_id(&self) -> String {
         self.session.lock().expect("session lock poisoned").site_id.clone()
+    }
+
+    /// The signed-in user's LUID, from sign-in (empty if the server did
+    /// not say).
+    pub fn user_id(&self) -> String {
+        self.session.lock().expect("session lock poisoned").user_id.clone()
     }
 
     pub fn server(&self) -> &str {
@@ -239,6 +247,23 @@ impl Client {
     /// body asks). For the Metadata API layer.
     pub(crate) async fn post_json(&self, path: &str, label: String, body: Vec<u8>) -> Result<Answer, TableauError> {
         let call = Call { method: Method::POST, url: self.url(path)?, label, body: Some(body), auth: true };
+        let reply = self.exchange(&call).await?;
+        Ok(Answer { label: call.label, body: reply.body })
+    }
+
+    /// A write (`POST`, `PUT` or `DELETE`) to `{server}/api/{v}/{path}` with
+    /// an optional JSON body and the session: the body of the 2xx answer.
+    /// Retried like every call, so a create that the server applied but
+    /// whose answer was lost comes back as a conflict the caller can read.
+    /// For the REST layer.
+    pub(crate) async fn send_api(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<Vec<u8>>,
+    ) -> Result<Answer, TableauError> {
+        let call = self.rest_call(method, path, query, body, true)?;
         let reply = self.exchange(&call).await?;
         Ok(Answer { label: call.label, body: reply.body })
     }
@@ -318,7 +343,8 @@ impl Client {
             .and_then(|d| d.to_str().ok())
             .and_then(crate::time::parse)
             .unwrap_or_else(|| chrono::Utc::now().timestamp());
-        let session = Session { token: Secret::new(token), site_id: site_id.to_string(), generation: 0 };
+        let user_id = creds["user"]["id"].as_str().unwrap_or_default().to_string();
+        let session = Session { token: Secret::new(token), site_id: site_id.to_string(), user_id, generation: 0 };
         Ok((session, server_time))
     }
 
@@ -339,6 +365,7 @@ impl Client {
             let mut s = self.session.lock().expect("session lock poisoned");
             s.token = fresh.token;
             s.site_id = fresh.site_id;
+            s.user_id = fresh.user_id;
             s.generation = seen + 1;
         }
         self.counters.barren_sign_ins.fetch_add(1, Ordering::Relaxed);
