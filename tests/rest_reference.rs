@@ -95,6 +95,7 @@ async fn extract_from(dir: &Path, streams: &[&str], files: &[(&str, &str)]) -> d
         api_version: None,
         token_name: "reference".into(),
         token_secret: Secret::new("reference-secret"),
+        auth: trm::config::Auth::Pat,
         concurrency: 2,
         timeout: Duration::from_secs(20),
         db: out.join("trm.duckdb"),

@@ -45,6 +45,7 @@ fn settings_for(server: String) -> Settings {
         api_version: None,
         token_name: "trm-sim".into(),
         token_secret: Secret::new(SECRET),
+        auth: trm::config::Auth::Pat,
         concurrency: 4,
         timeout: Duration::from_secs(10),
         db: PathBuf::from("unused.duckdb"),

@@ -304,6 +304,11 @@ pub fn print_connection(handle: &SimHandle) {
     println!("  Site:         {}", c.site_content_url);
     println!("  PAT name:     {}", c.pat_name);
     println!("  PAT secret:   {}", c.pat_secret);
+    println!("  Password:     {} / {}", c.username, c.password);
+    println!(
+        "  Connected app: client id {}, secret id {}, secret {} (as TABLEAU_JWT_SECRET)",
+        c.connected_app.client_id, c.connected_app.secret_id, c.connected_app.secret
+    );
     println!("  REST API:     {}/api/3.27/  (versions 3.0 to 3.27)", handle.url());
     println!("  Manifest:     {}/sim/manifest", handle.url());
     println!("  Clock:        curl -X POST '{}/sim/clock?advance=7'", handle.url());

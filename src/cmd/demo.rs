@@ -42,6 +42,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         api_version: None,
         token_name: c.pat_name.clone(),
         token_secret: Secret::new(c.pat_secret.clone()),
+        auth: trm::config::Auth::Pat,
         concurrency: config::DEFAULT_CONCURRENCY,
         timeout: Duration::from_secs(config::DEFAULT_TIMEOUT_SECS),
         db: args.out.join("trm.duckdb"),

@@ -8,7 +8,10 @@
 //!     server: https://tableau.example.com
 //!     site: analytics          # site content URL; "" is the Default site
 //!     api_version: "3.27"      # optional; otherwise read from serverinfo
-//!     token_name: trm-audit    # optional; TABLEAU_TOKEN_NAME overrides
+//!     auth: pat                # pat (default), jwt or password
+//!     token_name: trm-audit    # pat: TABLEAU_TOKEN_NAME overrides
+//!     # jwt (a connected app, direct trust): client_id, secret_id, username
+//!     # password: username
 //!     concurrency: 4           # optional; requests in flight
 //!     timeout_secs: 60         # optional; per request
 //! warehouse:
@@ -16,8 +19,10 @@
 //!   parquet: ./trm-parquet
 //! ```
 //!
-//! The token secret is never read from the file: only from
-//! `TABLEAU_TOKEN_SECRET`, so the file can be committed. `TABLEAU_SERVER`,
+//! Secrets are never read from the file, so it can be committed: the
+//! token secret only from `TABLEAU_TOKEN_SECRET`, a connected app's secret
+//! value only from `TABLEAU_JWT_SECRET`, a password only from
+//! `TABLEAU_PASSWORD`. `TABLEAU_SERVER`,
 //! `TABLEAU_SITE` and `TABLEAU_TOKEN_NAME` override the profile, as in
 //! Tableau's own tools.
 
@@ -115,9 +120,52 @@ pub struct Profile {
     pub site: Option<String>,
     pub api_version: Option<String>,
     pub token_name: Option<String>,
+    /// `pat` (default), `jwt` or `password`.
+    pub auth: Option<String>,
+    /// Connected app (`auth: jwt`): its client id and secret id.
+    pub client_id: Option<String>,
+    pub secret_id: Option<String>,
+    /// The user a connected app acts as, or who signs in with a password.
+    pub username: Option<String>,
     pub concurrency: Option<usize>,
     pub timeout_secs: Option<u64>,
 }
+
+/// How TRM signs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// Personal access token: `Settings::token_name` and `token_secret`.
+    Pat,
+    /// Username and password (Tableau Server sites without PATs).
+    Password { username: String, password: Secret },
+    /// A connected app with direct trust: TRM mints a short-lived JWT for
+    /// each sign-in.
+    Jwt(ConnectedApp),
+}
+
+/// A connected app's identity and what its tokens may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectedApp {
+    pub client_id: String,
+    pub secret_id: String,
+    pub username: String,
+    pub secret: Secret,
+    /// Scopes every minted token carries: the reads an extraction needs,
+    /// plus whatever writes the command adds ([`Settings::with_scopes`]).
+    pub scopes: Vec<String>,
+}
+
+/// What every read of a site needs: content (workbooks, views,
+/// datasources, projects, permissions, the Metadata API), users, groups,
+/// refresh tasks and schedules, and jobs.
+pub const READ_SCOPES: &[&str] = &[
+    "tableau:content:read",
+    "tableau:users:read",
+    "tableau:groups:read",
+    "tableau:tasks:read",
+    "tableau:schedules:read",
+    "tableau:jobs:read",
+];
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -146,6 +194,8 @@ pub struct Env {
     pub site: Option<String>,
     pub token_name: Option<String>,
     pub token_secret: Option<Secret>,
+    pub jwt_secret: Option<Secret>,
+    pub password: Option<Secret>,
 }
 
 impl Env {
@@ -156,6 +206,8 @@ impl Env {
             site: std::env::var("TABLEAU_SITE").ok(),
             token_name: get("TABLEAU_TOKEN_NAME"),
             token_secret: get("TABLEAU_TOKEN_SECRET").map(Secret),
+            jwt_secret: get("TABLEAU_JWT_SECRET").map(Secret),
+            password: get("TABLEAU_PASSWORD").map(Secret),
         }
     }
 }
@@ -167,8 +219,10 @@ pub struct Settings {
     pub server: String,
     pub site: String,
     pub api_version: Option<String>,
+    /// With [`Auth::Pat`]: the token's name and secret (empty otherwise).
     pub token_name: String,
     pub token_secret: Secret,
+    pub auth: Auth,
     pub concurrency: usize,
     pub timeout: Duration,
     pub db: PathBuf,
@@ -306,17 +360,72 @@ impl Settings {
             (None, Some(v)) => Some(check_version(&fp, &key("api_version"), v)?),
             _ => None,
         };
-        let token_name = env.token_name.clone().or(profile.token_name.clone()).ok_or_else(|| {
-            ConfigError::Missing(format!(
-                "no personal access token name: set TABLEAU_TOKEN_NAME or add {} to {fp}",
-                key("token_name")
-            ))
-        })?;
-        let token_secret = env.token_secret.clone().ok_or_else(|| {
-            ConfigError::Missing(
-                "no personal access token secret: set TABLEAU_TOKEN_SECRET (it is never read from a file)".into(),
-            )
-        })?;
+        let invalid = |k: &str, message: String| ConfigError::Invalid { origin: fp.clone(), key: key(k), message };
+        let kind = profile.auth.clone().unwrap_or_else(|| "pat".into());
+        let (token_name, token_secret, auth) = match kind.as_str() {
+            "pat" => {
+                if profile.client_id.is_some() || profile.secret_id.is_some() {
+                    let k = if profile.client_id.is_some() { "client_id" } else { "secret_id" };
+                    return Err(invalid(
+                        k,
+                        "a connected app's id with personal access token sign-in; set auth: jwt, or remove it".into(),
+                    ));
+                }
+                let token_name = env.token_name.clone().or(profile.token_name.clone()).ok_or_else(|| {
+                    ConfigError::Missing(format!(
+                        "no personal access token name: set TABLEAU_TOKEN_NAME or add {} to {fp}",
+                        key("token_name")
+                    ))
+                })?;
+                let token_secret = env.token_secret.clone().ok_or_else(|| {
+                    ConfigError::Missing(
+                        "no personal access token secret: set TABLEAU_TOKEN_SECRET (it is never read from a file)".into(),
+                    )
+                })?;
+                (token_name, token_secret, Auth::Pat)
+            }
+            "jwt" => {
+                if profile.token_name.is_some() {
+                    return Err(invalid(
+                        "token_name",
+                        "a personal access token name with auth: jwt; a profile signs in one way".into(),
+                    ));
+                }
+                let need = |k: &str, v: &Option<String>| {
+                    v.clone().filter(|s| !s.trim().is_empty()).ok_or_else(|| invalid(k, "required with auth: jwt".into()))
+                };
+                let client_id = need("client_id", &profile.client_id)?;
+                let secret_id = need("secret_id", &profile.secret_id)?;
+                let username = need("username", &profile.username)?;
+                let secret = env.jwt_secret.clone().ok_or_else(|| {
+                    ConfigError::Missing(format!(
+                        "no connected app secret for {}: set TABLEAU_JWT_SECRET (it is never read from a file)",
+                        key("auth")
+                    ))
+                })?;
+                let scopes = READ_SCOPES.iter().map(|s| s.to_string()).collect();
+                (String::new(), Secret::new(""), Auth::Jwt(ConnectedApp { client_id, secret_id, username, secret, scopes }))
+            }
+            "password" => {
+                if profile.token_name.is_some() || profile.client_id.is_some() {
+                    let k = if profile.token_name.is_some() { "token_name" } else { "client_id" };
+                    return Err(invalid(k, "another sign-in's key with auth: password; a profile signs in one way".into()));
+                }
+                let username = profile
+                    .username
+                    .clone()
+                    .filter(|s| !s.trim().is_empty())
+                    .ok_or_else(|| invalid("username", "required with auth: password".into()))?;
+                let password = env.password.clone().ok_or_else(|| {
+                    ConfigError::Missing(format!(
+                        "no password for {}: set TABLEAU_PASSWORD (it is never read from a file)",
+                        key("username")
+                    ))
+                })?;
+                (String::new(), Secret::new(""), Auth::Password { username, password })
+            }
+            other => return Err(invalid("auth", format!("unknown sign-in kind '{other}'; use pat, jwt or password"))),
+        };
         let concurrency = flags.concurrency.or(profile.concurrency).unwrap_or(DEFAULT_CONCURRENCY);
         if concurrency == 0 || concurrency > 64 {
             return Err(ConfigError::Invalid {
@@ -336,11 +445,27 @@ impl Settings {
             api_version,
             token_name,
             token_secret,
+            auth,
             concurrency,
             timeout: Duration::from_secs(timeout_secs),
             db: file.db(flags.db.as_deref()),
             parquet: file.parquet(flags.parquet.as_deref()),
         })
+    }
+}
+
+impl Settings {
+    /// These settings with `scopes` added to a connected app's tokens (a
+    /// command's writes); other sign-ins are unchanged.
+    pub fn with_scopes(mut self, scopes: &[&str]) -> Settings {
+        if let Auth::Jwt(app) = &mut self.auth {
+            for s in scopes {
+                if !app.scopes.iter().any(|x| x == s) {
+                    app.scopes.push(s.to_string());
+                }
+            }
+        }
+        self
     }
 }
 
@@ -365,6 +490,46 @@ mod tests {
 
     fn env() -> Env {
         Env { token_name: Some("pat".into()), token_secret: Some(Secret::new("s3cr3t")), ..Env::default() }
+    }
+
+    #[test]
+    fn every_sign_in_kind_resolves_and_refuses_mixtures() {
+        let p = Path::new("t.yaml");
+        let resolve = |yaml: &str, env: &Env| Settings::resolve(&File::parse(p, yaml).unwrap(), p, env, &Overrides::default());
+        let jwt = "profiles:\n  p:\n    server: https://x.example.com\n    auth: jwt\n    client_id: c1\n    secret_id: k1\n    username: ann\n";
+        let env_jwt = Env { jwt_secret: Some(Secret::new("jwt-s3cr3t")), ..Env::default() };
+        let s = resolve(jwt, &env_jwt).unwrap();
+        match &s.auth {
+            Auth::Jwt(app) => {
+                assert_eq!((app.client_id.as_str(), app.secret_id.as_str(), app.username.as_str()), ("c1", "k1", "ann"));
+                assert!(app.scopes.iter().any(|x| x == "tableau:content:read"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let s = s.with_scopes(&["tableau:users:create"]);
+        let Auth::Jwt(app) = &s.auth else { unreachable!() };
+        assert!(app.scopes.iter().any(|x| x == "tableau:users:create"));
+        assert!(!format!("{s:?}").contains("jwt-s3cr3t"));
+
+        let e = resolve(jwt, &Env::default()).unwrap_err().to_string();
+        assert!(e.contains("TABLEAU_JWT_SECRET") && e.contains("profiles.p.auth"), "{e}");
+        let e = resolve(&jwt.replace("    username: ann\n", ""), &env_jwt).unwrap_err().to_string();
+        assert_eq!(e, "t.yaml: profiles.p.username: required with auth: jwt");
+        let both = format!("{jwt}    token_name: n\n");
+        let e = resolve(&both, &env_jwt).unwrap_err().to_string();
+        assert!(e.contains("profiles.p.token_name") && e.contains("one way"), "{e}");
+        let pat_and_app = "profiles:\n  p:\n    server: https://x.example.com\n    token_name: n\n    client_id: c1\n";
+        let e = resolve(pat_and_app, &env()).unwrap_err().to_string();
+        assert!(e.contains("profiles.p.client_id"), "{e}");
+        let e = resolve("profiles:\n  p:\n    server: https://x.example.com\n    auth: kerberos\n", &env()).unwrap_err().to_string();
+        assert!(e.contains("profiles.p.auth") && e.contains("kerberos") && e.contains("pat, jwt or password"), "{e}");
+
+        let pw = "profiles:\n  p:\n    server: https://x.example.com\n    auth: password\n    username: admin\n";
+        let e = resolve(pw, &Env::default()).unwrap_err().to_string();
+        assert!(e.contains("TABLEAU_PASSWORD"), "{e}");
+        let s = resolve(pw, &Env { password: Some(Secret::new("pw-s3cr3t")), ..Env::default() }).unwrap();
+        assert!(matches!(&s.auth, Auth::Password { username, .. } if username == "admin"));
+        assert!(!format!("{s:?}").contains("pw-s3cr3t"));
     }
 
     const YAML: &str = "default_profile: prod\nprofiles:\n  prod:\n    server: https://t.example.com/\n    site: analytics\n  dev:\n    server: http://127.0.0.1:8080\n    site: ''\n    concurrency: 2\n";

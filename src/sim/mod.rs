@@ -62,6 +62,8 @@ pub struct SimConfig {
     pub pat_secret: String,
     pub username: String,
     pub password: String,
+    /// The site's connected app (direct trust) for JWT sign-in.
+    pub connected_app: ConnectedApp,
     /// Sessions end this long after sign-in (Tableau Server: 240 minutes).
     pub session_ttl: Duration,
     /// Requests one session may have in flight before getting 429.
@@ -89,6 +91,7 @@ impl Default for SimConfig {
             pat_secret: "trm-sim-secret".into(),
             username: "admin".into(),
             password: "admin-password".into(),
+            connected_app: ConnectedApp::default(),
             session_ttl: Duration::from_secs(240 * 60),
             max_concurrent_per_session: 10,
             latency: Duration::ZERO,
@@ -96,6 +99,25 @@ impl Default for SimConfig {
             metadata: metadata::Limits::default(),
             flavor: Flavor::Server,
             job_duration: Duration::from_secs(2),
+        }
+    }
+}
+
+/// A connected app with direct trust: tokens signed (HS256) with `secret`
+/// under `kid` = `secret_id` and `iss` = `client_id` sign in as their `sub`.
+#[derive(Clone, Debug)]
+pub struct ConnectedApp {
+    pub client_id: String,
+    pub secret_id: String,
+    pub secret: String,
+}
+
+impl Default for ConnectedApp {
+    fn default() -> ConnectedApp {
+        ConnectedApp {
+            client_id: "0c6a7ab5-trm-sim-client".into(),
+            secret_id: "5e1d3c8f-trm-sim-secret-id".into(),
+            secret: "trm-sim-connected-app-secret-value".into(),
         }
     }
 }

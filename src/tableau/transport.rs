@@ -33,7 +33,7 @@ use tokio::sync::Semaphore;
 
 use super::error::{error_suffix, TableauError};
 use super::retry::{self, RetryPolicy};
-use crate::config::{Secret, Settings};
+use crate::config::{Auth, ConnectedApp, Secret, Settings};
 
 /// The version `serverinfo` is asked at before the server's own is known;
 /// every Tableau release since 2018.1 answers it.
@@ -94,6 +94,7 @@ pub struct Client {
     api_version: String,
     token_name: String,
     token_secret: Secret,
+    auth: Auth,
     server_time: i64,
     session: Mutex<Session>,
     reauth: tokio::sync::Mutex<()>,
@@ -147,8 +148,9 @@ struct Reply {
 impl Client {
     /// Builds the HTTP client (rustls; connect and request timeouts from
     /// `settings.timeout`), learns the REST API version from `serverinfo`
-    /// unless `settings.api_version` is set, and signs in with the personal
-    /// access token.
+    /// unless `settings.api_version` is set, and signs in the way
+    /// `settings.auth` says (personal access token, password, or a
+    /// connected app's freshly minted JWT).
     pub async fn connect(settings: &Settings) -> Result<Client, TableauError> {
         Client::connect_with(settings, RetryPolicy::default()).await
     }
@@ -174,6 +176,7 @@ impl Client {
             api_version: settings.api_version.clone().unwrap_or_else(|| DISCOVERY_VERSION.to_string()),
             token_name: settings.token_name.clone(),
             token_secret: settings.token_secret.clone(),
+            auth: settings.auth.clone(),
             server_time: 0,
             session: Mutex::new(Session { token: Secret::new(""), site_id: String::new(), user_id: String::new(), generation: 0 }),
             reauth: tokio::sync::Mutex::new(()),
@@ -313,15 +316,28 @@ impl Client {
         }
     }
 
-    /// Signs in with the PAT; returns the session and the server's clock.
-    async fn sign_in(&self) -> Result<(Session, i64), TableauError> {
-        let body = serde_json::json!({
-            "credentials": {
+    /// The credentials of one sign-in: a connected app's token is minted
+    /// afresh each time (it is single-use and short-lived).
+    fn credentials(&self) -> Result<Value, TableauError> {
+        let site = serde_json::json!({"contentUrl": self.site});
+        Ok(match &self.auth {
+            Auth::Pat => serde_json::json!({
                 "personalAccessTokenName": self.token_name,
                 "personalAccessTokenSecret": self.token_secret.expose(),
-                "site": {"contentUrl": self.site},
-            }
-        });
+                "site": site,
+            }),
+            Auth::Password { username, password } => serde_json::json!({
+                "name": username,
+                "password": password.expose(),
+                "site": site,
+            }),
+            Auth::Jwt(app) => serde_json::json!({"jwt": mint_jwt(app)?.expose(), "site": site}),
+        })
+    }
+
+    /// Signs in; returns the session and the server's clock.
+    async fn sign_in(&self) -> Result<(Session, i64), TableauError> {
+        let body = serde_json::json!({ "credentials": self.credentials()? });
         let bytes = serde_json::to_vec(&body).expect("a JSON value always serializes");
         let call = self.rest_call(Method::POST, "auth/signin", &[], Some(bytes), false)?;
         // Not `exchange`: a refused sign-in must not sign in again.
@@ -535,6 +551,32 @@ impl Client {
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
         retry::unit_from(nanos ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15))
     }
+}
+
+/// How long a minted connected-app token lives; Tableau refuses more than
+/// ten minutes.
+const JWT_LIFETIME_SECS: i64 = 300;
+
+/// A connected app's sign-in token (direct trust): HS256 over the app's
+/// secret, `kid` the secret id, `iss` the client id, `aud` "tableau",
+/// `sub` the user, a fresh `jti`, and the scopes (`scp`) the command needs.
+fn mint_jwt(app: &ConnectedApp) -> Result<Secret, TableauError> {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some(app.secret_id.clone());
+    let mut jti = [0u8; 16];
+    getrandom::fill(&mut jti).map_err(|e| TableauError::Config(format!("no random source for a token id: {e}")))?;
+    let claims = serde_json::json!({
+        "iss": app.client_id,
+        "aud": "tableau",
+        "sub": app.username,
+        "exp": chrono::Utc::now().timestamp() + JWT_LIFETIME_SECS,
+        "jti": jti.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+        "scp": app.scopes,
+    });
+    let key = jsonwebtoken::EncodingKey::from_secret(app.secret.expose().as_bytes());
+    jsonwebtoken::encode(&header, &claims, &key)
+        .map(Secret::new)
+        .map_err(|e| TableauError::Config(format!("cannot mint a connected app token: {e}")))
 }
 
 /// A reqwest error and its causes on one line, without the URL.

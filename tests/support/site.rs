@@ -27,6 +27,7 @@ pub fn settings(handle: &SimHandle, dir: &Path) -> Settings {
         api_version: None,
         token_name: c.pat_name.clone(),
         token_secret: Secret::new(c.pat_secret.clone()),
+        auth: trm::config::Auth::Pat,
         concurrency: 4,
         timeout: Duration::from_secs(20),
         db: dir.join("trm.duckdb"),

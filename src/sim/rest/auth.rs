@@ -1,8 +1,11 @@
 //! Sign in, sign out, and the session check every other call goes through.
 //!
 //! Spec: <https://help.tableau.com/current/api/rest_api/en-us/REST/rest_api_ref_authentication.htm>
-//! - PAT (`personalAccessTokenName`/`personalAccessTokenSecret`) or
-//!   name/password, plus the site `contentUrl`.
+//! - PAT (`personalAccessTokenName`/`personalAccessTokenSecret`),
+//!   name/password, or a connected app's JWT (`jwt`, checked in
+//!   [`super::jwt`]), plus the site `contentUrl`.
+//! - A JWT session carries the token's scopes; a request outside them gets
+//!   403 naming the scope it needs. JWT sessions run side by side.
 //! - Signing in again with the same PAT ends that PAT's earlier session, as
 //!   on Tableau Cloud.
 //! - Sessions expire a fixed TTL after sign-in; afterwards calls get 401002.
@@ -32,6 +35,9 @@ pub const AUTH_HEADER: &str = "x-tableau-auth";
 pub struct Session {
     pub user: u32,
     pub pat_name: Option<String>,
+    /// A connected-app session's scopes; `None` for PAT and password
+    /// sessions, which may do what their user may.
+    pub scopes: Option<Vec<String>>,
     pub expires_at: Instant,
     in_flight: Arc<AtomicUsize>,
 }
@@ -39,6 +45,7 @@ pub struct Session {
 #[derive(Default)]
 pub struct Sessions {
     inner: Mutex<SessionTable>,
+    pub(crate) jwt_ids: super::jwt::SeenIds,
 }
 
 #[derive(Default)]
@@ -106,6 +113,8 @@ struct Credentials {
     name: Option<String>,
     #[serde(rename = "@password", alias = "password")]
     password: Option<String>,
+    #[serde(rename = "@jwt", alias = "jwt")]
+    jwt: Option<String>,
     site: Option<SiteRef>,
 }
 
@@ -147,15 +156,42 @@ pub async fn sign_in(ctx: Ctx, State(st): State<Arc<SimState>>, headers: HeaderM
         (Some(n), Some(p)) => *n == cfg.username && *p == cfg.password,
         _ => false,
     };
+    // A connected app signs in as the token's user, with its scopes.
+    let mut jwt_grant: Option<(u32, Vec<String>)> = None;
+    if let Some(jwt) = &c.jwt {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        match super::jwt::verify(&cfg.connected_app, jwt, now, &st.sessions.jwt_ids) {
+            Ok(grant) => {
+                let d = st.data();
+                match d.users.iter().position(|u| !u.deleted && u.name.eq_ignore_ascii_case(&grant.username)) {
+                    Some(i) => jwt_grant = Some((i as u32, grant.scopes)),
+                    None => {
+                        tracing::info!(sub = grant.username, "JWT sign-in rejected: no such user");
+                        return ctx.error(ApiError::sign_in_failed());
+                    }
+                }
+            }
+            Err(why) => {
+                tracing::info!(why, "JWT sign-in rejected");
+                let mut e = ApiError::sign_in_failed();
+                e.detail = format!("Error signing in to Tableau Server: {why}");
+                return ctx.error(e);
+            }
+        }
+    }
     let site = c.site.and_then(|s| s.content_url).unwrap_or_default();
     let site_url = st.data().site.content_url.clone();
-    if !(pat_ok || password_ok) || !site.eq_ignore_ascii_case(&site_url) {
+    if !(pat_ok || password_ok || jwt_grant.is_some()) || !site.eq_ignore_ascii_case(&site_url) {
         tracing::info!(pat = ?c.pat_name, user = ?c.name, site, "sign-in rejected");
         return ctx.error(ApiError::sign_in_failed());
     }
-    let user = 0;
+    let (user, scopes) = match jwt_grant {
+        Some((user, scopes)) => (user, Some(scopes)),
+        None => (0, None),
+    };
     let token = st.sessions.open(Session {
         user,
+        scopes,
         pat_name: if pat_ok { c.pat_name } else { None },
         expires_at: Instant::now() + cfg.session_ttl,
         in_flight: Arc::new(AtomicUsize::new(0)),
@@ -197,6 +233,14 @@ pub async fn require_session(State(st): State<Arc<SimState>>, ctx: Ctx, mut req:
     if Instant::now() >= session.expires_at {
         st.sessions.close(&token);
         return ctx.error(ApiError::invalid_credentials());
+    }
+    if let Some(scopes) = &session.scopes {
+        let needed = super::jwt::required_scope(req.method().as_str(), req.uri().path());
+        if !scopes.iter().any(|s| *s == needed) {
+            return ctx.error(ApiError::forbidden(format!(
+                "The connected app's token does not grant the scope this request needs: {needed}."
+            )));
+        }
     }
     if let Some(site) = site_in_path(req.uri().path()) {
         let site_id = st.data().site.id.clone();

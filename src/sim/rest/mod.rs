@@ -12,6 +12,7 @@ pub mod auth;
 pub mod body;
 pub mod content;
 pub mod error;
+pub mod jwt;
 pub mod people;
 pub mod permissions;
 pub mod query;
