@@ -71,10 +71,14 @@ fn datasource_with(d: &Dataset, healthy: bool) -> u32 {
             let ds = &d.datasources[x as usize];
             let Some(&t) = d.task_of.get(&Target::Datasource(x)) else { return false };
             let h = d.tasks[t as usize].health;
-            ds.has_extracts && names[ds.name.as_str()] == 1 && (h == Health::Healthy) == healthy
+            ds.has_extracts
+                && names[ds.name.as_str()] == 1
+                && (h == Health::Healthy) == healthy
                 && (healthy || matches!(h, Health::FailingSince { .. }))
         })
-        .unwrap_or_else(|| panic!("the small site has a {} datasource extract", if healthy { "healthy" } else { "failing" }))
+        .unwrap_or_else(|| {
+            panic!("the small site has a {} datasource extract", if healthy { "healthy" } else { "failing" })
+        })
 }
 
 async fn client(handle: &SimHandle, dir: &Path) -> Client {
@@ -103,13 +107,19 @@ async fn a_healthy_datasource_refreshes_and_a_failing_one_fails_with_its_notes()
     };
     let (good_name, good_id, bad_name) = {
         let d = handle.state.data();
-        (d.datasources[good as usize].name.clone(), d.datasources[good as usize].id.clone(), d.datasources[bad as usize].name.clone())
+        (
+            d.datasources[good as usize].name.clone(),
+            d.datasources[good as usize].id.clone(),
+            d.datasources[bad as usize].name.clone(),
+        )
     };
 
     let refresh = r::resolve_content(&c, "datasource", &good_name, None, false).await.unwrap();
     assert_eq!(refresh.target_luid, good_id);
     let ok = run_one(&c, refresh, Some(fast(Some(Duration::from_secs(30))))).await;
-    let failed = run_one(&c, r::resolve_content(&c, "datasource", &bad_name, None, false).await.unwrap(), Some(fast(None))).await;
+    let failed =
+        run_one(&c, r::resolve_content(&c, "datasource", &bad_name, None, false).await.unwrap(), Some(fast(None)))
+            .await;
 
     let d = handle.state.data();
     let job_of = |x: u32| {
@@ -121,7 +131,10 @@ async fn a_healthy_datasource_refreshes_and_a_failing_one_fails_with_its_notes()
     assert!(gj.done && !gj.failed && !bj.cancelled && bj.done && bj.failed);
     assert_eq!((ok.outcome, ok.finish_code, ok.job_id.as_deref()), (Outcome::Success, Some(0), Some(gj.id.as_str())));
     assert!(ok.notes.is_empty(), "{:?}", ok.notes);
-    assert_eq!((failed.outcome, failed.finish_code, failed.job_id.as_deref()), (Outcome::Failed, Some(1), Some(bj.id.as_str())));
+    assert_eq!(
+        (failed.outcome, failed.finish_code, failed.job_id.as_deref()),
+        (Outcome::Failed, Some(1), Some(bj.id.as_str()))
+    );
     // The notes are the job's, as the site answers them.
     let answer = c.get_json(&c.site_path(&format!("jobs/{}", bj.id)), &[]).await.unwrap();
     let site_notes = answer["job"]["extractRefreshJob"]["notes"].as_str().expect("a failed job has notes").to_string();
@@ -151,7 +164,10 @@ async fn a_healthy_datasource_refreshes_and_a_failing_one_fails_with_its_notes()
         other => panic!("the signed-in user is a user of the site, not {other:?}"),
     };
     assert_eq!(rows.len(), 2);
-    assert_eq!(rows[0], (gj.id.clone(), good_id.clone(), "success".into(), Some(c.user_id()), Some(user.clone()), Some(0)));
+    assert_eq!(
+        rows[0],
+        (gj.id.clone(), good_id.clone(), "success".into(), Some(c.user_id()), Some(user.clone()), Some(0))
+    );
     assert_eq!(rows[1].0, bj.id);
     assert_eq!(rows[1].2, "failed");
     let runs: i64 = conn.query_row("SELECT count(*) FROM runs", [], |r| r.get(0)).unwrap();
@@ -166,7 +182,11 @@ async fn the_command_reports_outcomes_notes_and_exit_codes() {
         let d = handle.state.data();
         let live = (0..d.datasources.len()).find(|&x| !d.datasources[x].has_extracts).expect("a live datasource");
         let name = |x: usize| d.datasources[x].name.clone();
-        (name(datasource_with(&d, true) as usize), name(datasource_with(&d, false) as usize), (name(live), d.datasources[live].id.clone()))
+        (
+            name(datasource_with(&d, true) as usize),
+            name(datasource_with(&d, false) as usize),
+            (name(live), d.datasources[live].id.clone()),
+        )
     };
 
     // --dry-run: the call, and none made.
@@ -249,7 +269,7 @@ async fn an_interrupted_wait_cancels_the_job_on_the_site() {
     // The command: Ctrl-C (SIGINT) with --cancel-on-interrupt cancels the
     // second job without asking.
     handle.state.calls.clear();
-    let mut child = trm_command(
+    let child = trm_command(
         &handle,
         &dir,
         &["refresh-datasource", "--name", &name, "--wait", "--cancel-on-interrupt", "--poll", "1s"],
@@ -270,10 +290,13 @@ async fn an_interrupted_wait_cancels_the_job_on_the_site() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let d = handle.state.data();
     assert!(d.adhoc_jobs[1].cancelled, "{}", text(&o));
-    assert_eq!(calls(&handle), vec![
-        format!("POST /datasources/{}/refresh", refreshes[0].target_luid),
-        format!("PUT /jobs/{}", d.adhoc_jobs[1].id),
-    ]);
+    assert_eq!(
+        calls(&handle),
+        vec![
+            format!("POST /datasources/{}/refresh", refreshes[0].target_luid),
+            format!("PUT /jobs/{}", d.adhoc_jobs[1].id),
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -309,7 +332,8 @@ fn broken(findings: &[audit::Finding]) -> BTreeMap<String, BTreeSet<String>> {
         .iter()
         .filter(|f| f.detector == "broken_extract")
         .map(|f| {
-            let reasons = f.evidence["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_string()).collect();
+            let reasons =
+                f.evidence["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_string()).collect();
             (f.evidence["task_id"].as_str().unwrap().to_string(), reasons)
         })
         .collect()
@@ -318,7 +342,8 @@ fn broken(findings: &[audit::Finding]) -> BTreeMap<String, BTreeSet<String>> {
 fn warehouse_runs(db: &PathBuf) -> (i64, String) {
     let conn = duckdb::Connection::open(db).unwrap();
     let n = conn.query_row("SELECT count(*) FROM runs", [], |r| r.get(0)).unwrap();
-    let latest = conn.query_row("SELECT run_id FROM runs ORDER BY as_of DESC, run_id DESC LIMIT 1", [], |r| r.get(0)).unwrap();
+    let latest =
+        conn.query_row("SELECT run_id FROM runs ORDER BY as_of DESC, run_id DESC LIMIT 1", [], |r| r.get(0)).unwrap();
     (n, latest)
 }
 
@@ -333,15 +358,24 @@ async fn refresh_broken_reruns_exactly_the_flagged_tasks_and_the_next_audit_clea
         let mut d = handle.state.write();
         let now = handle.state.now();
         let t = (0..d.tasks.len() as u32)
-            .find(|&t| d.tasks[t as usize].health == Health::Healthy && d.last_run_at(t, now).is_some()
-                && matches!(d.tasks[t as usize].target, Target::Datasource(_)))
+            .find(|&t| {
+                d.tasks[t as usize].health == Health::Healthy
+                    && d.last_run_at(t, now).is_some()
+                    && matches!(d.tasks[t as usize].target, Target::Datasource(_))
+            })
             .expect("a healthy datasource task that has run");
         let last = d.last_run_at(t, now).unwrap();
         d.tasks[t as usize].health = Health::TransientFailure { run: last };
         d.task_version += 1;
         d.tasks[t as usize].id.clone()
     };
-    let before = broken(&extract_and_audit(&handle, &dir).await);
+    let findings = extract_and_audit(&handle, &dir).await;
+    let before = broken(&findings);
+    let high: BTreeSet<&str> = findings
+        .iter()
+        .filter(|f| f.detector == "broken_extract" && f.severity == audit::Severity::High)
+        .map(|f| f.evidence["task_id"].as_str().unwrap())
+        .collect();
     assert!(before[&planted].contains("last_refresh_failed"), "{before:?}");
     {
         // Every task the site has failing is among the flagged.
@@ -349,7 +383,11 @@ async fn refresh_broken_reruns_exactly_the_flagged_tasks_and_the_next_audit_clea
         let now = handle.state.now();
         for t in 0..d.tasks.len() as u32 {
             if d.consecutive_failures(t, now) > 0 {
-                assert!(before.contains_key(&d.tasks[t as usize].id), "task {} fails but is not flagged", d.tasks[t as usize].id);
+                assert!(
+                    before.contains_key(&d.tasks[t as usize].id),
+                    "task {} fails but is not flagged",
+                    d.tasks[t as usize].id
+                );
             }
         }
     }
@@ -357,13 +395,22 @@ async fn refresh_broken_reruns_exactly_the_flagged_tasks_and_the_next_audit_clea
     let runs_before = warehouse_runs(&db);
     handle.state.calls.clear();
 
+    // --severity high, planned only: the high findings' tasks, no call.
+    let o = trm(&handle, &dir, &["refresh", "--broken", "--severity", "high", "--dry-run"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let plan = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(plan.contains(&format!("Plan: {} REST call(s).", high.len())), "{high:?}\n{plan}");
+    assert!(high.iter().all(|t| plan.contains(&format!("tasks/extractRefreshes/{t}/runNow"))), "{plan}");
+    assert!(calls(&handle).is_empty());
+
     let o = trm(&handle, &dir, &["refresh", "--broken", "--concurrency", "2", "--wait", "--poll", "1s"]);
     let out = String::from_utf8_lossy(&o.stdout).to_string();
     assert!(out.contains("cleared"), "{}", text(&o));
 
     // Exactly the flagged tasks, each once.
     let started: Vec<String> = calls(&handle);
-    let expected: BTreeSet<String> = before.keys().map(|t| format!("POST /tasks/extractRefreshes/{t}/runNow")).collect();
+    let expected: BTreeSet<String> =
+        before.keys().map(|t| format!("POST /tasks/extractRefreshes/{t}/runNow")).collect();
     assert_eq!(started.len(), before.len(), "{started:?}");
     assert_eq!(started.iter().cloned().collect::<BTreeSet<_>>(), expected);
 
@@ -373,17 +420,13 @@ async fn refresh_broken_reruns_exactly_the_flagged_tasks_and_the_next_audit_clea
     assert_eq!(jobs.len(), before.len());
     let mut most = 0;
     for j in &jobs {
-        let running = jobs
-            .iter()
-            .filter(|k| k.created_wall <= j.created_wall && j.created_wall < k.created_wall + job)
-            .count();
+        let running =
+            jobs.iter().filter(|k| k.created_wall <= j.created_wall && j.created_wall < k.created_wall + job).count();
         most = most.max(running);
     }
     assert_eq!(most, 2, "two jobs in flight at most, and the cap is used");
-    let by_task: BTreeMap<String, bool> = jobs
-        .iter()
-        .map(|j| (d.tasks[j.task.expect("runNow names the task") as usize].id.clone(), j.failed))
-        .collect();
+    let by_task: BTreeMap<String, bool> =
+        jobs.iter().map(|j| (d.tasks[j.task.expect("runNow names the task") as usize].id.clone(), j.failed)).collect();
     assert!(!by_task[&planted], "the planted task's refresh succeeds");
     let any_failed = by_task.values().any(|f| *f);
     assert_eq!(o.status.code(), Some(if any_failed { 1 } else { 0 }), "{}", text(&o));
@@ -441,7 +484,12 @@ async fn reschedule_moves_a_task_to_a_server_schedule() {
         let scheds = extract_schedules(&d);
         let t = (0..d.tasks.len()).find(|&t| matches!(d.tasks[t].target, Target::Datasource(_))).unwrap();
         let to = *scheds.iter().find(|&&s| s != d.tasks[t].schedule).expect("another extract schedule");
-        (d.tasks[t].id.clone(), d.tasks[t].target, d.schedules[to as usize].name.clone(), d.schedules[to as usize].id.clone())
+        (
+            d.tasks[t].id.clone(),
+            d.tasks[t].target,
+            d.schedules[to as usize].name.clone(),
+            d.schedules[to as usize].id.clone(),
+        )
     };
     // Tableau Server takes no inline schedule: refused before any write.
     let o = trm(&handle, &dir, &["reschedule", "--task", &task, "--every", "daily 02:00"]);
@@ -458,7 +506,10 @@ async fn reschedule_moves_a_task_to_a_server_schedule() {
         Target::Datasource(_) => "datasources",
         Target::Workbook(_) => "workbooks",
     };
-    assert_eq!(calls(&handle), vec![format!("PUT /schedules/{to_id}/{kind}"), format!("DELETE /tasks/extractRefreshes/{task}")]);
+    assert_eq!(
+        calls(&handle),
+        vec![format!("PUT /schedules/{to_id}/{kind}"), format!("DELETE /tasks/extractRefreshes/{task}")]
+    );
     let new_task = {
         let d = handle.state.data();
         let old = d.tasks.iter().find(|t| t.id == task).unwrap();

@@ -658,6 +658,7 @@ pub fn severity_rank(s: &str) -> Option<u8> {
 /// from the latest audited run of the warehouse at `db`, one per task.
 pub fn broken_tasks(db: &Path, min_severity: Option<&str>) -> anyhow::Result<Broken> {
     use crate::warehouse::read;
+    use duckdb::OptionalExt as _;
     let min = match min_severity {
         Some(s) => Some(severity_rank(s).ok_or_else(|| anyhow::anyhow!("--severity {s:?}: use low, medium or high"))?),
         None => None,
@@ -689,21 +690,23 @@ pub fn broken_tasks(db: &Path, min_severity: Option<&str>) -> anyhow::Result<Bro
         ))
     })?;
     let mut by_task: BTreeMap<String, BrokenTask> = BTreeMap::new();
-    let mut findings_run = None;
     for row in rows {
-        let (run, task) = row?;
-        findings_run = Some(run);
+        let (_, task) = row?;
         if min.is_some_and(|m| severity_rank(&task.severity).unwrap_or(0) < m) {
             continue;
         }
         by_task.entry(task.task_luid.clone()).or_insert(task);
     }
-    if findings_run.is_none() {
-        // No broken extract at all: say which run was audited, if any.
-        findings_run = conn
-            .query_row("SELECT run_id FROM findings LIMIT 1", [], |r| r.get::<_, String>(0))
-            .ok();
-    }
+    // The run the `findings` view shows: the latest audited one.
+    let findings_run = conn
+        .query_row(
+            "SELECT r.run_id FROM runs r JOIN run_tables t USING (run_id) \
+             WHERE r.status = 'succeeded' AND t.table_name = 'findings' \
+             ORDER BY r.as_of DESC, r.run_id DESC LIMIT 1",
+            [],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()?;
     Ok(Broken { tasks: by_task.into_values().collect(), findings_run, latest_run: latest.run_id })
 }
 
@@ -853,7 +856,13 @@ pub fn parse_every(text: &str) -> Result<Every, String> {
         }),
         ["daily", at, rest @ ..] if rest.len() <= 1 => Ok(Every {
             frequency: "Daily",
-            hours: Some(rest.first().map(|h| parse_hours(h, &[2, 4, 6, 8, 12, 24], "daily")).transpose().map_err(bad)?.unwrap_or(24)),
+            hours: Some(
+                rest.first()
+                    .map(|h| parse_hours(h, &[2, 4, 6, 8, 12, 24], "daily"))
+                    .transpose()
+                    .map_err(bad)?
+                    .unwrap_or(24),
+            ),
             start: parse_time(at).map_err(bad)?,
             weekdays: Vec::new(),
         }),
@@ -1051,7 +1060,11 @@ pub fn reschedule_plan(task: &Task, to: &NewSchedule, schedules: &[Value]) -> Re
 
 /// The task now refreshing `target_luid` on schedule `schedule_luid`: on
 /// Tableau Server a move makes a new task, and the answer does not name it.
-pub async fn task_on_schedule(client: &Client, target_luid: &str, schedule_luid: &str) -> anyhow::Result<Option<String>> {
+pub async fn task_on_schedule(
+    client: &Client,
+    target_luid: &str,
+    schedule_luid: &str,
+) -> anyhow::Result<Option<String>> {
     let tasks = list_all(client, &client.site_path("tasks/extractRefreshes"), "tasks", "task", &[]).await?;
     Ok(tasks
         .iter()

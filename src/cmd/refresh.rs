@@ -135,12 +135,14 @@ fn count_outcomes(results: &[&RunResult]) -> String {
 /// `--cancel-on-interrupt`, or if the person at the terminal says so; a
 /// script without the flag leaves them running.
 async fn cancel_if_asked(client: &trm::tableau::Client, results: &mut [RunResult], without_asking: bool) {
-    let running: Vec<usize> =
-        (0..results.len()).filter(|&i| results[i].outcome == Outcome::Interrupted && results[i].job_id.is_some()).collect();
+    let running: Vec<usize> = (0..results.len())
+        .filter(|&i| results[i].outcome == Outcome::Interrupted && results[i].job_id.is_some())
+        .collect();
     if running.is_empty() {
         return;
     }
-    let cancel = without_asking || (std::io::stdin().is_terminal() && std::io::stderr().is_terminal() && ask(running.len()));
+    let cancel =
+        without_asking || (std::io::stdin().is_terminal() && std::io::stderr().is_terminal() && ask(running.len()));
     if !cancel {
         eprintln!("Left {} job(s) running on the server.", running.len());
         return;
@@ -202,7 +204,13 @@ fn table(results: &[RunResult], broken: bool) -> String {
         if content.chars().count() > 44 {
             content = content.chars().take(43).collect::<String>() + "…";
         }
-        let cleared = if broken { if x.outcome == Outcome::Success { "yes" } else { "no" } } else { "" };
+        let cleared = match (broken, x.outcome) {
+            (false, _) => "",
+            (true, Outcome::Success) => "yes",
+            // Not followed to its end: the next audit will tell.
+            (true, Outcome::Started) => "-",
+            (true, _) => "no",
+        };
         let _ = writeln!(
             out,
             "{task:<38} {content:<44} {:<12} {:>9}  {cleared}",
@@ -238,7 +246,10 @@ fn result_json(x: &RunResult, broken: bool) -> serde_json::Value {
         "error": x.error,
     });
     if broken {
-        v["cleared"] = serde_json::Value::from(x.outcome == Outcome::Success);
+        v["cleared"] = match x.outcome {
+            Outcome::Started => serde_json::Value::Null,
+            o => serde_json::Value::from(o == Outcome::Success),
+        };
     }
     v
 }
@@ -294,6 +305,8 @@ impl Progress {
                 }
                 None => tracing::info!(job = job_id, "started the refresh of {}", refresh.label()),
             },
+            // The end is reported once, by `Finished`.
+            Event::Polled { job, .. } if job.ended() => {}
             Event::Polled { index, refresh, job } => {
                 let state = job.state();
                 match self.bars.lock().expect("bars").get(&index) {
@@ -342,7 +355,12 @@ pub async fn reschedule(args: RescheduleArgs, json: bool) -> anyhow::Result<()> 
     outcome
 }
 
-async fn reschedule_on(client: &trm::tableau::Client, args: &RescheduleArgs, to: &NewSchedule, json: bool) -> anyhow::Result<()> {
+async fn reschedule_on(
+    client: &trm::tableau::Client,
+    args: &RescheduleArgs,
+    to: &NewSchedule,
+    json: bool,
+) -> anyhow::Result<()> {
     let task = r::read_task(client, &args.task).await?;
     let schedules = match (r::flavor_of(&task), to) {
         (r::Flavor::Server, NewSchedule::Named(_)) => r::server_schedules(client).await?,
