@@ -267,36 +267,48 @@ async fn an_interrupted_wait_cancels_the_job_on_the_site() {
     assert_eq!(calls(&handle)[1], format!("PUT /jobs/{job}"));
 
     // The command: Ctrl-C (SIGINT) with --cancel-on-interrupt cancels the
-    // second job without asking.
-    handle.state.calls.clear();
-    let child = trm_command(
-        &handle,
-        &dir,
-        &["refresh-datasource", "--name", &name, "--wait", "--cancel-on-interrupt", "--poll", "1s"],
-    )
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while handle.state.data().adhoc_jobs.len() < 2 {
-        assert!(Instant::now() < deadline, "the command started no job");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    // job without asking; without the flag and without a terminal, the job
+    // is left running.
+    for (n, flag) in [(2usize, true), (3, false)] {
+        if n == 3 {
+            // The site refuses a refresh of content already refreshing: the
+            // third can start only because the second was cancelled.
+            assert!(handle.state.data().adhoc_jobs[1].cancelled);
+        }
+        handle.state.calls.clear();
+        let mut args = vec!["refresh-datasource", "--name", &name, "--wait", "--poll", "1s"];
+        if flag {
+            args.push("--cancel-on-interrupt");
+        }
+        let child = trm_command(&handle, &dir, &args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while handle.state.data().adhoc_jobs.len() < n {
+            assert!(Instant::now() < deadline, "the command started no job");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+        assert!(sent.success());
+        let o = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        let d = handle.state.data();
+        let job = &d.adhoc_jobs[n - 1];
+        let mut expected = vec![format!("POST /datasources/{}/refresh", refreshes[0].target_luid)];
+        if flag {
+            assert!(job.cancelled, "{}", text(&o));
+            expected.push(format!("PUT /jobs/{}", job.id));
+        } else {
+            assert!(matches!(handle.state.job_phase(job), JobPhase::Queued | JobPhase::InProgress(_)), "{}", text(&o));
+            assert!(String::from_utf8_lossy(&o.stderr).contains("Left 1 job(s) running"), "{}", text(&o));
+            assert!(String::from_utf8_lossy(&o.stdout).contains("interrupted"), "{}", text(&o));
+        }
+        assert_eq!(calls(&handle), expected);
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(sent.success());
-    let o = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let d = handle.state.data();
-    assert!(d.adhoc_jobs[1].cancelled, "{}", text(&o));
-    assert_eq!(
-        calls(&handle),
-        vec![
-            format!("POST /datasources/{}/refresh", refreshes[0].target_luid),
-            format!("PUT /jobs/{}", d.adhoc_jobs[1].id),
-        ]
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

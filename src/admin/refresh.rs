@@ -116,8 +116,6 @@ pub enum RefreshError {
     IncrementalTooOld(String),
     #[error("{0}")]
     Schedule(String),
-    #[error("{0}")]
-    Answer(String),
 }
 
 /// `3.25` → (3, 25).
@@ -666,32 +664,29 @@ pub fn broken_tasks(db: &Path, min_severity: Option<&str>) -> anyhow::Result<Bro
     let conn = read::open(db)?;
     let latest = read::resolve_run(&conn, db, None)?;
     let mut stmt = conn.prepare(
-        "SELECT run_id, task_luid, asset_kind, asset_luid, asset_name, project_name, severity, coalesce(reason_codes, '') \
+        "SELECT task_luid, asset_kind, asset_luid, asset_name, project_name, severity, coalesce(reason_codes, '') \
          FROM findings WHERE detector = 'broken_extract' AND task_luid IS NOT NULL ORDER BY task_luid",
     )?;
     let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            BrokenTask {
-                task_luid: r.get(1)?,
-                asset_kind: r.get(2)?,
-                asset_luid: r.get(3)?,
-                asset_name: r.get(4)?,
-                project_name: r.get(5)?,
-                severity: r.get(6)?,
-                reason_codes: r
-                    .get::<_, String>(7)?
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect(),
-            },
-        ))
+        Ok(BrokenTask {
+            task_luid: r.get(0)?,
+            asset_kind: r.get(1)?,
+            asset_luid: r.get(2)?,
+            asset_name: r.get(3)?,
+            project_name: r.get(4)?,
+            severity: r.get(5)?,
+            reason_codes: r
+                .get::<_, String>(6)?
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+        })
     })?;
     let mut by_task: BTreeMap<String, BrokenTask> = BTreeMap::new();
     for row in rows {
-        let (_, task) = row?;
+        let task = row?;
         if min.is_some_and(|m| severity_rank(&task.severity).unwrap_or(0) < m) {
             continue;
         }
