@@ -361,7 +361,7 @@ fn warehouse_runs(db: &PathBuf) -> (i64, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_broken_reruns_exactly_the_flagged_tasks_and_the_next_audit_clears_the_successes() {
-    let job = Duration::from_millis(600);
+    let job = Duration::from_millis(1500);
     let handle = start(SimConfig { job_duration: job, ..SimConfig::default() }).await;
     let dir = scratch("refresh-broken");
     let db = dir.join("trm.duckdb");
