@@ -41,6 +41,15 @@ pub enum Command {
     /// The simulated Tableau site (REST API on loopback).
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Refresh a published datasource's extract now.
+    RefreshDatasource(RefreshContentArgs),
+    /// Refresh a workbook's extracts now.
+    RefreshWorkbook(RefreshContentArgs),
+    /// Run an extract refresh task now (--task), or re-run every task the
+    /// latest audit found broken (--broken).
+    Refresh(RefreshArgs),
+    /// Move an extract refresh task to another schedule.
+    Reschedule(RescheduleArgs),
 }
 
 impl Command {
@@ -54,6 +63,9 @@ impl Command {
             Command::ReportUsage(a) => &a.lock,
             Command::Run(a) => &a.extract.lock,
             Command::Demo(_) | Command::Sim(_) => return None,
+            Command::RefreshDatasource(_) | Command::RefreshWorkbook(_) | Command::Refresh(_) | Command::Reschedule(_) => {
+                return None
+            }
         };
         Some(lock.lock_timeout)
     }
@@ -127,6 +139,84 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         _ => return Err(format!("'{text}' has an unknown unit: use s, m or h")),
     };
     n.checked_mul(secs).map(Duration::from_secs).ok_or_else(|| format!("'{text}' is too long"))
+}
+
+/// Following a refresh job to its end.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct WaitArgs {
+    /// Follow each job until it ends and report its outcome (exit 1 if any
+    /// failed or timed out).
+    #[arg(long)]
+    pub wait: bool,
+    /// Stop waiting after this long (e.g. 90s, 5m), without cancelling.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "wait")]
+    pub timeout: Option<Duration>,
+    /// On Ctrl-C while waiting, cancel the running jobs without asking.
+    #[arg(long, requires = "wait")]
+    pub cancel_on_interrupt: bool,
+    /// Time between checks of a job's state.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub poll: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct RefreshContentArgs {
+    /// The datasource's or workbook's name.
+    #[arg(long)]
+    pub name: String,
+    /// Its project: a path such as Finance/Reports, or a project name.
+    #[arg(long, value_name = "PATH")]
+    pub project: Option<String>,
+    /// Refresh incrementally (REST API 3.25 or later).
+    #[arg(long)]
+    pub incremental: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+    #[command(flatten)]
+    pub site: SiteArgs,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["task", "broken"])))]
+pub struct RefreshArgs {
+    /// The extract refresh task to run now (its LUID).
+    #[arg(long, value_name = "ID")]
+    pub task: Option<String>,
+    /// Re-run every refresh task the latest audit flagged as a broken
+    /// extract (reads the warehouse, --db). --concurrency caps the jobs in
+    /// flight when waiting.
+    #[arg(long)]
+    pub broken: bool,
+    /// With --broken: only findings of at least this severity (low, medium, high).
+    #[arg(long, requires = "broken", value_parser = ["low", "medium", "high"])]
+    pub severity: Option<String>,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+    #[command(flatten)]
+    pub site: SiteArgs,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("to").required(true).args(["schedule", "every"])))]
+pub struct RescheduleArgs {
+    /// The extract refresh task to move (its LUID).
+    #[arg(long, value_name = "ID")]
+    pub task: String,
+    /// Tableau Server: the server schedule to move it to, by name.
+    #[arg(long, value_name = "NAME")]
+    pub schedule: Option<String>,
+    /// Tableau Cloud: its own schedule: 'hourly 4h [HH:MM]', 'daily 02:00
+    /// [Nh]' or 'weekly mon,thu 03:00' (UTC; starts on five-minute boundaries).
+    #[arg(long, value_name = "WHEN")]
+    pub every: Option<String>,
+    #[command(flatten)]
+    pub site: SiteArgs,
+    #[command(flatten)]
+    pub plan: PlanArgs,
 }
 
 #[derive(Debug, Args)]

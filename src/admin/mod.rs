@@ -13,6 +13,7 @@
 
 pub mod apply;
 pub mod plan;
+pub mod refresh;
 pub mod site;
 
 pub use apply::{apply, OnError, Options, Report, Status};

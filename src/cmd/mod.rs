@@ -15,6 +15,7 @@ mod demo;
 mod extract;
 mod lineage;
 mod progress;
+mod refresh;
 mod report;
 mod run;
 mod sim;
@@ -39,5 +40,9 @@ pub async fn dispatch(command: Command, json: bool) -> anyhow::Result<()> {
         Command::Sim(SimCommand::Serve(args)) => sim::serve(args).await,
         Command::Sim(SimCommand::Manifest(args)) => sim::manifest(args).await,
         Command::Sim(SimCommand::Bench(args)) => sim::bench(args).await,
+        Command::RefreshDatasource(args) => refresh::refresh_content("datasource", args, json).await,
+        Command::RefreshWorkbook(args) => refresh::refresh_content("workbook", args, json).await,
+        Command::Refresh(args) => refresh::refresh(args, json).await,
+        Command::Reschedule(args) => refresh::reschedule(args, json).await,
     }
 }

@@ -323,7 +323,7 @@ impl Manifest {
             group_memberships: live_groups().map(|g| g.members.len()).sum(),
             group_member_pages: live_groups().map(|g| g.members.len().div_ceil(1000).max(1)).sum(),
             schedules: d.schedules.iter().filter(|s| !s.inline).count(),
-            extract_refresh_tasks: d.tasks.len(),
+            extract_refresh_tasks: d.tasks.iter().filter(|t| !t.deleted).count(),
             jobs: jobs.len() + d.adhoc_jobs.len(),
             failed_jobs: jobs.iter().filter(|j| j.failed).count()
                 + d.adhoc_jobs.iter().filter(|j| j.done && j.failed && !j.cancelled).count(),
@@ -370,7 +370,7 @@ impl Manifest {
         let l = &d.lineage;
         let mut broken = Vec::new();
         let mut transient = Vec::new();
-        for (i, t) in d.tasks.iter().enumerate() {
+        for (i, t) in d.tasks.iter().enumerate().filter(|(_, t)| !t.deleted) {
             let i = i as u32;
             let s = &d.schedules[t.schedule as usize];
             let failures = d.consecutive_failures(i, now);

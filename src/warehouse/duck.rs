@@ -123,6 +123,22 @@ pub fn table_ddl(table: &Table) -> String {
     sql
 }
 
+/// The DDL creating a log table (see [`schema::LOGS`]) if missing: its
+/// own rows only, no run, no view.
+pub fn log_ddl(table: &Table) -> String {
+    let name = ident(table.name);
+    let cols: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| format!("{} {}{}", ident(c.name), sql_type(c.kind), if c.nullable { "" } else { " NOT NULL" }))
+        .collect();
+    format!(
+        "CREATE TABLE IF NOT EXISTS {name} (\n    {}\n);\nCOMMENT ON TABLE {name} IS {};\n",
+        cols.join(",\n    "),
+        literal(table.doc)
+    )
+}
+
 fn view_ddl(table: &Table) -> String {
     let view = ident(table.name);
     let hist = ident(&hist_name(table.name));
@@ -257,6 +273,9 @@ impl Duck {
         let mut sql = migrate::fixups(from, &existing);
         for table in TABLES {
             sql += &view_ddl(table);
+        }
+        for table in schema::LOGS {
+            sql += &log_ddl(table);
         }
         sql += &migrate::record(from);
         self.exec(&sql, "cannot create or migrate the schema")

@@ -20,6 +20,7 @@ mod batch;
 mod derived;
 mod duck;
 mod lock;
+mod logs;
 mod migrate;
 mod parquet_files;
 pub mod read;
@@ -35,6 +36,7 @@ use arrow::record_batch::RecordBatch;
 
 pub use batch::{Rows, V};
 pub use derived::write_derived;
+pub use logs::append_log;
 pub use read::RunRef;
 pub use duck::{hist_name, sql_type};
 pub use lock::{lock_holder, lock_timeout, set_lock_timeout, Holder, DEFAULT_LOCK_TIMEOUT};

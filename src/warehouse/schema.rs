@@ -212,6 +212,20 @@ pub const TABLES: &[Table] = &[
     ]),
 ];
 
+/// Tables TRM appends to outside extraction runs, one row per event: no
+/// `run_id`, no `hist_` table and no view, and every row stays. They are
+/// created when a warehouse is opened for writing, like a new schema table,
+/// so adding one needs no new schema version; they never touch `runs` or
+/// the views over the latest run.
+pub const LOGS: &[Table] = &[
+    table!("refresh_runs", "An extract refresh TRM started and followed to its end (trm refresh): who started it (the signed-in user), what it refreshed, the refresh task it ran if any, the job and its outcome (success, failed or cancelled; finish_code is Tableau's: 0, 1, 2) and the job's notes. started_at and ended_at are by the local clock.", [
+        req("job_luid", Text), opt("user_luid", Text), opt("user_name", Text), req("target_type", Text),
+        req("target_luid", Text), opt("target_name", Text), opt("task_luid", Text), req("started_at", Time),
+        req("ended_at", Time), req("outcome", Text), opt("finish_code", Int), opt("notes", Text), opt("server", Text),
+        opt("site", Text),
+    ]),
+];
+
 /// The schema's version, recorded in the warehouse (`schema_version`); a
 /// warehouse with an older version is migrated when a run opens it.
 pub const VERSION: i64 = 2;
@@ -290,7 +304,12 @@ pub const RENAMED: &[(i64, &str, &str, &str)] = &[
 ];
 
 pub fn table(name: &str) -> Option<&'static Table> {
-    TABLES.iter().find(|t| t.name == name)
+    TABLES.iter().chain(LOGS).find(|t| t.name == name)
+}
+
+/// Whether `name` is one of the [`LOGS`].
+pub fn is_log(name: &str) -> bool {
+    LOGS.iter().any(|t| t.name == name)
 }
 
 #[cfg(test)]

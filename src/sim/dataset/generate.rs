@@ -552,7 +552,7 @@ pub fn generate(size: Size, seed: u64, site_content_url: &str) -> Dataset {
             4 => Health::FailingSince { run: (last0 - 7).max(0) },
             _ => Health::Healthy,
         };
-        tasks.push(ExtractTask { id: rng.uuid(), schedule, target, priority: 50, anchor, health });
+        tasks.push(ExtractTask { id: rng.uuid(), schedule, target, priority: 50, anchor, health, deleted: false });
     }
     // Every size has a published extract that refreshes fine, so a refresh
     // through the API can succeed. The small site's few extracts are all
@@ -575,6 +575,7 @@ pub fn generate(size: Size, seed: u64, site_content_url: &str) -> Dataset {
             priority: 50,
             anchor,
             health: Health::Healthy,
+            deleted: false,
         });
     }
 

@@ -424,6 +424,8 @@ pub struct ExtractTask {
     /// Time of run 0.
     pub anchor: i64,
     pub health: Health,
+    /// Deleted through the REST API: no longer listed, run or found.
+    pub deleted: bool,
 }
 
 /// One run of a refresh task, as the jobs list shows it.
@@ -706,7 +708,7 @@ impl Dataset {
     pub fn jobs_at(&self, now: i64) -> Vec<Job> {
         let since = now - JOB_HISTORY_DAYS * DAY;
         let mut jobs = Vec::new();
-        for (i, task) in self.tasks.iter().enumerate() {
+        for (i, task) in self.tasks.iter().enumerate().filter(|(_, t)| !t.deleted) {
             let i = i as u32;
             let Some(last) = self.last_run_at(i, now) else { continue };
             let period = self.schedules[task.schedule as usize].period_secs();

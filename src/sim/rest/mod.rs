@@ -188,7 +188,7 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route(&format!("{site}/jobs"), get(refresh::list_jobs))
         .route(&format!("{site}/jobs/{{id}}"), get(refresh::get_job).put(refresh::cancel_job))
         .route(&format!("{site}/tasks/extractRefreshes"), get(refresh::list_tasks))
-        .route(&format!("{site}/tasks/extractRefreshes/{{id}}"), get(refresh::get_task).post(refresh::update_task))
+        .route(&format!("{site}/tasks/extractRefreshes/{{id}}"), get(refresh::get_task).post(refresh::update_task).delete(refresh::delete_task))
         .route(&format!("{site}/tasks/extractRefreshes/{{id}}/runNow"), post(refresh::run_now));
     for kind in ["projects", "workbooks", "views", "datasources", "flows"] {
         authed = authed

@@ -175,7 +175,8 @@ fn task_el(st: &SimState, d: &Dataset, i: u32) -> El {
 pub async fn list_tasks(ctx: Ctx, State(st): St, Query(q): Query<ListParams>) -> Response {
     let d = &st.data();
     let now = st.now();
-    let page = query::list(0..d.tasks.len() as u32, &q, &["consecutiveFailedCount"], |i, _| {
+    let live = (0..d.tasks.len() as u32).filter(|&i| !d.tasks[i as usize].deleted);
+    let page = query::list(live, &q, &["consecutiveFailedCount"], |i, _| {
         Val::Num(d.consecutive_failures(i, now) as i64)
     });
     ctx.reply(page.map(|p| vec![p.pagination, El::collection("tasks").children(p.items.into_iter().map(|i| task_el(&st, d, i)))]))
@@ -192,6 +193,25 @@ fn find_task(d: &Dataset, id: &str) -> Result<u32, ApiError> {
 pub async fn get_task(ctx: Ctx, State(st): St, Path(path): Path<ItemPath>) -> Response {
     let d = &st.data();
     ctx.reply(find_task(d, &path.id).map(|i| vec![task_el(&st, d, i)]))
+}
+
+/// `DELETE /api/{v}/sites/{site}/tasks/extractRefreshes/{id}` (3.6): the
+/// task stops running and is no longer listed; its content keeps its
+/// extract.
+pub async fn delete_task(ctx: Ctx, State(st): St, Path(path): Path<ItemPath>) -> Response {
+    let result = (|| {
+        let mut d = st.write();
+        let t = find_task(&d, &path.id)?;
+        let target = d.tasks[t as usize].target;
+        d.tasks[t as usize].deleted = true;
+        d.unindex_id(&path.id);
+        if d.task_of.get(&target) == Some(&t) {
+            d.task_of.remove(&target);
+        }
+        d.task_version += 1;
+        Ok(())
+    })();
+    ctx.no_content(result)
 }
 
 /// One job as the jobs endpoints show it, scheduled or started through the API.
@@ -654,6 +674,7 @@ pub async fn add_to_schedule(
             priority,
             anchor: midnight + start + DAY,
             health: Health::Healthy,
+            deleted: false,
         });
         d.index_id(&task_id, Entity::Task(t));
         d.task_of.insert(target, t);
