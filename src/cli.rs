@@ -41,6 +41,9 @@ pub enum Command {
     /// The simulated Tableau site (REST API on loopback).
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Permissions as code: export a site's rules to YAML, plan and apply a file.
+    #[command(subcommand)]
+    Permissions(PermissionsCommand),
 }
 
 impl Command {
@@ -53,7 +56,7 @@ impl Command {
             Command::Report(a) => &a.lock,
             Command::ReportUsage(a) => &a.lock,
             Command::Run(a) => &a.extract.lock,
-            Command::Demo(_) | Command::Sim(_) => return None,
+            Command::Demo(_) | Command::Sim(_) | Command::Permissions(_) => return None,
         };
         Some(lock.lock_timeout)
     }
@@ -96,6 +99,47 @@ pub struct PlanArgs {
     /// Rows shown per action in the plan.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub show: usize,
+}
+
+/// `trm permissions …`
+#[derive(Debug, Subcommand)]
+pub enum PermissionsCommand {
+    /// Write the site's rules as a permissions file (YAML) on standard output.
+    Export(PermissionsExportArgs),
+    /// Print the REST calls that would bring the site to the file's rules.
+    Plan(PermissionsPlanArgs),
+    /// Bring the site to the file's rules (`--dry-run`: only the plan).
+    Apply(PermissionsApplyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PermissionsExportArgs {
+    #[command(flatten)]
+    pub site: SiteArgs,
+    /// Only this project (a path such as Finance/Reports) and the projects below it.
+    #[arg(long, value_name = "PATH")]
+    pub project: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PermissionsPlanArgs {
+    #[command(flatten)]
+    pub site: SiteArgs,
+    /// The permissions file (YAML).
+    #[arg(long, value_name = "FILE")]
+    pub file: PathBuf,
+    /// Also remove the rules of grantees the file does not name, on the
+    /// objects it lists.
+    #[arg(long)]
+    pub prune: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PermissionsApplyArgs {
+    #[command(flatten)]
+    pub target: PermissionsPlanArgs,
+    #[command(flatten)]
+    pub plan: PlanArgs,
 }
 
 /// Waiting for a warehouse file that another process holds open.

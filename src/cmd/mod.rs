@@ -14,12 +14,13 @@ mod common;
 mod demo;
 mod extract;
 mod lineage;
+mod permissions;
 mod progress;
 mod report;
 mod run;
 mod sim;
 
-use trm::cli::{Command, SimCommand};
+use trm::cli::{Command, PermissionsCommand, SimCommand};
 
 pub use common::FindingsFound;
 
@@ -39,5 +40,8 @@ pub async fn dispatch(command: Command, json: bool) -> anyhow::Result<()> {
         Command::Sim(SimCommand::Serve(args)) => sim::serve(args).await,
         Command::Sim(SimCommand::Manifest(args)) => sim::manifest(args).await,
         Command::Sim(SimCommand::Bench(args)) => sim::bench(args).await,
+        Command::Permissions(PermissionsCommand::Export(args)) => permissions::export(args).await,
+        Command::Permissions(PermissionsCommand::Plan(args)) => permissions::plan(args, json).await,
+        Command::Permissions(PermissionsCommand::Apply(args)) => permissions::apply(args, json).await,
     }
 }
