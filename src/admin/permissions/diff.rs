@@ -15,6 +15,7 @@
 //! (deletes, then PUTs), 4–5 default rules, 6–7 item rules. Locks go first
 //! because a lock decides whether item rules can be written at all.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
@@ -94,15 +95,15 @@ pub struct Site<'a> {
 /// Resolves names; every problem is reported, each with its place.
 pub fn resolve(f: &PermissionsFile, site: &Site, text: &str, file: &str) -> Result<Resolved, FileErrors> {
     let loc = model::Locator::new(text);
-    let mut errors: Vec<FileError> = Vec::new();
-    let mut err = |path: Vec<Step>, message: String| {
-        errors.push(FileError { file: file.into(), line: loc.line(&path), key: model::key_path(&path), message });
+    let errors: RefCell<Vec<FileError>> = RefCell::new(Vec::new());
+    let err = |path: Vec<Step>, message: String| {
+        errors.borrow_mut().push(FileError { file: file.into(), line: loc.line(&path), key: model::key_path(&path), message });
     };
     let by_path: HashMap<&str, &ProjectState> = site.projects.iter().map(|p| (p.project.path.as_str(), p)).collect();
     let mut item_index: HashMap<(&str, &str, &str), &Item> = HashMap::new();
     for (kind, list) in site.items {
         for i in list {
-            item_index.insert((kind, i.project_luid.as_str(), i.name.as_str()), i);
+            item_index.insert((*kind, i.project_luid.as_str(), i.name.as_str()), i);
         }
     }
     let mut out = Resolved::default();
@@ -118,7 +119,7 @@ pub fn resolve(f: &PermissionsFile, site: &Site, text: &str, file: &str) -> Resu
         if lock != project.lock {
             out.locks.push(LockChange { project_path: path.clone(), project_luid: luid.clone(), from: project.lock, to: lock });
         }
-        let mut rules_of = |list: &[model::RuleSpec], kind: &str, at: &[Step]| -> Rules {
+        let rules_of = |list: &[model::RuleSpec], kind: &str, at: &[Step]| -> Rules {
             let mut rules = Rules::new();
             for (i, r) in list.iter().enumerate() {
                 let mut p = at.to_vec();
@@ -208,6 +209,7 @@ pub fn resolve(f: &PermissionsFile, site: &Site, text: &str, file: &str) -> Resu
             out.unlocking_with_items.push(path.clone());
         }
     }
+    let errors = errors.into_inner();
     if errors.is_empty() {
         Ok(out)
     } else {
@@ -254,13 +256,16 @@ pub fn diff(resolved: &Resolved, current: &HashMap<Target, Rules>, dir: &Directo
     for o in objects {
         stats.objects += 1;
         let cur = current.get(&o.target).unwrap_or(&empty);
+        // Capabilities the type does not list (a read-only
+        // InheritedProjectLeader) cannot be written; they are left alone.
+        let known = model::capabilities(o.target.kind());
         let (del_step, put_step) = o.stage.steps();
         let path = o.target.path();
         let mut adds: Vec<(&Grantee, Vec<(&str, model::Mode)>)> = Vec::new();
         let mut calls = 0usize;
         let mut removals = |g: &Grantee, have: &Caps, want: Option<&Caps>| {
             for (cap, mode) in have {
-                if want.and_then(|w| w.get(cap)) != Some(mode) {
+                if want.and_then(|w| w.get(cap)) != Some(mode) && known.contains(&cap.as_str()) {
                     deletes.push(
                         Call::site(
                             WriteMethod::Delete,

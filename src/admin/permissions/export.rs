@@ -43,7 +43,7 @@ pub async fn export(client: &Client, only: Option<&str>) -> anyhow::Result<Expor
     // Default-rule types: those the server answers for on the first project.
     let mut kinds: Vec<&'static str> = Vec::new();
     if let Some(first) = chosen.first() {
-        for kind in DEFAULT_KINDS {
+        for &kind in DEFAULT_KINDS {
             match read::rules(client, &Target::Default { project: first.project.luid.clone(), kind }).await {
                 Ok(_) => kinds.push(kind),
                 Err(e) if matches!(e.status(), Some(400 | 404)) => {
@@ -57,14 +57,14 @@ pub async fn export(client: &Client, only: Option<&str>) -> anyhow::Result<Expor
     let mut targets: Vec<Target> = Vec::new();
     for p in &chosen {
         targets.push(Target::Project { project: p.project.luid.clone() });
-        for kind in &kinds {
+        for &kind in &kinds {
             targets.push(Target::Default { project: p.project.luid.clone(), kind });
         }
     }
     let unlocked: HashMap<&str, &str> =
         chosen.iter().filter(|p| !p.lock.locked()).map(|p| (p.project.luid.as_str(), p.project.path.as_str())).collect();
     let mut item_names: HashMap<Target, (String, &'static str, String)> = HashMap::new();
-    for kind in ITEM_KINDS {
+    for &kind in ITEM_KINDS {
         let Some(list) = read::items(client, kind).await? else {
             out.warnings.push(format!("the server lists no {kind}; left out"));
             continue;
@@ -86,7 +86,7 @@ pub async fn export(client: &Client, only: Option<&str>) -> anyhow::Result<Expor
             rules: Some(specs("projects", current.get(&Target::Project { project: p.project.luid.clone() }), &dir, &mut out.rules)),
             defaults: kinds
                 .iter()
-                .filter_map(|kind| {
+                .filter_map(|&kind| {
                     let rules = current.get(&Target::Default { project: p.project.luid.clone(), kind })?;
                     (!rules.is_empty()).then(|| (kind.to_string(), specs(kind, Some(rules), &dir, &mut out.rules)))
                 })
@@ -116,8 +116,14 @@ pub async fn export(client: &Client, only: Option<&str>) -> anyhow::Result<Expor
 /// A rule list from current rules: groups first, then users, by name.
 fn specs(kind: &str, rules: Option<&Rules>, dir: &Directory, count: &mut usize) -> Vec<RuleSpec> {
     let mut out: Vec<(bool, String, RuleSpec)> = Vec::new();
+    let known = model::capabilities(kind);
     for (g, caps) in rules.into_iter().flatten() {
-        let (template, allow, deny) = model::compress(kind, caps);
+        // Read-only capabilities (InheritedProjectLeader) cannot be written back.
+        let caps: model::Caps = caps.iter().filter(|(c, _)| known.contains(&c.as_str())).map(|(c, m)| (c.clone(), *m)).collect();
+        if caps.is_empty() {
+            continue;
+        }
+        let (template, allow, deny) = model::compress(kind, &caps);
         let name = dir.name(g);
         let user = matches!(g, read::Grantee::User(_));
         let spec = RuleSpec {

@@ -87,9 +87,10 @@ pub async fn directory(client: &Client) -> Result<Directory, TableauError> {
             .filter_map(|i| Some((i["id"].as_str()?.to_string(), i["name"].as_str().unwrap_or_default().to_string())))
             .collect()
     };
+    let (groups_path, users_path) = (client.site_path("groups"), client.site_path("users"));
     let (groups, users) = futures::try_join!(
-        list_all(client, &client.site_path("groups"), "groups", "group", &[]),
-        list_all(client, &client.site_path("users"), "users", "user", &[]),
+        list_all(client, &groups_path, "groups", "group", &[]),
+        list_all(client, &users_path, "users", "user", &[]),
     )?;
     Ok(Directory::new(pairs(groups), pairs(users)))
 }
@@ -160,6 +161,14 @@ pub enum Target {
 }
 
 impl Target {
+    /// The content type whose capabilities apply.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Target::Project { .. } => "projects",
+            Target::Default { kind, .. } | Target::Item { kind, .. } => kind,
+        }
+    }
+
     /// The permissions path below the site.
     pub fn path(&self) -> String {
         match self {
