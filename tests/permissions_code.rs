@@ -26,12 +26,24 @@ use trm::tableau::retry::RetryPolicy;
 use trm::tableau::Client;
 
 async fn start(faults: FaultPlan) -> (SimHandle, Client) {
-    let handle = sim::start(SimConfig { faults, ..SimConfig::default() }, SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .expect("site starts");
+    let handle = sim::start(
+        SimConfig {
+            faults,
+            ..SimConfig::default()
+        },
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await
+    .expect("site starts");
     let dir = site::scratch("permissions-code");
-    let policy = RetryPolicy { max_attempts: 4, base_delay: Duration::from_millis(10), max_delay: Duration::from_millis(100) };
-    let client = Client::connect_with(&site::settings(&handle, &dir), policy).await.expect("signs in");
+    let policy = RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(100),
+    };
+    let client = Client::connect_with(&site::settings(&handle, &dir), policy)
+        .await
+        .expect("signs in");
     (handle, client)
 }
 
@@ -44,8 +56,20 @@ fn allow(list: &[&'static str]) -> Caps {
     list.iter().map(|c| (*c, Mode::Allow)).collect()
 }
 
-const WB_VIEW: &[&str] = &["Read", "Filter", "ViewComments", "AddComment", "ExportImage", "ExportData"];
-const WB_EXPLORE_EXTRA: &[&str] = &["ShareView", "ViewUnderlyingData", "WebAuthoring", "RunExplainData"];
+const WB_VIEW: &[&str] = &[
+    "Read",
+    "Filter",
+    "ViewComments",
+    "AddComment",
+    "ExportImage",
+    "ExportData",
+];
+const WB_EXPLORE_EXTRA: &[&str] = &[
+    "ShareView",
+    "ViewUnderlyingData",
+    "WebAuthoring",
+    "RunExplainData",
+];
 
 fn path_of(d: &Dataset, p: u32) -> String {
     let mut names = vec![d.projects[p as usize].name.clone()];
@@ -88,7 +112,10 @@ impl Change {
         let mut missing = false;
         for (who, want) in &self.desired {
             let have = caps_of(&self.current, *who);
-            deletes += have.iter().filter(|(c, m)| want.get(*c) != Some(*m)).count();
+            deletes += have
+                .iter()
+                .filter(|(c, m)| want.get(*c) != Some(*m))
+                .count();
             missing |= want.iter().any(|(c, m)| have.get(c) != Some(m));
         }
         deletes + missing as usize
@@ -121,24 +148,45 @@ struct Scenario {
 fn scenario(d: &Dataset) -> Scenario {
     let live = |i: usize| !d.projects[i].deleted && !d.projects[i].locked;
     let a = (0..d.projects.len())
-        .find(|&i| live(i) && d.workbooks.iter().any(|w| w.project as usize == i) && d.datasources.iter().any(|x| x.project as usize == i))
+        .find(|&i| {
+            live(i)
+                && d.workbooks.iter().any(|w| w.project as usize == i)
+                && d.datasources.iter().any(|x| x.project as usize == i)
+        })
         .expect("an unlocked project with workbooks and data sources") as u32;
-    let b = (0..d.projects.len()).find(|&i| live(i) && i as u32 != a).expect("a second unlocked project") as u32;
+    let b = (0..d.projects.len())
+        .find(|&i| live(i) && i as u32 != a)
+        .expect("a second unlocked project") as u32;
     let pa = &d.projects[a as usize];
     let dept = pa
         .rules
         .iter()
-        .find(|r| matches!(r.grantee, Grantee::Group(_)) && r.capabilities.iter().any(|(c, _)| *c == "Write"))
+        .find(|r| {
+            matches!(r.grantee, Grantee::Group(_))
+                && r.capabilities.iter().any(|(c, _)| *c == "Write")
+        })
         .expect("the department group publishes")
         .grantee;
-    let Grantee::Group(dept_i) = dept else { unreachable!() };
+    let Grantee::Group(dept_i) = dept else {
+        unreachable!()
+    };
     let w = d.workbooks.iter().position(|w| w.project == a).unwrap() as u32;
     let wb_rules = &d.workbooks[w as usize].rules;
     let user_i = (0..d.users.len() as u32)
-        .find(|&u| !d.users[u as usize].deleted && pa.rules.iter().chain(wb_rules).all(|r| r.grantee != Grantee::User(u)))
+        .find(|&u| {
+            !d.users[u as usize].deleted
+                && pa
+                    .rules
+                    .iter()
+                    .chain(wb_rules)
+                    .all(|r| r.grantee != Grantee::User(u))
+        })
         .expect("a user without rules there");
     let user = Grantee::User(user_i);
-    let (dept_name, user_name) = (d.groups[dept_i as usize].name.clone(), d.users[user_i as usize].name.clone());
+    let (dept_name, user_name) = (
+        d.groups[dept_i as usize].name.clone(),
+        d.users[user_i as usize].name.clone(),
+    );
 
     let mut wb_explore_deny = allow(WB_VIEW);
     wb_explore_deny.extend(allow(WB_EXPLORE_EXTRA));
@@ -153,9 +201,15 @@ fn scenario(d: &Dataset) -> Scenario {
             desired: vec![(dept, allow(&["Read"])), (user, allow(&["Read", "Write"]))],
         },
         // Default workbook rules: the department drops to View.
-        Change { current: pa.default_workbook_rules.clone(), desired: vec![(dept, allow(WB_VIEW))] },
+        Change {
+            current: pa.default_workbook_rules.clone(),
+            desired: vec![(dept, allow(WB_VIEW))],
+        },
         // Default data source rules: no Connect for the department.
-        Change { current: pa.default_datasource_rules.clone(), desired: vec![(dept, ds)] },
+        Change {
+            current: pa.default_datasource_rules.clone(),
+            desired: vec![(dept, ds)],
+        },
         // A workbook: Explore without ExportData; the user may read and filter.
         Change {
             current: d.workbooks[w as usize].rules.clone(),
@@ -194,7 +248,16 @@ fn scenario(d: &Dataset) -> Scenario {
         user = q(&user_name),
         wb = q(&d.workbooks[w as usize].name),
     );
-    Scenario { yaml, changes, locks: 1, lock_project: b, project: a, workbook: w, dept, user }
+    Scenario {
+        yaml,
+        changes,
+        locks: 1,
+        lock_project: b,
+        project: a,
+        workbook: w,
+        dept,
+        user,
+    }
 }
 
 fn counts(s: &Scenario) -> (usize, usize) {
@@ -211,11 +274,21 @@ fn write_file(text: &str) -> String {
 }
 
 fn successful(handle: &SimHandle) -> Vec<(String, String)> {
-    handle.state.calls.snapshot().into_iter().filter(|c| c.status < 300).map(|c| (c.method, c.path)).collect()
+    handle
+        .state
+        .calls
+        .snapshot()
+        .into_iter()
+        .filter(|c| c.status < 300)
+        .map(|c| (c.method, c.path))
+        .collect()
 }
 
 fn planned_lines(plan: &admin::Plan) -> Vec<(String, String)> {
-    plan.calls.iter().map(|c| (c.method.as_str().to_string(), format!("/{}", c.path))).collect()
+    plan.calls
+        .iter()
+        .map(|c| (c.method.as_str().to_string(), format!("/{}", c.path)))
+        .collect()
 }
 
 #[tokio::test]
@@ -225,19 +298,49 @@ async fn apply_reaches_the_declared_state_with_the_minimal_calls() {
     let (minimal, seed) = counts(&s);
     let file = write_file(&s.yaml);
 
-    let planned = permissions::plan_file(&client, &s.yaml, &file, false).await.expect("the file plans");
+    let planned = permissions::plan_file(&client, &s.yaml, &file, false)
+        .await
+        .expect("the file plans");
     let plan = planned.plan;
     println!("permissions apply: {} REST calls planned; minimal (counted in the test) {minimal}; seed's delete-all-then-add algorithm {seed}", plan.len());
     assert_eq!(plan.len(), minimal, "{}", plan.render(100));
     assert!(minimal < seed, "ours {minimal} must beat the seed's {seed}");
     // Every kind of change is in the plan.
-    for action in ["change project lock", "delete project rule", "add project rules", "delete default rule", "add default rules", "delete item rule", "add item rules"] {
-        assert!(plan.calls.iter().any(|c| c.action == action), "no {action}: {}", plan.render(100));
+    for action in [
+        "change project lock",
+        "delete project rule",
+        "add project rules",
+        "delete default rule",
+        "add default rules",
+        "delete item rule",
+        "add item rules",
+    ] {
+        assert!(
+            plan.calls.iter().any(|c| c.action == action),
+            "no {action}: {}",
+            plan.render(100)
+        );
     }
-    assert!(plan.calls.iter().any(|c| c.path.contains("/users/")) || plan.calls.iter().any(|c| c.body.as_ref().is_some_and(|b| b.to_string().contains("\"user\""))));
-    assert!(plan.notes.len() >= 2, "a line per project: {:?}", plan.notes);
+    assert!(
+        plan.calls.iter().any(|c| c.path.contains("/users/"))
+            || plan.calls.iter().any(|c| c
+                .body
+                .as_ref()
+                .is_some_and(|b| b.to_string().contains("\"user\"")))
+    );
+    assert!(
+        plan.notes.len() >= 2,
+        "a line per project: {:?}",
+        plan.notes
+    );
 
-    let report = admin::apply(&client, &plan, Options::stop_at_first_error(4), &no_progress).await;
+    let report = admin::apply(
+        &client,
+        &plan,
+        Options::stop_at_first_error(4),
+        &no_progress,
+    )
+    .await;
     assert!(report.is_complete(), "{}", report.render(&plan, 20));
     // The site saw exactly the planned calls (same multiset; within a step
     // calls run concurrently).
@@ -246,14 +349,23 @@ async fn apply_reaches_the_declared_state_with_the_minimal_calls() {
     seen.sort();
     want.sort();
     assert_eq!(seen, want);
-    assert_eq!(handle.state.calls.snapshot().len(), minimal, "no failed or extra writes");
+    assert_eq!(
+        handle.state.calls.snapshot().len(),
+        minimal,
+        "no failed or extra writes"
+    );
 
     // The dataset holds the declared rules.
     {
         let d = handle.state.data();
         assert!(d.projects[s.lock_project as usize].locked);
         let pa = &d.projects[s.project as usize];
-        let objects = [&pa.rules, &pa.default_workbook_rules, &pa.default_datasource_rules, &d.workbooks[s.workbook as usize].rules];
+        let objects = [
+            &pa.rules,
+            &pa.default_workbook_rules,
+            &pa.default_datasource_rules,
+            &d.workbooks[s.workbook as usize].rules,
+        ];
         for (change, now) in s.changes.iter().zip(objects) {
             for (who, want) in &change.desired {
                 assert_eq!(&caps_of(now, *who), want, "{who:?}");
@@ -263,13 +375,17 @@ async fn apply_reaches_the_declared_state_with_the_minimal_calls() {
     }
 
     // A second run plans nothing.
-    let again = permissions::plan_file(&client, &s.yaml, &file, false).await.unwrap();
+    let again = permissions::plan_file(&client, &s.yaml, &file, false)
+        .await
+        .unwrap();
     assert!(again.plan.is_empty(), "{}", again.plan.render(50));
 
     // Export, then plan the export: nothing to do.
     let exported = export::export(&client, None).await.unwrap();
     let text = export::to_yaml(&exported, "sim", "analytics").unwrap();
-    let round = permissions::plan_file(&client, &text, "export.yaml", false).await.expect("an export plans");
+    let round = permissions::plan_file(&client, &text, "export.yaml", false)
+        .await
+        .expect("an export plans");
     assert!(round.plan.is_empty(), "{}", round.plan.render(50));
     assert!(exported.rules > 0 && exported.items > 0);
 }
@@ -279,7 +395,9 @@ async fn an_export_of_an_untouched_site_plans_nothing_even_with_prune() {
     let (handle, client) = start(FaultPlan::default()).await;
     let exported = export::export(&client, None).await.unwrap();
     let text = export::to_yaml(&exported, "sim", "analytics").unwrap();
-    let round = permissions::plan_file(&client, &text, "export.yaml", true).await.expect("an export plans");
+    let round = permissions::plan_file(&client, &text, "export.yaml", true)
+        .await
+        .expect("an export plans");
     assert!(round.plan.is_empty(), "{}", round.plan.render(50));
     // Every project is in the file; locked projects list no items.
     let d = handle.state.data();
@@ -290,16 +408,35 @@ async fn an_export_of_an_untouched_site_plans_nothing_even_with_prune() {
             continue;
         }
         let spec = &exported.file.projects[&path_of(&d, i as u32)];
-        assert_eq!(spec.content_permissions.unwrap().as_str(), p.content_permissions());
+        assert_eq!(
+            spec.content_permissions.unwrap().as_str(),
+            p.content_permissions()
+        );
         if p.locked {
-            assert!(spec.workbooks.is_empty() && spec.datasources.is_empty(), "{}", p.name);
+            assert!(
+                spec.workbooks.is_empty() && spec.datasources.is_empty(),
+                "{}",
+                p.name
+            );
         }
     }
     // Unlocked workbooks with rules are all there.
-    let expected = d.workbooks.iter().filter(|w| !d.projects[w.project as usize].locked && !w.rules.is_empty()).count();
-    let got: usize = exported.file.projects.values().map(|s| s.workbooks.len()).sum();
+    let expected = d
+        .workbooks
+        .iter()
+        .filter(|w| !d.projects[w.project as usize].locked && !w.rules.is_empty())
+        .count();
+    let got: usize = exported
+        .file
+        .projects
+        .values()
+        .map(|s| s.workbooks.len())
+        .sum();
     assert_eq!(got, expected);
-    assert!(handle.state.calls.snapshot().is_empty(), "export and plan write nothing");
+    assert!(
+        handle.state.calls.snapshot().is_empty(),
+        "export and plan write nothing"
+    );
 }
 
 #[tokio::test]
@@ -307,38 +444,77 @@ async fn an_error_mid_apply_is_reported_and_a_rerun_finishes_without_repeats() {
     // The plan from an identical site without faults: the single-run plan.
     let (clean, clean_client) = start(FaultPlan::default()).await;
     let s = scenario(&clean.state.data());
-    let single = permissions::plan_file(&clean_client, &s.yaml, "p.yaml", false).await.unwrap().plan;
+    let single = permissions::plan_file(&clean_client, &s.yaml, "p.yaml", false)
+        .await
+        .unwrap()
+        .plan;
     assert!(single.len() > 5, "the scenario needs more than 5 calls");
 
     let fault = FaultPlan::new(
         0,
-        vec![Fault::new(FaultKind::Status { status: 409, retry_after_secs: None })
-            .method(MethodFilter::Write)
-            .when(Trigger::At(vec![5]))],
+        vec![Fault::new(FaultKind::Status {
+            status: 409,
+            retry_after_secs: None,
+        })
+        .method(MethodFilter::Write)
+        .when(Trigger::At(vec![5]))],
     );
     let (handle, client) = start(fault).await;
-    let first = permissions::plan_file(&client, &s.yaml, "p.yaml", false).await.unwrap().plan;
+    let first = permissions::plan_file(&client, &s.yaml, "p.yaml", false)
+        .await
+        .unwrap()
+        .plan;
     assert_eq!(planned_lines(&first), planned_lines(&single));
-    let report = admin::apply(&client, &first, Options::stop_at_first_error(1), &no_progress).await;
-    assert_eq!(report.count(Status::Applied), 4, "{}", report.render(&first, 20));
+    let report = admin::apply(
+        &client,
+        &first,
+        Options::stop_at_first_error(1),
+        &no_progress,
+    )
+    .await;
+    assert_eq!(
+        report.count(Status::Applied),
+        4,
+        "{}",
+        report.render(&first, 20)
+    );
     assert_eq!(report.count(Status::Failed), 1);
     assert_eq!(report.count(Status::NotStarted), first.len() - 5);
     let text = report.render(&first, 50);
-    assert!(text.contains("Applied 4 of") && text.contains("FAILED"), "{text}");
+    assert!(
+        text.contains("Applied 4 of") && text.contains("FAILED"),
+        "{text}"
+    );
     let run1 = successful(&handle);
     assert_eq!(run1, planned_lines(&first)[..4].to_vec());
 
     handle.state.calls.clear();
-    let second = permissions::plan_file(&client, &s.yaml, "p.yaml", false).await.unwrap().plan;
-    let report = admin::apply(&client, &second, Options::stop_at_first_error(1), &no_progress).await;
+    let second = permissions::plan_file(&client, &s.yaml, "p.yaml", false)
+        .await
+        .unwrap()
+        .plan;
+    let report = admin::apply(
+        &client,
+        &second,
+        Options::stop_at_first_error(1),
+        &no_progress,
+    )
+    .await;
     assert!(report.is_complete(), "{}", report.render(&second, 20));
     let run2 = successful(&handle);
     let mut union: Vec<(String, String)> = run1.into_iter().chain(run2).collect();
     union.sort();
     let mut want = planned_lines(&single);
     want.sort();
-    assert_eq!(union, want, "both runs together made the single-run plan's calls, none twice");
-    assert!(permissions::plan_file(&client, &s.yaml, "p.yaml", false).await.unwrap().plan.is_empty());
+    assert_eq!(
+        union, want,
+        "both runs together made the single-run plan's calls, none twice"
+    );
+    assert!(permissions::plan_file(&client, &s.yaml, "p.yaml", false)
+        .await
+        .unwrap()
+        .plan
+        .is_empty());
 }
 
 #[tokio::test]
@@ -347,13 +523,35 @@ async fn bad_files_are_refused_with_their_line_before_any_write() {
     let s = scenario(&handle.state.data());
     let (a, wb, dept) = {
         let d = handle.state.data();
-        let Grantee::Group(g) = s.dept else { unreachable!() };
-        (path_of(&d, s.project), d.workbooks[s.workbook as usize].name.clone(), d.groups[g as usize].name.clone())
+        let Grantee::Group(g) = s.dept else {
+            unreachable!()
+        };
+        (
+            path_of(&d, s.project),
+            d.workbooks[s.workbook as usize].name.clone(),
+            d.groups[g as usize].name.clone(),
+        )
     };
     let locked = {
         let d = handle.state.data();
-        let i = d.projects.iter().position(|p| p.locked && !p.deleted && d.workbooks.iter().any(|w| d.projects[w.project as usize].id == p.id)).unwrap();
-        let w = d.workbooks.iter().find(|w| w.project as usize == i).unwrap().name.clone();
+        let i = d
+            .projects
+            .iter()
+            .position(|p| {
+                p.locked
+                    && !p.deleted
+                    && d.workbooks
+                        .iter()
+                        .any(|w| d.projects[w.project as usize].id == p.id)
+            })
+            .unwrap();
+        let w = d
+            .workbooks
+            .iter()
+            .find(|w| w.project as usize == i)
+            .unwrap()
+            .name
+            .clone();
         (path_of(&d, i as u32), w)
     };
     let cases: Vec<(String, &str, &str)> = vec![
@@ -380,8 +578,17 @@ async fn bad_files_are_refused_with_their_line_before_any_write() {
         ("projects:\n  A:\n    locked: true\n".into(), "p.yaml:3", "unknown field `locked`"),
     ];
     for (text, place, message) in cases {
-        let err = permissions::plan_file(&client, &text, "p.yaml", false).await.expect_err(&text).to_string();
-        assert!(err.starts_with("p.yaml:") && err.contains(place) && err.contains(message), "{err}\nfor:\n{text}");
+        let err = permissions::plan_file(&client, &text, "p.yaml", false)
+            .await
+            .expect_err(&text)
+            .to_string();
+        assert!(
+            err.starts_with("p.yaml:") && err.contains(place) && err.contains(message),
+            "{err}\nfor:\n{text}"
+        );
     }
-    assert!(handle.state.calls.snapshot().is_empty(), "no write was sent");
+    assert!(
+        handle.state.calls.snapshot().is_empty(),
+        "no write was sent"
+    );
 }

@@ -12,7 +12,10 @@ pub async fn export(args: PermissionsExportArgs) -> anyhow::Result<()> {
     let (_, settings) = common::site_settings(&args.site)?;
     let client = common::connect(&settings).await?;
     let exported = export::export(&client, args.project.as_deref()).await?;
-    print!("{}", export::to_yaml(&exported, &settings.server, &settings.site)?);
+    print!(
+        "{}",
+        export::to_yaml(&exported, &settings.server, &settings.site)?
+    );
     for w in &exported.warnings {
         eprintln!("note: {w}");
     }
@@ -23,11 +26,16 @@ pub async fn export(args: PermissionsExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn planned(args: &PermissionsPlanArgs) -> anyhow::Result<(trm::tableau::Client, permissions::Planned)> {
-    let text = std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+async fn planned(
+    args: &PermissionsPlanArgs,
+) -> anyhow::Result<(trm::tableau::Client, permissions::Planned)> {
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
     let (_, settings) = common::site_settings(&args.site)?;
     let client = common::connect(&settings).await?;
-    let planned = permissions::plan_file(&client, &text, &args.file.display().to_string(), args.prune).await?;
+    let planned =
+        permissions::plan_file(&client, &text, &args.file.display().to_string(), args.prune)
+            .await?;
     // On stderr, so `--json` output stays one document.
     eprintln!(
         "Read the site in {:.2} s; planned {} rule(s) (grantee × object) on {} object(s) in {:.3} s.",

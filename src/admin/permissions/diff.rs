@@ -93,13 +93,27 @@ pub struct Site<'a> {
 }
 
 /// Resolves names; every problem is reported, each with its place.
-pub fn resolve(f: &PermissionsFile, site: &Site, text: &str, file: &str) -> Result<Resolved, FileErrors> {
+pub fn resolve(
+    f: &PermissionsFile,
+    site: &Site,
+    text: &str,
+    file: &str,
+) -> Result<Resolved, FileErrors> {
     let loc = model::Locator::new(text);
     let errors: RefCell<Vec<FileError>> = RefCell::new(Vec::new());
     let err = |path: Vec<Step>, message: String| {
-        errors.borrow_mut().push(FileError { file: file.into(), line: loc.line(&path), key: model::key_path(&path), message });
+        errors.borrow_mut().push(FileError {
+            file: file.into(),
+            line: loc.line(&path),
+            key: model::key_path(&path),
+            message,
+        });
     };
-    let by_path: HashMap<&str, &ProjectState> = site.projects.iter().map(|p| (p.project.path.as_str(), p)).collect();
+    let by_path: HashMap<&str, &ProjectState> = site
+        .projects
+        .iter()
+        .map(|p| (p.project.path.as_str(), p))
+        .collect();
     let mut item_index: HashMap<(&str, &str, &str), &Item> = HashMap::new();
     for (kind, list) in site.items {
         for i in list {
@@ -117,7 +131,12 @@ pub fn resolve(f: &PermissionsFile, site: &Site, text: &str, file: &str) -> Resu
         out.projects.push(path.clone());
         let lock = spec.content_permissions.unwrap_or(project.lock);
         if lock != project.lock {
-            out.locks.push(LockChange { project_path: path.clone(), project_luid: luid.clone(), from: project.lock, to: lock });
+            out.locks.push(LockChange {
+                project_path: path.clone(),
+                project_luid: luid.clone(),
+                from: project.lock,
+                to: lock,
+            });
         }
         let rules_of = |list: &[model::RuleSpec], kind: &str, at: &[Step]| -> Rules {
             let mut rules = Rules::new();
@@ -125,14 +144,24 @@ pub fn resolve(f: &PermissionsFile, site: &Site, text: &str, file: &str) -> Resu
                 let mut p = at.to_vec();
                 p.push(Step::Index(i));
                 let grantee = match (&r.group, &r.user) {
-                    (Some(g), _) => site.directory.groups.get(g).map(|id| Grantee::Group(id.clone())).ok_or_else(|| {
-                        p.push(Step::Key("group".into()));
-                        format!("no group named {g:?} on the site")
-                    }),
-                    (_, Some(u)) => site.directory.users.get(u).map(|id| Grantee::User(id.clone())).ok_or_else(|| {
-                        p.push(Step::Key("user".into()));
-                        format!("no user named {u:?} on the site")
-                    }),
+                    (Some(g), _) => site
+                        .directory
+                        .groups
+                        .get(g)
+                        .map(|id| Grantee::Group(id.clone()))
+                        .ok_or_else(|| {
+                            p.push(Step::Key("group".into()));
+                            format!("no group named {g:?} on the site")
+                        }),
+                    (_, Some(u)) => site
+                        .directory
+                        .users
+                        .get(u)
+                        .map(|id| Grantee::User(id.clone()))
+                        .ok_or_else(|| {
+                            p.push(Step::Key("user".into()));
+                            format!("no user named {u:?} on the site")
+                        }),
                     (None, None) => continue,
                 };
                 match grantee {
@@ -152,7 +181,9 @@ pub fn resolve(f: &PermissionsFile, site: &Site, text: &str, file: &str) -> Resu
             out.objects.push(Desired {
                 project_path: path.clone(),
                 stage: Stage::Project,
-                target: Target::Project { project: luid.clone() },
+                target: Target::Project {
+                    project: luid.clone(),
+                },
                 label: path.clone(),
                 rules,
             });
@@ -165,7 +196,10 @@ pub fn resolve(f: &PermissionsFile, site: &Site, text: &str, file: &str) -> Resu
             out.objects.push(Desired {
                 project_path: path.clone(),
                 stage: Stage::Default,
-                target: Target::Default { project: luid.clone(), kind },
+                target: Target::Default {
+                    project: luid.clone(),
+                    kind,
+                },
                 label: format!("{path} default {kind}"),
                 rules,
             });
@@ -192,14 +226,23 @@ pub fn resolve(f: &PermissionsFile, site: &Site, text: &str, file: &str) -> Resu
                     continue;
                 }
                 let Some(item) = item_index.get(&(kind, luid.as_str(), name.as_str())) else {
-                    err(at, format!("no {} named {name:?} in project {path:?}", model::singular(kind)));
+                    err(
+                        at,
+                        format!(
+                            "no {} named {name:?} in project {path:?}",
+                            model::singular(kind)
+                        ),
+                    );
                     continue;
                 };
                 let rules = rules_of(list, kind, &at);
                 out.objects.push(Desired {
                     project_path: path.clone(),
                     stage: Stage::Item,
-                    target: Target::Item { kind, luid: item.luid.clone() },
+                    target: Target::Item {
+                        kind,
+                        luid: item.luid.clone(),
+                    },
                     label: format!("{} {path}/{name}", model::singular(kind)),
                     rules,
                 });
@@ -228,7 +271,12 @@ pub struct Stats {
 /// The calls that take `current` to `resolved` (pure). With `prune`,
 /// grantees a managed object has but the file does not name lose every
 /// capability; without it they are left alone.
-pub fn diff(resolved: &Resolved, current: &HashMap<Target, Rules>, dir: &Directory, prune: bool) -> (Plan, Stats) {
+pub fn diff(
+    resolved: &Resolved,
+    current: &HashMap<Target, Rules>,
+    dir: &Directory,
+    prune: bool,
+) -> (Plan, Stats) {
     let mut plan = Plan::new();
     let mut stats = Stats::default();
     let mut per_project: BTreeMap<&str, [usize; 4]> = BTreeMap::new();
@@ -240,7 +288,12 @@ pub fn diff(resolved: &Resolved, current: &HashMap<Target, Rules>, dir: &Directo
                 WriteMethod::Put,
                 format!("projects/{}", l.project_luid),
                 "change project lock",
-                format!("{}: contentPermissions {} → {}", l.project_path, l.from.as_str(), l.to.as_str()),
+                format!(
+                    "{}: contentPermissions {} → {}",
+                    l.project_path,
+                    l.from.as_str(),
+                    l.to.as_str()
+                ),
             )
             .body(json!({"project": {"contentPermissions": l.to.as_str()}}))
             .step(1)
@@ -271,7 +324,12 @@ pub fn diff(resolved: &Resolved, current: &HashMap<Target, Rules>, dir: &Directo
                             WriteMethod::Delete,
                             format!("{path}/{}/{}/{cap}/{}", g.segment(), g.id(), mode.as_str()),
                             format!("delete {} rule", o.stage.noun()),
-                            format!("{}: {} loses {cap} ({})", o.label, dir.label(g), mode.as_str()),
+                            format!(
+                                "{}: {} loses {cap} ({})",
+                                o.label,
+                                dir.label(g),
+                                mode.as_str()
+                            ),
                         )
                         .step(del_step)
                         .unit(o.label.clone()),
@@ -284,8 +342,11 @@ pub fn diff(resolved: &Resolved, current: &HashMap<Target, Rules>, dir: &Directo
             stats.rules += 1;
             let have = cur.get(g).unwrap_or(&Caps::new()).clone();
             removals(g, &have, Some(want));
-            let missing: Vec<(&str, model::Mode)> =
-                want.iter().filter(|(c, m)| have.get(*c) != Some(*m)).map(|(c, m)| (c.as_str(), *m)).collect();
+            let missing: Vec<(&str, model::Mode)> = want
+                .iter()
+                .filter(|(c, m)| have.get(*c) != Some(*m))
+                .map(|(c, m)| (c.as_str(), *m))
+                .collect();
             if !missing.is_empty() {
                 adds.push((g, missing));
             }
@@ -303,17 +364,30 @@ pub fn diff(resolved: &Resolved, current: &HashMap<Target, Rules>, dir: &Directo
             let mut summary = format!("{}:", o.label);
             for (g, caps) in &adds {
                 let _ = write!(summary, " {} +", dir.label(g));
-                let list: Vec<String> =
-                    caps.iter().map(|(c, m)| if *m == model::Mode::Deny { format!("{c}(Deny)") } else { c.to_string() }).collect();
+                let list: Vec<String> = caps
+                    .iter()
+                    .map(|(c, m)| {
+                        if *m == model::Mode::Deny {
+                            format!("{c}(Deny)")
+                        } else {
+                            c.to_string()
+                        }
+                    })
+                    .collect();
                 summary.push_str(&list.join(","));
                 summary.push(';');
             }
             summary.pop();
             puts.push(
-                Call::site(WriteMethod::Put, path.clone(), format!("add {} rules", o.stage.noun()), summary)
-                    .body(body)
-                    .step(put_step)
-                    .unit(o.label.clone()),
+                Call::site(
+                    WriteMethod::Put,
+                    path.clone(),
+                    format!("add {} rules", o.stage.noun()),
+                    summary,
+                )
+                .body(body)
+                .step(put_step)
+                .unit(o.label.clone()),
             );
             calls += 1;
         }
@@ -359,7 +433,10 @@ fn put_body(adds: &[(&Grantee, Vec<(&str, model::Mode)>)]) -> Value {
     let grants: Vec<Value> = adds
         .iter()
         .map(|(g, caps)| {
-            let caps: Vec<Value> = caps.iter().map(|(c, m)| json!({"name": c, "mode": m.as_str()})).collect();
+            let caps: Vec<Value> = caps
+                .iter()
+                .map(|(c, m)| json!({"name": c, "mode": m.as_str()}))
+                .collect();
             let mut entry = serde_json::Map::new();
             entry.insert(g.element().to_string(), json!({"id": g.id()}));
             entry.insert("capabilities".to_string(), json!({"capability": caps}));
@@ -379,13 +456,26 @@ mod tests {
     }
 
     fn setup() -> (Resolved, HashMap<Target, Rules>, Directory) {
-        let dir = Directory::new([("g1".to_string(), "Sales".to_string())], [("u1".to_string(), "bob".to_string())]);
-        let t = Target::Item { kind: "workbooks", luid: "w1".into() };
+        let dir = Directory::new(
+            [("g1".to_string(), "Sales".to_string())],
+            [("u1".to_string(), "bob".to_string())],
+        );
+        let t = Target::Item {
+            kind: "workbooks",
+            luid: "w1".into(),
+        };
         let mut current = HashMap::new();
         current.insert(
             t.clone(),
             Rules::from([
-                (Grantee::Group("g1".into()), caps(&[("Read", Mode::Allow), ("ExportData", Mode::Allow), ("Filter", Mode::Allow)])),
+                (
+                    Grantee::Group("g1".into()),
+                    caps(&[
+                        ("Read", Mode::Allow),
+                        ("ExportData", Mode::Allow),
+                        ("Filter", Mode::Allow),
+                    ]),
+                ),
                 (Grantee::User("u1".into()), caps(&[("Read", Mode::Allow)])),
             ]),
         );
@@ -396,10 +486,22 @@ mod tests {
             label: "workbook P/W".into(),
             rules: Rules::from([(
                 Grantee::Group("g1".into()),
-                caps(&[("Read", Mode::Allow), ("ExportData", Mode::Deny), ("Write", Mode::Allow)]),
+                caps(&[
+                    ("Read", Mode::Allow),
+                    ("ExportData", Mode::Deny),
+                    ("Write", Mode::Allow),
+                ]),
             )]),
         };
-        (Resolved { projects: vec!["P".into()], objects: vec![desired], ..Resolved::default() }, current, dir)
+        (
+            Resolved {
+                projects: vec!["P".into()],
+                objects: vec![desired],
+                ..Resolved::default()
+            },
+            current,
+            dir,
+        )
     }
 
     #[test]
@@ -417,15 +519,29 @@ mod tests {
         );
         assert_eq!(plan.calls[2].step, 7);
         assert_eq!(
-            plan.calls[2].body.as_ref().unwrap()["permissions"]["granteeCapabilities"][0]["capabilities"]["capability"],
+            plan.calls[2].body.as_ref().unwrap()["permissions"]["granteeCapabilities"][0]
+                ["capabilities"]["capability"],
             json!([{"name": "ExportData", "mode": "Deny"}, {"name": "Write", "mode": "Allow"}])
         );
-        assert_eq!(stats, Stats { objects: 1, rules: 2 });
-        assert!(plan.notes[0].message.contains("3 on item rules"), "{:?}", plan.notes);
+        assert_eq!(
+            stats,
+            Stats {
+                objects: 1,
+                rules: 2
+            }
+        );
+        assert!(
+            plan.notes[0].message.contains("3 on item rules"),
+            "{:?}",
+            plan.notes
+        );
         // With --prune bob loses Read too.
         let (plan, _) = diff(&resolved, &current, &dir, true);
         assert_eq!(plan.len(), 4);
-        assert!(plan.calls.iter().any(|c| c.path == "workbooks/w1/permissions/users/u1/Read/Allow"));
+        assert!(plan
+            .calls
+            .iter()
+            .any(|c| c.path == "workbooks/w1/permissions/users/u1/Read/Allow"));
     }
 
     #[test]

@@ -44,10 +44,19 @@ pub async fn export(client: &Client, only: Option<&str>) -> anyhow::Result<Expor
     let mut kinds: Vec<&'static str> = Vec::new();
     if let Some(first) = chosen.first() {
         for &kind in DEFAULT_KINDS {
-            match read::rules(client, &Target::Default { project: first.project.luid.clone(), kind }).await {
+            match read::rules(
+                client,
+                &Target::Default {
+                    project: first.project.luid.clone(),
+                    kind,
+                },
+            )
+            .await
+            {
                 Ok(_) => kinds.push(kind),
                 Err(e) if matches!(e.status(), Some(400 | 404)) => {
-                    out.warnings.push(format!("the server has no default {kind} rules; left out"));
+                    out.warnings
+                        .push(format!("the server has no default {kind} rules; left out"));
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -56,22 +65,34 @@ pub async fn export(client: &Client, only: Option<&str>) -> anyhow::Result<Expor
 
     let mut targets: Vec<Target> = Vec::new();
     for p in &chosen {
-        targets.push(Target::Project { project: p.project.luid.clone() });
+        targets.push(Target::Project {
+            project: p.project.luid.clone(),
+        });
         for &kind in &kinds {
-            targets.push(Target::Default { project: p.project.luid.clone(), kind });
+            targets.push(Target::Default {
+                project: p.project.luid.clone(),
+                kind,
+            });
         }
     }
-    let unlocked: HashMap<&str, &str> =
-        chosen.iter().filter(|p| !p.lock.locked()).map(|p| (p.project.luid.as_str(), p.project.path.as_str())).collect();
+    let unlocked: HashMap<&str, &str> = chosen
+        .iter()
+        .filter(|p| !p.lock.locked())
+        .map(|p| (p.project.luid.as_str(), p.project.path.as_str()))
+        .collect();
     let mut item_names: HashMap<Target, (String, &'static str, String)> = HashMap::new();
     for &kind in ITEM_KINDS {
         let Some(list) = read::items(client, kind).await? else {
-            out.warnings.push(format!("the server lists no {kind}; left out"));
+            out.warnings
+                .push(format!("the server lists no {kind}; left out"));
             continue;
         };
         for i in list {
             if let Some(path) = unlocked.get(i.project_luid.as_str()) {
-                let t = Target::Item { kind, luid: i.luid.clone() };
+                let t = Target::Item {
+                    kind,
+                    luid: i.luid.clone(),
+                };
                 item_names.insert(t.clone(), (path.to_string(), kind, i.name.clone()));
                 targets.push(t);
             }
@@ -83,28 +104,52 @@ pub async fn export(client: &Client, only: Option<&str>) -> anyhow::Result<Expor
     for p in &chosen {
         let spec = ProjectSpec {
             content_permissions: Some(p.lock),
-            rules: Some(specs("projects", current.get(&Target::Project { project: p.project.luid.clone() }), &dir, &mut out.rules)),
+            rules: Some(specs(
+                "projects",
+                current.get(&Target::Project {
+                    project: p.project.luid.clone(),
+                }),
+                &dir,
+                &mut out.rules,
+            )),
             defaults: kinds
                 .iter()
                 .filter_map(|&kind| {
-                    let rules = current.get(&Target::Default { project: p.project.luid.clone(), kind })?;
-                    (!rules.is_empty()).then(|| (kind.to_string(), specs(kind, Some(rules), &dir, &mut out.rules)))
+                    let rules = current.get(&Target::Default {
+                        project: p.project.luid.clone(),
+                        kind,
+                    })?;
+                    (!rules.is_empty()).then(|| {
+                        (
+                            kind.to_string(),
+                            specs(kind, Some(rules), &dir, &mut out.rules),
+                        )
+                    })
                 })
                 .collect(),
             ..ProjectSpec::default()
         };
         if by_path.insert(p.project.path.clone(), spec).is_some() {
-            out.warnings.push(format!("two projects have the path {:?}; only one is exported", p.project.path));
+            out.warnings.push(format!(
+                "two projects have the path {:?}; only one is exported",
+                p.project.path
+            ));
         }
     }
     let mut items: Vec<(&Target, &(String, &'static str, String))> = item_names.iter().collect();
     items.sort_by(|a, b| a.1.cmp(b.1));
     for (t, (path, kind, name)) in items {
-        let Some(rules) = current.get(t).filter(|r| !r.is_empty()) else { continue };
+        let Some(rules) = current.get(t).filter(|r| !r.is_empty()) else {
+            continue;
+        };
         let list = specs(kind, Some(rules), &dir, &mut out.rules);
-        let Some(map) = by_path.get_mut(path).and_then(|s| s.items_mut(kind)) else { continue };
+        let Some(map) = by_path.get_mut(path).and_then(|s| s.items_mut(kind)) else {
+            continue;
+        };
         if map.insert(name.clone(), list).is_some() {
-            out.warnings.push(format!("two {kind} in {path:?} are named {name:?}; only one is exported"));
+            out.warnings.push(format!(
+                "two {kind} in {path:?} are named {name:?}; only one is exported"
+            ));
         }
         out.items += 1;
     }
@@ -119,7 +164,11 @@ fn specs(kind: &str, rules: Option<&Rules>, dir: &Directory, count: &mut usize) 
     let known = model::capabilities(kind);
     for (g, caps) in rules.into_iter().flatten() {
         // Read-only capabilities (InheritedProjectLeader) cannot be written back.
-        let caps: model::Caps = caps.iter().filter(|(c, _)| known.contains(&c.as_str())).map(|(c, m)| (c.clone(), *m)).collect();
+        let caps: model::Caps = caps
+            .iter()
+            .filter(|(c, _)| known.contains(&c.as_str()))
+            .map(|(c, m)| (c.clone(), *m))
+            .collect();
         if caps.is_empty() {
             continue;
         }

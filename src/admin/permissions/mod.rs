@@ -31,7 +31,12 @@ pub struct Planned {
 /// Reads the file's text, checks it against the site and plans the calls
 /// that reach it. Every error in the file is reported before any write;
 /// `file` names it in messages.
-pub async fn plan_file(client: &Client, text: &str, file: &str, prune: bool) -> anyhow::Result<Planned> {
+pub async fn plan_file(
+    client: &Client,
+    text: &str,
+    file: &str,
+    prune: bool,
+) -> anyhow::Result<Planned> {
     let parsed = model::parse(text, file)?;
     model::check(&parsed, text, file)?;
     let started = Instant::now();
@@ -50,7 +55,11 @@ pub async fn plan_file(client: &Client, text: &str, file: &str, prune: bool) -> 
             items.insert(kind, list);
         }
     }
-    let site = diff::Site { projects: &projects, directory: &dir, items: &items };
+    let site = diff::Site {
+        projects: &projects,
+        directory: &dir,
+        items: &items,
+    };
     let resolved = diff::resolve(&parsed, &site, text, file)?;
     let targets = resolved.objects.iter().map(|o| o.target.clone()).collect();
     let current = read::many_rules(client, targets).await?;
@@ -58,5 +67,10 @@ pub async fn plan_file(client: &Client, text: &str, file: &str, prune: bool) -> 
     let started = Instant::now();
     let (plan, stats) = diff::diff(&resolved, &current, &dir, prune);
     let plan_time = started.elapsed();
-    Ok(Planned { plan, stats, read_time, plan_time })
+    Ok(Planned {
+        plan,
+        stats,
+        read_time,
+        plan_time,
+    })
 }

@@ -130,7 +130,11 @@ pub struct ProjectSpec {
 impl ProjectSpec {
     /// The item maps with their content type.
     pub fn items(&self) -> [(&'static str, &BTreeMap<String, Vec<RuleSpec>>); 3] {
-        [("workbooks", &self.workbooks), ("datasources", &self.datasources), ("flows", &self.flows)]
+        [
+            ("workbooks", &self.workbooks),
+            ("datasources", &self.datasources),
+            ("flows", &self.flows),
+        ]
     }
 
     pub fn items_mut(&mut self, kind: &str) -> Option<&mut BTreeMap<String, Vec<RuleSpec>>> {
@@ -167,33 +171,84 @@ pub struct RuleSpec {
 type Ladder = &'static [(&'static str, &'static [&'static str])];
 
 const WORKBOOKS: Ladder = &[
-    ("View", &["Read", "Filter", "ViewComments", "AddComment", "ExportImage", "ExportData"]),
-    ("Explore", &["ShareView", "ViewUnderlyingData", "WebAuthoring", "RunExplainData"]),
+    (
+        "View",
+        &[
+            "Read",
+            "Filter",
+            "ViewComments",
+            "AddComment",
+            "ExportImage",
+            "ExportData",
+        ],
+    ),
+    (
+        "Explore",
+        &[
+            "ShareView",
+            "ViewUnderlyingData",
+            "WebAuthoring",
+            "RunExplainData",
+        ],
+    ),
     ("Publish", &["ExportXml", "Write", "CreateRefreshMetrics"]),
-    ("Administer", &["ChangeHierarchy", "Delete", "ChangePermissions"]),
+    (
+        "Administer",
+        &["ChangeHierarchy", "Delete", "ChangePermissions"],
+    ),
 ];
 const DATASOURCES: Ladder = &[
     ("View", &["Read", "Connect"]),
     ("Explore", &["ExportXml"]),
     ("Publish", &["Write", "SaveAs"]),
-    ("Administer", &["ChangeHierarchy", "Delete", "ChangePermissions"]),
+    (
+        "Administer",
+        &["ChangeHierarchy", "Delete", "ChangePermissions"],
+    ),
 ];
 const FLOWS: Ladder = &[
     ("View", &["Read"]),
     ("Explore", &["ExportXml"]),
     ("Publish", &["Execute", "Write", "WebAuthoringForFlows"]),
-    ("Administer", &["ChangeHierarchy", "Delete", "ChangePermissions"]),
+    (
+        "Administer",
+        &["ChangeHierarchy", "Delete", "ChangePermissions"],
+    ),
 ];
 /// Projects have no Explore template; Administer is Project Leader.
-const PROJECTS: Ladder = &[("View", &["Read"]), ("Publish", &["Write"]), ("Administer", &["ProjectLeader"])];
-const VIRTUAL_CONNECTIONS: Ladder =
-    &[("View", &["Read", "Connect"]), ("Administer", &["Write", "ChangeHierarchy", "Delete", "ChangePermissions"])];
+const PROJECTS: Ladder = &[
+    ("View", &["Read"]),
+    ("Publish", &["Write"]),
+    ("Administer", &["ProjectLeader"]),
+];
+const VIRTUAL_CONNECTIONS: Ladder = &[
+    ("View", &["Read", "Connect"]),
+    (
+        "Administer",
+        &["Write", "ChangeHierarchy", "Delete", "ChangePermissions"],
+    ),
+];
 /// Data roles, metrics, lenses, databases, tables.
-const OTHER: Ladder = &[("View", &["Read"]), ("Administer", &["Write", "ChangeHierarchy", "Delete", "ChangePermissions"])];
+const OTHER: Ladder = &[
+    ("View", &["Read"]),
+    (
+        "Administer",
+        &["Write", "ChangeHierarchy", "Delete", "ChangePermissions"],
+    ),
+];
 
 /// Content types with default rules, in the order they are read.
-pub const DEFAULT_KINDS: &[&str] =
-    &["workbooks", "datasources", "flows", "virtualconnections", "dataroles", "metrics", "lenses", "databases", "tables"];
+pub const DEFAULT_KINDS: &[&str] = &[
+    "workbooks",
+    "datasources",
+    "flows",
+    "virtualconnections",
+    "dataroles",
+    "metrics",
+    "lenses",
+    "databases",
+    "tables",
+];
 
 /// Content types with item rules in the file.
 pub const ITEM_KINDS: &[&str] = &["workbooks", "datasources", "flows"];
@@ -217,12 +272,20 @@ pub fn known_kind(kind: &str) -> bool {
 
 /// Every capability a content type has.
 pub fn capabilities(kind: &str) -> Vec<&'static str> {
-    ladder(kind).unwrap_or(&[]).iter().flat_map(|(_, caps)| caps.iter().copied()).collect()
+    ladder(kind)
+        .unwrap_or(&[])
+        .iter()
+        .flat_map(|(_, caps)| caps.iter().copied())
+        .collect()
 }
 
 /// The template names valid for a content type.
 pub fn templates(kind: &str) -> Vec<&'static str> {
-    let mut names: Vec<&str> = ladder(kind).unwrap_or(&[]).iter().map(|(t, _)| *t).collect();
+    let mut names: Vec<&str> = ladder(kind)
+        .unwrap_or(&[])
+        .iter()
+        .map(|(t, _)| *t)
+        .collect();
     names.extend(["Denied", "None"]);
     names
 }
@@ -233,10 +296,21 @@ pub fn template(kind: &str, name: &str) -> Option<Caps> {
     let ladder = ladder(kind)?;
     match name {
         "None" => Some(Caps::new()),
-        "Denied" => Some(capabilities(kind).into_iter().map(|c| (c.to_string(), Mode::Deny)).collect()),
+        "Denied" => Some(
+            capabilities(kind)
+                .into_iter()
+                .map(|c| (c.to_string(), Mode::Deny))
+                .collect(),
+        ),
         _ => {
             let at = ladder.iter().position(|(t, _)| *t == name)?;
-            Some(ladder[..=at].iter().flat_map(|(_, caps)| caps.iter()).map(|c| (c.to_string(), Mode::Allow)).collect())
+            Some(
+                ladder[..=at]
+                    .iter()
+                    .flat_map(|(_, caps)| caps.iter())
+                    .map(|c| (c.to_string(), Mode::Allow))
+                    .collect(),
+            )
         }
     }
 }
@@ -266,24 +340,39 @@ pub fn expand(kind: &str, rule: &RuleSpec) -> Result<Caps, (String, String)> {
         Some(t) => template(kind, t).ok_or_else(|| {
             (
                 "template".to_string(),
-                format!("{} rules have no template {t:?}; use one of {}", singular(kind), templates(kind).join(", ")),
+                format!(
+                    "{} rules have no template {t:?}; use one of {}",
+                    singular(kind),
+                    templates(kind).join(", ")
+                ),
             )
         })?,
     };
     let valid = capabilities(kind);
-    for (key, list, mode) in [("allow", &rule.allow, Mode::Allow), ("deny", &rule.deny, Mode::Deny)] {
+    for (key, list, mode) in [
+        ("allow", &rule.allow, Mode::Allow),
+        ("deny", &rule.deny, Mode::Deny),
+    ] {
         for c in list {
             if !valid.contains(&c.as_str()) {
                 return Err((
                     key.to_string(),
-                    format!("{c:?} is not a {} capability; {} capabilities are {}", singular(kind), singular(kind), valid.join(", ")),
+                    format!(
+                        "{c:?} is not a {} capability; {} capabilities are {}",
+                        singular(kind),
+                        singular(kind),
+                        valid.join(", ")
+                    ),
                 ));
             }
             caps.insert(c.clone(), mode);
         }
     }
     if let Some(c) = rule.allow.iter().find(|c| rule.deny.contains(c)) {
-        return Err(("deny".to_string(), format!("{c:?} is both allowed and denied")));
+        return Err((
+            "deny".to_string(),
+            format!("{c:?} is both allowed and denied"),
+        ));
     }
     Ok(caps)
 }
@@ -293,8 +382,12 @@ pub fn expand(kind: &str, rule: &RuleSpec) -> Result<Caps, (String, String)> {
 /// cannot be used: the file has no way to unset one).
 pub fn compress(kind: &str, caps: &Caps) -> (Option<String>, Vec<String>, Vec<String>) {
     let mut best: Option<(usize, &str, Vec<String>, Vec<String>)> = None;
-    for name in templates(kind) {
-        let Some(base) = template(kind, name) else { continue };
+    // On a tie the plainer form wins: no template, then the smaller one.
+    let order = std::iter::once("None").chain(templates(kind).into_iter().filter(|t| *t != "None"));
+    for name in order {
+        let Some(base) = template(kind, name) else {
+            continue;
+        };
         if !base.keys().all(|c| caps.contains_key(c)) {
             continue;
         }
@@ -413,10 +506,22 @@ impl<'a> Locator<'a> {
                 match body.strip_prefix("- ") {
                     Some(rest) => {
                         let col = indent + 2 + (rest.len() - rest.trim_start().len());
-                        Line { dash: Some(indent), col, body: rest.trim_start() }
+                        Line {
+                            dash: Some(indent),
+                            col,
+                            body: rest.trim_start(),
+                        }
                     }
-                    None if body == "-" => Line { dash: Some(indent), col: indent + 2, body: "" },
-                    None => Line { dash: None, col: indent, body },
+                    None if body == "-" => Line {
+                        dash: Some(indent),
+                        col: indent + 2,
+                        body: "",
+                    },
+                    None => Line {
+                        dash: None,
+                        col: indent,
+                        body,
+                    },
                 }
             })
             .collect();
@@ -433,18 +538,26 @@ impl<'a> Locator<'a> {
         let (mut from, mut to) = (0usize, self.lines.len());
         let mut found = None;
         for (k, step) in path.iter().enumerate() {
-            let Some(first) = (from..to).find(|&i| !self.skip(i)) else { break };
+            let Some(first) = (from..to).find(|&i| !self.skip(i)) else {
+                break;
+            };
             let hit = match step {
                 Step::Key(key) => {
                     let c = self.lines[first].col;
                     (first..to).find(|&i| {
                         let l = &self.lines[i];
-                        !self.skip(i) && l.col == c && entry_key(l.body).as_deref() == Some(key.as_str())
+                        !self.skip(i)
+                            && l.col == c
+                            && entry_key(l.body).as_deref() == Some(key.as_str())
                     })
                 }
                 Step::Index(n) => {
-                    let Some(d) = self.lines[first].dash else { break };
-                    (first..to).filter(|&i| self.lines[i].dash == Some(d)).nth(*n)
+                    let Some(d) = self.lines[first].dash else {
+                        break;
+                    };
+                    (first..to)
+                        .filter(|&i| self.lines[i].dash == Some(d))
+                        .nth(*n)
                 }
             };
             let Some(i) = hit else { break };
@@ -455,7 +568,12 @@ impl<'a> Locator<'a> {
                 let end = ((i + 1)..to)
                     .find(|&j| {
                         let l = &self.lines[j];
-                        !self.skip(j) && if let Some(e) = l.dash { e <= d } else { l.col <= d }
+                        !self.skip(j)
+                            && if let Some(e) = l.dash {
+                                e <= d
+                            } else {
+                                l.col <= d
+                            }
                     })
                     .unwrap_or(to);
                 return self.line_in_item(i, end, &path[k + 1..]).or(found);
@@ -466,7 +584,12 @@ impl<'a> Locator<'a> {
             to = ((i + 1)..to)
                 .find(|&j| {
                     let l = &self.lines[j];
-                    !self.skip(j) && if let Some(d) = l.dash { d < c } else { l.col <= c }
+                    !self.skip(j)
+                        && if let Some(d) = l.dash {
+                            d < c
+                        } else {
+                            l.col <= c
+                        }
                 })
                 .unwrap_or(to);
             from = i + 1;
@@ -482,7 +605,10 @@ impl<'a> Locator<'a> {
         let c = self.lines[i].col;
         let hit = (i..to).find(|&j| {
             let l = &self.lines[j];
-            !self.skip(j) && l.col == c && (j == i || l.dash.is_none()) && entry_key(l.body).as_deref() == Some(key.as_str())
+            !self.skip(j)
+                && l.col == c
+                && (j == i || l.dash.is_none())
+                && entry_key(l.body).as_deref() == Some(key.as_str())
         })?;
         // Deeper paths inside an item (an entry of a block `deny:` list)
         // are placed at the key's own line.
@@ -505,23 +631,32 @@ fn entry_key(body: &str) -> Option<String> {
         let end = rest.find("':")?;
         return Some(rest[..end].replace("''", "'"));
     }
-    let end = body.find(": ").or_else(|| body.strip_suffix(':').map(|s| s.len()))?;
+    let end = body
+        .find(": ")
+        .or_else(|| body.strip_suffix(':').map(|s| s.len()))?;
     Some(body[..end].trim_end().to_string())
 }
 
 /// Parses the file; syntax and type errors carry serde_norway's position.
 pub fn parse(text: &str, file: &str) -> Result<PermissionsFile, FileError> {
-    serde_norway::from_str::<Option<PermissionsFile>>(text).map(Option::unwrap_or_default).map_err(|e| {
-        let line = e.location().map(|l| l.line());
-        // serde_norway appends "at line L column C"; the position is
-        // already in front.
-        let message = e.to_string();
-        let message = match message.find(" at line ") {
-            Some(i) => message[..i].to_string(),
-            None => message,
-        };
-        FileError { file: file.to_string(), line, key: String::new(), message: format!("not a valid permissions file: {message}") }
-    })
+    serde_norway::from_str::<Option<PermissionsFile>>(text)
+        .map(Option::unwrap_or_default)
+        .map_err(|e| {
+            let line = e.location().map(|l| l.line());
+            // serde_norway appends "at line L column C"; the position is
+            // already in front.
+            let message = e.to_string();
+            let message = match message.find(" at line ") {
+                Some(i) => message[..i].to_string(),
+                None => message,
+            };
+            FileError {
+                file: file.to_string(),
+                line,
+                key: String::new(),
+                message: format!("not a valid permissions file: {message}"),
+            }
+        })
 }
 
 /// Checks what needs no site: each rule names one grantee, templates and
@@ -530,7 +665,12 @@ pub fn check(f: &PermissionsFile, text: &str, file: &str) -> Result<(), FileErro
     let loc = Locator::new(text);
     let mut errors = Vec::new();
     let mut err = |path: Vec<Step>, message: String| {
-        errors.push(FileError { file: file.into(), line: loc.line(&path), key: key_path(&path), message });
+        errors.push(FileError {
+            file: file.into(),
+            line: loc.line(&path),
+            key: key_path(&path),
+            message,
+        });
     };
     for (project, spec) in &f.projects {
         let base = vec![Step::Key("projects".into()), Step::Key(project.clone())];
@@ -544,7 +684,13 @@ pub fn check(f: &PermissionsFile, text: &str, file: &str) -> Result<(), FileErro
             let mut p = base.clone();
             p.extend([Step::Key("defaults".into()), Step::Key(kind.clone())]);
             if !DEFAULT_KINDS.contains(&kind.as_str()) {
-                err(p, format!("no default rules for content type {kind:?}; use one of {}", DEFAULT_KINDS.join(", ")));
+                err(
+                    p,
+                    format!(
+                        "no default rules for content type {kind:?}; use one of {}",
+                        DEFAULT_KINDS.join(", ")
+                    ),
+                );
                 continue;
             }
             lists.push((kind_static(kind), p, rules));
@@ -565,18 +711,31 @@ pub fn check(f: &PermissionsFile, text: &str, file: &str) -> Result<(), FileErro
                     (Some(g), None) => (true, g.as_str()),
                     (None, Some(u)) => (false, u.as_str()),
                     (Some(_), Some(_)) => {
-                        err(p, "a rule names one grantee: `group` or `user`, not both".into());
+                        err(
+                            p,
+                            "a rule names one grantee: `group` or `user`, not both".into(),
+                        );
                         continue;
                     }
                     (None, None) => {
-                        err(p, "a rule needs a grantee: `group: NAME` or `user: NAME`".into());
+                        err(
+                            p,
+                            "a rule needs a grantee: `group: NAME` or `user: NAME`".into(),
+                        );
                         continue;
                     }
                 };
                 if seen.contains(&who) {
                     let mut q = p.clone();
                     q.push(Step::Key(if who.0 { "group" } else { "user" }.into()));
-                    err(q, format!("{} {:?} has a second rule here; merge them", if who.0 { "group" } else { "user" }, who.1));
+                    err(
+                        q,
+                        format!(
+                            "{} {:?} has a second rule here; merge them",
+                            if who.0 { "group" } else { "user" },
+                            who.1
+                        ),
+                    );
                     continue;
                 }
                 seen.push(who);
@@ -596,7 +755,12 @@ pub fn check(f: &PermissionsFile, text: &str, file: &str) -> Result<(), FileErro
 
 /// The `'static` name of a known content type.
 pub fn kind_static(kind: &str) -> &'static str {
-    DEFAULT_KINDS.iter().chain(["projects"].iter()).copied().find(|k| *k == kind).unwrap_or("unknown")
+    DEFAULT_KINDS
+        .iter()
+        .chain(["projects"].iter())
+        .copied()
+        .find(|k| *k == kind)
+        .unwrap_or("unknown")
 }
 
 #[cfg(test)]
@@ -630,24 +794,56 @@ mod tests {
         assert_eq!(caps.get("ExportData"), Some(&Mode::Deny));
         assert_eq!(caps.get("ExportXml"), Some(&Mode::Allow));
         let (t, allow, deny) = compress("workbooks", &caps);
-        assert_eq!((t.as_deref(), allow, deny), (Some("Explore"), vec!["ExportXml".to_string()], vec!["ExportData".to_string()]));
-        let back = expand("workbooks", &RuleSpec { template: t, allow: vec!["ExportXml".into()], deny: vec!["ExportData".into()], ..RuleSpec::default() });
+        assert_eq!(
+            (t.as_deref(), allow, deny),
+            (
+                Some("Explore"),
+                vec!["ExportXml".to_string()],
+                vec!["ExportData".to_string()]
+            )
+        );
+        let back = expand(
+            "workbooks",
+            &RuleSpec {
+                template: t,
+                allow: vec!["ExportXml".into()],
+                deny: vec!["ExportData".into()],
+                ..RuleSpec::default()
+            },
+        );
         assert_eq!(back.unwrap(), caps);
         // A partial set with a deny: no template fits better than None.
         let caps: Caps = [("Read".to_string(), Mode::Deny)].into_iter().collect();
-        assert_eq!(compress("projects", &caps), (None, vec![], vec!["Read".to_string()]));
+        assert_eq!(
+            compress("projects", &caps),
+            (None, vec![], vec!["Read".to_string()])
+        );
     }
 
     #[test]
     fn unknown_capabilities_and_templates_are_named() {
-        let bad = RuleSpec { user: Some("u".into()), template: Some("Explore".into()), ..RuleSpec::default() };
+        let bad = RuleSpec {
+            user: Some("u".into()),
+            template: Some("Explore".into()),
+            ..RuleSpec::default()
+        };
         let (key, msg) = expand("projects", &bad).unwrap_err();
         assert_eq!(key, "template");
-        assert!(msg.contains("project rules have no template \"Explore\""), "{msg}");
-        let bad = RuleSpec { user: Some("u".into()), allow: vec!["Connect".into()], ..RuleSpec::default() };
+        assert!(
+            msg.contains("project rules have no template \"Explore\""),
+            "{msg}"
+        );
+        let bad = RuleSpec {
+            user: Some("u".into()),
+            allow: vec!["Connect".into()],
+            ..RuleSpec::default()
+        };
         let (key, msg) = expand("workbooks", &bad).unwrap_err();
         assert_eq!(key, "allow");
-        assert!(msg.contains("\"Connect\" is not a workbook capability"), "{msg}");
+        assert!(
+            msg.contains("\"Connect\" is not a workbook capability"),
+            "{msg}"
+        );
     }
 
     const TEXT: &str = "\
@@ -688,9 +884,32 @@ projects:
         assert_eq!(at(&["projects", "Finance", "rules", "1"]), Some(7));
         assert_eq!(at(&["projects", "Finance", "rules", "1", "user"]), Some(7));
         assert_eq!(at(&["projects", "Finance", "rules", "1", "allow"]), Some(8));
-        assert_eq!(at(&["projects", "Finance", "rules", "0", "template"]), Some(6));
-        assert_eq!(at(&["projects", "Finance/Reports", "defaults", "workbooks", "0", "deny"]), Some(14));
-        assert_eq!(at(&["projects", "Finance/Reports", "workbooks", "Sales", "0", "group"]), Some(18));
+        assert_eq!(
+            at(&["projects", "Finance", "rules", "0", "template"]),
+            Some(6)
+        );
+        assert_eq!(
+            at(&[
+                "projects",
+                "Finance/Reports",
+                "defaults",
+                "workbooks",
+                "0",
+                "deny"
+            ]),
+            Some(14)
+        );
+        assert_eq!(
+            at(&[
+                "projects",
+                "Finance/Reports",
+                "workbooks",
+                "Sales",
+                "0",
+                "group"
+            ]),
+            Some(18)
+        );
         // Missing keys point at the deepest step found.
         assert_eq!(at(&["projects", "Finance", "workbooks", "X"]), Some(3));
     }
@@ -701,7 +920,11 @@ projects:
         assert_eq!(e.line, Some(3), "{e}");
         assert!(e.to_string().starts_with("p.yaml:3: "), "{e}");
         assert!(e.to_string().contains("rulez"), "{e}");
-        let e = parse("projects:\n  A:\n    content_permissions: Locked\n", "p.yaml").unwrap_err();
+        let e = parse(
+            "projects:\n  A:\n    content_permissions: Locked\n",
+            "p.yaml",
+        )
+        .unwrap_err();
         assert_eq!(e.line, Some(3), "{e}");
         let e = parse("projects: [\n", "p.yaml").unwrap_err();
         assert!(e.line.is_some(), "{e}");
@@ -715,8 +938,20 @@ projects:
         let errs = check(&f, text, "p.yaml").unwrap_err().0;
         let lines: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
         assert_eq!(lines.len(), 3, "{lines:?}");
-        assert!(lines[0].starts_with("p.yaml:5: projects.A.rules[0].template: project rules have no template"), "{lines:?}");
-        assert!(lines[1].starts_with("p.yaml:6: projects.A.rules[1].group: group \"G\" has a second rule"), "{lines:?}");
-        assert!(lines[2].starts_with("p.yaml:7: projects.A.rules[2]: a rule names one grantee"), "{lines:?}");
+        assert!(
+            lines[0].starts_with(
+                "p.yaml:5: projects.A.rules[0].template: project rules have no template"
+            ),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1]
+                .starts_with("p.yaml:6: projects.A.rules[1].group: group \"G\" has a second rule"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[2].starts_with("p.yaml:7: projects.A.rules[2]: a rule names one grantee"),
+            "{lines:?}"
+        );
     }
 }

@@ -55,7 +55,10 @@ pub struct Directory {
 }
 
 impl Directory {
-    pub fn new(groups: impl IntoIterator<Item = (String, String)>, users: impl IntoIterator<Item = (String, String)>) -> Directory {
+    pub fn new(
+        groups: impl IntoIterator<Item = (String, String)>,
+        users: impl IntoIterator<Item = (String, String)>,
+    ) -> Directory {
         let mut d = Directory::default();
         for (id, name) in groups {
             d.names.insert(Grantee::Group(id.clone()), name.clone());
@@ -70,7 +73,10 @@ impl Directory {
 
     /// A grantee's name, or its LUID when not listed.
     pub fn name(&self, g: &Grantee) -> String {
-        self.names.get(g).cloned().unwrap_or_else(|| g.id().to_string())
+        self.names
+            .get(g)
+            .cloned()
+            .unwrap_or_else(|| g.id().to_string())
     }
 
     /// `group Finance` / `user alice`.
@@ -84,7 +90,12 @@ pub async fn directory(client: &Client) -> Result<Directory, TableauError> {
     let pairs = |items: Vec<Value>| -> Vec<(String, String)> {
         items
             .iter()
-            .filter_map(|i| Some((i["id"].as_str()?.to_string(), i["name"].as_str().unwrap_or_default().to_string())))
+            .filter_map(|i| {
+                Some((
+                    i["id"].as_str()?.to_string(),
+                    i["name"].as_str().unwrap_or_default().to_string(),
+                ))
+            })
             .collect()
     };
     let (groups_path, users_path) = (client.site_path("groups"), client.site_path("users"));
@@ -104,17 +115,33 @@ pub struct ProjectState {
 
 /// Every project with its path and lock mode.
 pub async fn projects(client: &Client) -> Result<Vec<ProjectState>, TableauError> {
-    let items = list_all(client, &client.site_path("projects"), "projects", "project", &[]).await?;
+    let items = list_all(
+        client,
+        &client.site_path("projects"),
+        "projects",
+        "project",
+        &[],
+    )
+    .await?;
     let locks: HashMap<&str, LockMode> = items
         .iter()
         .filter_map(|p| {
-            Some((p["id"].as_str()?, p["contentPermissions"].as_str().and_then(LockMode::parse).unwrap_or(LockMode::ManagedByOwner)))
+            Some((
+                p["id"].as_str()?,
+                p["contentPermissions"]
+                    .as_str()
+                    .and_then(LockMode::parse)
+                    .unwrap_or(LockMode::ManagedByOwner),
+            ))
         })
         .collect();
     Ok(site::project_paths(&items)
         .into_iter()
         .map(|p| {
-            let lock = locks.get(p.luid.as_str()).copied().unwrap_or(LockMode::ManagedByOwner);
+            let lock = locks
+                .get(p.luid.as_str())
+                .copied()
+                .unwrap_or(LockMode::ManagedByOwner);
             ProjectState { project: p, lock }
         })
         .collect())
@@ -173,7 +200,9 @@ impl Target {
     pub fn path(&self) -> String {
         match self {
             Target::Project { project } => format!("projects/{project}/permissions"),
-            Target::Default { project, kind } => format!("projects/{project}/default-permissions/{kind}"),
+            Target::Default { project, kind } => {
+                format!("projects/{project}/default-permissions/{kind}")
+            }
             Target::Item { kind, luid } => format!("{kind}/{luid}/permissions"),
         }
     }
@@ -181,12 +210,20 @@ impl Target {
 
 /// Reads one object's rules.
 pub async fn rules(client: &Client, target: &Target) -> Result<Rules, TableauError> {
-    let body = client.get_json(&client.site_path(&target.path()), &[]).await?;
-    parse_rules(&body).map_err(|message| TableauError::Decode { path: target.path(), message })
+    let body = client
+        .get_json(&client.site_path(&target.path()), &[])
+        .await?;
+    parse_rules(&body).map_err(|message| TableauError::Decode {
+        path: target.path(),
+        message,
+    })
 }
 
 /// Reads many objects' rules, as many at once as the client allows.
-pub async fn many_rules(client: &Client, targets: Vec<Target>) -> Result<HashMap<Target, Rules>, TableauError> {
+pub async fn many_rules(
+    client: &Client,
+    targets: Vec<Target>,
+) -> Result<HashMap<Target, Rules>, TableauError> {
     futures::stream::iter(targets)
         .map(|t| async move { rules(client, &t).await.map(|r| (t, r)) })
         .buffer_unordered(client.concurrency().max(1))
@@ -207,7 +244,9 @@ fn each(v: &Value) -> Vec<&Value> {
 /// `{"permissions": {"granteeCapabilities": [{"group": {"id": …},
 /// "capabilities": {"capability": [{"name": …, "mode": …}]}}]}}`.
 pub fn parse_rules(body: &Value) -> Result<Rules, String> {
-    let perms = body.get("permissions").ok_or("no `permissions` in the answer")?;
+    let perms = body
+        .get("permissions")
+        .ok_or("no `permissions` in the answer")?;
     let mut out = Rules::new();
     for gc in each(&perms["granteeCapabilities"]) {
         let grantee = if let Some(id) = gc["group"]["id"].as_str() {
@@ -220,7 +259,10 @@ pub fn parse_rules(body: &Value) -> Result<Rules, String> {
         let caps = out.entry(grantee).or_default();
         for c in each(&gc["capabilities"]["capability"]) {
             let name = c["name"].as_str().ok_or("a capability without a name")?;
-            let mode = c["mode"].as_str().and_then(Mode::parse).ok_or_else(|| format!("capability {name} has no valid mode"))?;
+            let mode = c["mode"]
+                .as_str()
+                .and_then(Mode::parse)
+                .ok_or_else(|| format!("capability {name} has no valid mode"))?;
             caps.insert(name.to_string(), mode);
         }
     }
