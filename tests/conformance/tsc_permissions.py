@@ -153,6 +153,8 @@ def run_one(args: argparse.Namespace, size: str, checks: Checks, workdir: str) -
         done = run_trm(args, sim, "permissions", "apply", "--file", path)
         checks.ok("trm permissions apply exits 0", done.returncode == 0,
                   f"exit {done.returncode}: {done.stderr[-800:]} {done.stdout[-800:]}")
+        # A personal access token holds one session: trm's sign-in ended TSC's.
+        srv.auth.sign_in(TSC.PersonalAccessTokenAuth(args.pat_name, args.pat_secret, site_id=args.site))
 
         srv.projects.populate_permissions(proj)
         checks.eq("projects.populate_permissions: group has Publish (Read, Write)",
@@ -188,7 +190,6 @@ def run_one(args: argparse.Namespace, size: str, checks: Checks, workdir: str) -
         except (ValueError, KeyError) as exc:
             calls = f"unreadable plan ({exc}): {again.stdout[-400:]} {again.stderr[-400:]}"
         checks.eq("trm permissions plan after apply: 0 calls", 0, calls)
-        srv.auth.sign_out()
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
