@@ -3,8 +3,8 @@
 # separate process (large: 600 projects, 10,000 workbooks, 2,000 data
 # sources). It exports every rule of the site, then plans two files:
 #   1. the export itself (the site already matches: 0 calls);
-#   2. the export with every `template: View` turned into `Explore` and
-#      every `template: Publish` into `Administer` (many changes).
+#   2. the export with every `template: Explore` turned into `Publish`
+#      (content rules only: projects have no Explore), many changes.
 # `plan` prints reading time and planning time separately on stderr
 # ("Read the site in X s; planned N rule(s) … in Y s"); the figure that
 # counts is Y, the planning phase, for N ≥ 10,000 rules.
@@ -39,7 +39,7 @@ echo "plan of the export (expect 0 calls):"
 grep -E "^Read the site" "$WORK/plan1.err"
 head -1 "$WORK/plan1.txt"
 
-sed -e 's/template: View$/template: Explore/' -e 's/template: Publish$/template: Administer/' \
+sed -e 's/template: Explore$/template: Publish/' \
   "$WORK/permissions.yaml" >"$WORK/changed.yaml"
 echo "plan of a changed file:"
 "$BIN" permissions plan --concurrency 16 --file "$WORK/changed.yaml" >"$WORK/plan2.txt" 2>"$WORK/plan2.err" || { cat "$WORK/plan2.err"; exit 1; }
