@@ -302,6 +302,7 @@ pub fn diff(
         per_project.entry(l.project_path.as_str()).or_default()[0] += 1;
     }
     let empty = Rules::new();
+    let no_caps = Caps::new();
     let mut deletes: Vec<Call> = Vec::new();
     let mut puts: Vec<Call> = Vec::new();
     let mut objects: Vec<&Desired> = resolved.objects.iter().collect();
@@ -340,8 +341,11 @@ pub fn diff(
         };
         for (g, want) in &o.rules {
             stats.rules += 1;
-            let have = cur.get(g).unwrap_or(&Caps::new()).clone();
-            removals(g, &have, Some(want));
+            let have = cur.get(g).unwrap_or(&no_caps);
+            if have == want {
+                continue;
+            }
+            removals(g, have, Some(want));
             let missing: Vec<(&str, model::Mode)> = want
                 .iter()
                 .filter(|(c, m)| have.get(*c) != Some(*m))
