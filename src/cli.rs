@@ -50,6 +50,9 @@ pub enum Command {
     Refresh(RefreshArgs),
     /// Move an extract refresh task to another schedule.
     Reschedule(RescheduleArgs),
+    /// Permissions as code: export a site's rules to YAML, plan and apply a file.
+    #[command(subcommand)]
+    Permissions(PermissionsCommand),
 }
 
 impl Command {
@@ -62,7 +65,7 @@ impl Command {
             Command::Report(a) => &a.lock,
             Command::ReportUsage(a) => &a.lock,
             Command::Run(a) => &a.extract.lock,
-            Command::Demo(_) | Command::Sim(_) => return None,
+            Command::Demo(_) | Command::Sim(_) | Command::Permissions(_) => return None,
             Command::RefreshDatasource(_) | Command::RefreshWorkbook(_) | Command::Refresh(_) | Command::Reschedule(_) => {
                 return None
             }
@@ -108,6 +111,47 @@ pub struct PlanArgs {
     /// Rows shown per action in the plan.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub show: usize,
+}
+
+/// `trm permissions …`
+#[derive(Debug, Subcommand)]
+pub enum PermissionsCommand {
+    /// Write the site's rules as a permissions file (YAML) on standard output.
+    Export(PermissionsExportArgs),
+    /// Print the REST calls that would bring the site to the file's rules.
+    Plan(PermissionsPlanArgs),
+    /// Bring the site to the file's rules (`--dry-run`: only the plan).
+    Apply(PermissionsApplyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PermissionsExportArgs {
+    #[command(flatten)]
+    pub site: SiteArgs,
+    /// Only this project (a path such as Finance/Reports) and the projects below it.
+    #[arg(long, value_name = "PATH")]
+    pub project: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PermissionsPlanArgs {
+    #[command(flatten)]
+    pub site: SiteArgs,
+    /// The permissions file (YAML).
+    #[arg(long, value_name = "FILE")]
+    pub file: PathBuf,
+    /// Also remove the rules of grantees the file does not name, on the
+    /// objects it lists.
+    #[arg(long)]
+    pub prune: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PermissionsApplyArgs {
+    #[command(flatten)]
+    pub target: PermissionsPlanArgs,
+    #[command(flatten)]
+    pub plan: PlanArgs,
 }
 
 /// Waiting for a warehouse file that another process holds open.

@@ -12,6 +12,7 @@
 //! state and build plans; none of them sends a write itself.
 
 pub mod apply;
+pub mod permissions;
 pub mod plan;
 pub mod refresh;
 pub mod site;

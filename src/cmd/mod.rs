@@ -14,13 +14,14 @@ mod common;
 mod demo;
 mod extract;
 mod lineage;
+mod permissions;
 mod progress;
 mod refresh;
 mod report;
 mod run;
 mod sim;
 
-use trm::cli::{Command, SimCommand};
+use trm::cli::{Command, PermissionsCommand, SimCommand};
 
 pub use common::FindingsFound;
 
@@ -44,5 +45,8 @@ pub async fn dispatch(command: Command, json: bool) -> anyhow::Result<()> {
         Command::RefreshWorkbook(args) => refresh::refresh_content("workbook", args, json).await,
         Command::Refresh(args) => refresh::refresh(args, json).await,
         Command::Reschedule(args) => refresh::reschedule(args, json).await,
+        Command::Permissions(PermissionsCommand::Export(args)) => permissions::export(args).await,
+        Command::Permissions(PermissionsCommand::Plan(args)) => permissions::plan(args, json).await,
+        Command::Permissions(PermissionsCommand::Apply(args)) => permissions::apply(args, json).await,
     }
 }
