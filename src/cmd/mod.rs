@@ -18,10 +18,11 @@ mod progress;
 mod report;
 mod run;
 mod sim;
+mod users;
 
-use trm::cli::{Command, SimCommand};
+use trm::cli::{Command, SimCommand, UsersCommand};
 
-pub use common::FindingsFound;
+pub use common::{FindingsFound, SomeFailed};
 
 /// Runs one command. `json`: the global `--json` flag.
 pub async fn dispatch(command: Command, json: bool) -> anyhow::Result<()> {
@@ -39,5 +40,8 @@ pub async fn dispatch(command: Command, json: bool) -> anyhow::Result<()> {
         Command::Sim(SimCommand::Serve(args)) => sim::serve(args).await,
         Command::Sim(SimCommand::Manifest(args)) => sim::manifest(args).await,
         Command::Sim(SimCommand::Bench(args)) => sim::bench(args).await,
+        Command::Users(UsersCommand::Sync(args)) => users::sync(args, json).await,
+        Command::Users(UsersCommand::Export(args)) => users::export(args).await,
+        Command::AddUsers(args) => users::add_users(args, json).await,
     }
 }
