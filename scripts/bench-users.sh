@@ -69,8 +69,9 @@ echo "changed rows: 1%; minimal calls: $expected (one fewer if the admin's row w
 
 curl -sf -X DELETE "$URL/sim/calls" >/dev/null
 t0=$(now)
-"$TRM" users sync --csv "$work/changed.csv" --dry-run --concurrency "$CONCURRENCY" >"$work/plan.txt"
+"$TRM" users sync --csv "$work/changed.csv" --dry-run --concurrency "$CONCURRENCY" >"$work/plan.txt" 2>"$work/plan.err"
 t1=$(now)
+cat "$work/plan.err"
 echo "dry run (read + plan): $(secs "$t0" "$t1") s; $(head -1 "$work/plan.txt")"
 
 t0=$(now)
@@ -80,4 +81,5 @@ calls=$(curl -sf "$URL/sim/calls" | python3 -c 'import json,sys; c=json.load(sys
 echo "sync: $(secs "$t0" "$t1") s; write calls received: ${calls% *} (failed: ${calls#* }); minimal: $expected"
 grep -A9 '^Summary' "$work/sync.txt" || true
 
-"$TRM" users sync --csv "$work/changed.csv" --dry-run --concurrency "$CONCURRENCY" | head -1
+"$TRM" users sync --csv "$work/changed.csv" --dry-run --concurrency "$CONCURRENCY" >"$work/again.txt"
+echo "rerun: $(head -1 "$work/again.txt")"

@@ -47,8 +47,21 @@ async fn run(site: &SiteArgs, plan_args: &PlanArgs, csv: &Path, strict: bool, op
     let (_, settings) = common::site_settings(site)?;
     let client = common::connect(&settings).await?;
     let ctx = Context::new(client.user_id(), &client.api_version());
+    let started = std::time::Instant::now();
     let state = users::read_for_sync(&client, &file, &opts, &ctx).await.context("cannot read the site's users and groups")?;
+    let read = started.elapsed();
     let sync = users::build(&file, &state, &opts, &ctx)?;
+    if !json {
+        // On stderr: how long reading and planning took, and what was read.
+        let members_read = state.groups.iter().filter(|g| g.members.is_some()).count();
+        eprintln!(
+            "Read {} users, {} groups and the members of {members_read} groups in {:.2} s; planned in {:.2} s.",
+            state.users.len(),
+            state.groups.len(),
+            read.as_secs_f64(),
+            (started.elapsed() - read).as_secs_f64()
+        );
+    }
     let options = Options::skip_failed_units(client.concurrency());
 
     let report = if json {

@@ -107,7 +107,11 @@ pub struct RowError {
 
 impl std::fmt::Display for RowError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}, column {}", self.line, self.column)?;
+        write!(f, "line {}", self.line)?;
+        if !self.username.is_empty() {
+            write!(f, " ({})", self.username)?;
+        }
+        write!(f, ", column {}", self.column)?;
         if !self.value.is_empty() {
             write!(f, ", value {:?}", self.value)?;
         }
