@@ -24,31 +24,69 @@ use trm::tableau::retry::RetryPolicy;
 use trm::tableau::Client;
 
 async fn start(size: Size, faults: FaultPlan) -> SimHandle {
-    sim::start(SimConfig { size, faults, ..SimConfig::default() }, SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .expect("site starts")
+    sim::start(
+        SimConfig {
+            size,
+            faults,
+            ..SimConfig::default()
+        },
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await
+    .expect("site starts")
 }
 
 async fn connect(handle: &SimHandle, api_version: Option<&str>) -> Client {
     let mut settings = site::settings(handle, &site::scratch("users-sync"));
     settings.api_version = api_version.map(str::to_string);
-    let policy = RetryPolicy { max_attempts: 4, base_delay: Duration::from_millis(10), max_delay: Duration::from_millis(100) };
-    Client::connect_with(&settings, policy).await.expect("signs in")
+    let policy = RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(100),
+    };
+    Client::connect_with(&settings, policy)
+        .await
+        .expect("signs in")
 }
 
 /// Reads the site, plans, and (unless `dry`) applies.
-async fn sync(client: &Client, text: &str, opts: &SyncOptions, dry: bool) -> (UserFile, SyncPlan, Option<Report>) {
+async fn sync(
+    client: &Client,
+    text: &str,
+    opts: &SyncOptions,
+    dry: bool,
+) -> (UserFile, SyncPlan, Option<Report>) {
     let file = UserFile::parse(text.as_bytes(), "users.csv").expect("a readable file");
     let ctx = Context::new(client.user_id(), &client.api_version());
-    let state = users::read_for_sync(client, &file, opts, &ctx).await.expect("reads the site");
+    let state = users::read_for_sync(client, &file, opts, &ctx)
+        .await
+        .expect("reads the site");
     let plan = users::build(&file, &state, opts, &ctx).expect("plans");
     plan.plan.check().expect("a well-formed plan");
-    let report = if dry { None } else { Some(admin::apply(client, &plan.plan, Options::skip_failed_units(4), &|_, _| {}).await) };
+    let report = if dry {
+        None
+    } else {
+        Some(
+            admin::apply(
+                client,
+                &plan.plan,
+                Options::skip_failed_units(4),
+                &|_, _| {},
+            )
+            .await,
+        )
+    };
     (file, plan, report)
 }
 
 fn writes(handle: &SimHandle) -> Vec<(String, String, u16)> {
-    handle.state.calls.snapshot().into_iter().map(|c| (c.method, c.path, c.status)).collect()
+    handle
+        .state
+        .calls
+        .snapshot()
+        .into_iter()
+        .map(|c| (c.method, c.path, c.status))
+        .collect()
 }
 
 // --- the dataset, as the test reads it ---------------------------------------
@@ -77,7 +115,11 @@ fn snap(handle: &SimHandle) -> Snap {
     let d = handle.state.data();
     let mut users = HashMap::new();
     for u in d.users.iter().filter(|u| !u.deleted) {
-        let groups = u.groups.iter().map(|&g| d.groups[g as usize].name.to_lowercase()).collect();
+        let groups = u
+            .groups
+            .iter()
+            .map(|&g| d.groups[g as usize].name.to_lowercase())
+            .collect();
         users.insert(
             u.name.to_lowercase(),
             U {
@@ -94,9 +136,21 @@ fn snap(handle: &SimHandle) -> Snap {
         .groups
         .iter()
         .filter(|g| !g.deleted)
-        .map(|g| (g.name.to_lowercase(), g.members.iter().map(|&m| d.users[m as usize].name.to_lowercase()).collect()))
+        .map(|g| {
+            (
+                g.name.to_lowercase(),
+                g.members
+                    .iter()
+                    .map(|&m| d.users[m as usize].name.to_lowercase())
+                    .collect(),
+            )
+        })
         .collect();
-    Snap { users, groups, admin: d.users[0].name.to_lowercase() }
+    Snap {
+        users,
+        groups,
+        admin: d.users[0].name.to_lowercase(),
+    }
 }
 
 // --- files --------------------------------------------------------------------
@@ -112,33 +166,59 @@ struct Want {
 
 fn csv_text(rows: &[Want]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["username", "site_role", "email", "full_name", "groups"]).unwrap();
+    w.write_record(["username", "site_role", "email", "full_name", "groups"])
+        .unwrap();
     for r in rows {
-        w.write_record([r.name.as_str(), r.role, &r.email, &r.full_name, &r.groups.join(";")]).unwrap();
+        w.write_record([
+            r.name.as_str(),
+            r.role,
+            &r.email,
+            &r.full_name,
+            &r.groups.join(";"),
+        ])
+        .unwrap();
     }
     // With a byte order mark, as spreadsheets save UTF-8.
-    format!("\u{feff}{}", String::from_utf8(w.into_inner().unwrap()).unwrap())
+    format!(
+        "\u{feff}{}",
+        String::from_utf8(w.into_inner().unwrap()).unwrap()
+    )
 }
 
 /// A small deterministic generator.
 struct Lcg(u64);
 impl Lcg {
     fn below(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) % n
     }
 }
 
-const ROLES: [&str; 6] = ["Creator", "Explorer", "ExplorerCanPublish", "Viewer", "SiteAdministratorExplorer", "Unlicensed"];
+const ROLES: [&str; 6] = [
+    "Creator",
+    "Explorer",
+    "ExplorerCanPublish",
+    "Viewer",
+    "SiteAdministratorExplorer",
+    "Unlicensed",
+];
 
 /// 200 rows on the small site (40 users, 8 groups): 30 of its users (a
 /// third with a new role, some with a new email or full name), 170 new
 /// ones; 9 of its users are absent. Groups: 4 of the site's and 3 new ones.
 fn two_hundred(before: &Snap) -> (Vec<Want>, Vec<String>) {
     let mut rng = Lcg(7);
-    let mut existing: Vec<&U> = before.users.values().filter(|u| u.name.to_lowercase() != before.admin).collect();
+    let mut existing: Vec<&U> = before
+        .users
+        .values()
+        .filter(|u| u.name.to_lowercase() != before.admin)
+        .collect();
     existing.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut site_groups: Vec<&String> = before.groups.keys().filter(|g| *g != "all users").collect();
+    let mut site_groups: Vec<&String> =
+        before.groups.keys().filter(|g| *g != "all users").collect();
     site_groups.sort();
     let mut groups: Vec<String> = site_groups[..4].iter().map(|g| g.to_string()).collect();
     groups.extend(["Team New 1", "Team New 2", "Team, New 3"].map(String::from));
@@ -157,28 +237,77 @@ fn two_hundred(before: &Snap) -> (Vec<Want>, Vec<String>) {
         let role = if i % 3 == 0 {
             *ROLES.iter().find(|r| **r != u.role).unwrap()
         } else {
-            ROLES.iter().copied().find(|r| *r == u.role).unwrap_or("Viewer")
+            ROLES
+                .iter()
+                .copied()
+                .find(|r| *r == u.role)
+                .unwrap_or("Viewer")
         };
-        let email = if i % 5 == 0 { format!("renamed.{}", u.email) } else { u.email.clone() };
-        let full_name = if i % 7 == 0 { format!("Renamed, {i}") } else { u.full_name.clone() };
-        rows.push(Want { name: u.name.clone(), role, email, full_name, groups: pick(&mut rng) });
+        let email = if i % 5 == 0 {
+            format!("renamed.{}", u.email)
+        } else {
+            u.email.clone()
+        };
+        let full_name = if i % 7 == 0 {
+            format!("Renamed, {i}")
+        } else {
+            u.full_name.clone()
+        };
+        rows.push(Want {
+            name: u.name.clone(),
+            role,
+            email,
+            full_name,
+            groups: pick(&mut rng),
+        });
     }
     for i in 0..170 {
         let name = format!("new.user{i:03}@example.com");
         let role = ROLES[rng.below(ROLES.len() as u64) as usize];
-        let full_name = if i % 4 == 0 { String::new() } else { format!("New \"User\" {i}") };
-        let email = if i % 6 == 0 { String::new() } else { format!("new.user{i:03}@example.org") };
-        rows.push(Want { name, role, email, full_name, groups: pick(&mut rng) });
+        let full_name = if i % 4 == 0 {
+            String::new()
+        } else {
+            format!("New \"User\" {i}")
+        };
+        let email = if i % 6 == 0 {
+            String::new()
+        } else {
+            format!("new.user{i:03}@example.org")
+        };
+        rows.push(Want {
+            name,
+            role,
+            email,
+            full_name,
+            groups: pick(&mut rng),
+        });
     }
     (rows, groups)
 }
 
 /// The calls a sync of `rows` should make, counted from the dataset before
 /// it: the rules of docs/users.md.
-fn expected_calls(before: &Snap, rows: &[Want], managed: &[String], unlicense_missing: bool, bulk: bool) -> usize {
+fn expected_calls(
+    before: &Snap,
+    rows: &[Want],
+    managed: &[String],
+    unlicense_missing: bool,
+    bulk: bool,
+) -> usize {
     let managed: HashSet<String> = managed.iter().map(|g| g.to_lowercase()).collect();
-    let per_group = |n: usize| if n == 0 { 0 } else if bulk { n.div_ceil(1000) } else { n };
-    let mut calls = managed.iter().filter(|g| !before.groups.contains_key(*g)).count();
+    let per_group = |n: usize| {
+        if n == 0 {
+            0
+        } else if bulk {
+            n.div_ceil(1000)
+        } else {
+            n
+        }
+    };
+    let mut calls = managed
+        .iter()
+        .filter(|g| !before.groups.contains_key(*g))
+        .count();
     let mut adds: HashMap<String, usize> = HashMap::new();
     let mut removes: HashMap<String, usize> = HashMap::new();
     let in_file: HashSet<String> = rows.iter().map(|r| r.name.to_lowercase()).collect();
@@ -186,7 +315,8 @@ fn expected_calls(before: &Snap, rows: &[Want], managed: &[String], unlicense_mi
         let wanted: HashSet<String> = r.groups.iter().map(|g| g.to_lowercase()).collect();
         match before.users.get(&r.name.to_lowercase()) {
             None => {
-                calls += 1 + usize::from(!r.email.is_empty() || !r.full_name.is_empty()) + wanted.len();
+                calls +=
+                    1 + usize::from(!r.email.is_empty() || !r.full_name.is_empty()) + wanted.len();
             }
             Some(u) => {
                 let differs = u.role != r.role
@@ -214,16 +344,27 @@ fn expected_calls(before: &Snap, rows: &[Want], managed: &[String], unlicense_mi
             }
         }
     }
-    calls + adds.values().map(|&n| per_group(n)).sum::<usize>() + removes.values().map(|&n| per_group(n)).sum::<usize>()
+    calls
+        + adds.values().map(|&n| per_group(n)).sum::<usize>()
+        + removes.values().map(|&n| per_group(n)).sum::<usize>()
 }
 
 /// The site holds what the rows say: users, roles, emails, full names, and
 /// exactly the file's members in each managed group. The admin, never
 /// touched, keeps their memberships, and so do users absent from the file
 /// when `absent_keep` (no `--remove-missing`).
-fn assert_site_matches(before: &Snap, after: &Snap, rows: &[Want], managed: &[String], absent_keep: bool) {
+fn assert_site_matches(
+    before: &Snap,
+    after: &Snap,
+    rows: &[Want],
+    managed: &[String],
+    absent_keep: bool,
+) {
     for r in rows {
-        let u = after.users.get(&r.name.to_lowercase()).unwrap_or_else(|| panic!("{} is on the site", r.name));
+        let u = after
+            .users
+            .get(&r.name.to_lowercase())
+            .unwrap_or_else(|| panic!("{} is on the site", r.name));
         assert_eq!(u.role, r.role, "{}", r.name);
         if !r.email.is_empty() {
             assert_eq!(u.email, r.email, "{}", r.name);
@@ -234,8 +375,11 @@ fn assert_site_matches(before: &Snap, after: &Snap, rows: &[Want], managed: &[St
     }
     for g in managed {
         let key = g.to_lowercase();
-        let mut want: BTreeSet<String> =
-            rows.iter().filter(|r| r.groups.iter().any(|x| x.eq_ignore_ascii_case(g))).map(|r| r.name.to_lowercase()).collect();
+        let mut want: BTreeSet<String> = rows
+            .iter()
+            .filter(|r| r.groups.iter().any(|x| x.eq_ignore_ascii_case(g)))
+            .map(|r| r.name.to_lowercase())
+            .collect();
         let in_file: HashSet<String> = rows.iter().map(|r| r.name.to_lowercase()).collect();
         for m in before.groups.get(&key).into_iter().flatten() {
             if *m == before.admin || (absent_keep && !in_file.contains(m)) {
@@ -244,7 +388,10 @@ fn assert_site_matches(before: &Snap, after: &Snap, rows: &[Want], managed: &[St
         }
         assert_eq!(after.groups.get(&key), Some(&want), "members of {g}");
     }
-    assert_eq!(after.users[&before.admin], before.users[&before.admin], "the signed-in admin is untouched");
+    assert_eq!(
+        after.users[&before.admin], before.users[&before.admin],
+        "the signed-in admin is untouched"
+    );
 }
 
 #[tokio::test]
@@ -254,14 +401,20 @@ async fn two_hundred_users_land_exactly_and_a_rerun_writes_nothing() {
     let before = snap(&handle);
     let (rows, managed) = two_hundred(&before);
     let text = csv_text(&rows);
-    let opts = SyncOptions { remove_missing: Some(RemoveMissing::Unlicense), ..SyncOptions::sync() };
+    let opts = SyncOptions {
+        remove_missing: Some(RemoveMissing::Unlicense),
+        ..SyncOptions::sync()
+    };
 
     let (file, dry, _) = sync(&client, &text, &opts, true).await;
     assert!(file.errors.is_empty(), "{:?}", file.errors);
     assert!(writes(&handle).is_empty(), "a dry run writes nothing");
     let expected = expected_calls(&before, &rows, &managed, true, true);
     assert_eq!(dry.plan.len(), expected, "{}", dry.plan.render(3));
-    assert!(dry.plan.render(3).contains(&format!("Plan: {expected} REST call(s).")));
+    assert!(dry
+        .plan
+        .render(3)
+        .contains(&format!("Plan: {expected} REST call(s).")));
 
     let (file, plan, report) = sync(&client, &text, &opts, false).await;
     let report = report.unwrap();
@@ -272,11 +425,23 @@ async fn two_hundred_users_land_exactly_and_a_rerun_writes_nothing() {
     let after = snap(&handle);
     assert_site_matches(&before, &after, &rows, &managed, false);
     let in_file: HashSet<String> = rows.iter().map(|r| r.name.to_lowercase()).collect();
-    let absent: Vec<&U> = after.users.values().filter(|u| !in_file.contains(&u.name.to_lowercase()) && u.name.to_lowercase() != before.admin).collect();
+    let absent: Vec<&U> = after
+        .users
+        .values()
+        .filter(|u| {
+            !in_file.contains(&u.name.to_lowercase()) && u.name.to_lowercase() != before.admin
+        })
+        .collect();
     assert_eq!(absent.len(), 9);
     for u in absent {
         assert_eq!(u.role, "Unlicensed", "{} is not in the file", u.name);
-        assert!(managed.iter().all(|g| !u.groups.contains(&g.to_lowercase())), "{} left the managed groups", u.name);
+        assert!(
+            managed
+                .iter()
+                .all(|g| !u.groups.contains(&g.to_lowercase())),
+            "{} left the managed groups",
+            u.name
+        );
     }
     let summary = plan.summary(&file, Some(&report));
     assert_eq!(summary.added, 170);
@@ -296,7 +461,11 @@ async fn export_then_sync_plans_nothing() {
     let client = connect(&handle, None).await;
     let (rows, _) = users::export(&client).await.expect("exports");
     let before = snap(&handle);
-    assert_eq!(rows.len(), before.users.len(), "one row per user (more than a page of 1,000)");
+    assert_eq!(
+        rows.len(),
+        before.users.len(),
+        "one row per user (more than a page of 1,000)"
+    );
     let mut out = Vec::new();
     users::file::write_csv(&mut out, &rows).unwrap();
     // The export's groups column holds each user's groups but All Users.
@@ -305,21 +474,44 @@ async fn export_then_sync_plans_nothing() {
     for rec in reader.records() {
         let rec = rec.unwrap();
         let u = &before.users[&rec[0].to_lowercase()];
-        let listed: BTreeSet<String> = rec[5].split(';').filter(|s| !s.is_empty()).map(str::to_lowercase).collect();
-        let want: BTreeSet<String> = u.groups.iter().filter(|g| *g != "all users").cloned().collect();
+        let listed: BTreeSet<String> = rec[5]
+            .split(';')
+            .filter(|s| !s.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        let want: BTreeSet<String> = u
+            .groups
+            .iter()
+            .filter(|g| *g != "all users")
+            .cloned()
+            .collect();
         assert_eq!(listed, want, "{}", u.name);
-        assert_eq!((&rec[1], &rec[2], &rec[3]), (u.role.as_str(), u.email.as_str(), u.full_name.as_str()));
+        assert_eq!(
+            (&rec[1], &rec[2], &rec[3]),
+            (u.role.as_str(), u.email.as_str(), u.full_name.as_str())
+        );
     }
-    let opts = SyncOptions { remove_missing: Some(RemoveMissing::Delete), ..SyncOptions::sync() };
+    let opts = SyncOptions {
+        remove_missing: Some(RemoveMissing::Delete),
+        ..SyncOptions::sync()
+    };
     let (file, plan, _) = sync(&client, &text, &opts, true).await;
-    assert!(file.errors.is_empty(), "{:?}", &file.errors[..file.errors.len().min(3)]);
+    assert!(
+        file.errors.is_empty(),
+        "{:?}",
+        &file.errors[..file.errors.len().min(3)]
+    );
     assert!(plan.plan.is_empty(), "{}", plan.plan.render(5));
 }
 
 /// The site's users but `leave_out`, as they are, with no groups column.
 fn all_but(before: &Snap, leave_out: &[&str]) -> String {
     let mut text = String::from("username,site_role\n");
-    let mut names: Vec<&U> = before.users.values().filter(|u| !leave_out.contains(&u.name.as_str())).collect();
+    let mut names: Vec<&U> = before
+        .users
+        .values()
+        .filter(|u| !leave_out.contains(&u.name.as_str()))
+        .collect();
     names.sort_by(|a, b| a.name.cmp(&b.name));
     for u in names {
         text.push_str(&format!("{},{}\n", u.name, u.role));
@@ -332,37 +524,77 @@ async fn owners_are_removed_only_with_an_heir() {
     let handle = start(Size::Small, FaultPlan::default()).await;
     let (owner, idle, heir, owned_workbooks) = {
         let d = handle.state.data();
-        let owner = (1..d.users.len() as u32).find(|&u| d.workbooks.iter().any(|w| w.owner == u)).unwrap();
-        let idle = (1..d.users.len() as u32).find(|&u| d.owned_by(u) == 0).unwrap();
-        let heir = (1..d.users.len() as u32).find(|&u| u != owner && u != idle).unwrap();
-        let wbs: BTreeSet<String> = d.workbooks.iter().filter(|w| w.owner == owner).map(|w| w.id.clone()).collect();
+        let owner = (1..d.users.len() as u32)
+            .find(|&u| d.workbooks.iter().any(|w| w.owner == u))
+            .unwrap();
+        let idle = (1..d.users.len() as u32)
+            .find(|&u| d.owned_by(u) == 0)
+            .unwrap();
+        let heir = (1..d.users.len() as u32)
+            .find(|&u| u != owner && u != idle)
+            .unwrap();
+        let wbs: BTreeSet<String> = d
+            .workbooks
+            .iter()
+            .filter(|w| w.owner == owner)
+            .map(|w| w.id.clone())
+            .collect();
         let name = |u: u32| d.users[u as usize].name.clone();
         (name(owner), name(idle), name(heir), wbs)
     };
     let client = connect(&handle, None).await;
     let before = snap(&handle);
     let text = all_but(&before, &[&owner, &idle]);
-    let delete = SyncOptions { remove_missing: Some(RemoveMissing::Delete), ..SyncOptions::sync() };
+    let delete = SyncOptions {
+        remove_missing: Some(RemoveMissing::Delete),
+        ..SyncOptions::sync()
+    };
 
     let (_, plan, report) = sync(&client, &text, &delete, false).await;
     assert!(report.unwrap().is_complete());
     let after = snap(&handle);
-    assert!(!after.users.contains_key(&idle.to_lowercase()), "a user who owns nothing is removed");
-    assert_eq!(after.users[&owner.to_lowercase()].role, "Unlicensed", "an owner without an heir is unlicensed");
-    let note = plan.plan.notes.iter().find(|n| n.unit.as_deref().is_some_and(|u| u.contains(&owner))).expect("a note on the owner");
-    assert!(note.message.contains("workbook") && note.message.contains("--map-assets-to"), "{}", note.message);
+    assert!(
+        !after.users.contains_key(&idle.to_lowercase()),
+        "a user who owns nothing is removed"
+    );
+    assert_eq!(
+        after.users[&owner.to_lowercase()].role,
+        "Unlicensed",
+        "an owner without an heir is unlicensed"
+    );
+    let note = plan
+        .plan
+        .notes
+        .iter()
+        .find(|n| n.unit.as_deref().is_some_and(|u| u.contains(&owner)))
+        .expect("a note on the owner");
+    assert!(
+        note.message.contains("workbook") && note.message.contains("--map-assets-to"),
+        "{}",
+        note.message
+    );
     assert_eq!(writes(&handle).len(), 2, "one DELETE, one PUT");
 
     handle.state.calls.clear();
-    let with_heir = SyncOptions { map_assets_to: Some(heir.clone()), ..delete };
+    let with_heir = SyncOptions {
+        map_assets_to: Some(heir.clone()),
+        ..delete
+    };
     let (_, plan, report) = sync(&client, &text, &with_heir, false).await;
     assert!(report.unwrap().is_complete());
     assert_eq!(plan.plan.len(), 1, "{}", plan.plan.render(5));
     let after = snap(&handle);
-    assert!(!after.users.contains_key(&owner.to_lowercase()), "removed with an heir");
+    assert!(
+        !after.users.contains_key(&owner.to_lowercase()),
+        "removed with an heir"
+    );
     let d = handle.state.data();
     let heir_idx = d.users.iter().position(|u| u.name == heir).unwrap() as u32;
-    for w in d.workbooks.iter().filter(|w| owned_workbooks.contains(&w.id)) {
+    for w in d
+        .workbooks
+        .iter()
+        .filter(|w| owned_workbooks.contains(&w.id))
+    {
         assert_eq!(w.owner, heir_idx, "workbook {} went to the heir", w.name);
     }
     let log = writes(&handle);
@@ -392,32 +624,55 @@ async fn five_bad_rows_are_named_and_the_rest_apply() {
     let problems = plan.problems(&file, Some(&report));
     let lines: Vec<Option<u64>> = problems.iter().map(|p| p.line).collect();
     assert_eq!(lines, vec![Some(3), Some(5), Some(6), Some(7), Some(8)]);
-    let cols: Vec<&str> = problems.iter().map(|p| p.column.as_deref().unwrap()).collect();
-    assert_eq!(cols, vec!["site_role", "email", "username", "groups", "username"]);
+    let cols: Vec<&str> = problems
+        .iter()
+        .map(|p| p.column.as_deref().unwrap())
+        .collect();
+    assert_eq!(
+        cols,
+        vec!["site_role", "email", "username", "groups", "username"]
+    );
     assert_eq!(problems[0].value.as_deref(), Some("Wizard"));
     let text_out = plan.summary(&file, Some(&report)).render(&problems, false);
     for l in [3, 5, 6, 7, 8] {
         assert!(text_out.contains(&format!("line {l}")), "{text_out}");
     }
     let after = snap(&handle);
-    for (name, role) in [("good1@example.com", "Viewer"), ("good2@example.com", "ExplorerCanPublish"), ("good3@example.com", "Explorer")] {
+    for (name, role) in [
+        ("good1@example.com", "Viewer"),
+        ("good2@example.com", "ExplorerCanPublish"),
+        ("good3@example.com", "Explorer"),
+    ] {
         assert_eq!(after.users[name].role, role);
     }
-    assert!(after.groups["good group"].contains("good1@example.com") && after.groups["good group"].contains("good2@example.com"));
-    for bad in ["bad1@example.com", "bad2@example.com", "bad, four@example.com"] {
+    assert!(
+        after.groups["good group"].contains("good1@example.com")
+            && after.groups["good group"].contains("good2@example.com")
+    );
+    for bad in [
+        "bad1@example.com",
+        "bad2@example.com",
+        "bad, four@example.com",
+    ] {
         assert!(!after.users.contains_key(bad), "{bad} was not added");
     }
 }
 
 fn some_changes(before: &Snap) -> (String, String) {
-    let mut names: Vec<&U> = before.users.values().filter(|u| u.name.to_lowercase() != before.admin).collect();
+    let mut names: Vec<&U> = before
+        .users
+        .values()
+        .filter(|u| u.name.to_lowercase() != before.admin)
+        .collect();
     names.sort_by(|a, b| a.name.cmp(&b.name));
     let mut text = String::from("username,site_role,full_name,groups\n");
     for (i, u) in names.iter().take(12).enumerate() {
         text.push_str(&format!("{},{},Changed {i},Fault Group\n", u.name, u.role));
     }
     for i in 0..6 {
-        text.push_str(&format!("fault{i}@example.com,Viewer,New {i},Fault Group\n"));
+        text.push_str(&format!(
+            "fault{i}@example.com,Viewer,New {i},Fault Group\n"
+        ));
     }
     (text, names[3].id.clone())
 }
@@ -431,21 +686,38 @@ async fn a_failed_call_is_reported_on_its_row_and_a_rerun_completes_without_dupl
     probe.stop().await;
     let faults = FaultPlan::new(
         0,
-        vec![Fault::new(FaultKind::Status { status: 409, retry_after_secs: None })
-            .method(MethodFilter::Put)
-            .path(format!("users/{target}"))
-            .when(Trigger::First(1))],
+        vec![Fault::new(FaultKind::Status {
+            status: 409,
+            retry_after_secs: None,
+        })
+        .method(MethodFilter::Put)
+        .path(format!("users/{target}"))
+        .when(Trigger::First(1))],
     );
     let handle = start(Size::Small, faults).await;
     let client = connect(&handle, None).await;
-    let target_name = snap(&handle).users.values().find(|u| u.id == target).unwrap().name.clone();
+    let target_name = snap(&handle)
+        .users
+        .values()
+        .find(|u| u.id == target)
+        .unwrap()
+        .name
+        .clone();
 
     let (file, plan, report) = sync(&client, &text, &SyncOptions::sync(), false).await;
     let report = report.unwrap();
     let problems = plan.problems(&file, Some(&report));
     assert_eq!(problems.len(), 1, "{problems:?}");
-    assert!(problems[0].unit.contains(&target_name) && problems[0].unit.starts_with("line 5"), "{:?}", problems[0]);
-    assert!(problems[0].message.contains("409"), "{}", problems[0].message);
+    assert!(
+        problems[0].unit.contains(&target_name) && problems[0].unit.starts_with("line 5"),
+        "{:?}",
+        problems[0]
+    );
+    assert!(
+        problems[0].message.contains("409"),
+        "{}",
+        problems[0].message
+    );
     assert_eq!(report.count(Status::Failed), 1);
     let first: Vec<_> = writes(&handle);
     assert_eq!(first.len(), plan.plan.len());
@@ -454,7 +726,11 @@ async fn a_failed_call_is_reported_on_its_row_and_a_rerun_completes_without_dupl
     let (_, again, report) = sync(&client, &text, &SyncOptions::sync(), false).await;
     assert!(report.unwrap().is_complete());
     let second = writes(&handle);
-    assert_eq!(second, vec![("PUT".to_string(), format!("/users/{target}"), 200)], "only the failed call again");
+    assert_eq!(
+        second,
+        vec![("PUT".to_string(), format!("/users/{target}"), 200)],
+        "only the failed call again"
+    );
     assert_eq!(again.plan.len(), 1);
     let (_, third, _) = sync(&client, &text, &SyncOptions::sync(), true).await;
     assert!(third.plan.is_empty());
@@ -466,10 +742,13 @@ async fn a_new_users_failure_skips_only_their_calls() {
     // membership are skipped; the other new users go through.
     let faults = FaultPlan::new(
         0,
-        vec![Fault::new(FaultKind::Status { status: 409, retry_after_secs: None })
-            .method(MethodFilter::Post)
-            .path("/users")
-            .when(Trigger::First(1))],
+        vec![Fault::new(FaultKind::Status {
+            status: 409,
+            retry_after_secs: None,
+        })
+        .method(MethodFilter::Post)
+        .path("/users")
+        .when(Trigger::First(1))],
     );
     let handle = start(Size::Small, faults).await;
     let client = connect(&handle, None).await;
@@ -479,16 +758,28 @@ async fn a_new_users_failure_skips_only_their_calls() {
     let problems = plan.problems(&file, Some(&report));
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert_eq!(report.count(Status::Failed), 1);
-    assert_eq!(report.count(Status::Skipped), 2, "the new user's details and membership");
+    assert_eq!(
+        report.count(Status::Skipped),
+        2,
+        "the new user's details and membership"
+    );
     let failed_user = snap(&handle);
-    let missing: Vec<String> = (0..6).map(|i| format!("fault{i}@example.com")).filter(|n| !failed_user.users.contains_key(n)).collect();
+    let missing: Vec<String> = (0..6)
+        .map(|i| format!("fault{i}@example.com"))
+        .filter(|n| !failed_user.users.contains_key(n))
+        .collect();
     assert_eq!(missing.len(), 1);
     assert!(problems[0].unit.contains(&missing[0]));
 
     handle.state.calls.clear();
     let (_, again, report) = sync(&client, &text, &SyncOptions::sync(), false).await;
     assert!(report.unwrap().is_complete());
-    assert_eq!(again.plan.len(), 3, "add, details, membership: {}", again.plan.render(5));
+    assert_eq!(
+        again.plan.len(),
+        3,
+        "add, details, membership: {}",
+        again.plan.render(5)
+    );
     assert_eq!(writes(&handle).len(), 3);
     assert!(snap(&handle).groups["fault group"].contains(&missing[0]));
 }
@@ -497,7 +788,12 @@ async fn a_new_users_failure_skips_only_their_calls() {
 async fn a_transient_503_on_a_write_is_survived() {
     let faults = FaultPlan::new(
         0,
-        vec![Fault::new(FaultKind::Status { status: 503, retry_after_secs: None }).method(MethodFilter::Write).when(Trigger::At(vec![3]))],
+        vec![Fault::new(FaultKind::Status {
+            status: 503,
+            retry_after_secs: None,
+        })
+        .method(MethodFilter::Write)
+        .when(Trigger::At(vec![3]))],
     );
     let handle = start(Size::Small, faults).await;
     let client = connect(&handle, None).await;
@@ -524,14 +820,30 @@ async fn bulk_membership_calls_from_3_21_and_per_member_calls_before() {
         assert!(report.unwrap().is_complete());
         let bulk = version.is_none();
         let log = writes(&handle);
-        assert_eq!(log.len(), expected_calls(&before, &rows, &managed, false, bulk), "{version:?}");
+        assert_eq!(
+            log.len(),
+            expected_calls(&before, &rows, &managed, false, bulk),
+            "{version:?}"
+        );
         assert_eq!(log.len(), plan.plan.len());
-        let removes_bulk = log.iter().filter(|(m, p, _)| m == "PUT" && p.ends_with("/users/remove")).count();
-        let removes_single = log.iter().filter(|(m, p, _)| m == "DELETE" && p.starts_with("/groups/")).count();
+        let removes_bulk = log
+            .iter()
+            .filter(|(m, p, _)| m == "PUT" && p.ends_with("/users/remove"))
+            .count();
+        let removes_single = log
+            .iter()
+            .filter(|(m, p, _)| m == "DELETE" && p.starts_with("/groups/"))
+            .count();
         if bulk {
-            assert!(removes_bulk > 0 && removes_single == 0, "{removes_bulk} {removes_single}");
+            assert!(
+                removes_bulk > 0 && removes_single == 0,
+                "{removes_bulk} {removes_single}"
+            );
         } else {
-            assert!(removes_bulk == 0 && removes_single > 0, "{removes_bulk} {removes_single}");
+            assert!(
+                removes_bulk == 0 && removes_single > 0,
+                "{removes_bulk} {removes_single}"
+            );
         }
         assert_site_matches(&before, &snap(&handle), &rows, &managed, true);
         results.push(log.len());

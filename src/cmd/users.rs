@@ -11,7 +11,9 @@ use std::path::Path;
 use anyhow::Context as _;
 use trm::admin::users::{self, Context, RemoveMissing, SyncOptions, UserFile};
 use trm::admin::Options;
-use trm::cli::{AddUsersArgs, PlanArgs, RemoveMissingArg, SiteArgs, UsersExportArgs, UsersSyncArgs};
+use trm::cli::{
+    AddUsersArgs, PlanArgs, RemoveMissingArg, SiteArgs, UsersExportArgs, UsersSyncArgs,
+};
 
 use super::common::{self, SomeFailed};
 
@@ -33,22 +35,43 @@ pub async fn sync(args: UsersSyncArgs, json: bool) -> anyhow::Result<()> {
 }
 
 pub async fn add_users(args: AddUsersArgs, json: bool) -> anyhow::Result<()> {
-    run(&args.site, &args.plan, &args.csv, args.strict, SyncOptions::add_only(), json).await
+    run(
+        &args.site,
+        &args.plan,
+        &args.csv,
+        args.strict,
+        SyncOptions::add_only(),
+        json,
+    )
+    .await
 }
 
-async fn run(site: &SiteArgs, plan_args: &PlanArgs, csv: &Path, strict: bool, opts: SyncOptions, json: bool) -> anyhow::Result<()> {
+async fn run(
+    site: &SiteArgs,
+    plan_args: &PlanArgs,
+    csv: &Path,
+    strict: bool,
+    opts: SyncOptions,
+    json: bool,
+) -> anyhow::Result<()> {
     let file = UserFile::read(csv)?;
     if strict && !file.errors.is_empty() {
         for e in &file.errors {
             eprintln!("  {e}");
         }
-        anyhow::bail!("{} invalid row(s) in {}; --strict refuses the whole file: nothing was changed", file.errors.len(), csv.display());
+        anyhow::bail!(
+            "{} invalid row(s) in {}; --strict refuses the whole file: nothing was changed",
+            file.errors.len(),
+            csv.display()
+        );
     }
     let (_, settings) = common::site_settings(site)?;
     let client = common::connect(&settings).await?;
     let ctx = Context::new(client.user_id(), &client.api_version());
     let started = std::time::Instant::now();
-    let state = users::read_for_sync(&client, &file, &opts, &ctx).await.context("cannot read the site's users and groups")?;
+    let state = users::read_for_sync(&client, &file, &opts, &ctx)
+        .await
+        .context("cannot read the site's users and groups")?;
     let read = started.elapsed();
     let sync = users::build(&file, &state, &opts, &ctx)?;
     if !json {
@@ -65,7 +88,9 @@ async fn run(site: &SiteArgs, plan_args: &PlanArgs, csv: &Path, strict: bool, op
     let options = Options::skip_failed_units(client.concurrency());
 
     let report = if json {
-        sync.plan.check().map_err(|e| anyhow::anyhow!("internal error: the plan cannot be applied: {e}"))?;
+        sync.plan
+            .check()
+            .map_err(|e| anyhow::anyhow!("internal error: the plan cannot be applied: {e}"))?;
         let report = if plan_args.dry_run || sync.plan.is_empty() {
             None
         } else {
@@ -82,17 +107,30 @@ async fn run(site: &SiteArgs, plan_args: &PlanArgs, csv: &Path, strict: bool, op
         println!("{}", serde_json::to_string_pretty(&out)?);
         report
     } else {
-        let report = common::plan_then_apply(&client, &sync.plan, plan_args, options, false).await?;
+        let report =
+            common::plan_then_apply(&client, &sync.plan, plan_args, options, false).await?;
         let problems = sync.problems(&file, report.as_ref());
         println!();
-        print!("{}", sync.summary(&file, report.as_ref()).render(&problems, report.is_none()));
+        print!(
+            "{}",
+            sync.summary(&file, report.as_ref())
+                .render(&problems, report.is_none())
+        );
         report
     };
     client.sign_out().await;
     let problems = sync.problems(&file, report.as_ref());
     if !problems.is_empty() {
-        let what = if report.is_some() { "were not applied" } else { "are invalid" };
-        return Err(SomeFailed(format!("{} row(s) or user(s) {what}; see the errors above", problems.len())).into());
+        let what = if report.is_some() {
+            "were not applied"
+        } else {
+            "are invalid"
+        };
+        return Err(SomeFailed(format!(
+            "{} row(s) or user(s) {what}; see the errors above",
+            problems.len()
+        ))
+        .into());
     }
     Ok(())
 }
@@ -100,15 +138,19 @@ async fn run(site: &SiteArgs, plan_args: &PlanArgs, csv: &Path, strict: bool, op
 pub async fn export(args: UsersExportArgs) -> anyhow::Result<()> {
     let (_, settings) = common::site_settings(&args.site)?;
     let client = common::connect(&settings).await?;
-    let (rows, warnings) = users::export(&client).await.context("cannot read the site's users and groups")?;
+    let (rows, warnings) = users::export(&client)
+        .await
+        .context("cannot read the site's users and groups")?;
     client.sign_out().await;
     for w in warnings {
         eprintln!("warning: {w}");
     }
     match &args.output {
         Some(path) => {
-            let f = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
-            users::file::write_csv(std::io::BufWriter::new(f), &rows).with_context(|| format!("cannot write {}", path.display()))?;
+            let f = std::fs::File::create(path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            users::file::write_csv(std::io::BufWriter::new(f), &rows)
+                .with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!("{} users written to {}", rows.len(), path.display());
         }
         None => {

@@ -52,13 +52,18 @@ pub fn canonical_role(name: &str) -> Option<&'static str> {
         ("Interactor", "Explorer"),
         ("ReadOnly", "Viewer"),
     ];
-    legacy.iter().find(|(old, _)| old.eq_ignore_ascii_case(name)).map(|(_, new)| *new)
+    legacy
+        .iter()
+        .find(|(old, _)| old.eq_ignore_ascii_case(name))
+        .map(|(_, new)| *new)
 }
 
 /// Whether `s` looks like an email address: one `@`, something before it,
 /// a dotted domain after it, no spaces.
 pub fn valid_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else { return false };
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
     !local.is_empty()
         && !domain.contains('@')
         && !s.chars().any(char::is_whitespace)
@@ -67,7 +72,14 @@ pub fn valid_email(s: &str) -> bool {
 }
 
 /// The columns a file may have, in the order `trm users export` writes them.
-pub const COLUMNS: &[&str] = &["username", "site_role", "email", "full_name", "auth_setting", "groups"];
+pub const COLUMNS: &[&str] = &[
+    "username",
+    "site_role",
+    "email",
+    "full_name",
+    "auth_setting",
+    "groups",
+];
 
 /// One valid row: what the site should hold for one user.
 #[derive(Clone, Debug, PartialEq)]
@@ -123,9 +135,16 @@ impl std::fmt::Display for RowError {
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: line {line}: {message}")]
-    Csv { path: String, line: u64, message: String },
+    Csv {
+        path: String,
+        line: u64,
+        message: String,
+    },
     #[error("{path}: the header has no '{column}' column (columns: {})", COLUMNS.join(", "))]
     MissingColumn { path: String, column: &'static str },
     #[error("{path}: unknown column '{column}' in the header (columns: {})", COLUMNS.join(", "))]
@@ -154,8 +173,10 @@ pub struct UserFile {
 impl UserFile {
     /// Reads and parses a file.
     pub fn read(path: &Path) -> Result<UserFile, FileError> {
-        let bytes =
-            std::fs::read(path).map_err(|source| FileError::Read { path: path.display().to_string(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| FileError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
         UserFile::parse(&bytes, &path.display().to_string())
     }
 
@@ -163,7 +184,10 @@ impl UserFile {
     /// quoting). `path` is what errors name.
     pub fn parse(bytes: &[u8], path: &str) -> Result<UserFile, FileError> {
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(bytes);
         let mut records = reader.byte_records();
         let csv_error = |e: csv::Error| FileError::Csv {
             path: path.to_string(),
@@ -171,22 +195,35 @@ impl UserFile {
             message: e.to_string(),
         };
         let header = match records.next() {
-            None => return Err(FileError::Empty { path: path.to_string() }),
+            None => {
+                return Err(FileError::Empty {
+                    path: path.to_string(),
+                })
+            }
             Some(r) => r.map_err(csv_error)?,
         };
         let mut at: HashMap<&'static str, usize> = HashMap::new();
         for (i, raw) in header.iter().enumerate() {
             let name = String::from_utf8_lossy(raw).trim().to_ascii_lowercase();
             let Some(col) = COLUMNS.iter().find(|c| **c == name) else {
-                return Err(FileError::UnknownColumn { path: path.to_string(), column: name });
+                return Err(FileError::UnknownColumn {
+                    path: path.to_string(),
+                    column: name,
+                });
             };
             if at.insert(*col, i).is_some() {
-                return Err(FileError::DuplicateColumn { path: path.to_string(), column: name });
+                return Err(FileError::DuplicateColumn {
+                    path: path.to_string(),
+                    column: name,
+                });
             }
         }
         for required in ["username", "site_role"] {
             if !at.contains_key(required) {
-                return Err(FileError::MissingColumn { path: path.to_string(), column: required });
+                return Err(FileError::MissingColumn {
+                    path: path.to_string(),
+                    column: required,
+                });
             }
         }
         let mut file = UserFile {
@@ -205,15 +242,19 @@ impl UserFile {
                 continue;
             }
             let cell = |col: &str| -> Result<String, RowError> {
-                let Some(&i) = at.get(col) else { return Ok(String::new()) };
+                let Some(&i) = at.get(col) else {
+                    return Ok(String::new());
+                };
                 let raw = record.get(i).unwrap_or(b"");
-                std::str::from_utf8(raw).map(|s| s.trim().to_string()).map_err(|_| RowError {
-                    line,
-                    username: String::new(),
-                    column: col.to_string(),
-                    value: String::from_utf8_lossy(raw).into_owned(),
-                    message: "is not UTF-8".into(),
-                })
+                std::str::from_utf8(raw)
+                    .map(|s| s.trim().to_string())
+                    .map_err(|_| RowError {
+                        line,
+                        username: String::new(),
+                        column: col.to_string(),
+                        value: String::from_utf8_lossy(raw).into_owned(),
+                        message: "is not UTF-8".into(),
+                    })
             };
             match parse_row(line, &record, header.len(), &cell, &mut first_line) {
                 Ok(row) => {
@@ -249,14 +290,22 @@ fn parse_row(
         message,
     };
     if record.len() > width {
-        return Err(err("(row)", "", format!("has {} fields; the header has {width}", record.len())));
+        return Err(err(
+            "(row)",
+            "",
+            format!("has {} fields; the header has {width}", record.len()),
+        ));
     }
     if username.is_empty() {
         return Err(err("username", "", "is empty".into()));
     }
     let key = username.to_lowercase();
     if let Some(first) = first_line.get(&key) {
-        return Err(err("username", &username, format!("duplicate user name: line {first} already names this user")));
+        return Err(err(
+            "username",
+            &username,
+            format!("duplicate user name: line {first} already names this user"),
+        ));
     }
     first_line.insert(key, line);
 
@@ -265,7 +314,10 @@ fn parse_row(
         let message = if role_text.is_empty() {
             "is empty".to_string()
         } else {
-            format!("unknown site role; use one of {}", SITE_ROLES[..7].join(", "))
+            format!(
+                "unknown site role; use one of {}",
+                SITE_ROLES[..7].join(", ")
+            )
         };
         err("site_role", &role_text, message)
     })?;
@@ -283,19 +335,34 @@ fn parse_row(
     let mut groups: Vec<String> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
     let groups_text = cell("groups")?;
-    for name in groups_text.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+    for name in groups_text
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         if name.chars().count() > MAX_GROUP_NAME {
             return Err(err(
                 "groups",
                 name,
-                format!("group name is {} characters; Tableau allows {MAX_GROUP_NAME}", name.chars().count()),
+                format!(
+                    "group name is {} characters; Tableau allows {MAX_GROUP_NAME}",
+                    name.chars().count()
+                ),
             ));
         }
         if seen.insert(name.to_lowercase()) {
             groups.push(name.to_string());
         }
     }
-    Ok(Row { line, username, site_role, email, full_name, auth_setting, groups })
+    Ok(Row {
+        line,
+        username,
+        site_role,
+        email,
+        full_name,
+        auth_setting,
+        groups,
+    })
 }
 
 /// One user as `trm users export` writes it.
@@ -315,7 +382,14 @@ pub fn write_csv<W: std::io::Write>(out: W, rows: &[ExportRow]) -> Result<(), cs
     w.write_record(COLUMNS)?;
     for r in rows {
         let groups = r.groups.join(";");
-        w.write_record([&r.username, &r.site_role, &r.email, &r.full_name, &r.auth_setting, &groups])?;
+        w.write_record([
+            &r.username,
+            &r.site_role,
+            &r.email,
+            &r.full_name,
+            &r.auth_setting,
+            &groups,
+        ])?;
     }
     w.flush()?;
     Ok(())
@@ -338,8 +412,18 @@ mod tests {
         assert!(f.errors.is_empty(), "{:?}", f.errors);
         assert!(f.has_groups && f.has_full_name && !f.has_email && !f.has_auth_setting);
         assert_eq!(f.rows[0].full_name.as_deref(), Some("Lima, Ana"));
-        assert_eq!(f.rows[0].groups, vec!["Sales".to_string(), "Finance \"EMEA\"".to_string()]);
-        assert_eq!((f.rows[1].line, f.rows[1].site_role, f.rows[1].full_name.clone()), (3, "Explorer", None));
+        assert_eq!(
+            f.rows[0].groups,
+            vec!["Sales".to_string(), "Finance \"EMEA\"".to_string()]
+        );
+        assert_eq!(
+            (
+                f.rows[1].line,
+                f.rows[1].site_role,
+                f.rows[1].full_name.clone()
+            ),
+            (3, "Explorer", None)
+        );
     }
 
     #[test]
@@ -356,8 +440,11 @@ mod tests {
         );
         let f = parse(&text);
         assert_eq!(f.rows.len(), 1);
-        let got: Vec<(u64, &str, &str)> =
-            f.errors.iter().map(|e| (e.line, e.column.as_str(), e.value.as_str())).collect();
+        let got: Vec<(u64, &str, &str)> = f
+            .errors
+            .iter()
+            .map(|e| (e.line, e.column.as_str(), e.value.as_str()))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -368,7 +455,11 @@ mod tests {
                 (7, "username", ""),
             ]
         );
-        assert!(f.errors[1].message.contains("line 2"), "{}", f.errors[1].message);
+        assert!(
+            f.errors[1].message.contains("line 2"),
+            "{}",
+            f.errors[1].message
+        );
         assert!(f.named.contains("w@x.com") && f.named.contains("e@x.com"));
     }
 
@@ -378,12 +469,18 @@ mod tests {
         assert!(e.to_string().contains("unknown column 'user'"), "{e}");
         let e = UserFile::parse(b"username,email\n", "f.csv").unwrap_err();
         assert!(e.to_string().contains("no 'site_role'"), "{e}");
-        assert!(matches!(UserFile::parse(b"", "f.csv"), Err(FileError::Empty { .. })));
+        assert!(matches!(
+            UserFile::parse(b"", "f.csv"),
+            Err(FileError::Empty { .. })
+        ));
     }
 
     #[test]
     fn roles_and_emails() {
-        assert_eq!(canonical_role("SiteAdministrator"), Some("SiteAdministratorExplorer"));
+        assert_eq!(
+            canonical_role("SiteAdministrator"),
+            Some("SiteAdministratorExplorer")
+        );
         assert_eq!(canonical_role("publisher"), Some("ExplorerCanPublish"));
         assert_eq!(canonical_role("creator"), Some("Creator"));
         assert_eq!(canonical_role("Admin"), None);

@@ -149,7 +149,11 @@ impl SyncPlan {
             .errors
             .iter()
             .map(|e| Problem {
-                unit: if e.username.is_empty() { format!("line {}", e.line) } else { format!("line {} ({})", e.line, e.username) },
+                unit: if e.username.is_empty() {
+                    format!("line {}", e.line)
+                } else {
+                    format!("line {} ({})", e.line, e.username)
+                },
                 line: Some(e.line),
                 column: Some(e.column.clone()),
                 value: Some(e.value.clone()),
@@ -157,27 +161,52 @@ impl SyncPlan {
             })
             .collect();
         let Some(report) = report else { return out };
-        let unit_of_line: BTreeMap<u64, String> = file.rows.iter().map(|r| (r.line, r.unit())).collect();
+        let unit_of_line: BTreeMap<u64, String> =
+            file.rows.iter().map(|r| (r.line, r.unit())).collect();
         // One problem per unit: its first failure, else its first skip.
         let mut by_unit: BTreeMap<(u64, String), Problem> = BTreeMap::new();
-        let mut ordered: Vec<_> = report.results.iter().filter(|r| matches!(r.status, Status::Failed | Status::Skipped)).collect();
+        let mut ordered: Vec<_> = report
+            .results
+            .iter()
+            .filter(|r| matches!(r.status, Status::Failed | Status::Skipped))
+            .collect();
         ordered.sort_by_key(|r| r.status != Status::Failed);
         for r in ordered {
             let call = &self.plan.calls[r.index];
-            let message = format!("{} [{}]: {}", call.summary, call.line(), r.error.as_deref().unwrap_or("failed"));
-            let mut units: Vec<(u64, String)> =
-                self.lines[r.index].iter().map(|l| (*l, unit_of_line.get(l).cloned().unwrap_or_else(|| format!("line {l}")))).collect();
+            let message = format!(
+                "{} [{}]: {}",
+                call.summary,
+                call.line(),
+                r.error.as_deref().unwrap_or("failed")
+            );
+            let mut units: Vec<(u64, String)> = self.lines[r.index]
+                .iter()
+                .map(|l| {
+                    (
+                        *l,
+                        unit_of_line
+                            .get(l)
+                            .cloned()
+                            .unwrap_or_else(|| format!("line {l}")),
+                    )
+                })
+                .collect();
             if units.is_empty() {
-                units.push((u64::MAX, call.unit.clone().unwrap_or_else(|| call.summary.clone())));
+                units.push((
+                    u64::MAX,
+                    call.unit.clone().unwrap_or_else(|| call.summary.clone()),
+                ));
             }
             for (line, unit) in units {
-                by_unit.entry((line, unit.clone())).or_insert_with(|| Problem {
-                    unit,
-                    line: (line != u64::MAX).then_some(line),
-                    column: None,
-                    value: None,
-                    message: message.clone(),
-                });
+                by_unit
+                    .entry((line, unit.clone()))
+                    .or_insert_with(|| Problem {
+                        unit,
+                        line: (line != u64::MAX).then_some(line),
+                        column: None,
+                        value: None,
+                        message: message.clone(),
+                    });
             }
         }
         out.extend(by_unit.into_values());
@@ -189,7 +218,15 @@ impl Summary {
     /// The closing table, then the problems.
     pub fn render(&self, problems: &[Problem], planned: bool) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "{}", if planned { "Summary (planned):" } else { "Summary:" });
+        let _ = writeln!(
+            out,
+            "{}",
+            if planned {
+                "Summary (planned):"
+            } else {
+                "Summary:"
+            }
+        );
         for (label, n) in [
             ("users added", self.added),
             ("users updated", self.updated),
@@ -207,7 +244,8 @@ impl Summary {
             for p in problems {
                 match (&p.column, &p.value) {
                     (Some(c), Some(v)) if !v.is_empty() => {
-                        let _ = writeln!(out, "  {}, column {c}, value {v:?}: {}", p.unit, p.message);
+                        let _ =
+                            writeln!(out, "  {}, column {c}, value {v:?}: {}", p.unit, p.message);
                     }
                     (Some(c), _) => {
                         let _ = writeln!(out, "  {}, column {c}: {}", p.unit, p.message);

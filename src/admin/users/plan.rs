@@ -45,7 +45,10 @@ pub struct SyncOptions {
 impl SyncOptions {
     /// `trm users sync` without removals of users.
     pub fn sync() -> SyncOptions {
-        SyncOptions { remove_memberships: true, ..SyncOptions::default() }
+        SyncOptions {
+            remove_memberships: true,
+            ..SyncOptions::default()
+        }
     }
 
     /// `trm add-users`: adds and updates, never removes.
@@ -65,13 +68,19 @@ pub struct Context {
 
 impl Context {
     pub fn new(admin_id: String, api_version: &str) -> Context {
-        Context { admin_id, bulk: version_at_least(api_version, 3, 21) }
+        Context {
+            admin_id,
+            bulk: version_at_least(api_version, 3, 21),
+        }
     }
 }
 
 /// `"3.21"` ≥ 3.21.
 pub fn version_at_least(version: &str, major: u32, minor: u32) -> bool {
-    let mut parts = version.trim().split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let mut parts = version
+        .trim()
+        .split('.')
+        .map(|p| p.parse::<u32>().unwrap_or(0));
     let (a, b) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
     (a, b) >= (major, minor)
 }
@@ -120,7 +129,9 @@ pub enum PlanError {
     HeirRemoved(String),
     #[error("--only-groups needs a 'groups' column in the file")]
     OnlyGroupsWithoutColumn,
-    #[error("content ownership was not read; it is needed to delete users without --map-assets-to")]
+    #[error(
+        "content ownership was not read; it is needed to delete users without --map-assets-to"
+    )]
     OwnershipNotRead,
 }
 
@@ -134,14 +145,22 @@ pub struct Managed {
 
 /// The groups the file manages: `--only-groups`, or every group the file
 /// names; never All Users. Also the notes about names left out.
-pub fn managed_groups(file: &UserFile, state: &SiteState, opts: &SyncOptions) -> (Vec<Managed>, Vec<String>) {
+pub fn managed_groups(
+    file: &UserFile,
+    state: &SiteState,
+    opts: &SyncOptions,
+) -> (Vec<Managed>, Vec<String>) {
     let mut notes = Vec::new();
     let mut out: Vec<Managed> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
     if !file.has_groups {
         return (out, notes);
     }
-    let named: Vec<&str> = file.rows.iter().flat_map(|r| r.groups.iter().map(String::as_str)).collect();
+    let named: Vec<&str> = file
+        .rows
+        .iter()
+        .flat_map(|r| r.groups.iter().map(String::as_str))
+        .collect();
     let named_set: HashSet<String> = named.iter().map(|n| n.to_lowercase()).collect();
     let wanted: Vec<&str> = match &opts.only_groups {
         Some(only) => only.iter().map(String::as_str).collect(),
@@ -153,13 +172,24 @@ pub fn managed_groups(file: &UserFile, state: &SiteState, opts: &SyncOptions) ->
             continue;
         }
         if key == ALL_USERS.to_lowercase() {
-            notes.push(format!("'{ALL_USERS}' holds every user and Tableau manages it: left as it is"));
+            notes.push(format!(
+                "'{ALL_USERS}' holds every user and Tableau manages it: left as it is"
+            ));
             continue;
         }
         match state.group(name.trim()) {
-            Some(g) => out.push(Managed { name: state.groups[g as usize].name.clone(), site: Some(g) }),
-            None if named_set.contains(&key) => out.push(Managed { name: name.trim().to_string(), site: None }),
-            None => notes.push(format!("--only-groups {}: no such group on the site and no row names it", name.trim())),
+            Some(g) => out.push(Managed {
+                name: state.groups[g as usize].name.clone(),
+                site: Some(g),
+            }),
+            None if named_set.contains(&key) => out.push(Managed {
+                name: name.trim().to_string(),
+                site: None,
+            }),
+            None => notes.push(format!(
+                "--only-groups {}: no such group on the site and no row names it",
+                name.trim()
+            )),
         }
     }
     (out, notes)
@@ -167,17 +197,27 @@ pub fn managed_groups(file: &UserFile, state: &SiteState, opts: &SyncOptions) ->
 
 /// The site users `--remove-missing` applies to: not named in the file, not
 /// the signed-in user, not the heir of deleted users' content.
-pub fn missing_users(file: &UserFile, state: &SiteState, ctx: &Context, heir: Option<u32>) -> Vec<u32> {
+pub fn missing_users(
+    file: &UserFile,
+    state: &SiteState,
+    ctx: &Context,
+    heir: Option<u32>,
+) -> Vec<u32> {
     (0..state.users.len() as u32)
         .filter(|&u| {
             let user = &state.users[u as usize];
-            user.id != ctx.admin_id && Some(u) != heir && !file.named.contains(&user.name.to_lowercase())
+            user.id != ctx.admin_id
+                && Some(u) != heir
+                && !file.named.contains(&user.name.to_lowercase())
         })
         .collect()
 }
 
 fn user_body(fields: &[(&str, &str)]) -> Value {
-    let map: serde_json::Map<String, Value> = fields.iter().map(|(k, v)| (k.to_string(), Value::from(*v))).collect();
+    let map: serde_json::Map<String, Value> = fields
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::from(*v)))
+        .collect();
     json!({ "user": map })
 }
 
@@ -186,21 +226,33 @@ fn users_body(ids: &[String]) -> Value {
 }
 
 /// The minimal plan that makes the site match the file.
-pub fn build(file: &UserFile, state: &SiteState, opts: &SyncOptions, ctx: &Context) -> Result<SyncPlan, PlanError> {
+pub fn build(
+    file: &UserFile,
+    state: &SiteState,
+    opts: &SyncOptions,
+    ctx: &Context,
+) -> Result<SyncPlan, PlanError> {
     if opts.only_groups.is_some() && !file.has_groups {
         return Err(PlanError::OnlyGroupsWithoutColumn);
     }
     let mut out = SyncPlan::default();
     let heir = match &opts.map_assets_to {
-        Some(name) => Some(state.user(name).ok_or_else(|| PlanError::UnknownHeir(name.clone()))?),
+        Some(name) => Some(
+            state
+                .user(name)
+                .ok_or_else(|| PlanError::UnknownHeir(name.clone()))?,
+        ),
         None => None,
     };
     let (managed, notes) = managed_groups(file, state, opts);
     for n in notes {
         out.plan.note(None, n);
     }
-    let managed_at: HashMap<String, usize> =
-        managed.iter().enumerate().map(|(i, m)| (m.name.to_lowercase(), i)).collect();
+    let managed_at: HashMap<String, usize> = managed
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.name.to_lowercase(), i))
+        .collect();
     let group_path = |m: usize| -> String {
         match managed[m].site {
             Some(g) => format!("groups/{}/users", state.groups[g as usize].id),
@@ -212,9 +264,14 @@ pub fn build(file: &UserFile, state: &SiteState, opts: &SyncOptions, ctx: &Conte
     for m in &managed {
         if m.site.is_none() {
             out.push(
-                Call::site(WriteMethod::Post, "groups", "create group", format!("create group {}", m.name))
-                    .body(json!({"group": {"name": m.name}}))
-                    .creates(group_key(&m.name), "group"),
+                Call::site(
+                    WriteMethod::Post,
+                    "groups",
+                    "create group",
+                    format!("create group {}", m.name),
+                )
+                .body(json!({"group": {"name": m.name}}))
+                .creates(group_key(&m.name), "group"),
                 Change::CreateGroup,
                 Vec::new(),
             );
@@ -228,7 +285,10 @@ pub fn build(file: &UserFile, state: &SiteState, opts: &SyncOptions, ctx: &Conte
         match state.user(&row.username) {
             Some(u) if Some(u) == admin => {
                 if row_differs(row, state, u, &managed_at) {
-                    out.plan.note(Some(row.unit()), "the signed-in user is never changed by a sync: row left out");
+                    out.plan.note(
+                        Some(row.unit()),
+                        "the signed-in user is never changed by a sync: row left out",
+                    );
                 }
             }
             Some(u) => {
@@ -236,15 +296,21 @@ pub fn build(file: &UserFile, state: &SiteState, opts: &SyncOptions, ctx: &Conte
             }
             None => {
                 new_rows.push(row);
-                let mut fields: Vec<(&str, &str)> = vec![("name", row.username.as_str()), ("siteRole", row.site_role)];
+                let mut fields: Vec<(&str, &str)> =
+                    vec![("name", row.username.as_str()), ("siteRole", row.site_role)];
                 if let Some(a) = &row.auth_setting {
                     fields.push(("authSetting", a.as_str()));
                 }
                 out.push(
-                    Call::site(WriteMethod::Post, "users", "add user", format!("add {} as {}", row.username, row.site_role))
-                        .body(user_body(&fields))
-                        .creates(user_key(&row.username), "user")
-                        .unit(row.unit()),
+                    Call::site(
+                        WriteMethod::Post,
+                        "users",
+                        "add user",
+                        format!("add {} as {}", row.username, row.site_role),
+                    )
+                    .body(user_body(&fields))
+                    .creates(user_key(&row.username), "user")
+                    .unit(row.unit()),
                     Change::AddUser,
                     vec![row.line],
                 );
@@ -279,7 +345,12 @@ pub fn build(file: &UserFile, state: &SiteState, opts: &SyncOptions, ctx: &Conte
         }
     }
     for row in &file.rows {
-        let Some(u) = state.user(&row.username).filter(|u| in_file.contains_key(u)) else { continue };
+        let Some(u) = state
+            .user(&row.username)
+            .filter(|u| in_file.contains_key(u))
+        else {
+            continue;
+        };
         let fields = changed_fields(row, &state.users[u as usize]);
         if fields.is_empty() {
             continue;
@@ -288,10 +359,15 @@ pub fn build(file: &UserFile, state: &SiteState, opts: &SyncOptions, ctx: &Conte
         let what: Vec<String> = fields.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
         out.push(
-            Call::site(WriteMethod::Put, format!("users/{}", user.id), "update user", format!("update {}: {}", row.username, what.join(", ")))
-                .body(user_body(&pairs))
-                .step(2)
-                .unit(row.unit()),
+            Call::site(
+                WriteMethod::Put,
+                format!("users/{}", user.id),
+                "update user",
+                format!("update {}: {}", row.username, what.join(", ")),
+            )
+            .body(user_body(&pairs))
+            .step(2)
+            .unit(row.unit()),
             Change::UpdateUser,
             vec![row.line],
         );
@@ -303,8 +379,15 @@ pub fn build(file: &UserFile, state: &SiteState, opts: &SyncOptions, ctx: &Conte
     if let Some(mode) = opts.remove_missing {
         let missing = missing_users(file, state, ctx, heir);
         if let (Some(name), Some(h)) = (&opts.map_assets_to, heir) {
-            if !file.named.contains(&state.users[h as usize].name.to_lowercase()) && state.users[h as usize].id != ctx.admin_id {
-                out.plan.note(None, format!("{name} is not in the file but gets deleted users' content: kept"));
+            if !file
+                .named
+                .contains(&state.users[h as usize].name.to_lowercase())
+                && state.users[h as usize].id != ctx.admin_id
+            {
+                out.plan.note(
+                    None,
+                    format!("{name} is not in the file but gets deleted users' content: kept"),
+                );
             }
         }
         for u in missing {
@@ -322,11 +405,23 @@ pub fn build(file: &UserFile, state: &SiteState, opts: &SyncOptions, ctx: &Conte
                 let (path, summary) = match heir {
                     Some(h) => {
                         let heir = &state.users[h as usize];
-                        (format!("users/{}?mapAssetsTo={}", user.id, heir.id), format!("remove {}; their content goes to {}", user.name, heir.name))
+                        (
+                            format!("users/{}?mapAssetsTo={}", user.id, heir.id),
+                            format!("remove {}; their content goes to {}", user.name, heir.name),
+                        )
                     }
-                    None => (format!("users/{}", user.id), format!("remove {}", user.name)),
+                    None => (
+                        format!("users/{}", user.id),
+                        format!("remove {}", user.name),
+                    ),
                 };
-                out.push(Call::site(WriteMethod::Delete, path, "remove user", summary).step(2).unit(unit), Change::RemoveUser, Vec::new());
+                out.push(
+                    Call::site(WriteMethod::Delete, path, "remove user", summary)
+                        .step(2)
+                        .unit(unit),
+                    Change::RemoveUser,
+                    Vec::new(),
+                );
                 continue;
             }
             absent_staying.insert(u);
@@ -338,10 +433,15 @@ pub fn build(file: &UserFile, state: &SiteState, opts: &SyncOptions, ctx: &Conte
             }
             if user.site_role != "Unlicensed" {
                 out.push(
-                    Call::site(WriteMethod::Put, format!("users/{}", user.id), "unlicense user", format!("unlicense {} (was {})", user.name, user.site_role))
-                        .body(user_body(&[("siteRole", "Unlicensed")]))
-                        .step(2)
-                        .unit(unit),
+                    Call::site(
+                        WriteMethod::Put,
+                        format!("users/{}", user.id),
+                        "unlicense user",
+                        format!("unlicense {} (was {})", user.name, user.site_role),
+                    )
+                    .body(user_body(&[("siteRole", "Unlicensed")]))
+                    .step(2)
+                    .unit(unit),
                     Change::Unlicense,
                     Vec::new(),
                 );
@@ -352,9 +452,16 @@ pub fn build(file: &UserFile, state: &SiteState, opts: &SyncOptions, ctx: &Conte
     // Memberships.
     let mut adds: Vec<Vec<(u32, u64)>> = vec![Vec::new(); managed.len()];
     for row in &file.rows {
-        let Some(u) = state.user(&row.username).filter(|u| in_file.contains_key(u)) else { continue };
+        let Some(u) = state
+            .user(&row.username)
+            .filter(|u| in_file.contains_key(u))
+        else {
+            continue;
+        };
         for name in &row.groups {
-            let Some(&m) = managed_at.get(&name.to_lowercase()) else { continue };
+            let Some(&m) = managed_at.get(&name.to_lowercase()) else {
+                continue;
+            };
             let member = managed[m].site.is_some_and(|g| is_member(state, g, u));
             if !member {
                 adds[m].push((u, row.line));
@@ -363,24 +470,43 @@ pub fn build(file: &UserFile, state: &SiteState, opts: &SyncOptions, ctx: &Conte
     }
     for row in &new_rows {
         for name in &row.groups {
-            let Some(&m) = managed_at.get(&name.to_lowercase()) else { continue };
+            let Some(&m) = managed_at.get(&name.to_lowercase()) else {
+                continue;
+            };
             out.push(
-                Call::site(WriteMethod::Post, group_path(m), "add to group", format!("add {} to {}", row.username, managed[m].name))
-                    .body(json!({"user": {"id": placeholder(&user_key(&row.username))}}))
-                    .step(2)
-                    .unit(row.unit()),
+                Call::site(
+                    WriteMethod::Post,
+                    group_path(m),
+                    "add to group",
+                    format!("add {} to {}", row.username, managed[m].name),
+                )
+                .body(json!({"user": {"id": placeholder(&user_key(&row.username))}}))
+                .step(2)
+                .unit(row.unit()),
                 Change::AddMembers(1),
                 vec![row.line],
             );
         }
     }
     for (m, list) in adds.iter().enumerate() {
-        membership_calls(&mut out, ctx, state, &in_file, &managed[m].name, &group_path(m), list, true);
+        membership_calls(
+            &mut out,
+            ctx,
+            state,
+            &in_file,
+            &managed[m].name,
+            &group_path(m),
+            list,
+            true,
+        );
     }
     if opts.remove_memberships {
         for (m, group) in managed.iter().enumerate() {
             let Some(g) = group.site else { continue };
-            let members = state.groups[g as usize].members.as_deref().unwrap_or_default();
+            let members = state.groups[g as usize]
+                .members
+                .as_deref()
+                .unwrap_or_default();
             let key = group.name.to_lowercase();
             let mut removes: Vec<(u32, u64)> = Vec::new();
             for &u in members {
@@ -392,7 +518,16 @@ pub fn build(file: &UserFile, state: &SiteState, opts: &SyncOptions, ctx: &Conte
                     removes.push((u, in_file.get(&u).map_or(0, |r| r.line)));
                 }
             }
-            membership_calls(&mut out, ctx, state, &in_file, &group.name, &group_path(m), &removes, false);
+            membership_calls(
+                &mut out,
+                ctx,
+                state,
+                &in_file,
+                &group.name,
+                &group_path(m),
+                &removes,
+                false,
+            );
         }
     }
     Ok(out)
@@ -421,16 +556,29 @@ fn membership_calls(
     let name = |u: u32| state.users[u as usize].name.as_str();
     if ctx.bulk && members.len() > 1 {
         for chunk in members.chunks(BULK_CHUNK) {
-            let ids: Vec<String> = chunk.iter().map(|(u, _)| state.users[*u as usize].id.clone()).collect();
+            let ids: Vec<String> = chunk
+                .iter()
+                .map(|(u, _)| state.users[*u as usize].id.clone())
+                .collect();
             let lines: Vec<u64> = chunk.iter().map(|(_, l)| *l).filter(|l| *l > 0).collect();
             let (call, change) = if add {
                 (
-                    Call::site(WriteMethod::Post, members_path, "add to group", format!("add {} users to {group}", ids.len())),
+                    Call::site(
+                        WriteMethod::Post,
+                        members_path,
+                        "add to group",
+                        format!("add {} users to {group}", ids.len()),
+                    ),
                     Change::AddMembers(ids.len()),
                 )
             } else {
                 (
-                    Call::site(WriteMethod::Put, format!("{members_path}/remove"), "remove from group", format!("remove {} users from {group}", ids.len())),
+                    Call::site(
+                        WriteMethod::Put,
+                        format!("{members_path}/remove"),
+                        "remove from group",
+                        format!("remove {} users from {group}", ids.len()),
+                    ),
                     Change::RemoveMembers(ids.len()),
                 )
             };
@@ -442,12 +590,26 @@ fn membership_calls(
         let id = &state.users[u as usize].id;
         let lines = if line > 0 { vec![line] } else { Vec::new() };
         let call = if add {
-            Call::site(WriteMethod::Post, members_path, "add to group", format!("add {} to {group}", name(u)))
-                .body(json!({"user": {"id": id}}))
+            Call::site(
+                WriteMethod::Post,
+                members_path,
+                "add to group",
+                format!("add {} to {group}", name(u)),
+            )
+            .body(json!({"user": {"id": id}}))
         } else {
-            Call::site(WriteMethod::Delete, format!("{members_path}/{id}"), "remove from group", format!("remove {} from {group}", name(u)))
+            Call::site(
+                WriteMethod::Delete,
+                format!("{members_path}/{id}"),
+                "remove from group",
+                format!("remove {} from {group}", name(u)),
+            )
         };
-        let change = if add { Change::AddMembers(1) } else { Change::RemoveMembers(1) };
+        let change = if add {
+            Change::AddMembers(1)
+        } else {
+            Change::RemoveMembers(1)
+        };
         out.push(call.step(2).unit(unit_of(u)), change, lines);
     }
 }
@@ -461,13 +623,17 @@ fn user_key(name: &str) -> String {
 }
 
 fn is_member(state: &SiteState, g: u32, u: u32) -> bool {
-    state.groups[g as usize].members.as_deref().is_some_and(|m| m.binary_search(&u).is_ok())
+    state.groups[g as usize]
+        .members
+        .as_deref()
+        .is_some_and(|m| m.binary_search(&u).is_ok())
 }
 
 /// The settings of an existing user the row changes, as (REST field, value).
 fn changed_fields(row: &Row, user: &super::state::SiteUser) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
-    let current_role = super::file::canonical_role(&user.site_role).unwrap_or(user.site_role.as_str());
+    let current_role =
+        super::file::canonical_role(&user.site_role).unwrap_or(user.site_role.as_str());
     if row.site_role != current_role {
         out.push(("siteRole", row.site_role.to_string()));
     }
@@ -477,7 +643,11 @@ fn changed_fields(row: &Row, user: &super::state::SiteUser) -> Vec<(&'static str
     if let Some(n) = row.full_name.as_ref().filter(|n| **n != user.full_name) {
         out.push(("fullName", n.clone()));
     }
-    if let Some(a) = row.auth_setting.as_ref().filter(|a| **a != user.auth_setting) {
+    if let Some(a) = row
+        .auth_setting
+        .as_ref()
+        .filter(|a| **a != user.auth_setting)
+    {
         out.push(("authSetting", a.clone()));
     }
     out
@@ -489,7 +659,12 @@ fn row_differs(row: &Row, state: &SiteState, u: u32, managed_at: &HashMap<String
     if !changed_fields(row, &state.users[u as usize]).is_empty() {
         return true;
     }
-    let wanted: HashSet<String> = row.groups.iter().map(|g| g.to_lowercase()).filter(|g| managed_at.contains_key(g)).collect();
+    let wanted: HashSet<String> = row
+        .groups
+        .iter()
+        .map(|g| g.to_lowercase())
+        .filter(|g| managed_at.contains_key(g))
+        .collect();
     state.groups.iter().enumerate().any(|(g, group)| {
         let key = group.name.to_lowercase();
         managed_at.contains_key(&key) && is_member(state, g as u32, u) != wanted.contains(&key)
@@ -503,9 +678,14 @@ mod tests {
 
     fn state() -> SiteState {
         let mut s = SiteState::default();
-        for (i, (name, role)) in [("admin@x.com", "SiteAdministratorCreator"), ("a@x.com", "Viewer"), ("b@x.com", "Explorer"), ("c@x.com", "Viewer")]
-            .iter()
-            .enumerate()
+        for (i, (name, role)) in [
+            ("admin@x.com", "SiteAdministratorCreator"),
+            ("a@x.com", "Viewer"),
+            ("b@x.com", "Explorer"),
+            ("c@x.com", "Viewer"),
+        ]
+        .iter()
+        .enumerate()
         {
             s.users.push(SiteUser {
                 id: format!("u{i}"),
@@ -518,8 +698,20 @@ mod tests {
             s.user_by_name.insert(name.to_string(), i as u32);
             s.user_by_id.insert(format!("u{i}"), i as u32);
         }
-        for (i, (name, members)) in [("All Users", vec![0, 1, 2, 3]), ("Sales", vec![1, 2]), ("Ops", vec![3])].into_iter().enumerate() {
-            s.groups.push(SiteGroup { id: format!("g{i}"), name: name.into(), user_count: members.len() as u64, members: Some(members) });
+        for (i, (name, members)) in [
+            ("All Users", vec![0, 1, 2, 3]),
+            ("Sales", vec![1, 2]),
+            ("Ops", vec![3]),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            s.groups.push(SiteGroup {
+                id: format!("g{i}"),
+                name: name.into(),
+                user_count: members.len() as u64,
+                members: Some(members),
+            });
             s.group_by_name.insert(name.to_lowercase(), i as u32);
         }
         s
@@ -530,7 +722,10 @@ mod tests {
     }
 
     fn ctx(bulk: bool) -> Context {
-        Context { admin_id: "u0".into(), bulk }
+        Context {
+            admin_id: "u0".into(),
+            bulk,
+        }
     }
 
     fn lines(p: &SyncPlan) -> Vec<String> {
@@ -578,35 +773,73 @@ mod tests {
     fn missing_users_are_unlicensed_or_removed_but_owners_need_an_heir() {
         let f = file("username,site_role,groups\na@x.com,Viewer,Sales;Ops\n");
         let mut s = state();
-        s.owned = Some(HashMap::from([(2, crate::admin::users::state::Owned { workbooks: 2, ..Default::default() })]));
-        let opts = SyncOptions { remove_missing: Some(RemoveMissing::Delete), ..SyncOptions::sync() };
+        s.owned = Some(HashMap::from([(
+            2,
+            crate::admin::users::state::Owned {
+                workbooks: 2,
+                ..Default::default()
+            },
+        )]));
+        let opts = SyncOptions {
+            remove_missing: Some(RemoveMissing::Delete),
+            ..SyncOptions::sync()
+        };
         let p = build(&f, &s, &opts, &ctx(true)).unwrap();
         let l = lines(&p);
         assert!(l.contains(&"DELETE users/u3".to_string()), "{l:?}");
-        assert!(l.contains(&"PUT users/u2".to_string()), "b owns content: unlicensed");
-        assert!(l.contains(&"DELETE groups/g1/users/u2".to_string()), "and leaves the managed group");
+        assert!(
+            l.contains(&"PUT users/u2".to_string()),
+            "b owns content: unlicensed"
+        );
+        assert!(
+            l.contains(&"DELETE groups/g1/users/u2".to_string()),
+            "and leaves the managed group"
+        );
         assert!(!l.iter().any(|x| x.contains("u0")), "never the admin");
-        assert!(p.plan.notes.iter().any(|n| n.message.contains("owns 2 workbooks")));
+        assert!(p
+            .plan
+            .notes
+            .iter()
+            .any(|n| n.message.contains("owns 2 workbooks")));
 
-        let heir = SyncOptions { map_assets_to: Some("a@x.com".into()), ..opts.clone() };
+        let heir = SyncOptions {
+            map_assets_to: Some("a@x.com".into()),
+            ..opts.clone()
+        };
         let p = build(&f, &state(), &heir, &ctx(true)).unwrap();
         assert!(lines(&p).contains(&"DELETE users/u2?mapAssetsTo=u1".to_string()));
-        assert!(matches!(build(&f, &state(), &opts, &ctx(true)), Err(PlanError::OwnershipNotRead)));
-        let bad = SyncOptions { map_assets_to: Some("zz".into()), ..opts };
-        assert!(matches!(build(&f, &state(), &bad, &ctx(true)), Err(PlanError::UnknownHeir(_))));
+        assert!(matches!(
+            build(&f, &state(), &opts, &ctx(true)),
+            Err(PlanError::OwnershipNotRead)
+        ));
+        let bad = SyncOptions {
+            map_assets_to: Some("zz".into()),
+            ..opts
+        };
+        assert!(matches!(
+            build(&f, &state(), &bad, &ctx(true)),
+            Err(PlanError::UnknownHeir(_))
+        ));
     }
 
     #[test]
     fn only_groups_limits_what_is_managed() {
         let f = file("username,site_role,groups\na@x.com,Viewer,Other\nb@x.com,Explorer,\n");
-        let opts = SyncOptions { only_groups: Some(vec!["sales".into()]), ..SyncOptions::sync() };
+        let opts = SyncOptions {
+            only_groups: Some(vec!["sales".into()]),
+            ..SyncOptions::sync()
+        };
         let p = build(&f, &state(), &opts, &ctx(true)).unwrap();
         assert_eq!(lines(&p), vec!["PUT groups/g1/users/remove"]);
     }
 
     #[test]
     fn versions() {
-        assert!(version_at_least("3.21", 3, 21) && version_at_least("3.27", 3, 21) && version_at_least("4.0", 3, 21));
+        assert!(
+            version_at_least("3.21", 3, 21)
+                && version_at_least("3.27", 3, 21)
+                && version_at_least("4.0", 3, 21)
+        );
         assert!(!version_at_least("3.20", 3, 21) && !version_at_least("2.8", 3, 21));
     }
 }

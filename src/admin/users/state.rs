@@ -122,8 +122,14 @@ impl SiteState {
                 // Unknown: read the members to find out.
                 _ => u64::MAX,
             };
-            let group = SiteGroup { id: text(g, "id"), name: text(g, "name"), user_count: count, members: None };
-            s.group_by_name.insert(group.name.to_lowercase(), s.groups.len() as u32);
+            let group = SiteGroup {
+                id: text(g, "id"),
+                name: text(g, "name"),
+                user_count: count,
+                members: None,
+            };
+            s.group_by_name
+                .insert(group.name.to_lowercase(), s.groups.len() as u32);
             s.groups.push(group);
         }
         Ok(s)
@@ -139,7 +145,11 @@ impl SiteState {
 
     /// Reads the members of each listed group, concurrently; a group with
     /// no users needs no request. Returns the number of groups read.
-    pub async fn read_members(&mut self, client: &Client, groups: &[u32]) -> Result<usize, TableauError> {
+    pub async fn read_members(
+        &mut self,
+        client: &Client,
+        groups: &[u32],
+    ) -> Result<usize, TableauError> {
         let mut to_read = Vec::new();
         for &g in groups {
             let group = &mut self.groups[g as usize];
@@ -154,13 +164,23 @@ impl SiteState {
         }
         let read = to_read.len();
         let lists: Vec<(u32, Vec<Value>)> = futures::stream::iter(to_read)
-            .map(|(g, path)| async move { list_all(client, &path, "users", "user", &[]).await.map(|users| (g, users)) })
+            .map(|(g, path)| async move {
+                list_all(client, &path, "users", "user", &[])
+                    .await
+                    .map(|users| (g, users))
+            })
             .buffer_unordered(client.concurrency())
             .try_collect()
             .await?;
         for (g, users) in lists {
-            let mut members: Vec<u32> =
-                users.iter().filter_map(|u| u["id"].as_str().and_then(|id| self.user_by_id.get(id).copied())).collect();
+            let mut members: Vec<u32> = users
+                .iter()
+                .filter_map(|u| {
+                    u["id"]
+                        .as_str()
+                        .and_then(|id| self.user_by_id.get(id).copied())
+                })
+                .collect();
             members.sort_unstable();
             members.dedup();
             self.groups[g as usize].members = Some(members);
@@ -190,7 +210,9 @@ impl SiteState {
                 Err(e) => return Err(e),
             };
             for item in &items {
-                let owner = item["owner"]["id"].as_str().and_then(|id| self.user_by_id.get(id));
+                let owner = item["owner"]["id"]
+                    .as_str()
+                    .and_then(|id| self.user_by_id.get(id));
                 if let Some(&u) = owner {
                     *field(owned.entry(u).or_default()) += 1;
                 }
@@ -207,7 +229,12 @@ mod tests {
 
     #[test]
     fn ownership_reads_for_people() {
-        let o = Owned { projects: 0, workbooks: 3, datasources: 1, flows: 0 };
+        let o = Owned {
+            projects: 0,
+            workbooks: 3,
+            datasources: 1,
+            flows: 0,
+        };
         assert_eq!(o.describe(), "3 workbooks, 1 data source");
         assert_eq!(o.total(), 4);
         assert_eq!(Owned::default().total(), 0);
