@@ -850,3 +850,59 @@ async fn bulk_membership_calls_from_3_21_and_per_member_calls_before() {
     }
     assert!(results[0] < results[1], "bulk calls are fewer: {results:?}");
 }
+
+/// Runs the `trm` binary against the site, in a scratch directory.
+async fn run_trm(handle: &SimHandle, args: &[&str]) -> std::process::Output {
+    let c = &handle.state.config;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_trm"));
+    cmd.args(args)
+        .current_dir(site::scratch("users-cli"))
+        .env("TABLEAU_SERVER", handle.url())
+        .env("TABLEAU_SITE", &c.site_content_url)
+        .env("TABLEAU_TOKEN_NAME", &c.pat_name)
+        .env("TABLEAU_TOKEN_SECRET", &c.pat_secret);
+    // The site runs on this test's runtime: wait for the child off it.
+    tokio::task::spawn_blocking(move || cmd.output().expect("trm runs")).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_codes_strict_and_json() {
+    let handle = start(Size::Small, FaultPlan::default()).await;
+    let dir = site::scratch("users-cli-files");
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "username,site_role,groups\ncli1@example.com,Viewer,CLI\ncli2@example.com,Wizard,\n").unwrap();
+    let bad = bad.to_str().unwrap();
+
+    let strict = run_trm(&handle, &["users", "sync", "--csv", bad, "--strict"]).await;
+    let stderr = String::from_utf8_lossy(&strict.stderr);
+    assert_eq!(strict.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("line 3 (cli2@example.com), column site_role"), "{stderr}");
+    assert!(writes(&handle).is_empty(), "--strict refuses before any call");
+
+    let dry = run_trm(&handle, &["--json", "users", "sync", "--csv", bad, "--dry-run"]).await;
+    assert_eq!(dry.status.code(), Some(1), "an invalid row: exit 1 even on a dry run");
+    let doc: serde_json::Value = serde_json::from_slice(&dry.stdout).expect("one JSON document on stdout");
+    assert_eq!(doc["plan"]["rest_calls"], 3, "create group, add user, membership: {doc}");
+    assert_eq!(doc["summary"]["errors"], 1);
+    assert_eq!(doc["errors"][0]["line"], 3);
+    assert!(writes(&handle).is_empty());
+
+    let applied = run_trm(&handle, &["users", "sync", "--csv", bad]).await;
+    let stdout = String::from_utf8_lossy(&applied.stdout);
+    assert_eq!(applied.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("users added                   1"), "{stdout}");
+    assert_eq!(writes(&handle).len(), 3);
+    assert!(snap(&handle).groups["cli"].contains("cli1@example.com"));
+
+    let good = dir.join("good.csv");
+    std::fs::write(&good, "username,site_role,groups\ncli1@example.com,Viewer,CLI\n").unwrap();
+    let ok = run_trm(&handle, &["users", "sync", "--csv", good.to_str().unwrap()]).await;
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("0 REST calls"));
+    assert_eq!(writes(&handle).len(), 3, "nothing more");
+
+    let missing = run_trm(&handle, &["users", "sync", "--csv", dir.join("nope.csv").to_str().unwrap()]).await;
+    assert_eq!(missing.status.code(), Some(2));
+    let heir = run_trm(&handle, &["users", "sync", "--csv", good.to_str().unwrap(), "--map-assets-to", "x"]).await;
+    assert_eq!(heir.status.code(), Some(2), "--map-assets-to needs --remove-missing delete");
+}
