@@ -32,8 +32,10 @@ pub const SITE_ROLES: &[&str] = &[
     "ServerAdministrator",
 ];
 
-/// The longest group name Tableau stores (its name columns hold 255
-/// characters).
+/// The longest group name accepted: 255 characters, the size of Tableau's
+/// name columns. (Tableau's REST reference states no limit; a longer name
+/// would fail at the server anyway, so it is refused per row before any
+/// call.)
 pub const MAX_GROUP_NAME: usize = 255;
 
 /// The group every user is in; Tableau manages it, so a file never does.
