@@ -862,7 +862,9 @@ async fn run_trm(handle: &SimHandle, args: &[&str]) -> std::process::Output {
         .env("TABLEAU_TOKEN_NAME", &c.pat_name)
         .env("TABLEAU_TOKEN_SECRET", &c.pat_secret);
     // The site runs on this test's runtime: wait for the child off it.
-    tokio::task::spawn_blocking(move || cmd.output().expect("trm runs")).await.unwrap()
+    tokio::task::spawn_blocking(move || cmd.output().expect("trm runs"))
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -870,19 +872,41 @@ async fn exit_codes_strict_and_json() {
     let handle = start(Size::Small, FaultPlan::default()).await;
     let dir = site::scratch("users-cli-files");
     let bad = dir.join("bad.csv");
-    std::fs::write(&bad, "username,site_role,groups\ncli1@example.com,Viewer,CLI\ncli2@example.com,Wizard,\n").unwrap();
+    std::fs::write(
+        &bad,
+        "username,site_role,groups\ncli1@example.com,Viewer,CLI\ncli2@example.com,Wizard,\n",
+    )
+    .unwrap();
     let bad = bad.to_str().unwrap();
 
     let strict = run_trm(&handle, &["users", "sync", "--csv", bad, "--strict"]).await;
     let stderr = String::from_utf8_lossy(&strict.stderr);
     assert_eq!(strict.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("line 3 (cli2@example.com), column site_role"), "{stderr}");
-    assert!(writes(&handle).is_empty(), "--strict refuses before any call");
+    assert!(
+        stderr.contains("line 3 (cli2@example.com), column site_role"),
+        "{stderr}"
+    );
+    assert!(
+        writes(&handle).is_empty(),
+        "--strict refuses before any call"
+    );
 
-    let dry = run_trm(&handle, &["--json", "users", "sync", "--csv", bad, "--dry-run"]).await;
-    assert_eq!(dry.status.code(), Some(1), "an invalid row: exit 1 even on a dry run");
-    let doc: serde_json::Value = serde_json::from_slice(&dry.stdout).expect("one JSON document on stdout");
-    assert_eq!(doc["plan"]["rest_calls"], 3, "create group, add user, membership: {doc}");
+    let dry = run_trm(
+        &handle,
+        &["--json", "users", "sync", "--csv", bad, "--dry-run"],
+    )
+    .await;
+    assert_eq!(
+        dry.status.code(),
+        Some(1),
+        "an invalid row: exit 1 even on a dry run"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_slice(&dry.stdout).expect("one JSON document on stdout");
+    assert_eq!(
+        doc["plan"]["rest_calls"], 3,
+        "create group, add user, membership: {doc}"
+    );
     assert_eq!(doc["summary"]["errors"], 1);
     assert_eq!(doc["errors"][0]["line"], 3);
     assert!(writes(&handle).is_empty());
@@ -890,19 +914,151 @@ async fn exit_codes_strict_and_json() {
     let applied = run_trm(&handle, &["users", "sync", "--csv", bad]).await;
     let stdout = String::from_utf8_lossy(&applied.stdout);
     assert_eq!(applied.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("users added                   1"), "{stdout}");
+    assert!(
+        stdout.contains("users added                   1"),
+        "{stdout}"
+    );
     assert_eq!(writes(&handle).len(), 3);
     assert!(snap(&handle).groups["cli"].contains("cli1@example.com"));
 
     let good = dir.join("good.csv");
-    std::fs::write(&good, "username,site_role,groups\ncli1@example.com,Viewer,CLI\n").unwrap();
+    std::fs::write(
+        &good,
+        "username,site_role,groups\ncli1@example.com,Viewer,CLI\n",
+    )
+    .unwrap();
     let ok = run_trm(&handle, &["users", "sync", "--csv", good.to_str().unwrap()]).await;
-    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     assert!(String::from_utf8_lossy(&ok.stdout).contains("0 REST calls"));
     assert_eq!(writes(&handle).len(), 3, "nothing more");
 
-    let missing = run_trm(&handle, &["users", "sync", "--csv", dir.join("nope.csv").to_str().unwrap()]).await;
+    let missing = run_trm(
+        &handle,
+        &[
+            "users",
+            "sync",
+            "--csv",
+            dir.join("nope.csv").to_str().unwrap(),
+        ],
+    )
+    .await;
     assert_eq!(missing.status.code(), Some(2));
-    let heir = run_trm(&handle, &["users", "sync", "--csv", good.to_str().unwrap(), "--map-assets-to", "x"]).await;
-    assert_eq!(heir.status.code(), Some(2), "--map-assets-to needs --remove-missing delete");
+    let heir = run_trm(
+        &handle,
+        &[
+            "users",
+            "sync",
+            "--csv",
+            good.to_str().unwrap(),
+            "--map-assets-to",
+            "x",
+        ],
+    )
+    .await;
+    assert_eq!(
+        heir.status.code(),
+        Some(2),
+        "--map-assets-to needs --remove-missing delete"
+    );
+}
+
+#[tokio::test]
+async fn a_few_users_naming_many_groups_read_memberships_per_user() {
+    let handle = start(Size::Medium, FaultPlan::default()).await;
+    let client = connect(&handle, None).await;
+    let before = snap(&handle);
+    let mut names: Vec<&U> = before
+        .users
+        .values()
+        .filter(|u| u.name.to_lowercase() != before.admin)
+        .collect();
+    names.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut groups: Vec<&String> = before.groups.keys().filter(|g| *g != "all users").collect();
+    groups.sort();
+    // Two users and six groups each of them is or is not in.
+    let six: Vec<String> = groups.iter().take(6).map(|g| g.to_string()).collect();
+    let text = format!(
+        "username,site_role,groups\n{},{},{}\n{},{},{}\n",
+        names[0].name,
+        names[0].role,
+        six[..3].join(";"),
+        names[1].name,
+        names[1].role,
+        six[3..].join(";")
+    );
+    let file = UserFile::parse(text.as_bytes(), "few.csv").unwrap();
+    let opts = SyncOptions::sync();
+    let ctx = Context::new(client.user_id(), &client.api_version());
+
+    let start_requests = client.stats().requests;
+    let state = users::read_for_sync(&client, &file, &opts, &ctx)
+        .await
+        .unwrap();
+    let requests = client.stats().requests - start_requests;
+    // 3 pages of users, 1 of groups, then 2 user reads instead of 6 group reads.
+    assert_eq!(requests, 3 + 1 + 2, "per-user reads");
+    let per_user = users::build(&file, &state, &opts, &ctx).unwrap();
+
+    let mut full = users::SiteState::read(&client).await.unwrap();
+    let managed: Vec<u32> = (0..full.groups.len() as u32)
+        .filter(|&g| six.contains(&full.groups[g as usize].name.to_lowercase()))
+        .collect();
+    assert_eq!(managed.len(), 6);
+    full.read_members(&client, &managed).await.unwrap();
+    let per_group = users::build(&file, &full, &opts, &ctx).unwrap();
+
+    let lines = |p: &SyncPlan| {
+        p.plan
+            .calls
+            .iter()
+            .map(|c| (c.line(), c.body.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        lines(&per_user),
+        lines(&per_group),
+        "both ways of reading give the same plan"
+    );
+    // The independent count: each user joins the groups of theirs they are not in, and leaves the others.
+    let mut expected = 0;
+    for (u, theirs) in [(names[0], &six[..3]), (names[1], &six[3..])] {
+        for g in &six {
+            let member = u.groups.contains(g);
+            expected += usize::from(theirs.contains(g) != member);
+        }
+    }
+    assert_eq!(
+        per_user.plan.len(),
+        expected,
+        "{}",
+        per_user.plan.render(10)
+    );
+    let report = admin::apply(
+        &client,
+        &per_user.plan,
+        Options::skip_failed_units(4),
+        &|_, _| {},
+    )
+    .await;
+    assert!(report.is_complete());
+    let after = snap(&handle);
+    for (u, theirs) in [(names[0], &six[..3]), (names[1], &six[3..])] {
+        let got: BTreeSet<String> = after.users[&u.name.to_lowercase()]
+            .groups
+            .iter()
+            .filter(|g| six.contains(g))
+            .cloned()
+            .collect();
+        assert_eq!(
+            got,
+            theirs.iter().cloned().collect::<BTreeSet<_>>(),
+            "{}",
+            u.name
+        );
+    }
 }

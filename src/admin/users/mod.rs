@@ -23,9 +23,14 @@ pub use state::SiteState;
 use crate::admin::{Report, Status};
 use crate::tableau::{Client, TableauError};
 
-/// Reads what a sync of `file` needs: users and groups, the members of the
-/// groups it manages, and content ownership when users may be deleted
+/// Reads what a sync of `file` needs: users and groups, the memberships of
+/// the groups it manages, and content ownership when users may be deleted
 /// without an heir.
+///
+/// Memberships are read whichever way takes fewer requests: per managed
+/// group (`groups/{id}/users`, one page per 1,000 members) or per user the
+/// sync may change (`users/{id}/groups`). A full file on a large site reads
+/// per group; a few users naming big groups read per user.
 pub async fn read_for_sync(
     client: &Client,
     file: &UserFile,
@@ -35,13 +40,58 @@ pub async fn read_for_sync(
     let mut state = SiteState::read(client).await?;
     let (managed, _) = plan::managed_groups(file, &state, opts);
     let groups: Vec<u32> = managed.iter().filter_map(|m| m.site).collect();
-    state.read_members(client, &groups).await?;
+    if !groups.is_empty() {
+        let scope = membership_scope(file, &state, opts, ctx);
+        let per_group: u64 = groups
+            .iter()
+            .map(|&g| match state.groups[g as usize].user_count {
+                0 => 0,
+                u64::MAX => 1,
+                n => n.div_ceil(crate::tableau::rest::PAGE_SIZE),
+            })
+            .sum();
+        if (scope.len() as u64) < per_group {
+            state.read_groups_of(client, &scope, &groups).await?;
+        } else {
+            state.read_members(client, &groups).await?;
+        }
+    }
     if opts.remove_missing == Some(RemoveMissing::Delete) && opts.map_assets_to.is_none() {
         if !plan::missing_users(file, &state, ctx, None).is_empty() {
             state.read_ownership(client).await?;
         }
     }
     Ok(state)
+}
+
+/// The existing users whose memberships a sync may change or compare: the
+/// file's users (and the signed-in user, whose row is only compared), and
+/// the users absent from the file who stay on the site with
+/// `--remove-missing`.
+fn membership_scope(
+    file: &UserFile,
+    state: &SiteState,
+    opts: &SyncOptions,
+    ctx: &Context,
+) -> Vec<u32> {
+    let mut scope: Vec<u32> = file
+        .rows
+        .iter()
+        .filter_map(|r| state.user(&r.username))
+        .collect();
+    let staying = match opts.remove_missing {
+        Some(RemoveMissing::Unlicense) => true,
+        // Owners stay (unlicensed) unless their content has an heir.
+        Some(RemoveMissing::Delete) => opts.map_assets_to.is_none(),
+        None => false,
+    };
+    if staying {
+        let heir = opts.map_assets_to.as_deref().and_then(|n| state.user(n));
+        scope.extend(plan::missing_users(file, state, ctx, heir));
+    }
+    scope.sort_unstable();
+    scope.dedup();
+    scope
 }
 
 /// Today's users and their groups (All Users left out: Tableau manages it),

@@ -36,6 +36,8 @@ pub struct SiteGroup {
     pub name: String,
     pub user_count: u64,
     /// Indexes into [`SiteState::users`], ascending; `None` until read.
+    /// Read per user ([`SiteState::read_groups_of`]), it holds only the
+    /// members among the users read.
     pub members: Option<Vec<u32>>,
 }
 
@@ -186,6 +188,49 @@ impl SiteState {
             self.groups[g as usize].members = Some(members);
         }
         Ok(read)
+    }
+
+    /// Reads the groups of each listed user (`users/{id}/groups`),
+    /// concurrently, and records them as the members of the listed groups:
+    /// afterwards each of `groups` knows which of `users` belong to it.
+    /// Returns the number of users read.
+    pub async fn read_groups_of(
+        &mut self,
+        client: &Client,
+        users: &[u32],
+        groups: &[u32],
+    ) -> Result<usize, TableauError> {
+        let wanted: HashMap<&str, u32> = groups
+            .iter()
+            .map(|&g| (self.groups[g as usize].id.as_str(), g))
+            .collect();
+        let lists: Vec<(u32, Vec<Value>)> = futures::stream::iter(users.iter().copied())
+            .map(|u| {
+                let path = client.site_path(&format!("users/{}/groups", self.users[u as usize].id));
+                async move {
+                    list_all(client, &path, "groups", "group", &[])
+                        .await
+                        .map(|gs| (u, gs))
+                }
+            })
+            .buffer_unordered(client.concurrency())
+            .try_collect()
+            .await?;
+        let mut members: HashMap<u32, Vec<u32>> = groups.iter().map(|&g| (g, Vec::new())).collect();
+        for (u, gs) in lists {
+            for g in gs
+                .iter()
+                .filter_map(|g| g["id"].as_str().and_then(|id| wanted.get(id)))
+            {
+                members.entry(*g).or_default().push(u);
+            }
+        }
+        for (g, mut list) in members {
+            list.sort_unstable();
+            list.dedup();
+            self.groups[g as usize].members = Some(list);
+        }
+        Ok(users.len())
     }
 
     /// Reads who owns projects, workbooks, data sources and flows: one
