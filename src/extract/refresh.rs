@@ -67,13 +67,21 @@ impl ExtractTasks {
         let items = list_all(&ctx.client, &path, "tasks", "task", &[]).await?;
         ctx.progress(self.name(), items.len() as u64);
         let mut rows = Rows::new("extract_tasks");
+        let mut untargeted = Vec::new();
         for item in &items {
-            let t = item.get("extractRefresh").unwrap_or(item);
+            // Other kinds of task (`dataAcceleration`, flow runs) share the
+            // list on some versions; only extract refreshes belong here.
+            let Some(t) = item.get("extractRefresh") else { continue };
             let id = req(t, "id", "extract refresh task")?;
-            let (target_type, target) = ["workbook", "datasource"]
+            let Some((target_type, target)) = ["workbook", "datasource"]
                 .into_iter()
                 .find_map(|k| t.get(k).and_then(|x| text(x, "id")).map(|id| (k, id)))
-                .ok_or_else(|| anyhow::anyhow!("extract refresh task {id} names no workbook or datasource"))?;
+            else {
+                // Tableau lists tasks whose content was deleted without a
+                // target; there is nothing to refresh or audit.
+                untargeted.push(id.to_string());
+                continue;
+            };
             rows.push(&[
                 id.into(),
                 t.get("schedule").and_then(|s| text(s, "id")).into(),
@@ -83,6 +91,12 @@ impl ExtractTasks {
                 V::Int(int(t, "consecutiveFailedCount").unwrap_or(0)),
                 text(t, "type").into(),
             ])?;
+        }
+        if !untargeted.is_empty() {
+            ctx.warn(
+                self.name(),
+                format!("{} extract refresh task(s) name no workbook or datasource and were skipped: {}", untargeted.len(), untargeted.join(", ")),
+            );
         }
         ctx.emit(self.name(), rows)
     }

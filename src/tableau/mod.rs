@@ -1,14 +1,16 @@
 //! TRM's own clients for Tableau: the REST API and the Metadata API
 //! (GraphQL), sharing one signed-in [`Client`]. Imports flow one way:
-//! `error` and `retry` at the bottom, `transport` on them, `rest` and
+//! `error`, `retry` and `xml` at the bottom, `transport` on them, `rest` and
 //! `metadata` on the transport, `queries` for `metadata`'s callers.
 //!
 //! - [`error`]: [`TableauError`], what every layer fails with.
 //! - [`retry`]: the pure retry policy and `Retry-After`.
 //! - [`transport`]: sign-in, the session, the concurrency limiter, retries
 //!   and re-authentication around every HTTP exchange.
-//! - [`rest`]: JSON requests (`Client::get_json`) and paged REST collections
-//!   (`list_all`).
+//! - [`xml`]: Tableau's REST answers, asked for in XML (its native format),
+//!   read into the tree its JSON form has.
+//! - [`rest`]: REST reads (`Client::get_json`), writes (`Client::write_json`)
+//!   and paged collections (`list_all`).
 //! - [`metadata`]: GraphQL requests (`Client::graphql`), reading their
 //!   answers (warnings vs. errors) and cursor paging with an adaptive page
 //!   size (`paginate`).
@@ -24,6 +26,7 @@ pub mod queries;
 pub mod rest;
 pub mod retry;
 pub mod transport;
+pub mod xml;
 
 pub use error::TableauError;
 pub use metadata::GraphqlReply;

@@ -16,14 +16,15 @@ use futures::{StreamExt as _, TryStreamExt as _};
 use serde_json::Value;
 
 use super::error::TableauError;
-use super::transport::{parse_json, Client};
+use super::transport::{parse_rest, Client};
 
 impl Client {
-    /// `GET {server}/api/{v}/{path}?{query}` as JSON. `path` is relative,
+    /// `GET {server}/api/{v}/{path}?{query}` as a JSON-shaped tree (the
+    /// answer comes as XML, read by [`super::xml`]). `path` is relative,
     /// e.g. `client.site_path("workbooks")`. An empty body is `null`.
     pub async fn get_json(&self, path: &str, query: &[(&str, String)]) -> Result<Value, TableauError> {
         let answer = self.get_api(path, query).await?;
-        parse_json(&answer.label, &answer.body)
+        parse_rest(&answer.label, &answer.body)
     }
 }
 
@@ -55,7 +56,7 @@ impl std::fmt::Display for WriteMethod {
 impl Client {
     /// A write to `{server}/api/{v}/{path}` with an optional JSON body, in
     /// Tableau's JSON request form (`{"user": {"name": …}}`). Returns the
-    /// answer's JSON (`null` for 204 No Content).
+    /// answer as a JSON-shaped tree (`null` for 204 No Content).
     pub async fn write_json(
         &self,
         method: WriteMethod,
@@ -70,7 +71,7 @@ impl Client {
         };
         let bytes = body.map(|b| serde_json::to_vec(b).expect("a JSON value always serializes"));
         let answer = self.send_api(method, path, query, bytes).await?;
-        parse_json(&answer.label, &answer.body)
+        parse_rest(&answer.label, &answer.body)
     }
 }
 

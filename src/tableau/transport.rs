@@ -39,6 +39,8 @@ use crate::config::{Secret, Settings};
 /// every Tableau release since 2018.1 answers it.
 pub const DISCOVERY_VERSION: &str = "3.0";
 const AUTH_HEADER: &str = "x-tableau-auth";
+const XML: &str = "application/xml";
+const JSON: &str = "application/json";
 /// Connecting never waits longer than this, whatever the request timeout.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const USER_AGENT: &str = concat!("trm/", env!("CARGO_PKG_VERSION"));
@@ -120,6 +122,9 @@ struct Call {
     label: String,
     /// A JSON body.
     body: Option<Vec<u8>>,
+    /// What the answer should be: XML for REST (Tableau's native format,
+    /// the one its reference responses are in), JSON for the Metadata API.
+    accept: &'static str,
     /// Send the session token, and sign in again on 401.
     auth: bool,
 }
@@ -246,7 +251,7 @@ impl Client {
     /// the 2xx answer. `label` is what errors name (the path, and what the
     /// body asks). For the Metadata API layer.
     pub(crate) async fn post_json(&self, path: &str, label: String, body: Vec<u8>) -> Result<Answer, TableauError> {
-        let call = Call { method: Method::POST, url: self.url(path)?, label, body: Some(body), auth: true };
+        let call = Call { method: Method::POST, url: self.url(path)?, label, body: Some(body), auth: true, accept: JSON };
         let reply = self.exchange(&call).await?;
         Ok(Answer { label: call.label, body: reply.body })
     }
@@ -290,7 +295,7 @@ impl Client {
     async fn discover_version(&self) -> Result<String, TableauError> {
         let call = self.rest_call(Method::GET, "serverinfo", &[], None, false)?;
         let reply = self.exchange(&call).await?;
-        let v = parse_json(&call.label, &reply.body)?;
+        let v = parse_rest(&call.label, &reply.body)?;
         let version = match &v["serverInfo"]["restApiVersion"] {
             Value::String(s) => Some(s.clone()),
             Value::Object(o) => o.get("value").and_then(Value::as_str).map(str::to_string),
@@ -329,7 +334,7 @@ impl Client {
                 detail: format!("HTTP {}{}", reply.status.as_u16(), error_suffix(&code, &summary, &detail)),
             });
         }
-        let v = parse_json(&call.label, &reply.body)?;
+        let v = parse_rest(&call.label, &reply.body)?;
         let creds = &v["credentials"];
         let (Some(token), Some(site_id)) = (creds["token"].as_str(), creds["site"]["id"].as_str()) else {
             return Err(TableauError::Decode {
@@ -401,7 +406,7 @@ impl Client {
             Some(q) => format!("{}?{q}", url.path()),
             None => url.path().to_string(),
         };
-        Ok(Call { method, url, label, body, auth })
+        Ok(Call { method, url, label, body, auth, accept: XML })
     }
 
     /// Sends `call` until it succeeds or fails for good; non-2xx answers
@@ -476,7 +481,7 @@ impl Client {
         let _permit = self.limiter.acquire().await.expect("the limiter is never closed");
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         let mut req =
-            self.http.request(call.method.clone(), call.url.clone()).header(header::ACCEPT, "application/json");
+            self.http.request(call.method.clone(), call.url.clone()).header(header::ACCEPT, call.accept);
         if let Some(token) = token {
             let mut value = HeaderValue::from_str(token.expose())
                 .map_err(|_| "the session token is not a valid header value".to_string())?;
@@ -565,6 +570,19 @@ pub(crate) fn parse_json(path: &str, body: &[u8]) -> Result<Value, TableauError>
         .map_err(|e| TableauError::Decode { path: path.to_string(), message: format!("not JSON: {e}") })
 }
 
+/// A REST answer as a JSON-shaped tree: XML (what TRM asks for) through
+/// [`super::xml`], or JSON if a server sent that instead. An empty body is
+/// `null`.
+pub(crate) fn parse_rest(path: &str, body: &[u8]) -> Result<Value, TableauError> {
+    let start = body.iter().position(|b| !b.is_ascii_whitespace());
+    match start.map(|i| body[i]) {
+        None => Ok(Value::Null),
+        Some(b'<') => super::xml::to_value(body)
+            .map_err(|message| TableauError::Decode { path: path.to_string(), message: format!("bad XML: {message}") }),
+        Some(_) => parse_json(path, body),
+    }
+}
+
 /// The wait a response's `Retry-After` asks for. An HTTP date counts from
 /// the response's `Date` (the server's clock), or the local clock without one.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
@@ -612,25 +630,17 @@ pub(crate) fn error_body(body: &[u8]) -> (Option<String>, Option<String>, Option
             return (None, None, (!messages.is_empty()).then(|| messages.join("; ")));
         }
     }
-    if text.starts_with('<') && text.contains("<error") {
-        let between = |open: &str, close: &str| -> Option<String> {
-            let start = text.find(open)? + open.len();
-            let rest = &text[start..];
-            let rest = &rest[rest.find('>')? + 1..];
-            Some(unescape_xml(&rest[..rest.find(close)?]))
-        };
-        let code = text.find("code=\"").and_then(|i| {
-            let rest = &text[i + 6..];
-            rest.find('"').map(|j| rest[..j].to_string())
-        });
-        return (code, between("<summary", "</summary>"), between("<detail", "</detail>"));
+    if text.starts_with('<') {
+        if let Ok(v) = super::xml::to_value(text.as_bytes()) {
+            let e = &v["error"];
+            if e.is_object() {
+                let s = |x: &Value| x.as_str().map(str::to_string);
+                return (s(&e["code"]), s(&e["summary"]), s(&e["detail"]));
+            }
+        }
     }
     let excerpt: String = text.chars().take(200).collect();
     (None, None, Some(excerpt))
-}
-
-fn unescape_xml(s: &str) -> String {
-    s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'").replace("&amp;", "&")
 }
 
 #[cfg(test)]
