@@ -53,6 +53,11 @@ pub enum Command {
     /// Permissions as code: export a site's rules to YAML, plan and apply a file.
     #[command(subcommand)]
     Permissions(PermissionsCommand),
+    /// Users and groups from a CSV file: make the site match it, or export it.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Add and update users from a CSV file (never removes users or memberships).
+    AddUsers(AddUsersArgs),
 }
 
 impl Command {
@@ -65,7 +70,9 @@ impl Command {
             Command::Report(a) => &a.lock,
             Command::ReportUsage(a) => &a.lock,
             Command::Run(a) => &a.extract.lock,
-            Command::Demo(_) | Command::Sim(_) | Command::Permissions(_) => return None,
+            Command::Demo(_) | Command::Sim(_) | Command::Permissions(_) | Command::Users(_) | Command::AddUsers(_) => {
+                return None
+            }
             Command::RefreshDatasource(_) | Command::RefreshWorkbook(_) | Command::Refresh(_) | Command::Reschedule(_) => {
                 return None
             }
@@ -451,6 +458,73 @@ pub struct FaultArgs {
     /// Seed for `rate` faults; overrides the plan file's `seed`.
     #[arg(long, value_name = "N")]
     pub fault_seed: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Make the site's users, roles and group memberships match a CSV file.
+    Sync(UsersSyncArgs),
+    /// Write today's users and groups as a CSV file in the format sync reads.
+    Export(UsersExportArgs),
+}
+
+/// What `--remove-missing` does to users on the site but not in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RemoveMissingArg {
+    /// Set their site role to Unlicensed.
+    Unlicense,
+    /// Remove them from the site (owners of content only with --map-assets-to).
+    Delete,
+}
+
+#[derive(Debug, Args)]
+pub struct UsersSyncArgs {
+    #[command(flatten)]
+    pub site: SiteArgs,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// The users file: username, site_role, and optional email, full_name,
+    /// auth_setting, groups (;-separated). See docs/users.md.
+    #[arg(long, value_name = "FILE")]
+    pub csv: PathBuf,
+    /// Unlicense or delete users on the site who are not in the file (never
+    /// the signed-in user).
+    #[arg(long, value_name = "HOW")]
+    pub remove_missing: Option<RemoveMissingArg>,
+    /// With `--remove-missing delete`: the user who gets deleted users'
+    /// content; without it, users who own content are unlicensed instead.
+    #[arg(long, value_name = "USER")]
+    pub map_assets_to: Option<String>,
+    /// Manage the memberships of these groups only (comma-separated;
+    /// default: every group the file names).
+    #[arg(long, value_delimiter = ',', value_name = "GROUPS")]
+    pub only_groups: Option<Vec<String>>,
+    /// Refuse the whole file (exit 2, no call made) if any row is invalid.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AddUsersArgs {
+    #[command(flatten)]
+    pub site: SiteArgs,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// The users file (same format as `trm users sync`).
+    #[arg(long, value_name = "FILE")]
+    pub csv: PathBuf,
+    /// Refuse the whole file (exit 2, no call made) if any row is invalid.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UsersExportArgs {
+    #[command(flatten)]
+    pub site: SiteArgs,
+    /// Write here instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

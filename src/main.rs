@@ -30,7 +30,7 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(cmd::dispatch(cli.command, cli.json)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) if err.downcast_ref::<cmd::FindingsFound>().is_some() => {
+        Err(err) if err.downcast_ref::<cmd::FindingsFound>().is_some() || err.downcast_ref::<cmd::SomeFailed>().is_some() => {
             eprintln!("{err}");
             ExitCode::from(1)
         }

@@ -16,6 +16,7 @@ pub mod permissions;
 pub mod plan;
 pub mod refresh;
 pub mod site;
+pub mod users;
 
 pub use apply::{apply, OnError, Options, Report, Status};
 pub use plan::{Call, Plan, Scope, WriteMethod};

@@ -24,6 +24,12 @@ use super::progress::Bars;
 #[error("{0}")]
 pub struct FindingsFound(pub String);
 
+/// An admin command applied some rows but not all (or found invalid rows):
+/// it exits 1, where errors before any change exit 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SomeFailed(pub String);
+
 // ---------------------------------------------------------------------------
 // Settings
 

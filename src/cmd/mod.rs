@@ -20,10 +20,11 @@ mod refresh;
 mod report;
 mod run;
 mod sim;
+mod users;
 
-use trm::cli::{Command, PermissionsCommand, SimCommand};
+use trm::cli::{Command, PermissionsCommand, SimCommand, UsersCommand};
 
-pub use common::FindingsFound;
+pub use common::{FindingsFound, SomeFailed};
 
 /// Runs one command. `json`: the global `--json` flag.
 pub async fn dispatch(command: Command, json: bool) -> anyhow::Result<()> {
@@ -48,5 +49,8 @@ pub async fn dispatch(command: Command, json: bool) -> anyhow::Result<()> {
         Command::Permissions(PermissionsCommand::Export(args)) => permissions::export(args).await,
         Command::Permissions(PermissionsCommand::Plan(args)) => permissions::plan(args, json).await,
         Command::Permissions(PermissionsCommand::Apply(args)) => permissions::apply(args, json).await,
+        Command::Users(UsersCommand::Sync(args)) => users::sync(args, json).await,
+        Command::Users(UsersCommand::Export(args)) => users::export(args).await,
+        Command::AddUsers(args) => users::add_users(args, json).await,
     }
 }
