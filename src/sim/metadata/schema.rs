@@ -454,3 +454,105 @@ fn nodes(d: &Dataset, budget: &Budget, mut list: Vec<N>, abstract_type: bool) ->
     list.truncate(allowed);
     node_list(d, list.into_iter(), abstract_type)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::metadata::{Limits, SCHEMA_SDL};
+
+    fn catalog_and_fields() -> (Catalog, HashMap<String, Vec<Positioned<FieldDefinition>>>) {
+        let doc = async_graphql::parser::parse_schema(SCHEMA_SDL).expect("parses");
+        let defs: Vec<_> = doc
+            .definitions
+            .iter()
+            .filter_map(|d| match d {
+                TypeSystemDefinition::Type(t) => Some(&t.node),
+                _ => None,
+            })
+            .collect();
+        let catalog = Catalog::new(&defs);
+        let fields = defs
+            .iter()
+            .filter_map(|d| match &d.kind {
+                TypeKind::Object(o) => Some((d.name.node.to_string(), o.fields.clone())),
+                _ => None,
+            })
+            .collect();
+        (catalog, fields)
+    }
+
+    fn info(catalog: &Catalog, fields: &HashMap<String, Vec<Positioned<FieldDefinition>>>, owner: &str, name: &str) -> FieldInfo {
+        let siblings = &fields[owner];
+        let f = siblings.iter().find(|f| f.node.name.node == name).unwrap_or_else(|| panic!("{owner}.{name}"));
+        catalog.field(owner, &f.node, siblings).expect("described")
+    }
+
+    fn synthetic(kind: Kind, nullable: bool, list: bool) -> FieldInfo {
+        FieldInfo {
+            owner: "T".into(),
+            name: "f".into(),
+            scope: "T.f".into(),
+            nullable,
+            list,
+            abstract_type: false,
+            kind,
+            list_field: None,
+            list_args: false,
+        }
+    }
+
+    #[test]
+    fn fields_are_described_from_the_schema() {
+        let (c, f) = catalog_and_fields();
+        let root = info(&c, &f, "Query", "workbooksConnection");
+        assert_eq!(root.kind, Kind::Connection);
+        assert!(!root.nullable && !root.list);
+        let nested = info(&c, &f, "Workbook", "sheetsConnection");
+        assert_eq!((nested.kind, nested.list_field.as_deref(), nested.scope.as_str()), (Kind::Connection, Some("sheets"), "Workbook.sheetsConnection"));
+        let sheets = info(&c, &f, "Workbook", "sheets");
+        assert!(sheets.list && sheets.list_args && !sheets.abstract_type);
+        let site = info(&c, &f, "Workbook", "site");
+        assert_eq!(site.kind, Kind::Object("TableauSite".into()));
+        assert!(!site.nullable);
+        assert_eq!(info(&c, &f, "Workbook", "createdAt").kind, Kind::DateTime);
+        assert_eq!(info(&c, &f, "Workbook", "id").kind, Kind::Id);
+        // An interface stands for its first implementer by name.
+        let asset = info(&c, &f, "DataQualityWarning", "asset");
+        assert!(asset.abstract_type);
+        let first = c.implementers["Warnable"].first().cloned().expect("implementers");
+        assert_eq!(asset.kind, Kind::Object(first));
+        let (role, _) = (info(&c, &f, "ColumnField", "role"), ());
+        assert!(matches!(role.kind, Kind::Enum(_)));
+    }
+
+    #[test]
+    fn defaults_follow_the_declared_type() {
+        let budget = Budget::new(Limits::default(), 100);
+        let count = || budget.unmodeled.load(std::sync::atomic::Ordering::Relaxed);
+        let value = |kind: Kind| default_value(&synthetic(kind, false, false), &budget, 7).and_then(|v| v.as_value().cloned());
+
+        assert_eq!(value(Kind::Int), Some(Value::from(0)));
+        assert_eq!(value(Kind::Boolean), Some(Value::from(false)));
+        assert_eq!(value(Kind::String), Some(Value::from("")));
+        assert_eq!(value(Kind::Enum("FIRST".into())), Some(Value::Enum(Name::new("FIRST"))));
+        assert_eq!(value(Kind::DateTime), Some(Value::from(iso(PLACEHOLDER_TIME))));
+        let id = value(Kind::Id).expect("an id");
+        assert_eq!(value(Kind::Id), Some(id.clone()), "ids are stable for the same place");
+        let elsewhere = default_value(&synthetic(Kind::Id, false, false), &budget, 8).and_then(|v| v.as_value().cloned());
+        assert_ne!(elsewhere, Some(id), "and differ elsewhere");
+        assert_eq!(count(), 8, "every made-up non-null value is counted");
+
+        let placeholder = default_value(&synthetic(Kind::Object("TableauSite".into()), false, false), &budget, 7).expect("placeholder");
+        assert!(placeholder.downcast_ref::<Placeholder>().is_some());
+        assert_eq!(count(), 9);
+
+        // Nullable → null; lists → empty; connections → empty; none counted.
+        assert!(default_value(&synthetic(Kind::String, true, false), &budget, 7).is_none());
+        let list = default_value(&synthetic(Kind::Object("Sheet".into()), false, true), &budget, 7).expect("a list");
+        assert_eq!(list.as_list().map(<[_]>::len), Some(0));
+        let conn = default_value(&synthetic(Kind::Connection, true, false), &budget, 7).expect("a connection");
+        let conn = conn.downcast_ref::<Conn>().expect("a Conn");
+        assert_eq!((conn.total, conn.nodes.len(), conn.page_info.has_next_page), (0, 0, false));
+        assert_eq!(count(), 9);
+    }
+}
