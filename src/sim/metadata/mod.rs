@@ -38,11 +38,22 @@ use super::SimState;
 
 pub const SCHEMA_SDL: &str = include_str!("tableau.schema.graphql");
 
+static SCHEMA: std::sync::OnceLock<async_graphql::dynamic::Schema> = std::sync::OnceLock::new();
+
 /// The served schema: the same for every site (resolvers find their site in
 /// the request's data), so it is built once per process.
 fn served_schema() -> async_graphql::dynamic::Schema {
-    static SCHEMA: std::sync::OnceLock<async_graphql::dynamic::Schema> = std::sync::OnceLock::new();
     SCHEMA.get_or_init(|| schema::build(SCHEMA_SDL).unwrap_or_else(|e| panic!("tableau.schema.graphql: {e}"))).clone()
+}
+
+/// Starts building the served schema on another thread, so the first
+/// Metadata API request does not parse 400 KB of SDL: a site calls this
+/// as it starts generating its dataset. A request that comes first waits
+/// for the build under way rather than starting another.
+pub fn prepare_schema() {
+    if SCHEMA.get().is_none() {
+        std::thread::spawn(served_schema);
+    }
 }
 
 /// Limits with Tableau Cloud's defaults.
