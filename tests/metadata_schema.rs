@@ -435,6 +435,85 @@ fn queries_validate() {
     );
 }
 
+/// The whole schema the simulated site serves, generated from the reference
+/// by `scripts/gen-metadata-schema.py`.
+fn carried_schema_path() -> PathBuf {
+    manifest_dir().join("src/sim/metadata/tableau.schema.graphql")
+}
+
+/// Every way `carried` and `reference` differ: each checked as a faithful
+/// subset of the other, so together every type, field, argument, input
+/// field, enum value, interface, default and deprecation must be equal.
+fn schema_differences(carried: &Schema, reference: &Schema) -> Vec<String> {
+    let mut out: Vec<String> = subset_mismatches(carried, reference)
+        .into_iter()
+        .map(|p| format!("carried {p}"))
+        .collect();
+    out.extend(
+        subset_mismatches(reference, carried)
+            .into_iter()
+            .map(|p| format!("reference {}", p.replace("not in the reference", "not carried"))),
+    );
+    out
+}
+
+#[test]
+fn carried_schema_is_valid_and_has_no_descriptions() {
+    let path = carried_schema_path();
+    let text = read(&path);
+    let schema = Schema::parse_and_validate(text.as_str(), &path)
+        .unwrap_or_else(|e| panic!("{} is not a valid schema:\n{}", path.display(), e.errors));
+    // Descriptions are strings before a definition; the generator keeps no
+    // string at all (deprecations are bare), and comments only in the header.
+    assert!(!text.contains('"'), "{}: a description or quoted text was carried", path.display());
+    let body = text.lines().skip_while(|l| l.starts_with('#') || l.is_empty());
+    assert!(body.clone().all(|l| !l.contains('#')), "{}: comments past the header", path.display());
+    let query = schema.get_object("Query").expect("type Query");
+    assert!(query.fields.contains_key("workbooksConnection"), "the roots TRM uses are there");
+    // It contains everything TRM's own subset declares.
+    let problems = subset_mismatches(our_schema(), &schema);
+    assert!(
+        problems.is_empty(),
+        "{}",
+        report("queries/schema.graphql is not a subset of the carried schema", &problems)
+    );
+}
+
+#[test]
+fn carried_schema_matches_reference() {
+    let Some(reference) = reference_schema("carried_schema_matches_reference") else {
+        return;
+    };
+    let path = carried_schema_path();
+    let carried = Schema::parse(read(&path), &path).unwrap_or_else(|e| e.partial);
+    let problems = schema_differences(&carried, reference);
+    assert!(
+        problems.is_empty(),
+        "{}",
+        report(
+            "src/sim/metadata/tableau.schema.graphql differs from the reference; \
+             rerun scripts/gen-metadata-schema.py",
+            &problems
+        )
+    );
+    let types = |s: &Schema| s.types.values().filter(|t| !t.is_built_in()).count();
+    assert_eq!(types(&carried), types(reference), "same number of types");
+
+    // The comparison sees a change in either direction.
+    let text = read(&path);
+    for (what, from, to) in [
+        ("a field dropped", "  luid: String!\n", "\n"),
+        ("nullability", "  luid: String!\n", "  luid: String\n"),
+    ] {
+        assert!(text.contains(from), "self-test: {from:?} not in the carried schema");
+        let edited = Schema::parse(text.replacen(from, to, 1), &path).unwrap_or_else(|e| e.partial);
+        assert!(!schema_differences(&edited, reference).is_empty(), "self-test: {what} not detected");
+    }
+    let extra = format!("{text}\nextend type Query {{ extraConnection: Int }}\n");
+    let edited = Schema::parse(extra, &path).unwrap_or_else(|e| e.partial);
+    assert!(!schema_differences(&edited, reference).is_empty(), "self-test: an extra field not detected");
+}
+
 // ---------------------------------------------------------------------------
 // The comparator itself
 // ---------------------------------------------------------------------------

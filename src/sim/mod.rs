@@ -146,6 +146,7 @@ pub struct SimState {
 impl SimState {
     /// Generates the dataset; the large site takes a few seconds.
     pub fn new(config: SimConfig) -> Arc<SimState> {
+        metadata::prepare_schema();
         let data = dataset::generate(config.size, config.seed, &config.site_content_url);
         Arc::new(SimState {
             day: AtomicI64::new(config.day),

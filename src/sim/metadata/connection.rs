@@ -1,4 +1,6 @@
-//! Root `*Connection` fields: filter, order, page, as Tableau documents them.
+//! `*Connection` fields, at the root and nested in nodes, and the `filter`
+//! and `orderBy` arguments of lists: filter, order, page, as Tableau
+//! documents them.
 //!
 //! - `first` defaults to 100; above the maximum page size it is capped and a
 //!   `MAX_PAGE_SIZE_EXCEEDED` warning is added.
@@ -9,6 +11,7 @@
 //!   order are broken by `id`.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use async_graphql::dynamic::ObjectAccessor;
 use async_graphql::{Error, ErrorExtensions};
@@ -59,6 +62,17 @@ fn members(d: &Dataset, field: &str) -> Option<Vec<N>> {
         "datasourceFieldsConnection" => fields_of(&|k| k == FieldKind::Datasource),
         "dataQualityWarningsConnection" => (0..l.warnings.len() as u32).map(N::Warning).collect(),
         "tableauUsersConnection" => d.live_users().map(N::User).collect(),
+        // Roots over an interface list every implementer the dataset models.
+        "datasourcesConnection" => (0..d.datasources.len() as u32)
+            .map(N::Published)
+            .chain((0..d.embedded_datasources.len() as u32).map(N::Embedded))
+            .collect(),
+        "tablesConnection" => (0..l.tables.len() as u32).map(N::Table).collect(),
+        "databasesConnection" => (0..l.databases.len() as u32).map(N::Database).collect(),
+        "viewsConnection" => {
+            (0..l.sheets.len() as u32).map(N::Sheet).chain((0..l.dashboards.len() as u32).map(N::Dashboard)).collect()
+        }
+        "tagsConnection" => (0..d.tag_labels.len() as u32).map(N::Tag).collect(),
         _ => return None,
     })
 }
@@ -148,6 +162,11 @@ fn members_kind(field: &str) -> Option<fn(&Dataset, N) -> bool> {
         "datasourceFieldsConnection" => |d, n| field_kind(d, n, Some(FieldKind::Datasource)),
         "dataQualityWarningsConnection" => |_, n| matches!(n, N::Warning(_)),
         "tableauUsersConnection" => |d, n| matches!(n, N::User(u) if !d.users[u as usize].deleted),
+        "datasourcesConnection" => |_, n| matches!(n, N::Published(_) | N::Embedded(_)),
+        "tablesConnection" => |_, n| matches!(n, N::Table(_)),
+        "databasesConnection" => |_, n| matches!(n, N::Database(_)),
+        "viewsConnection" => |_, n| matches!(n, N::Sheet(_) | N::Dashboard(_)),
+        "tagsConnection" => |_, n| matches!(n, N::Tag(_)),
         _ => return None,
     })
 }
@@ -192,7 +211,16 @@ fn accessor_text(v: &async_graphql::dynamic::ValueAccessor<'_>) -> Option<String
 }
 
 /// Applies `filter`: `x` matches field `x`, `xWithin` matches any listed value.
-fn filtered(d: &Dataset, now: i64, ix: &Index, connection: &str, mut nodes: Vec<N>, filter: Option<ObjectAccessor<'_>>) -> Result<Vec<N>, Error> {
+/// `root` names the root connection the nodes come from, whose ids are
+/// looked up in the index; nodes of a nested list compare their own ids.
+fn filtered(
+    d: &Dataset,
+    now: i64,
+    ix: &Index,
+    root: Option<&str>,
+    mut nodes: Vec<N>,
+    filter: Option<ObjectAccessor<'_>>,
+) -> Result<Vec<N>, Error> {
     let Some(filter) = filter else { return Ok(nodes) };
     for (key, value) in filter.iter() {
         if value.is_null() {
@@ -213,9 +241,20 @@ fn filtered(d: &Dataset, now: i64, ix: &Index, connection: &str, mut nodes: Vec<
         }
         // Ids and LUIDs narrow by lookup first: `idWithin` batches stay cheap.
         if matches!(field, "id" | "luid") {
-            let hits: std::collections::HashSet<N> =
-                wanted.iter().filter_map(|w| uuid_key(w)).filter_map(|k| lookup(d, ix, k, field == "luid", connection == USERS)).collect();
-            nodes.retain(|n| hits.contains(n));
+            match root {
+                Some(connection) => {
+                    let hits: std::collections::HashSet<N> = wanted
+                        .iter()
+                        .filter_map(|w| uuid_key(w))
+                        .filter_map(|k| lookup(d, ix, k, field == "luid", connection == USERS))
+                        .collect();
+                    nodes.retain(|n| hits.contains(n));
+                }
+                None => {
+                    let keys: std::collections::HashSet<u128> = wanted.iter().filter_map(|w| uuid_key(w)).collect();
+                    nodes.retain(|&n| scalar(d, now, ix, n, field).and_then(|v| uuid_key(&v)).is_some_and(|k| keys.contains(&k)));
+                }
+            }
             continue;
         }
         nodes.retain(|&n| scalar(d, now, ix, n, field).is_some_and(|v| wanted.contains(&v)));
@@ -251,9 +290,16 @@ fn ordered(d: &Dataset, now: i64, ix: &Index, mut nodes: Vec<N>, order: Option<O
     Ok(keyed.into_iter().map(|(_, _, n)| n).collect())
 }
 
-/// Resolves a root connection field.
-pub fn root(d: &Dataset, now: i64, md: &Metadata, budget: &Budget, field: &str, args: &ObjectAccessor<'_>) -> Result<Conn, Error> {
-    let ix = &md.index;
+/// Where a page starts and how many nodes it holds.
+struct Paging {
+    first: usize,
+    start: usize,
+    after: Option<String>,
+}
+
+/// Reads `first`, `after` and `offset` as every connection does; `scope`
+/// names the connection its cursors belong to.
+fn paging(budget: &Budget, scope: &str, args: &ObjectAccessor<'_>) -> Result<Paging, Error> {
     let after = args.get("after").filter(|v| !v.is_null()).map(|v| v.string().map(str::to_string)).transpose()?;
     let offset = args.get("offset").filter(|v| !v.is_null()).map(|v| v.i64()).transpose()?;
     if after.is_some() && offset.is_some() {
@@ -281,7 +327,7 @@ pub fn root(d: &Dataset, now: i64, md: &Metadata, budget: &Budget, field: &str, 
     };
     let start = match (&after, offset) {
         (Some(c), _) => {
-            decode_cursor(field, c).ok_or_else(|| {
+            decode_cursor(scope, c).ok_or_else(|| {
                 invalid_argument("The query contains an invalid cursor. Make sure to use cursors of the same type.")
             })? + 1
         }
@@ -289,34 +335,90 @@ pub fn root(d: &Dataset, now: i64, md: &Metadata, budget: &Budget, field: &str, 
         (None, Some(o)) => o as usize,
         (None, None) => 0,
     };
+    Ok(Paging { first, start, after })
+}
+
+fn page(scope: &str, nodes: &[N], p: Paging) -> Conn {
+    let total = nodes.len();
+    let end = (p.start + p.first).min(total);
+    let page: Vec<N> = if p.start < total { nodes[p.start..end].to_vec() } else { Vec::new() };
+    let end_cursor = match page.len() {
+        0 => p.after,
+        n => Some(encode_cursor(scope, p.start + n - 1)),
+    };
+    Conn { nodes: page, total, page_info: PageInfo { end_cursor, has_next_page: end < total } }
+}
+
+/// The filtered, ordered nodes of the root connection `connection`, or
+/// `None` when the dataset does not model what it lists.
+fn root_nodes(d: &Dataset, now: i64, md: &Metadata, connection: &str, args: &ObjectAccessor<'_>) -> Result<Option<Arc<Vec<N>>>, Error> {
+    if members_kind(connection).is_none() {
+        return Ok(None);
+    }
+    let ix = &md.index;
     let filter = args.get("filter").filter(|v| !v.is_null());
     let order = args.get("orderBy").filter(|v| !v.is_null());
     // Writes change users, tags and extract facts, not the catalog: only
-    // connections over content and users are keyed by the dataset version.
-    let version = match field {
+    // connections over content, users and tags are keyed by the dataset version.
+    let version = match connection {
         "workbooksConnection" | "publishedDatasourcesConnection" | "embeddedDatasourcesConnection"
-        | "sheetsConnection" | "dashboardsConnection" | "tableauUsersConnection" => d.version,
+        | "sheetsConnection" | "dashboardsConnection" | "tableauUsersConnection" | "datasourcesConnection"
+        | "viewsConnection" | "tagsConnection" => d.version,
         _ => 0,
     };
     let key = format!(
-        "{field}|{version}|{}|{}",
+        "{connection}|{version}|{}|{}",
         filter.as_ref().map(|f| f.as_value().to_string()).unwrap_or_default(),
         order.as_ref().map(|o| o.as_value().to_string()).unwrap_or_default()
     );
-    let nodes = md.cached(&key, || {
-        let all = candidates(d, ix, field, filter.as_ref().map(|f| f.object()).transpose()?)
-            .ok_or_else(|| Error::new(format!("Unknown root field '{field}'")))?;
-        let kept = filtered(d, now, ix, field, all, filter.as_ref().map(|f| f.object()).transpose()?)?;
+    md.cached(&key, || {
+        let all = candidates(d, ix, connection, filter.as_ref().map(|f| f.object()).transpose()?)
+            .ok_or_else(|| Error::new(format!("Unknown root field '{connection}'")))?;
+        let kept = filtered(d, now, ix, Some(connection), all, filter.as_ref().map(|f| f.object()).transpose()?)?;
         ordered(d, now, ix, kept, order.as_ref().map(|o| o.object()).transpose()?)
-    })?;
-    let total = nodes.len();
-    let end = (start + first).min(total);
-    let page: Vec<N> = if start < total { nodes[start..end].to_vec() } else { Vec::new() };
-    let end_cursor = match page.len() {
-        0 => after,
-        n => Some(encode_cursor(field, start + n - 1)),
-    };
-    Ok(Conn { nodes: page, total, page_info: PageInfo { end_cursor, has_next_page: end < total } })
+    })
+    .map(Some)
+}
+
+/// Resolves a root connection field. A connection over things the dataset
+/// does not model pages through nothing, by the same rules.
+pub fn root(d: &Dataset, now: i64, md: &Metadata, budget: &Budget, field: &str, args: &ObjectAccessor<'_>) -> Result<Conn, Error> {
+    let p = paging(budget, field, args)?;
+    Ok(match root_nodes(d, now, md, field, args)? {
+        Some(nodes) => page(field, &nodes, p),
+        None => page(field, &[], p),
+    })
+}
+
+/// Resolves a root list (`workbooks`, beside `workbooksConnection`): the
+/// connection's filtered, ordered nodes, unpaged. `None` when not modeled.
+pub fn root_list(d: &Dataset, now: i64, md: &Metadata, field: &str, args: &ObjectAccessor<'_>) -> Result<Option<Arc<Vec<N>>>, Error> {
+    root_nodes(d, now, md, &format!("{field}Connection"), args)
+}
+
+/// Resolves a nested connection (`Workbook.sheetsConnection`) over the
+/// nodes of its list field: filtered, ordered (by `id` unless `orderBy`
+/// says otherwise) and paged as root connections are. `scope` names it
+/// for its cursors.
+pub fn nested(d: &Dataset, now: i64, ix: &Index, budget: &Budget, scope: &str, list: Vec<N>, args: &ObjectAccessor<'_>) -> Result<Conn, Error> {
+    let p = paging(budget, scope, args)?;
+    let filter = args.get("filter").filter(|v| !v.is_null()).map(|f| f.object()).transpose()?;
+    let order = args.get("orderBy").filter(|v| !v.is_null()).map(|o| o.object()).transpose()?;
+    let kept = filtered(d, now, ix, None, list, filter)?;
+    let nodes = ordered(d, now, ix, kept, order)?;
+    Ok(page(scope, &nodes, p))
+}
+
+/// Applies a nested list's `filter` and `orderBy` arguments; without
+/// `orderBy` the list keeps its own order.
+pub fn nested_list(d: &Dataset, now: i64, ix: &Index, list: Vec<N>, args: &ObjectAccessor<'_>) -> Result<Vec<N>, Error> {
+    let filter = args.get("filter").filter(|v| !v.is_null()).map(|f| f.object()).transpose()?;
+    let order = args.get("orderBy").filter(|v| !v.is_null()).map(|o| o.object()).transpose()?;
+    let kept = filtered(d, now, ix, None, list, filter)?;
+    match order {
+        Some(order) => ordered(d, now, ix, kept, Some(order)),
+        None => Ok(kept),
+    }
 }
 
 #[cfg(test)]

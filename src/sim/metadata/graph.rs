@@ -2,9 +2,10 @@
 //! entity, the field values of each node type, and the reverse indexes that
 //! make downstream lookups cheap.
 //!
-//! Field names and types follow `queries/schema.graphql`; a field the schema
-//! declares but this module does not know resolves to null, which the
-//! metadata tests catch for non-null fields.
+//! Field names and types follow Tableau's schema
+//! (`tableau.schema.graphql`); a field the schema declares but this module
+//! does not model resolves to [`Out::Unmodeled`], and the schema layer gives
+//! it a default of its type.
 
 use std::collections::HashMap;
 
@@ -61,6 +62,8 @@ pub enum Out {
     Enum(&'static str),
     Node(N),
     Nodes(Vec<N>),
+    /// The dataset does not model this field: the schema's default applies.
+    Unmodeled,
 }
 
 fn s(v: &str) -> Out {
@@ -297,7 +300,7 @@ pub fn resolve(d: &Dataset, now: i64, ix: &Index, n: N, field: &str) -> Out {
                 )),
                 "upstreamTables" => Out::Nodes(workbook_tables(d, w).into_iter().filter(|n| is_db_table(d, *n)).collect()),
                 "upstreamDatabases" => Out::Nodes(databases_of(d, &workbook_tables(d, w))),
-                _ => Out::Null,
+                _ => Out::Unmodeled,
             }
         }
         N::Dashboard(m) => {
@@ -307,7 +310,7 @@ pub fn resolve(d: &Dataset, now: i64, ix: &Index, n: N, field: &str) -> Out {
                 None => match field {
                     "id" => s(&dash.id),
                     "sheets" => Out::Nodes(dash.sheets.iter().map(|&x| N::Sheet(x)).collect()),
-                    _ => Out::Null,
+                    _ => Out::Unmodeled,
                 },
             }
         }
@@ -331,7 +334,7 @@ pub fn resolve(d: &Dataset, now: i64, ix: &Index, n: N, field: &str) -> Out {
                             })
                             .collect(),
                     )),
-                    _ => Out::Null,
+                    _ => Out::Unmodeled,
                 },
             }
         }
@@ -376,7 +379,7 @@ pub fn resolve(d: &Dataset, now: i64, ix: &Index, n: N, field: &str) -> Out {
                     v.dedup();
                     Out::Nodes(v.into_iter().map(N::Sheet).collect())
                 }
-                _ => Out::Null,
+                _ => Out::Unmodeled,
             }
         }
         N::Embedded(e) => {
@@ -404,7 +407,7 @@ pub fn resolve(d: &Dataset, now: i64, ix: &Index, n: N, field: &str) -> Out {
                 "upstreamDatabases" => Out::Nodes(databases_of(d, &tables.iter().map(|&t| N::Table(t)).collect::<Vec<_>>())),
                 "downstreamSheets" => Out::Nodes(ix.embedded_sheets[e as usize].iter().map(|&x| N::Sheet(x)).collect()),
                 "downstreamWorkbooks" => Out::Nodes(vec![N::Workbook(x.workbook)]),
-                _ => Out::Null,
+                _ => Out::Unmodeled,
             }
         }
         N::Database(b) => {
@@ -419,7 +422,7 @@ pub fn resolve(d: &Dataset, now: i64, ix: &Index, n: N, field: &str) -> Out {
                 "tables" => Out::Nodes(
                     db.tables.clone().filter(|&t| l.tables[t as usize].query.is_none()).map(N::Table).collect(),
                 ),
-                _ => Out::Null,
+                _ => Out::Unmodeled,
             }
         }
         N::Table(t) => {
@@ -457,7 +460,7 @@ pub fn resolve(d: &Dataset, now: i64, ix: &Index, n: N, field: &str) -> Out {
                         .map(|&e| N::Workbook(d.embedded_datasources[e as usize].workbook));
                     Out::Nodes(dedup(via_published.chain(direct).collect()))
                 }
-                _ => Out::Null,
+                _ => Out::Unmodeled,
             }
         }
         N::Column(c) => {
@@ -473,7 +476,7 @@ pub fn resolve(d: &Dataset, now: i64, ix: &Index, n: N, field: &str) -> Out {
                     Out::Nodes(ix.column_fields.get(&c).into_iter().flatten().map(|&f| N::Field(f)).collect())
                 }
                 "downstreamFields" => Out::Nodes(downstream_fields(ix, c)),
-                _ => Out::Null,
+                _ => Out::Unmodeled,
             }
         }
         N::Field(f) => field_value(d, ix, f, field),
@@ -490,7 +493,7 @@ pub fn resolve(d: &Dataset, now: i64, ix: &Index, n: N, field: &str) -> Out {
                 "createdAt" | "updatedAt" => Out::Str(iso(q.created_at)),
                 "author" => Out::Node(N::User(q.author)),
                 "asset" => Out::Node(N::Published(q.datasource)),
-                _ => Out::Null,
+                _ => Out::Unmodeled,
             }
         }
         N::User(u) => {
@@ -502,13 +505,13 @@ pub fn resolve(d: &Dataset, now: i64, ix: &Index, n: N, field: &str) -> Out {
                 "username" => s(&user.name),
                 "email" => s(&user.email),
                 "domain" => s("local"),
-                _ => Out::Null,
+                _ => Out::Unmodeled,
             }
         }
         N::Tag(t) => match field {
             "id" => Out::Str(Rng::new(mix(0x7A6 ^ t as u64)).uuid()),
             "name" => s(&d.tag_labels[t as usize]),
-            _ => Out::Null,
+            _ => Out::Unmodeled,
         },
     }
 }
@@ -645,6 +648,8 @@ fn field_value(d: &Dataset, ix: &Index, f: u32, name: &str) -> Out {
         "columns" => Out::Nodes(l.live_column(field).map(N::Column).into_iter().collect()),
         "fields" => Out::Nodes(field.refs.iter().map(|&r| N::Field(r)).collect()),
         "remoteField" => field.remote.map_or(Out::Null, |r| Out::Node(N::Field(r))),
-        _ => Out::Null,
+        // Modeled, but without a value for this kind of field.
+        "dataType" | "role" | "dataCategory" | "aggregation" | "binSize" => Out::Null,
+        _ => Out::Unmodeled,
     }
 }
