@@ -62,8 +62,33 @@ pub fn site_settings(args: &SiteArgs) -> anyhow::Result<(File, Settings)> {
     Ok((file, settings))
 }
 
-/// Signs in to the site an admin command acts on.
+/// What a connected app's token needs for the admin commands' writes, on
+/// top of the reads (Tableau's `tableau:<resource>:<action>` scopes).
+const ADMIN_SCOPES: &[&str] = &[
+    "tableau:users:create",
+    "tableau:users:update",
+    "tableau:users:delete",
+    "tableau:groups:create",
+    "tableau:groups:update",
+    "tableau:groups:delete",
+    "tableau:projects:update",
+    "tableau:permissions:update",
+    "tableau:permissions:delete",
+    "tableau:tags:create",
+    "tableau:tags:delete",
+    "tableau:tasks:run",
+    "tableau:tasks:update",
+    "tableau:tasks:delete",
+    "tableau:schedules:update",
+    "tableau:jobs:update",
+    "tableau:datasources:refresh",
+    "tableau:workbooks:refresh",
+];
+
+/// Signs in to the site an admin command acts on; a connected app's tokens
+/// carry the admin commands' write scopes.
 pub async fn connect(settings: &Settings) -> anyhow::Result<trm::tableau::Client> {
+    let settings = &settings.clone().with_scopes(ADMIN_SCOPES);
     trm::tableau::Client::connect(settings)
         .await
         .with_context(|| format!("cannot connect to {} (site '{}')", settings.server, settings.site))
