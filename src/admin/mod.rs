@@ -14,6 +14,7 @@
 pub mod apply;
 pub mod plan;
 pub mod site;
+pub mod tags;
 
 pub use apply::{apply, OnError, Options, Report, Status};
 pub use plan::{Call, Plan, Scope, WriteMethod};

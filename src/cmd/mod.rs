@@ -17,7 +17,9 @@ mod lineage;
 mod progress;
 mod report;
 mod run;
+mod search;
 mod sim;
+mod tag;
 
 use trm::cli::{Command, SimCommand};
 
@@ -39,5 +41,7 @@ pub async fn dispatch(command: Command, json: bool) -> anyhow::Result<()> {
         Command::Sim(SimCommand::Serve(args)) => sim::serve(args).await,
         Command::Sim(SimCommand::Manifest(args)) => sim::manifest(args).await,
         Command::Sim(SimCommand::Bench(args)) => sim::bench(args).await,
+        Command::Search(args) => search::search(args, json).await,
+        Command::Tag(command) => tag::tag(command, json).await,
     }
 }
