@@ -80,39 +80,59 @@ pub fn search(index: &Index, f: &Fields, req: &Request) -> anyhow::Result<Vec<Hi
     }
     let words = index::words(&req.text);
     let exact = index::exact(&req.text);
-    let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    if !words.is_empty() || !exact.is_empty() {
-        must.push((Occur::Must, Box::new(BooleanQuery::new(text_clauses(f, &words, &exact)))));
-    } else if req.kinds.is_empty() && req.project.is_none() && req.owner.is_none() && req.tag.is_none() {
+    let has_text = !words.is_empty() || !exact.is_empty();
+    if !has_text && req.kinds.is_empty() && req.project.is_none() && req.owner.is_none() && req.tag.is_none() {
         anyhow::bail!("give a text to search for, or a filter (--kind, --project, --owner, --tag)");
+    }
+    let filters = || {
+        let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        if !req.kinds.is_empty() {
+            let any: Vec<(Occur, Box<dyn Query>)> = req.kinds.iter().map(|k| (Occur::Should, term(f.kind, k))).collect();
+            must.push((Occur::Must, Box::new(BooleanQuery::new(any))));
+        }
+        if let Some(p) = &req.project {
+            must.push((Occur::Must, term(f.project_key, &index::key(p.trim_matches('/')))));
+        }
+        if let Some(o) = &req.owner {
+            must.push((Occur::Must, term(f.owner_key, &index::key(o))));
+        }
+        if let Some(t) = &req.tag {
+            must.push((Occur::Must, term(f.tag_key, &index::key(t))));
+        }
+        must
+    };
+    // Two passes: the assets holding every word (tiers 0 to 3, however
+    // common the words are elsewhere), then any asset holding some.
+    let mut passes: Vec<BooleanQuery> = Vec::new();
+    if has_text {
+        if !words.is_empty() {
+            let mut q = filters();
+            q.push((Occur::Must, complete(f, &words)));
+            q.push((Occur::Should, Box::new(BooleanQuery::new(text_clauses(f, &words, &exact)))));
+            passes.push(BooleanQuery::new(q));
+        }
+        let mut q = filters();
+        q.push((Occur::Must, Box::new(BooleanQuery::new(text_clauses(f, &words, &exact)))));
+        passes.push(BooleanQuery::new(q));
     } else {
-        must.push((Occur::Must, Box::new(AllQuery)));
+        let mut q = filters();
+        q.push((Occur::Must, Box::new(AllQuery)));
+        passes.push(BooleanQuery::new(q));
     }
-    if !req.kinds.is_empty() {
-        let any: Vec<(Occur, Box<dyn Query>)> =
-            req.kinds.iter().map(|k| (Occur::Should, term(f.kind, k))).collect();
-        must.push((Occur::Must, Box::new(BooleanQuery::new(any))));
-    }
-    if let Some(p) = &req.project {
-        must.push((Occur::Must, term(f.project_key, &index::key(p.trim_matches('/')))));
-    }
-    if let Some(o) = &req.owner {
-        must.push((Occur::Must, term(f.owner_key, &index::key(o))));
-    }
-    if let Some(t) = &req.tag {
-        must.push((Occur::Must, term(f.tag_key, &index::key(t))));
-    }
-    let query = BooleanQuery::new(must);
 
     let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
     let searcher = reader.searcher();
     let limit = req.limit.max(1);
     let candidates = (limit * CANDIDATES_PER_HIT).max(MIN_CANDIDATES);
-    let top = searcher.search(&query, &TopDocs::with_limit(candidates).order_by_score())?;
-    let mut hits = Vec::with_capacity(top.len());
-    for (score, addr) in top {
-        let doc: TantivyDocument = searcher.doc(addr)?;
-        hits.push(hit(f, &doc, score, &words, &exact));
+    let mut seen = std::collections::HashSet::new();
+    let mut hits = Vec::new();
+    for query in &passes {
+        for (score, addr) in searcher.search(query, &TopDocs::with_limit(candidates).order_by_score())? {
+            if seen.insert(addr) {
+                let doc: TantivyDocument = searcher.doc(addr)?;
+                hits.push(hit(f, &doc, score, &words, &exact));
+            }
+        }
     }
     hits.sort_by(|a, b| {
         a.tier
@@ -143,28 +163,11 @@ fn text_clauses(f: &Fields, words: &[String], exact: &str) -> Vec<(Occur, Box<dy
     if !exact.is_empty() {
         clauses.push(boosted(term(f.name_exact, exact), 20.0));
     }
-    // Every word present, in the name, then anywhere: these lift complete
-    // matches above assets that share one common word with the text, so
-    // the tiers below find them among the candidates.
+    // Every word in the name: lifts those above assets that share one
+    // common word with the text.
     if words.len() > 1 {
-        let in_name = |w: &String| -> Box<dyn Query> {
-            let mut any: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, term(f.name, w)), (Occur::Should, term(f.alt, w))];
-            if w.chars().count() >= FUZZY_MIN_CHARS {
-                any.push((Occur::Should, Box::new(FuzzyTermQuery::new(Term::from_field_text(f.name, w), 1, true))));
-            }
-            Box::new(BooleanQuery::new(any))
-        };
-        let anywhere = |w: &String| -> Box<dyn Query> {
-            let mut any: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, in_name(w))];
-            for field in [f.tags, f.owner, f.formula, f.description, f.project, f.context] {
-                any.push((Occur::Should, term(field, w)));
-            }
-            Box::new(BooleanQuery::new(any))
-        };
-        let all_in_name: Vec<(Occur, Box<dyn Query>)> = words.iter().map(|w| (Occur::Must, in_name(w))).collect();
+        let all_in_name: Vec<(Occur, Box<dyn Query>)> = words.iter().map(|w| (Occur::Must, in_name(f, w))).collect();
         clauses.push(boosted(Box::new(BooleanQuery::new(all_in_name)), 10.0));
-        let all_anywhere: Vec<(Occur, Box<dyn Query>)> = words.iter().map(|w| (Occur::Must, anywhere(w))).collect();
-        clauses.push(boosted(Box::new(BooleanQuery::new(all_anywhere)), 6.0));
     }
     for w in words {
         clauses.push(boosted(freq(f.name, w), 4.0));
@@ -181,6 +184,30 @@ fn text_clauses(f: &Fields, words: &[String], exact: &str) -> Vec<(Occur, Box<dy
         }
     }
     clauses
+}
+
+/// A word in a name or other name, within one typo when long enough.
+fn in_name(f: &Fields, w: &str) -> Box<dyn Query> {
+    let mut any: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, term(f.name, w)), (Occur::Should, term(f.alt, w))];
+    if w.chars().count() >= FUZZY_MIN_CHARS {
+        any.push((Occur::Should, Box::new(FuzzyTermQuery::new(Term::from_field_text(f.name, w), 1, true))));
+    }
+    Box::new(BooleanQuery::new(any))
+}
+
+/// Every word somewhere in the asset (names within one typo).
+fn complete(f: &Fields, words: &[String]) -> Box<dyn Query> {
+    let all: Vec<(Occur, Box<dyn Query>)> = words
+        .iter()
+        .map(|w| {
+            let mut any: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, in_name(f, w))];
+            for field in [f.tags, f.owner, f.formula, f.description, f.project, f.context] {
+                any.push((Occur::Should, term(field, w)));
+            }
+            (Occur::Must, Box::new(BooleanQuery::new(any)) as Box<dyn Query>)
+        })
+        .collect();
+    Box::new(BooleanQuery::new(all))
 }
 
 fn first(doc: &TantivyDocument, field: tantivy::schema::Field) -> Option<String> {
