@@ -4,7 +4,7 @@ Tableau Server Client reads the tags back.
 
 For each size this script
 
-  1. starts `<trm> sim serve --size SIZE --day -90 --manifest PATH`;
+  1. starts `<trm> sim serve --size SIZE --manifest PATH` (day 0);
   2. extracts with `trm extract`, moves the site's clock 90 days
      (`POST /sim/clock?advance=90`), extracts again and runs `trm audit`,
      so the audit's unused dashboards are the manifest's planted ones;
@@ -97,20 +97,25 @@ class TagConformance:
         return self.trm(name, "extract", "--server", self.sim.base_url, "--site", self.args.site,
                         "--db", self.db, "--no-parquet") is not None
 
+    def sign_in(self) -> TSC.Server:
+        srv = new_server(self.sim.base_url, use_server_version=True)
+        srv.auth.sign_in(TSC.PersonalAccessTokenAuth(self.args.pat_name, self.args.pat_secret, site_id=self.args.site))
+        return srv
+
     def tagged_views(self, srv: TSC.Server) -> set[str]:
         opts = page_options(1000)
         views = drain(TSC.Pager(srv.views, opts), 10_000_000)
         return {v.id for v in views if TAG in (v.tags or set())}
 
     def run(self) -> None:
-        if not self.extract("trm extract (day -90)"):
+        if not self.extract("trm extract (day 0)"):
             return
         sim_json(self.sim, "POST", "/sim/clock?advance=90")
-        if not self.extract("trm extract (day 0)"):
+        if not self.extract("trm extract (day 90)"):
             return
         if self.trm("trm audit", "audit", "--db", self.db, "--no-parquet") is None:
             return
-        # The manifest file was written at day -90; the site's own is current.
+        # The manifest file was written at day 0; the site's own is current.
         manifest = sim_json(self.sim, "GET", "/sim/manifest")
         planted = {u["id"] for u in manifest["planted"]["unused_dashboards"]}
         n = len(planted)
@@ -127,8 +132,7 @@ class TagConformance:
                   all(x["method"] == "PUT" and x["path"] == "/tags:batchCreate" and x["status"] == 200 for x in log),
                   f"{log[:3]}")
 
-        srv = new_server(self.sim.base_url, use_server_version=True)
-        srv.auth.sign_in(TSC.PersonalAccessTokenAuth(self.args.pat_name, self.args.pat_secret, site_id=self.args.site))
+        srv = self.sign_in()
         self.c.eq("TSC: the views tagged are the planted unused dashboards", planted, self.tagged_views(srv))
         some = sorted(planted)[0]
         self.c.ok("TSC: views.get_by_id shows the tag", TAG in srv.views.get_by_id(some).tags, some)
@@ -145,6 +149,8 @@ class TagConformance:
         self.c.eq(f"remove calls: ceil({n} / {batch})", math.ceil(n / batch), len(log))
         self.c.ok("every call is PUT /tags:batchDelete",
                   all(x["method"] == "PUT" and x["path"] == "/tags:batchDelete" for x in log), f"{log[:3]}")
+        # A personal access token holds one session: trm's sign-ins ended TSC's.
+        srv = self.sign_in()
         self.c.eq("TSC: no view has the tag any more", set(), self.tagged_views(srv))
         srv.auth.sign_out()
 
@@ -154,7 +160,7 @@ def run_size(args: argparse.Namespace, size: str, checks: Checks, workdir: str) 
     started = time.monotonic()
     sim: SimServer | None = None
     try:
-        sim = SimServer(args.trm, size, args.seed, workdir, args.startup_timeout, ["--day", "-90"])
+        sim = SimServer(args.trm, size, args.seed, workdir, args.startup_timeout, [])
         checks.info(f"starting: {' '.join(sim.command())}")
         with sim:
             checks.ok("server starts", True, f"{sim.base_url} after {sim.startup_seconds:.1f}s")
