@@ -144,7 +144,12 @@ fn assets(d: &Dataset) -> Vec<Asset> {
         out.push(Asset { kind: "project", id: p.id.clone(), names: vec![p.name.clone()], texts });
     }
     for u in d.users.iter().filter(|u| !u.deleted) {
-        out.push(Asset { kind: "user", id: u.id.clone(), names: vec![u.name.clone(), u.full_name.clone(), u.email.clone()], texts: vec![] });
+        out.push(Asset {
+            kind: "user",
+            id: u.id.clone(),
+            names: vec![u.name.clone(), u.full_name.clone(), u.email.clone()],
+            texts: vec![],
+        });
     }
     for w in &d.workbooks {
         let mut texts = vec![w.description.clone(), path(w.project)];
@@ -193,11 +198,21 @@ fn assets(d: &Dataset) -> Vec<Asset> {
     for t in &l.tables {
         let db = &l.databases[t.database as usize];
         let texts = [t.query.clone(), Some(db.name.clone())].into_iter().flatten().collect();
-        out.push(Asset { kind: "table", id: t.id.clone(), names: vec![t.name.clone(), format!("{}.{}", t.schema, t.name)], texts });
+        out.push(Asset {
+            kind: "table",
+            id: t.id.clone(),
+            names: vec![t.name.clone(), format!("{}.{}", t.schema, t.name)],
+            texts,
+        });
     }
     for c in &l.columns {
         let t = &l.tables[c.table as usize];
-        out.push(Asset { kind: "column", id: c.id.clone(), names: vec![c.name.clone()], texts: vec![format!("{}.{}", t.schema, t.name)] });
+        out.push(Asset {
+            kind: "column",
+            id: c.id.clone(),
+            names: vec![c.name.clone()],
+            texts: vec![format!("{}.{}", t.schema, t.name)],
+        });
     }
     out
 }
@@ -238,9 +253,7 @@ impl Oracle {
         let q = words(text);
         (0..self.assets.len())
             .filter(|&i| Self::kinds_ok(&self.assets[i], kinds))
-            .filter(|&i| {
-                self.name_words[i].iter().any(|name| q.iter().all(|w| name.iter().any(|n| near(w, n))))
-            })
+            .filter(|&i| self.name_words[i].iter().any(|name| q.iter().all(|w| name.iter().any(|n| near(w, n)))))
             .collect()
     }
 
@@ -251,9 +264,8 @@ impl Oracle {
         (0..self.assets.len())
             .filter(|&i| Self::kinds_ok(&self.assets[i], kinds))
             .filter(|&i| {
-                q.iter().all(|w| {
-                    self.all_words[i].contains(w) || self.name_words[i].iter().flatten().any(|n| near(w, n))
-                })
+                q.iter()
+                    .all(|w| self.all_words[i].contains(w) || self.name_words[i].iter().flatten().any(|n| near(w, n)))
             })
             .collect()
     }
@@ -282,7 +294,8 @@ fn pick<T>(
     for c in candidates {
         let Some(case) = case(&c) else { continue };
         let set = rank(oracle, &case);
-        let holds = set.iter().any(|&i| oracle.assets[i].id == case.expect_id && oracle.assets[i].kind == case.expect_kind);
+        let holds =
+            set.iter().any(|&i| oracle.assets[i].id == case.expect_id && oracle.assets[i].kind == case.expect_kind);
         if holds && set.len() <= 3 {
             return case;
         }
@@ -294,7 +307,12 @@ fn cases(d: &Dataset, oracle: &Oracle, tagged: &str) -> Vec<Case> {
     let exact = |o: &Oracle, c: &Case| o.exact(&c.text, &c.kinds);
     let in_name = |o: &Oracle, c: &Case| o.in_a_name(&c.text, &c.kinds);
     let anywhere = |o: &Oracle, c: &Case| o.anywhere(&c.text, &c.kinds);
-    let case = |reason: &str, text: String, kinds: Vec<&'static str>, kind: &'static str, id: &str, field: Option<&'static str>| Case {
+    let case = |reason: &str,
+                text: String,
+                kinds: Vec<&'static str>,
+                kind: &'static str,
+                id: &str,
+                field: Option<&'static str>| Case {
         reason: reason.to_string(),
         text,
         kinds,
@@ -305,72 +323,272 @@ fn cases(d: &Dataset, oracle: &Oracle, tagged: &str) -> Vec<Case> {
     let l = &d.lineage;
     let mut out = Vec::new();
 
-    out.push(pick(oracle, "exact workbook name", &d.workbooks, |w| {
-        Some(case("a workbook by its exact name", w.name.clone(), vec![], "workbook", &w.id, Some("name")))
-    }, exact));
-    out.push(pick(oracle, "exact datasource name", &d.datasources, |x| {
-        Some(case("a published datasource by its exact name", x.name.clone(), vec![], "datasource", &x.id, Some("name")))
-    }, exact));
-    out.push(pick(oracle, "exact sheet name", d.views.iter().filter(|v| v.sheet_type == SheetType::Worksheet), |v| {
-        Some(case("a sheet by its exact name", v.name.clone(), vec![], "view", &v.id, Some("name")))
-    }, exact));
-    out.push(pick(oracle, "dashboard of a workbook", d.views.iter().filter(|v| v.sheet_type == SheetType::Dashboard), |v| {
-        let w = &d.workbooks[v.workbook as usize];
-        Some(case("a dashboard by its name and its workbook's name, kind dashboard", format!("{} {}", v.name, w.name), vec!["dashboard"], "dashboard", &v.id, None))
-    }, anywhere));
-    out.push(pick(oracle, "name words in another order", d.workbooks.iter().filter(|w| words(&w.name).len() >= 2), |w| {
-        let mut ws = words(&w.name);
-        ws.reverse();
-        Some(case("a workbook by its name's words, lowercased and in reverse order", ws.join(" "), vec![], "workbook", &w.id, Some("name")))
-    }, in_name));
-    out.push(pick(oracle, "one-letter typo", &d.workbooks, |w| {
-        let long = w.name.split_whitespace().find(|x| x.chars().count() >= 6 && x.chars().all(char::is_alphabetic))?;
-        // Drop the third letter: "Pipeline" → "Piseline" would be a swap; this is a deletion.
-        let typo: String = long.chars().enumerate().filter(|(i, _)| *i != 2).map(|(_, c)| c).collect();
-        let text = w.name.replacen(long, &typo, 1);
-        Some(case("a workbook whose name is typed with one letter missing", text, vec![], "workbook", &w.id, Some("name")))
-    }, in_name));
-    out.push(pick(oracle, "formula", l.fields.iter().filter(|f| f.formula.is_some()), |f| {
-        Some(case("a calculated field by the words of its formula", f.formula.clone()?, vec![], "field", &f.id, None))
-    }, anywhere));
-    out.push(pick(oracle, "ratio formula", l.fields.iter().filter(|f| f.formula.as_deref().is_some_and(|x| x.contains("NULLIF"))), |f| {
-        Some(case("a ratio calculation by its formula, kind field", f.formula.clone()?, vec!["field"], "field", &f.id, Some("formula")))
-    }, anywhere));
-    out.push(pick(oracle, "custom SQL", l.tables.iter().filter(|t| t.query.is_some() && !t.gone), |t| {
-        // The table the SQL reads, as the SQL names it.
-        let q = t.query.as_deref()?;
-        let from = q.split("FROM ").nth(1)?.split_whitespace().next()?;
-        Some(case("a custom SQL table by the table its SQL reads", format!("{from} region_name"), vec![], "table", &t.id, Some("custom SQL")))
-    }, anywhere));
-    out.push(pick(oracle, "table by schema.name", l.tables.iter().filter(|t| t.query.is_none() && !t.gone), |t| {
-        Some(case("a database table by schema.name", format!("{}.{}", t.schema, t.name), vec![], "table", &t.id, None))
-    }, exact));
-    out.push(pick(oracle, "planted tag", d.workbooks.iter().filter(|w| w.id == tagged), |w| {
-        Some(case("a workbook by its (non-ASCII) tag, typed without accents", "cloture trimestrielle".into(), vec![], "workbook", &w.id, Some("tag")))
-    }, anywhere));
-    out.push(pick(oracle, "owner email", d.users.iter().filter(|u| !u.deleted), |u| {
-        let owned: Vec<&trm::sim::dataset::Workbook> = d.workbooks.iter().filter(|w| d.users[w.owner as usize].id == u.id).collect();
-        let w = owned.first()?;
-        Some(case("a workbook by its owner's email, kind workbook", u.email.clone(), vec!["workbook"], "workbook", &w.id, Some("owner")))
-    }, anywhere));
-    out.push(pick(oracle, "user full name", d.users.iter().filter(|u| !u.deleted), |u| {
-        Some(case("a user by full name", u.full_name.clone(), vec![], "user", &u.id, None))
-    }, exact));
-    out.push(pick(oracle, "hostile workbook name", d.workbooks.iter().filter(|w| w.name == HOSTILE_WORKBOOK), |w| {
-        Some(case("a workbook named with HTML markup", w.name.clone(), vec![], "workbook", &w.id, Some("name")))
-    }, exact));
-    out.push(pick(oracle, "hostile view name", d.views.iter().filter(|v| v.name == HOSTILE_VIEW), |v| {
-        Some(case("a view named like a spreadsheet formula, with quotes", v.name.clone(), vec![], "view", &v.id, Some("name")))
-    }, exact));
-    out.push(pick(oracle, "hostile project name", d.projects.iter().filter(|p| p.name == HOSTILE_PROJECT), |p| {
-        Some(case("a project with quotes, & and non-ASCII, by its exact name", p.name.clone(), vec![], "project", &p.id, Some("name")))
-    }, exact));
-    out.push(pick(oracle, "accented words", d.projects.iter().filter(|p| p.name == HOSTILE_PROJECT), |p| {
-        Some(case("a project by two accented words of its name", "Région Québec".into(), vec![], "project", &p.id, Some("name")))
-    }, in_name));
-    out.push(pick(oracle, "CJK", d.projects.iter().filter(|p| p.name == HOSTILE_PROJECT), |p| {
-        Some(case("a project by a Japanese word of its name, kind project", "日本".into(), vec!["project"], "project", &p.id, Some("name")))
-    }, in_name));
+    out.push(pick(
+        oracle,
+        "exact workbook name",
+        &d.workbooks,
+        |w| Some(case("a workbook by its exact name", w.name.clone(), vec![], "workbook", &w.id, Some("name"))),
+        exact,
+    ));
+    out.push(pick(
+        oracle,
+        "exact datasource name",
+        &d.datasources,
+        |x| {
+            Some(case(
+                "a published datasource by its exact name",
+                x.name.clone(),
+                vec![],
+                "datasource",
+                &x.id,
+                Some("name"),
+            ))
+        },
+        exact,
+    ));
+    out.push(pick(
+        oracle,
+        "exact sheet name",
+        d.views.iter().filter(|v| v.sheet_type == SheetType::Worksheet),
+        |v| Some(case("a sheet by its exact name", v.name.clone(), vec![], "view", &v.id, Some("name"))),
+        exact,
+    ));
+    out.push(pick(
+        oracle,
+        "dashboard of a workbook",
+        d.views.iter().filter(|v| v.sheet_type == SheetType::Dashboard),
+        |v| {
+            let w = &d.workbooks[v.workbook as usize];
+            Some(case(
+                "a dashboard by its name and its workbook's name, kind dashboard",
+                format!("{} {}", v.name, w.name),
+                vec!["dashboard"],
+                "dashboard",
+                &v.id,
+                None,
+            ))
+        },
+        anywhere,
+    ));
+    out.push(pick(
+        oracle,
+        "name words in another order",
+        d.workbooks.iter().filter(|w| words(&w.name).len() >= 2),
+        |w| {
+            let mut ws = words(&w.name);
+            ws.reverse();
+            Some(case(
+                "a workbook by its name's words, lowercased and in reverse order",
+                ws.join(" "),
+                vec![],
+                "workbook",
+                &w.id,
+                Some("name"),
+            ))
+        },
+        in_name,
+    ));
+    out.push(pick(
+        oracle,
+        "one-letter typo",
+        &d.workbooks,
+        |w| {
+            let long =
+                w.name.split_whitespace().find(|x| x.chars().count() >= 6 && x.chars().all(char::is_alphabetic))?;
+            // Drop the third letter: "Pipeline" → "Piseline" would be a swap; this is a deletion.
+            let typo: String = long.chars().enumerate().filter(|(i, _)| *i != 2).map(|(_, c)| c).collect();
+            let text = w.name.replacen(long, &typo, 1);
+            Some(case(
+                "a workbook whose name is typed with one letter missing",
+                text,
+                vec![],
+                "workbook",
+                &w.id,
+                Some("name"),
+            ))
+        },
+        in_name,
+    ));
+    out.push(pick(
+        oracle,
+        "formula",
+        l.fields.iter().filter(|f| f.formula.is_some()),
+        |f| {
+            Some(case(
+                "a calculated field by the words of its formula",
+                f.formula.clone()?,
+                vec![],
+                "field",
+                &f.id,
+                None,
+            ))
+        },
+        anywhere,
+    ));
+    out.push(pick(
+        oracle,
+        "ratio formula",
+        l.fields.iter().filter(|f| f.formula.as_deref().is_some_and(|x| x.contains("NULLIF"))),
+        |f| {
+            Some(case(
+                "a ratio calculation by its formula, kind field",
+                f.formula.clone()?,
+                vec!["field"],
+                "field",
+                &f.id,
+                Some("formula"),
+            ))
+        },
+        anywhere,
+    ));
+    out.push(pick(
+        oracle,
+        "custom SQL",
+        l.tables.iter().filter(|t| t.query.is_some() && !t.gone),
+        |t| {
+            // The table the SQL reads, as the SQL names it.
+            let q = t.query.as_deref()?;
+            let from = q.split("FROM ").nth(1)?.split_whitespace().next()?;
+            Some(case(
+                "a custom SQL table by the table its SQL reads",
+                format!("{from} region_name"),
+                vec![],
+                "table",
+                &t.id,
+                Some("custom SQL"),
+            ))
+        },
+        anywhere,
+    ));
+    out.push(pick(
+        oracle,
+        "table by schema.name",
+        l.tables.iter().filter(|t| t.query.is_none() && !t.gone),
+        |t| {
+            Some(case(
+                "a database table by schema.name",
+                format!("{}.{}", t.schema, t.name),
+                vec![],
+                "table",
+                &t.id,
+                None,
+            ))
+        },
+        exact,
+    ));
+    out.push(pick(
+        oracle,
+        "planted tag",
+        d.workbooks.iter().filter(|w| w.id == tagged),
+        |w| {
+            Some(case(
+                "a workbook by its (non-ASCII) tag, typed without accents",
+                "cloture trimestrielle".into(),
+                vec![],
+                "workbook",
+                &w.id,
+                Some("tag"),
+            ))
+        },
+        anywhere,
+    ));
+    out.push(pick(
+        oracle,
+        "owner email",
+        d.users.iter().filter(|u| !u.deleted),
+        |u| {
+            let owned: Vec<&trm::sim::dataset::Workbook> =
+                d.workbooks.iter().filter(|w| d.users[w.owner as usize].id == u.id).collect();
+            let w = owned.first()?;
+            Some(case(
+                "a workbook by its owner's email, kind workbook",
+                u.email.clone(),
+                vec!["workbook"],
+                "workbook",
+                &w.id,
+                Some("owner"),
+            ))
+        },
+        anywhere,
+    ));
+    out.push(pick(
+        oracle,
+        "user full name",
+        d.users.iter().filter(|u| !u.deleted),
+        |u| Some(case("a user by full name", u.full_name.clone(), vec![], "user", &u.id, None)),
+        exact,
+    ));
+    out.push(pick(
+        oracle,
+        "hostile workbook name",
+        d.workbooks.iter().filter(|w| w.name == HOSTILE_WORKBOOK),
+        |w| Some(case("a workbook named with HTML markup", w.name.clone(), vec![], "workbook", &w.id, Some("name"))),
+        exact,
+    ));
+    out.push(pick(
+        oracle,
+        "hostile view name",
+        d.views.iter().filter(|v| v.name == HOSTILE_VIEW),
+        |v| {
+            Some(case(
+                "a view named like a spreadsheet formula, with quotes",
+                v.name.clone(),
+                vec![],
+                "view",
+                &v.id,
+                Some("name"),
+            ))
+        },
+        exact,
+    ));
+    out.push(pick(
+        oracle,
+        "hostile project name",
+        d.projects.iter().filter(|p| p.name == HOSTILE_PROJECT),
+        |p| {
+            Some(case(
+                "a project with quotes, & and non-ASCII, by its exact name",
+                p.name.clone(),
+                vec![],
+                "project",
+                &p.id,
+                Some("name"),
+            ))
+        },
+        exact,
+    ));
+    out.push(pick(
+        oracle,
+        "accented words",
+        d.projects.iter().filter(|p| p.name == HOSTILE_PROJECT),
+        |p| {
+            Some(case(
+                "a project by two accented words of its name",
+                "Région Québec".into(),
+                vec![],
+                "project",
+                &p.id,
+                Some("name"),
+            ))
+        },
+        in_name,
+    ));
+    out.push(pick(
+        oracle,
+        "CJK",
+        d.projects.iter().filter(|p| p.name == HOSTILE_PROJECT),
+        |p| {
+            Some(case(
+                "a project by a Japanese word of its name, kind project",
+                "日本".into(),
+                vec!["project"],
+                "project",
+                &p.id,
+                Some("name"),
+            ))
+        },
+        in_name,
+    ));
     out
 }
 
@@ -380,7 +598,12 @@ fn check(dir: &Path, d: &Dataset, tagged: &str) -> usize {
     let cases = cases(d, &oracle, tagged);
     let mut failures = Vec::new();
     for c in &cases {
-        let req = Request { text: c.text.clone(), kinds: c.kinds.iter().map(|k| k.to_string()).collect(), limit: 3, ..Request::default() };
+        let req = Request {
+            text: c.text.clone(),
+            kinds: c.kinds.iter().map(|k| k.to_string()).collect(),
+            limit: 3,
+            ..Request::default()
+        };
         let hits = search::search(&db, None, &req).unwrap_or_else(|e| panic!("{}: {e:#}", c.reason)).hits;
         let found = hits.iter().find(|h| h.id == c.expect_id);
         match found {
@@ -441,13 +664,17 @@ async fn filters_list_exactly_the_matching_assets() {
     }
     let (owner, theirs) = owned.iter().max_by_key(|(o, s)| (s.len(), std::cmp::Reverse(**o))).unwrap();
     let user = &d.users[*owner as usize];
-    let got = ids(Request { owner: Some(user.name.to_uppercase()), kinds: vec!["workbook".into()], ..Request::default() });
+    let got =
+        ids(Request { owner: Some(user.name.to_uppercase()), kinds: vec!["workbook".into()], ..Request::default() });
     assert_eq!(&got, theirs, "--owner {}", user.name);
-    let by_email = ids(Request { owner: Some(user.email.clone()), kinds: vec!["workbook".into()], ..Request::default() });
+    let by_email =
+        ids(Request { owner: Some(user.email.clone()), kinds: vec!["workbook".into()], ..Request::default() });
     assert_eq!(&by_email, theirs, "--owner {}", user.email);
 
     // --project takes in subprojects.
-    let top = d.projects.iter().position(|p| p.parent.is_none() && d.projects.iter().any(|c| c.parent.is_some())).unwrap() as u32;
+    let top =
+        d.projects.iter().position(|p| p.parent.is_none() && d.projects.iter().any(|c| c.parent.is_some())).unwrap()
+            as u32;
     let under = |mut p: u32| loop {
         if p == top {
             return true;
@@ -458,7 +685,11 @@ async fn filters_list_exactly_the_matching_assets() {
         }
     };
     let want: BTreeSet<String> = d.workbooks.iter().filter(|w| under(w.project)).map(|w| w.id.clone()).collect();
-    let got = ids(Request { project: Some(d.projects[top as usize].name.clone()), kinds: vec!["workbook".into()], ..Request::default() });
+    let got = ids(Request {
+        project: Some(d.projects[top as usize].name.clone()),
+        kinds: vec!["workbook".into()],
+        ..Request::default()
+    });
     assert_eq!(got, want);
 
     // Every kind is indexed: users count as the dataset has them.
@@ -466,16 +697,27 @@ async fn filters_list_exactly_the_matching_assets() {
     assert_eq!(users.len(), d.users.iter().filter(|u| !u.deleted).count());
 
     // An unknown kind and an empty search are clear errors.
-    let e = search::search(&db, None, &Request { text: "x".into(), kinds: vec!["flow".into()], limit: 3, ..Request::default() }).unwrap_err();
+    let e = search::search(
+        &db,
+        None,
+        &Request { text: "x".into(), kinds: vec!["flow".into()], limit: 3, ..Request::default() },
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("unknown kind 'flow'"), "{e}");
     assert!(search::search(&db, None, &Request { limit: 3, ..Request::default() }).is_err());
 
     // --sql lists the same asset from the warehouse.
     let w = &d.workbooks[d.workbooks.len() / 2];
-    let sql = search::sql::sql(&Request { text: w.name.to_lowercase(), kinds: vec!["workbook".into()], limit: 5, ..Request::default() });
+    let sql = search::sql::sql(&Request {
+        text: w.name.to_lowercase(),
+        kinds: vec!["workbook".into()],
+        limit: 5,
+        ..Request::default()
+    });
     let conn = trm::warehouse::read::open(&db).unwrap();
     let mut stmt = conn.prepare(&sql).unwrap_or_else(|e| panic!("{e}\n{sql}"));
-    let rows: Vec<(String, String)> = stmt.query_map([], |r| Ok((r.get(0)?, r.get(6)?))).unwrap().map(Result::unwrap).collect();
+    let rows: Vec<(String, String)> =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(6)?))).unwrap().map(Result::unwrap).collect();
     assert!(rows.iter().any(|(k, id)| k == "workbook" && *id == w.id), "{rows:?}\n{sql}");
     assert!(rows.iter().all(|(k, _)| k == "workbook"));
     drop(d);
@@ -504,7 +746,8 @@ async fn the_index_follows_the_latest_run() {
     handle.state.set_day(1);
     let s = settings(&handle, &dir);
     extract::run(&s, &Options { only: Vec::new(), parquet: false }, Arc::new(Quiet)).await.expect("extract");
-    let second = search::search(&db, None, &Request { text: "zanzibar ledger".into(), limit: 3, ..Request::default() }).unwrap();
+    let second =
+        search::search(&db, None, &Request { text: "zanzibar ledger".into(), limit: 3, ..Request::default() }).unwrap();
     assert!(second.built.is_some() && second.run_id != first.run_id, "a new run rebuilds the index");
     assert_eq!(second.hits.first().map(|h| h.id.as_str()), Some(renamed.as_str()));
     handle.stop().await;

@@ -33,9 +33,10 @@ async fn extract(s: &Settings) {
 /// dashboards are exactly the planted ones) and audited.
 async fn audited(size: Size, name: &str) -> (SimHandle, PathBuf, Settings) {
     let dir = scratch(name);
-    let handle = sim::start(SimConfig { size, day: -90, ..SimConfig::default() }, SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .expect("site starts");
+    let handle =
+        sim::start(SimConfig { size, day: -90, ..SimConfig::default() }, SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("site starts");
     let s = settings(&handle, &dir);
     for day in [-90, 0] {
         handle.state.set_day(day);
@@ -58,7 +59,13 @@ fn view_tags(handle: &SimHandle, id: &str) -> Vec<String> {
 
 /// What `trm tag` does after resolving targets: read the site's tags,
 /// plan, apply.
-async fn tag(client: &Client, op: Op, labels: &[String], targets: &mut [Target], batch: Option<usize>) -> (Plan, admin::Report) {
+async fn tag(
+    client: &Client,
+    op: Op,
+    labels: &[String],
+    targets: &mut [Target],
+    batch: Option<usize>,
+) -> (Plan, admin::Report) {
     let current = tags::current_tags(client, targets).await.expect("current tags");
     let plan = tags::plan(op, labels, targets, &current, batch);
     plan.check().expect("a valid plan");
@@ -123,13 +130,18 @@ async fn unused_dashboards_are_tagged_in_batches_and_a_rerun_makes_no_call() {
     extract(&s).await;
     let conn = trm::warehouse::read::open(&db).unwrap();
     let mut stmt = conn.prepare("SELECT asset_type, asset_luid FROM tags WHERE tag = ?").unwrap();
-    let rows: Vec<(String, String)> = stmt.query_map([TAG], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect();
+    let rows: Vec<(String, String)> =
+        stmt.query_map([TAG], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect();
     drop(stmt);
     drop(conn);
     assert!(rows.iter().all(|(t, _)| t == "view"), "{rows:?}");
     assert_eq!(rows.into_iter().map(|(_, id)| id).collect::<BTreeSet<_>>(), planted);
     let found = tokio::task::block_in_place(|| {
-        trm::search::search(&db, None, &trm::search::Request { tag: Some(TAG.into()), limit: 1000, ..Default::default() })
+        trm::search::search(
+            &db,
+            None,
+            &trm::search::Request { tag: Some(TAG.into()), limit: 1000, ..Default::default() },
+        )
     })
     .unwrap();
     assert_eq!(found.hits.iter().map(|h| h.id.clone()).collect::<BTreeSet<_>>(), planted);
@@ -202,7 +214,10 @@ async fn before_api_3_9_each_item_gets_its_own_call() {
     let calls = writes(&handle);
     assert_eq!(calls.len(), targets.len() * 2, "{calls:?}");
     assert!(calls.iter().all(|(m, _)| m == "DELETE"));
-    assert!(calls.iter().any(|(_, p)| p.ends_with("/tags/Sales%20review") || p.ends_with("/tags/Sales review")), "{calls:?}");
+    assert!(
+        calls.iter().any(|(_, p)| p.ends_with("/tags/Sales%20review") || p.ends_with("/tags/Sales review")),
+        "{calls:?}"
+    );
     assert!(handle.state.data().workbooks[0].tags.is_empty());
     client.sign_out().await;
     handle.stop().await;
@@ -241,9 +256,13 @@ async fn bad_input_is_refused_before_any_write() {
     assert!(tags::parse_asset("user:alice").is_err());
 
     let client = Client::connect(&s).await.expect("sign in");
-    let e = format!("{:#}", tags::resolve_assets(&client, &[(Kind::Workbook, "No Such Workbook".into())], None).await.unwrap_err());
+    let e = format!(
+        "{:#}",
+        tags::resolve_assets(&client, &[(Kind::Workbook, "No Such Workbook".into())], None).await.unwrap_err()
+    );
     assert!(e.contains("no workbook named \"No Such Workbook\""), "{e}");
-    let mut ghost = vec![Target { kind: Kind::View, luid: "00000000-0000-0000-0000-000000000000".into(), name: String::new() }];
+    let mut ghost =
+        vec![Target { kind: Kind::View, luid: "00000000-0000-0000-0000-000000000000".into(), name: String::new() }];
     let e = format!("{:#}", tags::current_tags(&client, &mut ghost).await.unwrap_err());
     assert!(e.contains("not on the site") && e.contains("view 00000000"), "{e}");
     // A named workbook resolves to its id.

@@ -48,8 +48,17 @@ impl Kind {
             "workbook" => Kind::Workbook,
             "view" | "dashboard" | "sheet" | "story" | "storie" => Kind::View,
             "datasource" | "published_datasource" => Kind::Datasource,
-            "project" | "user" | "group" | "field" | "column" | "table" | "database" | "site" | "schedule"
-            | "embedded_datasource" | "task" => {
+            "project"
+            | "user"
+            | "group"
+            | "field"
+            | "column"
+            | "table"
+            | "database"
+            | "site"
+            | "schedule"
+            | "embedded_datasource"
+            | "task" => {
                 bail!("Tableau cannot tag a {k} with this command: tag workbooks, views (dashboards) or datasources")
             }
             _ => bail!("unknown kind '{kind}': use workbook, view (or dashboard) or datasource"),
@@ -186,11 +195,9 @@ pub fn targets_from_findings(db: &Path, detectors: &[String], severity: Option<&
     let conn = read::open(db)?;
     let run = read::resolve_run(&conn, db, None)?;
     let audited: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM run_tables WHERE run_id = ? AND table_name = 'findings'",
-            [&run.run_id],
-            |r| r.get(0),
-        )
+        .query_row("SELECT count(*) FROM run_tables WHERE run_id = ? AND table_name = 'findings'", [&run.run_id], |r| {
+            r.get(0)
+        })
         .with_context(|| format!("cannot read run_tables in {}", db.display()))?;
     if audited == 0 {
         bail!("the latest run ({}) has no findings yet; run `trm audit` first", run.run_id);
@@ -219,7 +226,11 @@ pub fn targets_from_findings(db: &Path, detectors: &[String], severity: Option<&
 
 /// The items `--asset kind:name` names, found on the site by name (and
 /// `project`, a path or a project name, when given).
-pub async fn resolve_assets(client: &Client, specs: &[(Kind, String)], project: Option<&str>) -> anyhow::Result<Vec<Target>> {
+pub async fn resolve_assets(
+    client: &Client,
+    specs: &[(Kind, String)],
+    project: Option<&str>,
+) -> anyhow::Result<Vec<Target>> {
     let projects = site::projects(client).await?;
     let mut out = Vec::new();
     for (kind, name) in specs {
@@ -246,7 +257,10 @@ const READ_ONE_BY_ONE: usize = 20;
 
 /// Each target's current tags, read from the site; fills in names. An id
 /// the site does not have is an error naming it.
-pub async fn current_tags(client: &Client, targets: &mut [Target]) -> anyhow::Result<HashMap<(Kind, String), Vec<String>>> {
+pub async fn current_tags(
+    client: &Client,
+    targets: &mut [Target],
+) -> anyhow::Result<HashMap<(Kind, String), Vec<String>>> {
     let mut by_kind: BTreeMap<Kind, Vec<usize>> = BTreeMap::new();
     for (i, t) in targets.iter().enumerate() {
         by_kind.entry(t.kind).or_default().push(i);
@@ -269,14 +283,21 @@ pub async fn current_tags(client: &Client, targets: &mut [Target]) -> anyhow::Re
             .await?;
             for item in items.into_iter().flatten() {
                 if let Some(id) = item["id"].as_str() {
-                    found.insert((*kind, id.to_string()), (item["name"].as_str().unwrap_or_default().to_string(), labels(&item)));
+                    found.insert(
+                        (*kind, id.to_string()),
+                        (item["name"].as_str().unwrap_or_default().to_string(), labels(&item)),
+                    );
                 }
             }
         } else {
-            let items = list_all(client, &client.site_path(kind.collection()), kind.collection(), kind.item(), &[]).await?;
+            let items =
+                list_all(client, &client.site_path(kind.collection()), kind.collection(), kind.item(), &[]).await?;
             for item in items {
                 if let Some(id) = item["id"].as_str() {
-                    found.insert((*kind, id.to_string()), (item["name"].as_str().unwrap_or_default().to_string(), labels(&item)));
+                    found.insert(
+                        (*kind, id.to_string()),
+                        (item["name"].as_str().unwrap_or_default().to_string(), labels(&item)),
+                    );
                 }
             }
         }
@@ -337,7 +358,13 @@ fn tags_body(tags: &[String]) -> Value {
 /// The calls that bring every target to having (`Add`) or not having
 /// (`Remove`) `tags`. `batch`: items per batch call, or `None` for one
 /// call per item.
-pub fn plan(op: Op, tags: &[String], targets: &[Target], current: &HashMap<(Kind, String), Vec<String>>, batch: Option<usize>) -> Plan {
+pub fn plan(
+    op: Op,
+    tags: &[String],
+    targets: &[Target],
+    current: &HashMap<(Kind, String), Vec<String>>,
+    batch: Option<usize>,
+) -> Plan {
     let mut plan = Plan::new();
     let none = Vec::new();
     // Per item, the tags to change, spelled as the call needs them: as
@@ -401,9 +428,14 @@ pub fn plan(op: Op, tags: &[String], targets: &[Target], current: &HashMap<(Kind
                 let base = format!("{}/{}/tags", t.kind.collection(), t.luid);
                 match op {
                     Op::Add => plan.push(
-                        Call::site(WriteMethod::Put, base, "add tags", format!("add {} to {} {:?}", tag_list(change), t.kind, t.name))
-                            .body(json!({"tags": tags_body(change)}))
-                            .unit(format!("{} {}", t.kind, t.luid)),
+                        Call::site(
+                            WriteMethod::Put,
+                            base,
+                            "add tags",
+                            format!("add {} to {} {:?}", tag_list(change), t.kind, t.name),
+                        )
+                        .body(json!({"tags": tags_body(change)}))
+                        .unit(format!("{} {}", t.kind, t.luid)),
                     ),
                     Op::Remove => {
                         for tag in change {
@@ -465,7 +497,11 @@ mod tests {
         let p = plan(Op::Add, &tags, &targets, &current, Some(4));
         assert_eq!(p.len(), 2, "6 items to tag, 4 per call");
         assert_eq!(p.calls[0].path, "tags:batchCreate");
-        let n: Vec<usize> = p.calls.iter().map(|c| c.body.as_ref().unwrap()["tagBatch"]["contents"]["content"].as_array().unwrap().len()).collect();
+        let n: Vec<usize> = p
+            .calls
+            .iter()
+            .map(|c| c.body.as_ref().unwrap()["tagBatch"]["contents"]["content"].as_array().unwrap().len())
+            .collect();
         assert_eq!(n, vec![4, 2]);
         assert_eq!(p.calls[0].body.as_ref().unwrap()["tagBatch"]["contents"]["content"][0]["contentType"], "view");
 
@@ -476,8 +512,14 @@ mod tests {
         let removing = plan(Op::Remove, &tags, &targets, &current, None);
         assert_eq!(removing.len(), 1, "only v3 has the tag");
         assert_eq!(removing.calls[0].path, "views/v3/tags/Unused", "removed as the site spells it");
-        assert!(plan(Op::Remove, &["a b/c".into()], &targets[..1], &HashMap::from([((Kind::View, "v0".into()), vec!["A b/c".into()])]), None)
-            .calls[0]
+        assert!(plan(
+            Op::Remove,
+            &["a b/c".into()],
+            &targets[..1],
+            &HashMap::from([((Kind::View, "v0".into()), vec!["A b/c".into()])]),
+            None
+        )
+        .calls[0]
             .path
             .ends_with("/tags/A%20b%2Fc"));
     }

@@ -33,7 +33,10 @@ async fn run(op: Op, args: TagArgs, json: bool) -> anyhow::Result<()> {
         }
         (None, false) => {
             let (detectors, severity) = (args.findings.clone(), args.severity.clone());
-            Some(tokio::task::spawn_blocking(move || tags::targets_from_findings(&db, &detectors, severity.as_deref())).await??)
+            Some(
+                tokio::task::spawn_blocking(move || tags::targets_from_findings(&db, &detectors, severity.as_deref()))
+                    .await??,
+            )
         }
         (None, true) => None,
     };
@@ -53,7 +56,11 @@ async fn run(op: Op, args: TagArgs, json: bool) -> anyhow::Result<()> {
     client.sign_out().await;
     if let Some(r) = report {
         if !r.is_complete() {
-            anyhow::bail!("{} of {} tag call(s) were not applied", r.results.len() - r.count(trm::admin::Status::Applied), r.results.len());
+            anyhow::bail!(
+                "{} of {} tag call(s) were not applied",
+                r.results.len() - r.count(trm::admin::Status::Applied),
+                r.results.len()
+            );
         }
     }
     Ok(())

@@ -13,9 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use duckdb::Connection;
 use serde::{Deserialize, Serialize};
-use tantivy::schema::{
-    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, STORED, STRING,
-};
+use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, STORED, STRING};
 use tantivy::tokenizer::{
     AsciiFoldingFilter, LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, TextAnalyzer, TokenStream as _,
 };
@@ -88,7 +86,9 @@ pub fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let words = |stored: bool| {
         let o = TextOptions::default().set_indexing_options(
-            TextFieldIndexing::default().set_tokenizer(WORDS).set_index_option(IndexRecordOption::WithFreqsAndPositions),
+            TextFieldIndexing::default()
+                .set_tokenizer(WORDS)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
         );
         if stored {
             o.set_stored()
@@ -96,8 +96,9 @@ pub fn schema() -> (Schema, Fields) {
             o
         }
     };
-    let exact = TextOptions::default()
-        .set_indexing_options(TextFieldIndexing::default().set_tokenizer(EXACT).set_index_option(IndexRecordOption::Basic));
+    let exact = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default().set_tokenizer(EXACT).set_index_option(IndexRecordOption::Basic),
+    );
     let fields = Fields {
         kind: b.add_text_field("kind", STRING | STORED),
         id: b.add_text_field("id", STRING | STORED),
@@ -260,14 +261,14 @@ pub fn build(conn: &Connection, db: &Path, run: &RunRef, dir: &Path) -> anyhow::
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     let (schema, fields) = schema();
-    let index = Index::create_in_dir(&tmp, schema).with_context(|| format!("cannot create the search index in {}", tmp.display()))?;
+    let index = Index::create_in_dir(&tmp, schema)
+        .with_context(|| format!("cannot create the search index in {}", tmp.display()))?;
     register(&index);
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4);
     // 64 MB per indexing thread: well within the memory budget, and few
     // enough segments that searches stay fast without a merge.
-    let mut writer: IndexWriter = index
-        .writer_with_num_threads(threads, threads * 64_000_000)
-        .context("cannot start the search index writer")?;
+    let mut writer: IndexWriter =
+        index.writer_with_num_threads(threads, threads * 64_000_000).context("cannot start the search index writer")?;
     let documents = add_all(conn, db, run, &fields, &mut writer)?;
     writer.commit().context("cannot commit the search index")?;
     writer.wait_merging_threads().context("cannot finish the search index")?;
@@ -275,7 +276,8 @@ pub fn build(conn: &Connection, db: &Path, run: &RunRef, dir: &Path) -> anyhow::
     std::fs::write(tmp.join(META_FILE), serde_json::to_vec_pretty(&meta)?)
         .with_context(|| format!("cannot write {}", tmp.join(META_FILE).display()))?;
     if dir.exists() {
-        std::fs::remove_dir_all(dir).with_context(|| format!("cannot replace the old search index {}", dir.display()))?;
+        std::fs::remove_dir_all(dir)
+            .with_context(|| format!("cannot replace the old search index {}", dir.display()))?;
     }
     std::fs::rename(&tmp, dir).with_context(|| format!("cannot move the search index to {}", dir.display()))?;
     Ok(meta)
@@ -286,9 +288,18 @@ fn table(name: &str, run: &RunRef) -> String {
 }
 
 /// Runs `sql` and calls `each` with every row.
-fn rows(conn: &Connection, db: &Path, sql: &str, mut each: impl FnMut(&duckdb::Row) -> anyhow::Result<()>) -> anyhow::Result<()> {
-    let mut stmt = conn.prepare(sql).with_context(|| format!("DuckDB warehouse {}: cannot read for the search index", db.display()))?;
-    let mut rows = stmt.query([]).with_context(|| format!("DuckDB warehouse {}: cannot read for the search index", db.display()))?;
+fn rows(
+    conn: &Connection,
+    db: &Path,
+    sql: &str,
+    mut each: impl FnMut(&duckdb::Row) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut stmt = conn
+        .prepare(sql)
+        .with_context(|| format!("DuckDB warehouse {}: cannot read for the search index", db.display()))?;
+    let mut rows = stmt
+        .query([])
+        .with_context(|| format!("DuckDB warehouse {}: cannot read for the search index", db.display()))?;
     while let Some(r) = rows.next()? {
         each(r)?;
     }
@@ -320,9 +331,15 @@ fn add_all(conn: &Connection, db: &Path, run: &RunRef, f: &Fields, w: &mut Index
     rows(
         conn,
         db,
-        &format!("SELECT project_luid, name, description, parent_project_luid, owner_luid FROM {}", table("projects", run)),
+        &format!(
+            "SELECT project_luid, name, description, parent_project_luid, owner_luid FROM {}",
+            table("projects", run)
+        ),
         |r| {
-            projects.insert(r.get(0)?, Project { name: r.get(1)?, description: r.get(2)?, parent: r.get(3)?, owner: r.get(4)? });
+            projects.insert(
+                r.get(0)?,
+                Project { name: r.get(1)?, description: r.get(2)?, parent: r.get(3)?, owner: r.get(4)? },
+            );
             Ok(())
         },
     )?;
@@ -352,26 +369,32 @@ fn add_all(conn: &Connection, db: &Path, run: &RunRef, f: &Fields, w: &mut Index
     let owner = |id: &Option<String>| id.as_deref().and_then(|i| owners.get(i));
 
     for (id, p) in &projects {
-        add(w, &Doc {
-            kind: "project",
-            id: id.clone(),
-            id_column: "project_luid",
-            name: p.name.clone(),
-            description: p.description.clone(),
-            project: paths.get(id).map(String::as_str),
-            owner: owner(&p.owner),
-            ..Doc::default()
-        })?;
+        add(
+            w,
+            &Doc {
+                kind: "project",
+                id: id.clone(),
+                id_column: "project_luid",
+                name: p.name.clone(),
+                description: p.description.clone(),
+                project: paths.get(id).map(String::as_str),
+                owner: owner(&p.owner),
+                ..Doc::default()
+            },
+        )?;
     }
     for (id, o) in &owners {
-        add(w, &Doc {
-            kind: "user",
-            id: id.clone(),
-            id_column: "user_luid",
-            name: o.name.clone(),
-            alt: [&o.full_name, &o.email].into_iter().flatten().cloned().collect(),
-            ..Doc::default()
-        })?;
+        add(
+            w,
+            &Doc {
+                kind: "user",
+                id: id.clone(),
+                id_column: "user_luid",
+                name: o.name.clone(),
+                alt: [&o.full_name, &o.email].into_iter().flatten().cloned().collect(),
+                ..Doc::default()
+            },
+        )?;
     }
 
     // Workbooks, for their views, embedded datasources and fields.
@@ -386,19 +409,27 @@ fn add_all(conn: &Connection, db: &Path, run: &RunRef, f: &Fields, w: &mut Index
         db,
         &format!("SELECT workbook_luid, name, description, project_luid, owner_luid FROM {}", table("workbooks", run)),
         |r| {
-            let (id, name, description, project, owner_id): (String, String, Option<String>, Option<String>, Option<String>) =
-                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
-            add(w, &Doc {
-                kind: "workbook",
-                id: id.clone(),
-                id_column: "workbook_luid",
-                name: name.clone(),
-                description,
-                project: path(&project),
-                owner: owner(&owner_id),
-                tags: tags_of("workbook", &id),
-                ..Doc::default()
-            })?;
+            let (id, name, description, project, owner_id): (
+                String,
+                String,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+            ) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+            add(
+                w,
+                &Doc {
+                    kind: "workbook",
+                    id: id.clone(),
+                    id_column: "workbook_luid",
+                    name: name.clone(),
+                    description,
+                    project: path(&project),
+                    owner: owner(&owner_id),
+                    tags: tags_of("workbook", &id),
+                    ..Doc::default()
+                },
+            )?;
             workbooks.insert(id, Workbook { name, project, owner: owner_id });
             Ok(())
         },
@@ -411,23 +442,32 @@ fn add_all(conn: &Connection, db: &Path, run: &RunRef, f: &Fields, w: &mut Index
             table("views", run)
         ),
         |r| {
-            let (id, name, wb, owner_id, project, sheet_type): (String, String, String, Option<String>, Option<String>, Option<String>) =
-                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?);
+            let (id, name, wb, owner_id, project, sheet_type): (
+                String,
+                String,
+                String,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+            ) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?);
             let workbook = workbooks.get(&wb);
             let project = project.or_else(|| workbook.and_then(|w| w.project.clone()));
             let owner_id = owner_id.or_else(|| workbook.and_then(|w| w.owner.clone()));
             let dashboard = sheet_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("dashboard"));
-            add(w, &Doc {
-                kind: if dashboard { "dashboard" } else { "view" },
-                id: id.clone(),
-                id_column: "view_luid",
-                name,
-                project: path(&project),
-                owner: owner(&owner_id),
-                tags: tags_of("view", &id),
-                context: workbook.map(|w| format!("workbook {}", w.name)),
-                ..Doc::default()
-            })?;
+            add(
+                w,
+                &Doc {
+                    kind: if dashboard { "dashboard" } else { "view" },
+                    id: id.clone(),
+                    id_column: "view_luid",
+                    name,
+                    project: path(&project),
+                    owner: owner(&owner_id),
+                    tags: tags_of("view", &id),
+                    context: workbook.map(|w| format!("workbook {}", w.name)),
+                    ..Doc::default()
+                },
+            )?;
             Ok(())
         },
     )?;
@@ -444,21 +484,32 @@ fn add_all(conn: &Connection, db: &Path, run: &RunRef, f: &Fields, w: &mut Index
     rows(
         conn,
         db,
-        &format!("SELECT datasource_luid, name, description, project_luid, owner_luid FROM {}", table("datasources", run)),
+        &format!(
+            "SELECT datasource_luid, name, description, project_luid, owner_luid FROM {}",
+            table("datasources", run)
+        ),
         |r| {
-            let (id, name, description, project, owner_id): (String, String, Option<String>, Option<String>, Option<String>) =
-                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
-            add(w, &Doc {
-                kind: "datasource",
-                id: id.clone(),
-                id_column: "datasource_luid",
-                name: name.clone(),
-                description,
-                project: path(&project),
-                owner: owner(&owner_id),
-                tags: tags_of("datasource", &id),
-                ..Doc::default()
-            })?;
+            let (id, name, description, project, owner_id): (
+                String,
+                String,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+            ) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+            add(
+                w,
+                &Doc {
+                    kind: "datasource",
+                    id: id.clone(),
+                    id_column: "datasource_luid",
+                    name: name.clone(),
+                    description,
+                    project: path(&project),
+                    owner: owner(&owner_id),
+                    tags: tags_of("datasource", &id),
+                    ..Doc::default()
+                },
+            )?;
             published.insert(id, Source { label: format!("datasource {name}"), project, owner: owner_id });
             Ok(())
         },
@@ -471,7 +522,9 @@ fn add_all(conn: &Connection, db: &Path, run: &RunRef, f: &Fields, w: &mut Index
             let (mid, luid, name): (String, String, Option<String>) = (r.get(0)?, r.get(1)?, r.get(2)?);
             let s = match published.get(&luid) {
                 Some(p) => Source { label: p.label.clone(), project: p.project.clone(), owner: p.owner.clone() },
-                None => Source { label: format!("datasource {}", name.unwrap_or_default()), project: None, owner: None },
+                None => {
+                    Source { label: format!("datasource {}", name.unwrap_or_default()), project: None, owner: None }
+                }
             };
             sources.insert(mid, s);
             Ok(())
@@ -484,20 +537,27 @@ fn add_all(conn: &Connection, db: &Path, run: &RunRef, f: &Fields, w: &mut Index
         |r| {
             let (mid, name, wb): (String, Option<String>, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
             let workbook = workbooks.get(&wb);
-            let (project, owner_id) = (workbook.and_then(|w| w.project.clone()), workbook.and_then(|w| w.owner.clone()));
+            let (project, owner_id) =
+                (workbook.and_then(|w| w.project.clone()), workbook.and_then(|w| w.owner.clone()));
             let name = name.unwrap_or_default();
             let wb_name = workbook.map(|w| w.name.as_str()).unwrap_or_default();
-            add(w, &Doc {
-                kind: "datasource",
-                id: mid.clone(),
-                id_column: "datasource_metadata_id",
-                name: name.clone(),
-                project: path(&project),
-                owner: owner(&owner_id),
-                context: Some(format!("embedded in workbook {wb_name}")),
-                ..Doc::default()
-            })?;
-            sources.insert(mid, Source { label: format!("datasource {name} in workbook {wb_name}"), project, owner: owner_id });
+            add(
+                w,
+                &Doc {
+                    kind: "datasource",
+                    id: mid.clone(),
+                    id_column: "datasource_metadata_id",
+                    name: name.clone(),
+                    project: path(&project),
+                    owner: owner(&owner_id),
+                    context: Some(format!("embedded in workbook {wb_name}")),
+                    ..Doc::default()
+                },
+            )?;
+            sources.insert(
+                mid,
+                Source { label: format!("datasource {name} in workbook {wb_name}"), project, owner: owner_id },
+            );
             Ok(())
         },
     )?;
@@ -506,19 +566,23 @@ fn add_all(conn: &Connection, db: &Path, run: &RunRef, f: &Fields, w: &mut Index
         db,
         &format!("SELECT field_metadata_id, name, datasource_metadata_id, formula FROM {}", table("fields", run)),
         |r| {
-            let (id, name, ds, formula): (String, Option<String>, String, Option<String>) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+            let (id, name, ds, formula): (String, Option<String>, String, Option<String>) =
+                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
             let source = sources.get(&ds);
-            add(w, &Doc {
-                kind: "field",
-                id,
-                id_column: "field_metadata_id",
-                name: name.unwrap_or_default(),
-                formula,
-                project: source.and_then(|s| path(&s.project)),
-                owner: source.and_then(|s| owner(&s.owner)),
-                context: source.map(|s| s.label.clone()),
-                ..Doc::default()
-            })?;
+            add(
+                w,
+                &Doc {
+                    kind: "field",
+                    id,
+                    id_column: "field_metadata_id",
+                    name: name.unwrap_or_default(),
+                    formula,
+                    project: source.and_then(|s| path(&s.project)),
+                    owner: source.and_then(|s| owner(&s.owner)),
+                    context: source.map(|s| s.label.clone()),
+                    ..Doc::default()
+                },
+            )?;
             Ok(())
         },
     )?;
@@ -534,7 +598,10 @@ fn add_all(conn: &Connection, db: &Path, run: &RunRef, f: &Fields, w: &mut Index
     rows(
         conn,
         db,
-        &format!("SELECT table_metadata_id, kind, name, schema, full_name, query, database_metadata_id FROM {}", table("database_tables", run)),
+        &format!(
+            "SELECT table_metadata_id, kind, name, schema, full_name, query, database_metadata_id FROM {}",
+            table("database_tables", run)
+        ),
         |r| {
             let (id, _kind, name, schema_name, full_name, query, database): (
                 String,
@@ -552,32 +619,43 @@ fn add_all(conn: &Connection, db: &Path, run: &RunRef, f: &Fields, w: &mut Index
             };
             let mut alt = vec![qualified.clone()];
             alt.extend(full_name.filter(|f| *f != qualified && *f != name));
-            add(w, &Doc {
-                kind: "table",
-                id: id.clone(),
-                id_column: "table_metadata_id",
-                name: name.clone(),
-                alt,
-                formula: query,
-                context: database.as_ref().and_then(|d| databases.get(d)).map(|d| format!("database {d}")),
-                ..Doc::default()
-            })?;
+            add(
+                w,
+                &Doc {
+                    kind: "table",
+                    id: id.clone(),
+                    id_column: "table_metadata_id",
+                    name: name.clone(),
+                    alt,
+                    formula: query,
+                    context: database.as_ref().and_then(|d| databases.get(d)).map(|d| format!("database {d}")),
+                    ..Doc::default()
+                },
+            )?;
             table_names.insert(id, qualified);
             Ok(())
         },
     )?;
-    rows(conn, db, &format!("SELECT column_metadata_id, name, table_metadata_id FROM {}", table("columns", run)), |r| {
-        let (id, name, t): (String, Option<String>, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
-        add(w, &Doc {
-            kind: "column",
-            id,
-            id_column: "column_metadata_id",
-            name: name.unwrap_or_default(),
-            context: table_names.get(&t).map(|t| format!("table {t}")),
-            ..Doc::default()
-        })?;
-        Ok(())
-    })?;
+    rows(
+        conn,
+        db,
+        &format!("SELECT column_metadata_id, name, table_metadata_id FROM {}", table("columns", run)),
+        |r| {
+            let (id, name, t): (String, Option<String>, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            add(
+                w,
+                &Doc {
+                    kind: "column",
+                    id,
+                    id_column: "column_metadata_id",
+                    name: name.unwrap_or_default(),
+                    context: table_names.get(&t).map(|t| format!("table {t}")),
+                    ..Doc::default()
+                },
+            )?;
+            Ok(())
+        },
+    )?;
     Ok(n)
 }
 
@@ -587,7 +665,10 @@ mod tests {
 
     #[test]
     fn words_fold_case_and_accents_and_split_on_punctuation() {
-        assert_eq!(words("Ventes – Région Québec \"Q4\" & Partners' 日本"), ["ventes", "region", "quebec", "q4", "partners", "日本"]);
+        assert_eq!(
+            words("Ventes – Région Québec \"Q4\" & Partners' 日本"),
+            ["ventes", "region", "quebec", "q4", "partners", "日本"]
+        );
         assert_eq!(words("SUM([Sales]) - SUM([Old Cost Basis])"), ["sum", "sales", "sum", "old", "cost", "basis"]);
         assert_eq!(exact("  EMEA Pipeline  v2 "), "emea pipeline v2");
     }

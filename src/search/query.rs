@@ -24,7 +24,8 @@ use tantivy::{Index, ReloadPolicy, TantivyDocument, Term};
 use super::index::{self, Fields};
 
 /// Kinds of asset the index holds.
-pub const KINDS: &[&str] = &["workbook", "view", "dashboard", "datasource", "field", "table", "column", "project", "user"];
+pub const KINDS: &[&str] =
+    &["workbook", "view", "dashboard", "datasource", "field", "table", "column", "project", "user"];
 
 #[derive(Debug, Clone, Default)]
 pub struct Request {
@@ -87,7 +88,8 @@ pub fn search(index: &Index, f: &Fields, req: &Request) -> anyhow::Result<Vec<Hi
     let filters = || {
         let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         if !req.kinds.is_empty() {
-            let any: Vec<(Occur, Box<dyn Query>)> = req.kinds.iter().map(|k| (Occur::Should, term(f.kind, k))).collect();
+            let any: Vec<(Occur, Box<dyn Query>)> =
+                req.kinds.iter().map(|k| (Occur::Should, term(f.kind, k))).collect();
             must.push((Occur::Must, Box::new(BooleanQuery::new(any))));
         }
         if let Some(p) = &req.project {
@@ -250,7 +252,10 @@ pub fn within_one_edit(a: &str, b: &str) -> bool {
     let rest = |i: usize, j: usize| a[i..] == b[j..];
     if la == lb {
         rest(prefix + 1, prefix + 1)
-            || (prefix + 1 < la && a[prefix] == b[prefix + 1] && a[prefix + 1] == b[prefix] && rest(prefix + 2, prefix + 2))
+            || (prefix + 1 < la
+                && a[prefix] == b[prefix + 1]
+                && a[prefix + 1] == b[prefix]
+                && rest(prefix + 2, prefix + 2))
     } else if la > lb {
         rest(prefix + 1, prefix)
     } else {
@@ -300,7 +305,13 @@ fn hit(f: &Fields, doc: &TantivyDocument, score: f32, words: &[String], exact: &
     let mut texts: Vec<(&'static str, String, bool)> = vec![("name", name.clone(), true)];
     texts.extend(all(doc, f.alt).into_iter().map(|t| ("other name", t, true)));
     texts.extend(tags.iter().map(|t| ("tag", t.clone(), false)));
-    for (label, field) in [("owner", f.owner), (sql_label, f.formula), ("description", f.description), ("project", f.project), ("context", f.context)] {
+    for (label, field) in [
+        ("owner", f.owner),
+        (sql_label, f.formula),
+        ("description", f.description),
+        ("project", f.project),
+        ("context", f.context),
+    ] {
         texts.extend(all(doc, field).into_iter().map(|t| (label, t, false)));
     }
 
@@ -336,7 +347,9 @@ fn hit(f: &Fields, doc: &TantivyDocument, score: f32, words: &[String], exact: &
         let all_covered = covered(&union) == words.len();
         let in_name = best_of(true);
         let pick = match in_name {
-            Some((_, m, _)) if covered(m) == words.len() && m.iter().all(|x| *x == WordMatch::Exact) => Some((1, in_name)),
+            Some((_, m, _)) if covered(m) == words.len() && m.iter().all(|x| *x == WordMatch::Exact) => {
+                Some((1, in_name))
+            }
             Some((_, m, _)) if covered(m) == words.len() => Some((2, in_name)),
             _ if all_covered => Some((3, best_of(false))),
             Some(_) => Some((4, in_name)),
