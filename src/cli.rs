@@ -58,6 +58,13 @@ pub enum Command {
     Users(UsersCommand),
     /// Add and update users from a CSV file (never removes users or memberships).
     AddUsers(AddUsersArgs),
+    /// Search the whole site (latest run of the warehouse): names,
+    /// descriptions, formulas, custom SQL, tables and columns, tags, owners.
+    Search(SearchArgs),
+    /// Add or remove tags on workbooks, views and datasources, named,
+    /// picked by SQL over the warehouse, or flagged by the audit.
+    #[command(subcommand)]
+    Tag(TagCommand),
 }
 
 impl Command {
@@ -70,9 +77,9 @@ impl Command {
             Command::Report(a) => &a.lock,
             Command::ReportUsage(a) => &a.lock,
             Command::Run(a) => &a.extract.lock,
-            Command::Demo(_) | Command::Sim(_) | Command::Permissions(_) | Command::Users(_) | Command::AddUsers(_) => {
-                return None
-            }
+            Command::Search(a) => &a.warehouse.lock,
+            Command::Demo(_) | Command::Sim(_) | Command::Tag(_) => return None,
+            Command::Permissions(_) | Command::Users(_) | Command::AddUsers(_) => return None,
             Command::RefreshDatasource(_) | Command::RefreshWorkbook(_) | Command::Refresh(_) | Command::Reschedule(_) => {
                 return None
             }
@@ -458,6 +465,78 @@ pub struct FaultArgs {
     /// Seed for `rate` faults; overrides the plan file's `seed`.
     #[arg(long, value_name = "N")]
     pub fault_seed: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words to find; may be empty when a filter is given.
+    #[arg(value_name = "TEXT", default_value = "")]
+    pub text: String,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+    /// Only these kinds (comma-separated): workbook, view, dashboard,
+    /// datasource, field, table, column, project, user.
+    #[arg(long, value_delimiter = ',', value_name = "KIND")]
+    pub kind: Vec<String>,
+    /// Only assets in this project or its subprojects (a path such as Finance/Reports).
+    #[arg(long, value_name = "PATH")]
+    pub project: Option<String>,
+    /// Only assets this user owns (user name, full name or email).
+    #[arg(long, value_name = "NAME")]
+    pub owner: Option<String>,
+    /// Only assets with this tag.
+    #[arg(long, value_name = "T")]
+    pub tag: Option<String>,
+    /// Results shown at most.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+    /// Print the SQL that lists the same assets from the warehouse, and search nothing.
+    #[arg(long)]
+    pub sql: bool,
+    /// Rebuild the search index first (it is rebuilt by itself when a new run lands).
+    #[arg(long)]
+    pub reindex: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TagCommand {
+    /// Add tags to the targets that lack them.
+    Add(TagArgs),
+    /// Remove tags from the targets that have them.
+    Remove(TagArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("targets").required(true).args(["asset", "where_sql", "findings"])))]
+pub struct TagArgs {
+    #[command(flatten)]
+    pub site: SiteArgs,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// A tag (repeatable).
+    #[arg(long = "tag", value_name = "T", required = true)]
+    pub tags: Vec<String>,
+    /// A target as kind:name, kind workbook, view (or dashboard) or datasource (repeatable).
+    #[arg(long, value_name = "KIND:NAME")]
+    pub asset: Vec<String>,
+    /// With --asset: the project the named items are in (a path such as Finance/Reports).
+    #[arg(long, value_name = "PATH", requires = "asset")]
+    pub project: Option<String>,
+    /// Targets from SQL over the warehouse returning the columns kind and id.
+    #[arg(long = "where", value_name = "SQL")]
+    pub where_sql: Option<String>,
+    /// Targets the latest audit flagged, by detector (comma-separated), e.g. unused_dashboard.
+    #[arg(long, value_delimiter = ',', value_name = "DETECTORS")]
+    pub findings: Vec<String>,
+    /// With --findings: only findings of this severity (high, medium, low).
+    #[arg(long, value_name = "S", requires = "findings")]
+    pub severity: Option<String>,
+    /// Items per batch call (tags:batchCreate / tags:batchDelete, REST API 3.9+).
+    #[arg(long, value_name = "N", default_value_t = crate::admin::tags::DEFAULT_BATCH)]
+    pub batch_size: usize,
+    /// One call per item even where the batch calls exist.
+    #[arg(long)]
+    pub no_batch: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,6 +14,7 @@ pub mod lineage;
 pub mod audit;
 pub mod admin;
 pub mod report;
+pub mod search;
 pub mod sim;
 pub mod tableau;
 pub mod time;

@@ -17,6 +17,7 @@ pub mod plan;
 pub mod refresh;
 pub mod site;
 pub mod users;
+pub mod tags;
 
 pub use apply::{apply, OnError, Options, Report, Status};
 pub use plan::{Call, Plan, Scope, WriteMethod};

@@ -19,8 +19,10 @@ mod progress;
 mod refresh;
 mod report;
 mod run;
+mod search;
 mod sim;
 mod users;
+mod tag;
 
 use trm::cli::{Command, PermissionsCommand, SimCommand, UsersCommand};
 
@@ -52,5 +54,7 @@ pub async fn dispatch(command: Command, json: bool) -> anyhow::Result<()> {
         Command::Users(UsersCommand::Sync(args)) => users::sync(args, json).await,
         Command::Users(UsersCommand::Export(args)) => users::export(args).await,
         Command::AddUsers(args) => users::add_users(args, json).await,
+        Command::Search(args) => search::search(args, json).await,
+        Command::Tag(command) => tag::tag(command, json).await,
     }
 }
