@@ -34,7 +34,7 @@ use std::thread::JoinHandle;
 use arrow::record_batch::RecordBatch;
 
 pub use batch::{Rows, V};
-pub use derived::write_derived;
+pub use derived::{write_derived, write_derived_tables};
 pub use read::RunRef;
 pub use duck::{hist_name, sql_type};
 pub use lock::{lock_holder, lock_timeout, set_lock_timeout, Holder, DEFAULT_LOCK_TIMEOUT};
