@@ -2,7 +2,7 @@
 //! client sent: `GET /sim/calls` lists them, `DELETE /sim/calls` clears it.
 //!
 //! Every REST request other than a GET (and other than sign-in and
-//! sign-out) is a write. Each entry names the method, the path below the
+//! sign-out) is a write, including those an injected fault answered. Each entry names the method, the path below the
 //! site, the target (the last item id in the path), the grantees of a
 //! permissions call, and the status the site answered.
 
@@ -67,13 +67,14 @@ fn split_path(path: &str) -> (String, Option<String>) {
     (format!("/{}", rest.join("/")), target)
 }
 
-/// Middleware on the REST API: records each write after it is answered.
+/// Middleware over both APIs: records each REST write after it is
+/// answered. (Metadata API queries are POSTs but not writes.)
 pub async fn record(State(st): State<std::sync::Arc<SimState>>, req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let resp = next.run(req).await;
-    let is_auth = path.contains("/auth/sign");
-    if method != Method::GET && method != Method::HEAD && !is_auth {
+    let exempt = path.contains("/auth/sign") || !path.starts_with("/api/") || path.starts_with("/api/metadata");
+    if method != Method::GET && method != Method::HEAD && !exempt {
         let (rel, target) = split_path(&path);
         let grantees = resp.extensions().get::<Grantees>().map(|g| g.0.clone()).unwrap_or_default();
         st.calls.push(Call { method: method.to_string(), path: rel, target, grantees, status: resp.status().as_u16() });

@@ -239,7 +239,10 @@ impl SimState {
 pub fn app(state: Arc<SimState>) -> axum::Router {
     let api = rest::router(state.clone())
         .merge(metadata::router(state.clone()))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), faults::inject));
+        .layer(axum::middleware::from_fn_with_state(state.clone(), faults::inject))
+        // Outside the faults, so a write answered by an injected error is
+        // logged with that status, as a client saw it.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), calls::record));
     api.merge(control::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(state, simulated_date))
 }

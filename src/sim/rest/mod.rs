@@ -212,7 +212,6 @@ pub fn router(state: Arc<SimState>) -> Router {
         .merge(authed)
         .fallback(unknown_path)
         .method_not_allowed_fallback(wrong_method)
-        .layer(middleware::from_fn_with_state(state.clone(), crate::sim::calls::record))
         .with_state(state)
 }
 
