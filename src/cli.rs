@@ -366,7 +366,7 @@ pub enum SimCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct SiteArgs {
+pub struct SimSiteArgs {
     /// small (~20 workbooks), medium (~1,000) or large (10,000).
     #[arg(long, default_value = "small")]
     pub size: Size,
@@ -395,7 +395,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
     #[command(flatten)]
-    pub site: SiteArgs,
+    pub site: SimSiteArgs,
     /// Write the ground-truth manifest (JSON) here before serving.
     #[arg(long)]
     pub manifest: Option<PathBuf>,
@@ -418,7 +418,7 @@ pub struct ServeArgs {
 #[derive(Debug, Args)]
 pub struct ManifestArgs {
     #[command(flatten)]
-    pub site: SiteArgs,
+    pub site: SimSiteArgs,
     /// Output file; standard output if omitted.
     #[arg(long)]
     pub out: Option<PathBuf>,

@@ -4,12 +4,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use trm::cli::{BenchArgs, ManifestArgs, ServeArgs, SiteArgs};
+use trm::cli::{BenchArgs, ManifestArgs, ServeArgs, SimSiteArgs};
 use trm::sim::{self, SimConfig, SimState};
 
 use super::common;
 
-fn sim_config(site: &SiteArgs) -> anyhow::Result<SimConfig> {
+fn sim_config(site: &SimSiteArgs) -> anyhow::Result<SimConfig> {
     anyhow::ensure!(
         (0..=sim::control::MAX_DAY).contains(&site.day),
         "--day {} is out of range: use 0 to {}",
