@@ -779,22 +779,22 @@ mod tests {
             ],
         );
         let wb = "/api/3.27/sites/s/workbooks";
-        assert_eq!(plan.fired(wb, None), vec![1]);
-        assert_eq!(plan.fired("/api/3.27/sites/s/views", None), Vec::<usize>::new());
-        assert_eq!(plan.fired(wb, None), vec![0]);
+        assert_eq!(plan.fired("GET", wb, None), vec![1]);
+        assert_eq!(plan.fired("GET", "/api/3.27/sites/s/views", None), Vec::<usize>::new());
+        assert_eq!(plan.fired("GET", wb, None), vec![0]);
         let fresh = plan.clone();
-        assert_eq!(fresh.fired(wb, None), vec![1]);
+        assert_eq!(fresh.fired("GET", wb, None), vec![1]);
     }
 
     #[test]
     fn expire_session_counts_per_session() {
         let plan = FaultPlan::new(0, vec![Fault::new(FaultKind::ExpireSession { after_requests: 2 })]);
         let p = "/api/3.27/sites";
-        assert!(plan.fired(p, None).is_empty());
-        assert!(plan.fired(p, Some("a")).is_empty());
-        assert!(plan.fired(p, Some("a")).is_empty());
-        assert_eq!(plan.fired(p, Some("a")), vec![0]);
-        assert!(plan.fired(p, Some("b")).is_empty());
+        assert!(plan.fired("GET", p, None).is_empty());
+        assert!(plan.fired("GET", p, Some("a")).is_empty());
+        assert!(plan.fired("GET", p, Some("a")).is_empty());
+        assert_eq!(plan.fired("GET", p, Some("a")), vec![0]);
+        assert!(plan.fired("GET", p, Some("b")).is_empty());
     }
 
     #[test]
