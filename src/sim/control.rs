@@ -8,6 +8,12 @@
 //!   through the API finishes).
 //! - `GET /sim/calls`: the write calls received so far (see [`super::calls`]);
 //!   `DELETE /sim/calls` clears the log.
+//! - `GET /sim/effective?user=<luid>&content=<kind>:<luid>[&capability=C]`:
+//!   the ground-truth effective permissions ([`super::access`]) of a user on
+//!   a project, workbook, view or datasource, for one capability or every
+//!   capability of the item's type: `{"user", "content", "decisions":
+//!   [{"capability", "allowed", "reason"}]}`. 400 for a malformed query or a
+//!   capability the type does not have, 404 for an unknown user or item.
 
 use std::sync::Arc;
 
@@ -29,6 +35,7 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/sim/manifest", get(manifest))
         .route("/sim/clock", get(clock).post(set_clock))
         .route("/sim/calls", get(calls).delete(clear_calls))
+        .route("/sim/effective", get(effective))
         .with_state(state)
 }
 
@@ -73,4 +80,51 @@ async fn set_clock(State(st): State<Arc<SimState>>, Query(p): Query<ClockParams>
     st.set_day(target);
     tracing::info!(day = target, "simulated clock moved");
     Json(clock_body(&st)).into_response()
+}
+
+#[derive(Deserialize)]
+struct EffectiveParams {
+    user: String,
+    content: String,
+    capability: Option<String>,
+}
+
+async fn effective(State(st): State<Arc<SimState>>, Query(p): Query<EffectiveParams>) -> Response {
+    use super::access::{capabilities, effective_all, Content, Kind};
+    use super::dataset::Entity;
+    let bad = |msg: String| (StatusCode::BAD_REQUEST, msg).into_response();
+    let missing = |msg: String| (StatusCode::NOT_FOUND, msg).into_response();
+    let Some((kind, id)) = p.content.split_once(':') else {
+        return bad(format!("content must be <kind>:<luid>, got '{}'\n", p.content));
+    };
+    let Some(kind) = Kind::parse(kind) else {
+        return bad(format!("unknown content kind '{kind}' (expected project, workbook, view or datasource)\n"));
+    };
+    let d = st.data();
+    let user = match d.lookup(&p.user) {
+        Some(Entity::User(u)) if !d.users[u as usize].deleted => u,
+        _ => return missing(format!("no user '{}' on the site\n", p.user)),
+    };
+    let content = match d.lookup(id).and_then(Content::of) {
+        Some(c) if c.kind() == kind && c.live(&d) => c,
+        _ => return missing(format!("no {} '{id}' on the site\n", kind.as_str())),
+    };
+    let decisions: Vec<_> = match &p.capability {
+        Some(c) => match capabilities(kind).iter().find(|x| **x == c.as_str()) {
+            Some(&c) => vec![(c, super::access::effective(&d, user, content, c))],
+            None => {
+                return bad(format!(
+                    "'{c}' is not a {} capability (expected one of {})\n",
+                    kind.as_str(),
+                    capabilities(kind).join(", ")
+                ))
+            }
+        },
+        None => effective_all(&d, user, content),
+    };
+    let decisions: Vec<_> = decisions
+        .into_iter()
+        .map(|(c, dec)| serde_json::json!({ "capability": c, "allowed": dec.allowed, "reason": dec.reason.as_str() }))
+        .collect();
+    Json(serde_json::json!({ "user": p.user, "content": p.content, "decisions": decisions })).into_response()
 }

@@ -24,6 +24,59 @@ pub struct Manifest {
     pub site: SiteFacts,
     pub counts: Counts,
     pub planted: Planted,
+    pub access: AccessFacts,
+}
+
+/// Effective permissions (see [`super::access`]): the planted situations and
+/// a fixed sample, each with its decision on the site as it is now.
+#[derive(Debug, Serialize)]
+pub struct AccessFacts {
+    pub planted: Vec<AccessDecision>,
+    pub sample: Vec<AccessDecision>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AccessDecision {
+    /// The planted situation's name; absent in the sample.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case: Option<&'static str>,
+    pub user_luid: String,
+    /// `project`, `workbook`, `view` or `datasource`.
+    pub content_type: &'static str,
+    pub content_luid: String,
+    pub capability: &'static str,
+    pub allowed: bool,
+    pub reason: &'static str,
+}
+
+/// How many sampled decisions the manifest lists.
+pub const ACCESS_SAMPLE: usize = 200;
+
+fn access_facts(d: &Dataset) -> AccessFacts {
+    use super::access::{effective, sample, Content};
+    let decision = |case, user: u32, content: Content, capability, dec: super::access::Decision| AccessDecision {
+        case,
+        user_luid: d.users[user as usize].id.clone(),
+        content_type: content.kind().as_str(),
+        content_luid: content.id(d).to_string(),
+        capability,
+        allowed: dec.allowed,
+        reason: dec.reason.as_str(),
+    };
+    let planted = d
+        .access_cases
+        .iter()
+        .filter_map(|c| {
+            let content = Content::of(c.content)?;
+            (!d.users[c.user as usize].deleted && content.live(d))
+                .then(|| decision(Some(c.case), c.user, content, c.capability, effective(d, c.user, content, c.capability)))
+        })
+        .collect();
+    let sample = sample(d, ACCESS_SAMPLE, d.seed ^ 0xacce55)
+        .into_iter()
+        .map(|(user, content, capability, dec)| decision(None, user, content, capability, dec))
+        .collect();
+    AccessFacts { planted, sample }
 }
 
 #[derive(Debug, Serialize)]
@@ -488,6 +541,7 @@ impl Manifest {
                 content_url: d.site.content_url.clone(),
             },
             counts,
+            access: access_facts(d),
             planted: Planted {
                 unused_dashboards: unused,
                 young_dashboards_without_views: young,

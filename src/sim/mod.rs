@@ -3,6 +3,7 @@
 //!
 //! - [`dataset`] generates the site's content from a size and a seed.
 //! - [`manifest`] states the ground truth about it on a given day.
+//! - [`access`] is the ground truth for effective permissions.
 //! - [`rest`] serves it the way Tableau Server does (XML or JSON).
 //! - [`control`] holds the simulator's own endpoints (`/sim/...`): the
 //!   clock and the manifest.
@@ -10,6 +11,7 @@
 //! Use [`start`] to run it in-process on an ephemeral port, or
 //! `trm sim serve` from the command line.
 
+pub mod access;
 pub mod bench;
 pub mod calls;
 pub mod control;

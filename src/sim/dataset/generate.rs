@@ -616,8 +616,11 @@ pub fn generate(size: Size, seed: u64, site_content_url: &str) -> Dataset {
         version: 0,
         task_version: 0,
         task_of,
+        access_cases: Vec::new(),
     };
     super::lineage::generate(&mut dataset, &root);
+    let offset = root.fork(20).below(1 << 16) as usize;
+    dataset.access_cases = super::plant_access::plant(&mut dataset, offset);
     dataset
 }
 

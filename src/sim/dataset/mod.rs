@@ -10,6 +10,7 @@
 mod generate;
 pub mod lineage;
 pub mod names;
+pub mod plant_access;
 pub mod rng;
 
 use std::collections::HashMap;
@@ -86,6 +87,9 @@ pub struct Dataset {
     /// Bumped when tasks or schedules change: the scheduled jobs list
     /// depends on them.
     pub task_version: u64,
+    /// The effective-permission situations planted at generation, with
+    /// what each evaluated to then.
+    pub access_cases: Vec<plant_access::AccessCase>,
 }
 
 /// A refresh started through the REST API. Its outcome follows the task's
@@ -118,7 +122,7 @@ pub enum JobPhase {
 }
 
 /// What a LUID names, for lookups from URL path segments.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Entity {
     Site,
     User(u32),
