@@ -27,8 +27,12 @@ use site::{scratch, settings};
 
 /// The site extracted into a scratch warehouse, with access computed.
 async fn computed(size: Size, name: &str) -> (SimHandle, PathBuf, access::Summary) {
+    computed_seed(size, SimConfig::default().seed, name).await
+}
+
+async fn computed_seed(size: Size, seed: u64, name: &str) -> (SimHandle, PathBuf, access::Summary) {
     let dir = scratch(name);
-    let config = SimConfig { size, ..SimConfig::default() };
+    let config = SimConfig { size, seed, ..SimConfig::default() };
     let handle = sim::start(config, SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("site starts");
     let s = settings(&handle, &dir);
     extract::run(&s, &Options { only: Vec::new(), parquet: true }, Arc::new(Quiet)).await.expect("extract");
@@ -70,7 +74,8 @@ fn content_of(d: &Dataset, luid: &str) -> Content {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_triple_on_the_small_site_matches_the_ground_truth() {
     let (handle, dir, summary) = computed(Size::Small, "small").await;
-    let d = &*handle.state.data();
+    let guard = handle.state.data();
+    let d = &*guard;
     let items = every_item(d);
     let users: Vec<u32> = d.live_users().collect();
     let want_rows: usize = items.iter().map(|c| capabilities(c.kind()).len()).sum::<usize>() * users.len();
@@ -128,6 +133,7 @@ async fn every_triple_on_the_small_site_matches_the_ground_truth() {
     assert!(summary.classes < users.len(), "{summary:?}");
     assert!(summary.profiles < items.len(), "{summary:?}");
     drop(conn);
+    drop(guard);
     handle.stop().await;
 }
 
@@ -164,28 +170,44 @@ async fn planted_situations_are_answered_as_planted() {
         CASES.iter().copied().collect::<BTreeSet<_>>(),
         "this test names every planted case"
     );
-    let (handle, dir, _) = computed(Size::Small, "planted").await;
-    let d = &*handle.state.data();
-    let conn = read_only(&dir.join("trm.duckdb"));
+    // The default seed plants (nearly) every case; other seeds fill gaps.
     let mut answered = BTreeSet::new();
-    for c in &d.access_cases {
-        let content = Content::of(c.content).expect("planted on content");
-        let (user, item) = (&d.users[c.user as usize].id, content.id(d));
-        let got: (bool, String) = conn
-            .query_row(
-                "SELECT allowed, reason FROM effective_access WHERE user_luid = ? AND item_luid = ? AND capability = ?",
-                duckdb::params![user, item, c.capability],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .unwrap_or_else(|e| panic!("case {}: no answer ({e})", c.case));
-        assert_eq!(got, (c.allowed, c.reason.to_string()), "case {}: {} on {:?} ({})", c.case, d.users[c.user as usize].name, c.content, c.capability);
-        answered.insert(c.case);
+    for seed in [42, 7, 1] {
+        if NAMED.iter().all(|n| answered.contains(n)) {
+            break;
+        }
+        let (handle, dir, _) = computed_seed(Size::Small, seed, "planted").await;
+        let guard = handle.state.data();
+        let d = &*guard;
+        let conn = read_only(&dir.join("trm.duckdb"));
+        for c in &d.access_cases {
+            let content = Content::of(c.content).expect("planted on content");
+            let (user, item) = (&d.users[c.user as usize].id, content.id(d));
+            let got: (bool, String) = conn
+                .query_row(
+                    "SELECT allowed, reason FROM effective_access WHERE user_luid = ? AND item_luid = ? AND capability = ?",
+                    duckdb::params![user, item, c.capability],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap_or_else(|e| panic!("case {}: no answer ({e})", c.case));
+            assert_eq!(
+                got,
+                (c.allowed, c.reason.to_string()),
+                "seed {seed}, case {}: {} on {:?} ({})",
+                c.case,
+                d.users[c.user as usize].name,
+                c.content,
+                c.capability
+            );
+            answered.insert(c.case);
+        }
+        drop(conn);
+        drop(guard);
+        handle.stop().await;
     }
     for name in NAMED {
-        assert!(answered.contains(name), "case {name} is not planted on the small site");
+        assert!(answered.contains(name), "case {name} is planted on none of the small sites tried");
     }
-    drop(conn);
-    handle.stop().await;
 }
 
 /// The medium site: a seeded sample of 100,000 triples, read from the
@@ -193,7 +215,8 @@ async fn planted_situations_are_answered_as_planted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sample_of_the_medium_site_matches_the_ground_truth() {
     let (handle, dir, summary) = computed(Size::Medium, "medium").await;
-    let d = &*handle.state.data();
+    let guard = handle.state.data();
+    let d = &*guard;
     let triples = sample(d, 100_000, 2026);
     assert_eq!(triples.len(), 100_000);
 
@@ -249,6 +272,7 @@ async fn a_sample_of_the_medium_site_matches_the_ground_truth() {
     assert!(summary.classes * 10 < summary.users, "classes compress users: {summary:?}");
     drop(stmt);
     drop(conn);
+    drop(guard);
     handle.stop().await;
 }
 
@@ -257,7 +281,8 @@ async fn a_sample_of_the_medium_site_matches_the_ground_truth() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_and_asset_lookups_match_the_ground_truth() {
     let (handle, dir, _) = computed(Size::Small, "lookups").await;
-    let d = &*handle.state.data();
+    let guard = handle.state.data();
+    let d = &*guard;
     let db = dir.join("trm.duckdb");
     let (conn, computed_now) = query::open_computed(&db, None).unwrap();
     assert!(!computed_now, "the latest run's access is already stored");
@@ -317,6 +342,7 @@ async fn user_and_asset_lookups_match_the_ground_truth() {
     assert!(query::find_item(&conn, &db, "workbook:\"No Such Workbook\"").is_err());
     assert!(query::find_item(&conn, &db, &wb.id).is_ok(), "a bare LUID");
     drop(conn);
+    drop(guard);
     handle.stop().await;
 }
 
@@ -327,7 +353,8 @@ async fn stored_tables_are_whole_and_replaced_on_recompute() {
     let (handle, dir, first) = computed(Size::Small, "tables").await;
     let db = dir.join("trm.duckdb");
     let count = |sql: &str| -> i64 { read_only(&db).query_row(sql, [], |r| r.get(0)).unwrap() };
-    let d = &*handle.state.data();
+    let guard = handle.state.data();
+    let d = &*guard;
     assert_eq!(count("SELECT count(*) FROM access_user_classes") as usize, d.live_users().count());
     assert_eq!(count("SELECT count(DISTINCT user_luid) FROM access_user_classes") as usize, d.live_users().count());
     assert_eq!(count("SELECT sum(user_count) FROM access_classes") as usize, d.live_users().count());
@@ -341,5 +368,6 @@ async fn stored_tables_are_whole_and_replaced_on_recompute() {
     assert_eq!((again.decisions, again.exceptions), (first.decisions, first.exceptions));
     assert_eq!(count("SELECT count(*) FROM hist_access_exceptions") as usize, first.exceptions, "replaced, not appended");
     assert!(parquet.join("access_decisions").exists());
+    drop(guard);
     handle.stop().await;
 }
