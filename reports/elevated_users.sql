@@ -27,7 +27,7 @@ WITH RECURSIVE paths(project_luid, path, depth) AS (
     WHERE parent.depth < 64
 ),
 leaders AS (
-    SELECT r.object_luid AS project_luid, r.grantee_luid AS user_luid, NULL AS group_luid
+    SELECT r.object_luid AS project_luid, r.grantee_luid AS user_luid, CAST(NULL AS VARCHAR) AS group_luid
     FROM permissions r
     WHERE r.object_type = 'project' AND r.scope = 'item' AND r.capability = 'ProjectLeader'
       AND r.mode = 'Allow' AND r.grantee_type = 'user'
@@ -39,10 +39,10 @@ leaders AS (
       AND r.mode = 'Allow' AND r.grantee_type = 'group'
 ),
 elevated AS (
-    SELECT user_luid, 'site_admin' AS elevation, NULL AS project_luid, NULL AS group_luid
+    SELECT user_luid, 'site_admin' AS elevation, CAST(NULL AS VARCHAR) AS project_luid, CAST(NULL AS VARCHAR) AS group_luid
     FROM users WHERE site_role IN ('SiteAdministratorCreator', 'SiteAdministratorExplorer', 'SiteAdministrator')
     UNION ALL
-    SELECT owner_luid, 'project_owner', project_luid, NULL FROM projects WHERE owner_luid IS NOT NULL
+    SELECT owner_luid, 'project_owner', project_luid, CAST(NULL AS VARCHAR) FROM projects WHERE owner_luid IS NOT NULL
     UNION ALL
     SELECT user_luid, 'project_leader', project_luid, group_luid FROM leaders
 )
