@@ -69,7 +69,7 @@ impl Target {
     /// What the target is, for errors and warnings.
     fn describe(&self) -> String {
         let what = match self.scope.strip_prefix("default_") {
-            Some(kind) => format!("default {kind} permissions of project"),
+            Some(kind) => format!("default {} permissions of project", kind.trim_end_matches('s')),
             None => format!("permissions of {}", self.object_type),
         };
         format!("{what} '{}' ({})", self.name, self.object_id)
