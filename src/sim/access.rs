@@ -193,13 +193,34 @@ const VIEW: &[&str] = &[
     "Delete",
     "ChangePermissions",
 ];
-const DATASOURCE: &[&str] =
-    &["Read", "Connect", "ExportXml", "Write", "SaveAs", "ChangeHierarchy", "Delete", "ChangePermissions"];
+const DATASOURCE: &[&str] = &[
+    "Read",
+    "Connect",
+    "ExportXml",
+    "Write",
+    "SaveAs",
+    "ChangeHierarchy",
+    "Delete",
+    "ChangePermissions",
+];
 
 /// The most a Viewer may have, on any content type.
-const VIEWER_MAX: &[&str] = &["Read", "Filter", "ViewComments", "AddComment", "ExportImage", "ExportData"];
+const VIEWER_MAX: &[&str] = &[
+    "Read",
+    "Filter",
+    "ViewComments",
+    "AddComment",
+    "ExportImage",
+    "ExportData",
+];
 /// What an Explorer may never have, on any content type.
-const EXPLORER_NEVER: &[&str] = &["Write", "Delete", "ChangePermissions", "ChangeHierarchy", "SaveAs"];
+const EXPLORER_NEVER: &[&str] = &[
+    "Write",
+    "Delete",
+    "ChangePermissions",
+    "ChangeHierarchy",
+    "SaveAs",
+];
 
 /// The capabilities evaluated for a content type, in Tableau's dialog order.
 pub fn capabilities(kind: Kind) -> &'static [&'static str] {
@@ -282,12 +303,18 @@ pub struct Decision {
 
 impl From<Reason> for Decision {
     fn from(reason: Reason) -> Decision {
-        Decision { allowed: reason.allows(), reason }
+        Decision {
+            allowed: reason.allows(),
+            reason,
+        }
     }
 }
 
 fn is_admin(role: SiteRole) -> bool {
-    matches!(role, SiteRole::SiteAdministratorCreator | SiteRole::SiteAdministratorExplorer)
+    matches!(
+        role,
+        SiteRole::SiteAdministratorCreator | SiteRole::SiteAdministratorExplorer
+    )
 }
 
 /// Whether the site role's maximum includes the capability (admins and
@@ -342,7 +369,10 @@ fn leads(d: &Dataset, user: u32, project: u32) -> bool {
             Grantee::User(u) => u == user,
             Grantee::Group(g) => in_group(d, user, g),
         };
-        mine && r.capabilities.iter().any(|&(c, m)| c == "ProjectLeader" && m == Mode::Allow)
+        mine && r
+            .capabilities
+            .iter()
+            .any(|&(c, m)| c == "ProjectLeader" && m == Mode::Allow)
     })
 }
 
@@ -356,7 +386,10 @@ fn rule_lists(d: &Dataset, content: Content) -> (Vec<&[Rule]>, bool) {
         Content::Workbook(w) => {
             let wb = &d.workbooks[w as usize];
             match controlling(d, wb.project) {
-                Some(q) => (vec![&d.projects[q as usize].default_workbook_rules[..]], true),
+                Some(q) => (
+                    vec![&d.projects[q as usize].default_workbook_rules[..]],
+                    true,
+                ),
                 None => (vec![&wb.rules[..]], false),
             }
         }
@@ -364,14 +397,20 @@ fn rule_lists(d: &Dataset, content: Content) -> (Vec<&[Rule]>, bool) {
             let view = &d.views[v as usize];
             let wb = &d.workbooks[view.workbook as usize];
             match controlling(d, wb.project) {
-                Some(q) => (vec![&d.projects[q as usize].default_workbook_rules[..]], true),
+                Some(q) => (
+                    vec![&d.projects[q as usize].default_workbook_rules[..]],
+                    true,
+                ),
                 None => (vec![&wb.rules[..], &view.extra_rules[..]], false),
             }
         }
         Content::Datasource(x) => {
             let ds = &d.datasources[x as usize];
             match controlling(d, ds.project) {
-                Some(q) => (vec![&d.projects[q as usize].default_datasource_rules[..]], true),
+                Some(q) => (
+                    vec![&d.projects[q as usize].default_datasource_rules[..]],
+                    true,
+                ),
                 None => (vec![&ds.rules[..]], false),
             }
         }
@@ -420,7 +459,11 @@ pub fn effective(d: &Dataset, user: u32, content: Content, capability: &str) -> 
     }
     let modes = |mine: &dyn Fn(Grantee) -> bool| {
         let (mut allow, mut deny) = (false, false);
-        for r in lists.iter().flat_map(|l| l.iter()).filter(|r| mine(r.grantee)) {
+        for r in lists
+            .iter()
+            .flat_map(|l| l.iter())
+            .filter(|r| mine(r.grantee))
+        {
             for &(c, m) in &r.capabilities {
                 if c == capability {
                     match m {
@@ -446,7 +489,10 @@ pub fn effective(d: &Dataset, user: u32, content: Content, capability: &str) -> 
 
 /// Every capability of the item's type, in [`capabilities`] order.
 pub fn effective_all(d: &Dataset, user: u32, content: Content) -> Vec<(&'static str, Decision)> {
-    capabilities(content.kind()).iter().map(|&c| (c, effective(d, user, content, c))).collect()
+    capabilities(content.kind())
+        .iter()
+        .map(|&c| (c, effective(d, user, content, c)))
+        .collect()
 }
 
 impl Content {
@@ -484,13 +530,22 @@ pub fn sample(d: &Dataset, n: usize, seed: u64) -> Vec<(u32, Content, &'static s
         let user = *rng.pick(&users);
         let content = match rng.below(4) {
             0 if !projects.is_empty() => Content::Project(*rng.pick(&projects)),
-            1 if !d.workbooks.is_empty() => Content::Workbook(rng.below(d.workbooks.len() as u64) as u32),
+            1 if !d.workbooks.is_empty() => {
+                Content::Workbook(rng.below(d.workbooks.len() as u64) as u32)
+            }
             2 if !d.views.is_empty() => Content::View(rng.below(d.views.len() as u64) as u32),
-            3 if !d.datasources.is_empty() => Content::Datasource(rng.below(d.datasources.len() as u64) as u32),
+            3 if !d.datasources.is_empty() => {
+                Content::Datasource(rng.below(d.datasources.len() as u64) as u32)
+            }
             _ => continue,
         };
         let capability = *rng.pick(capabilities(content.kind()));
-        out.push((user, content, capability, effective(d, user, content, capability)));
+        out.push((
+            user,
+            content,
+            capability,
+            effective(d, user, content, capability),
+        ));
     }
     out
 }
@@ -512,7 +567,12 @@ mod tests {
 
     #[test]
     fn planted_cases_evaluate_as_planted() {
-        for (size, seed) in [(Size::Small, 42), (Size::Small, 7), (Size::Small, 1), (Size::Medium, 9)] {
+        for (size, seed) in [
+            (Size::Small, 42),
+            (Size::Small, 7),
+            (Size::Small, 1),
+            (Size::Medium, 9),
+        ] {
             let d = generate(size, seed, "analytics");
             for c in &d.access_cases {
                 let content = Content::of(c.content).expect("planted on content");
@@ -530,7 +590,10 @@ mod tests {
             if (size, seed) == (Size::Small, 42) {
                 let names: Vec<_> = d.access_cases.iter().map(|c| c.case).collect();
                 for want in CASES {
-                    assert!(names.contains(want), "small site, seed 42: case {want} not planted (got {names:?})");
+                    assert!(
+                        names.contains(want),
+                        "small site, seed 42: case {want} not planted (got {names:?})"
+                    );
                 }
             }
         }
@@ -552,8 +615,12 @@ mod tests {
                     match role {
                         SiteRole::Unlicensed => assert_eq!(dec.reason, Reason::Unlicensed),
                         r if is_admin(r) => assert_eq!(dec.reason, Reason::SiteAdmin),
-                        SiteRole::Viewer if !VIEWER_MAX.contains(&cap) => assert_eq!(dec.reason, Reason::SiteRoleCap),
-                        SiteRole::Explorer if EXPLORER_NEVER.contains(&cap) => assert_eq!(dec.reason, Reason::SiteRoleCap),
+                        SiteRole::Viewer if !VIEWER_MAX.contains(&cap) => {
+                            assert_eq!(dec.reason, Reason::SiteRoleCap)
+                        }
+                        SiteRole::Explorer if EXPLORER_NEVER.contains(&cap) => {
+                            assert_eq!(dec.reason, Reason::SiteRoleCap)
+                        }
                         _ => assert_ne!(dec.reason, Reason::SiteRoleCap),
                     }
                 }
@@ -572,22 +639,39 @@ mod tests {
         let decisions = sample(&d, 100_000, 5);
         let took = start.elapsed();
         assert_eq!(decisions.len(), 100_000);
-        assert!(took < std::time::Duration::from_secs(20), "100,000 decisions took {took:?}");
+        assert!(
+            took < std::time::Duration::from_secs(20),
+            "100,000 decisions took {took:?}"
+        );
         assert!(decisions.iter().any(|x| x.3.allowed) && decisions.iter().any(|x| !x.3.allowed));
     }
 
     #[test]
     fn denied_leadership_and_deleted_groups_count_for_nothing() {
         let mut d = generate(Size::Small, 42, "analytics");
-        let case = d.access_cases.iter().find(|c| c.case == "group_project_leader").expect("planted").clone();
-        let Content::Workbook(w) = Content::of(case.content).unwrap() else { panic!("a workbook") };
+        let case = d
+            .access_cases
+            .iter()
+            .find(|c| c.case == "group_project_leader")
+            .expect("planted")
+            .clone();
+        let Content::Workbook(w) = Content::of(case.content).unwrap() else {
+            panic!("a workbook")
+        };
         let project = d.workbooks[w as usize].project;
         let leading: Vec<(u32, Grantee)> = chain(&d, project)
-            .flat_map(|p| d.projects[p as usize].rules.iter().map(move |r| (p, r.clone())))
+            .flat_map(|p| {
+                d.projects[p as usize]
+                    .rules
+                    .iter()
+                    .map(move |r| (p, r.clone()))
+            })
             .filter(|(_, r)| r.capabilities.contains(&("ProjectLeader", Mode::Allow)))
             .map(|(p, r)| (p, r.grantee))
             .collect();
-        let Some(&(p, Grantee::Group(g))) = leading.iter().find(|(_, g)| matches!(g, Grantee::Group(_))) else {
+        let Some(&(p, Grantee::Group(g))) =
+            leading.iter().find(|(_, g)| matches!(g, Grantee::Group(_)))
+        else {
             panic!("a group leads")
         };
         // A user Deny of ProjectLeader beside the group's Allow changes nothing.
@@ -595,16 +679,28 @@ mod tests {
             grantee: Grantee::User(case.user),
             capabilities: vec![("ProjectLeader", Mode::Deny)],
         });
-        assert_eq!(effective(&d, case.user, Content::Workbook(w), case.capability).reason, Reason::ProjectLeader);
+        assert_eq!(
+            effective(&d, case.user, Content::Workbook(w), case.capability).reason,
+            Reason::ProjectLeader
+        );
         // Once the group is gone, so is the leadership.
         d.groups[g as usize].deleted = true;
-        assert_ne!(effective(&d, case.user, Content::Workbook(w), case.capability).reason, Reason::ProjectLeader);
+        assert_ne!(
+            effective(&d, case.user, Content::Workbook(w), case.capability).reason,
+            Reason::ProjectLeader
+        );
     }
 
     #[test]
     fn unknown_capability_is_no_rule_even_for_admins() {
         let d = generate(Size::Small, 42, "analytics");
-        assert_eq!(effective(&d, 0, Content::Workbook(0), "Connect").reason, Reason::NoRule);
-        assert_eq!(effective(&d, 0, Content::Workbook(0), "Read").reason, Reason::SiteAdmin);
+        assert_eq!(
+            effective(&d, 0, Content::Workbook(0), "Connect").reason,
+            Reason::NoRule
+        );
+        assert_eq!(
+            effective(&d, 0, Content::Workbook(0), "Read").reason,
+            Reason::SiteAdmin
+        );
     }
 }

@@ -806,8 +806,8 @@ mod tests {
             plan.faults[0],
             Fault::new(FaultKind::Status { status: 503, retry_after_secs: None }).when(Trigger::Every(10))
         );
-        let err = plan.add_inline("kind: status, status: 404").unwrap_err().to_string();
-        assert!(err.contains("(kind: status): status 404 is not one of"), "{err}");
+        let err = plan.add_inline("kind: status, status: 418").unwrap_err().to_string();
+        assert!(err.contains("(kind: status): status 418 is not one of"), "{err}");
         assert!(plan.summary().contains("#2 slow 5ms"), "{}", plan.summary());
     }
 }

@@ -5,8 +5,8 @@
 //! Every case works on content no other case touches and on a user no other
 //! case uses, chosen so that nothing earlier in the evaluation order (site
 //! role, ownership, leadership) decides it by accident. Structural changes
-//! (locks, leaders, owners) come first, so the later choices see them. The
-//! expectations here are written from the situation planted, not computed by
+//! (locks, then leaders and owners, which keep clear of users already
+//! planted) come first, so the later choices see them. The expectations here are written from the situation planted, not computed by
 //! the evaluator: the evaluator's tests check it against them.
 
 use std::collections::HashSet;
@@ -53,11 +53,19 @@ pub struct AccessCase {
 }
 
 fn is_admin(role: SiteRole) -> bool {
-    matches!(role, SiteRole::SiteAdministratorCreator | SiteRole::SiteAdministratorExplorer)
+    matches!(
+        role,
+        SiteRole::SiteAdministratorCreator | SiteRole::SiteAdministratorExplorer
+    )
 }
 
 const PUBLISHERS: &[SiteRole] = &[SiteRole::Creator, SiteRole::ExplorerCanPublish];
-const LICENSED: &[SiteRole] = &[SiteRole::Creator, SiteRole::ExplorerCanPublish, SiteRole::Explorer, SiteRole::Viewer];
+const LICENSED: &[SiteRole] = &[
+    SiteRole::Creator,
+    SiteRole::ExplorerCanPublish,
+    SiteRole::Explorer,
+    SiteRole::Viewer,
+];
 
 /// Sets one capability of one grantee in a rule list, merging into the
 /// grantee's existing rule (Tableau keeps one per grantee).
@@ -65,7 +73,10 @@ fn set_cap(rules: &mut Vec<Rule>, grantee: Grantee, cap: &'static str, mode: Mod
     let i = match rules.iter().position(|r| r.grantee == grantee) {
         Some(i) => i,
         None => {
-            rules.push(Rule { grantee, capabilities: Vec::new() });
+            rules.push(Rule {
+                grantee,
+                capabilities: Vec::new(),
+            });
             rules.len() - 1
         }
     };
@@ -81,7 +92,9 @@ fn chain(d: &Dataset, project: u32) -> Vec<u32> {
 }
 
 fn chain_unlocked(d: &Dataset, project: u32) -> bool {
-    chain(d, project).iter().all(|&p| !d.projects[p as usize].locked)
+    chain(d, project)
+        .iter()
+        .all(|&p| !d.projects[p as usize].locked)
 }
 
 struct Planter<'a> {
@@ -114,13 +127,22 @@ impl Planter<'_> {
                             Grantee::User(x) => x == user,
                             Grantee::Group(g) => u.groups.contains(&g),
                         };
-                        mine && r.capabilities.iter().any(|&(c, m)| c == "ProjectLeader" && m == Mode::Allow)
+                        mine && r
+                            .capabilities
+                            .iter()
+                            .any(|&(c, m)| c == "ProjectLeader" && m == Mode::Allow)
                     })
             })
     }
 
     /// A fresh user with one of `roles`, clean for `project`, not `owner`.
-    fn user(&self, roles: &[SiteRole], project: u32, owner: Option<u32>, extra: impl Fn(&User) -> bool) -> Option<u32> {
+    fn user(
+        &self,
+        roles: &[SiteRole],
+        project: u32,
+        owner: Option<u32>,
+        extra: impl Fn(&User) -> bool,
+    ) -> Option<u32> {
         self.order(self.d.users.len()).find(|&u| {
             let x = &self.d.users[u as usize];
             !self.used_users.contains(&u)
@@ -134,139 +156,368 @@ impl Planter<'_> {
     /// A fresh workbook in a project with no lock above it.
     fn open_workbook(&self) -> Option<u32> {
         self.order(self.d.workbooks.len()).find(|&w| {
-            !self.used.contains(&Entity::Workbook(w)) && chain_unlocked(self.d, self.d.workbooks[w as usize].project)
+            !self.used.contains(&Entity::Workbook(w))
+                && chain_unlocked(self.d, self.d.workbooks[w as usize].project)
         })
     }
 
-    fn record(&mut self, case: &'static str, user: u32, content: Entity, capability: &'static str, reason: &'static str) {
+    fn record(
+        &mut self,
+        case: &'static str,
+        user: u32,
+        content: Entity,
+        capability: &'static str,
+        reason: &'static str,
+    ) {
         let allowed = matches!(
             reason,
-            "site_admin" | "project_owner" | "project_leader" | "content_owner" | "user_allow" | "group_allow"
+            "site_admin"
+                | "project_owner"
+                | "project_leader"
+                | "content_owner"
+                | "user_allow"
+                | "group_allow"
         );
         self.used_users.insert(user);
         self.used.insert(content);
-        self.cases.push(AccessCase { case, user, content, capability, allowed, reason });
+        self.cases.push(AccessCase {
+            case,
+            user,
+            content,
+            capability,
+            allowed,
+            reason,
+        });
     }
 
     fn workbooks_in(&self, project: u32) -> Vec<u32> {
         (0..self.d.workbooks.len() as u32)
-            .filter(|&w| self.d.workbooks[w as usize].project == project && !self.used.contains(&Entity::Workbook(w)))
+            .filter(|&w| {
+                self.d.workbooks[w as usize].project == project
+                    && !self.used.contains(&Entity::Workbook(w))
+            })
             .collect()
     }
 
-    /// `(parent, child, workbook in child)` with no lock anywhere on the
-    /// way and a parent no case has used.
-    fn nested_with_workbook(&self) -> Option<(u32, u32, u32)> {
+    fn datasources_in(&self, project: u32) -> Vec<u32> {
+        (0..self.d.datasources.len() as u32)
+            .filter(|&x| {
+                self.d.datasources[x as usize].project == project
+                    && !self.used.contains(&Entity::Datasource(x))
+            })
+            .collect()
+    }
+
+    /// Whether every project strictly above `p` is unlocked.
+    fn nothing_locked_above(&self, p: u32) -> bool {
+        chain(self.d, p)[1..]
+            .iter()
+            .all(|&q| !self.d.projects[q as usize].locked)
+    }
+
+    /// `(parent, child, workbook in child)` for a fresh parent whose
+    /// ancestors are all unlocked, an unlocked child and a fresh workbook;
+    /// `want(parent)` ranks parents (`true` first).
+    fn lockable(&self, want: impl Fn(&Self, u32) -> bool) -> Option<(u32, u32, u32)> {
         let d = &*self.d;
-        self.order(d.projects.len()).find_map(|c| {
-            let child = &d.projects[c as usize];
-            let p = child.parent?;
-            if child.deleted || self.used.contains(&Entity::Project(p)) || !chain_unlocked(d, c) {
-                return None;
-            }
-            self.workbooks_in(c).first().map(|&w| (p, c, w))
-        })
+        let candidates: Vec<(u32, u32, u32)> = self
+            .order(d.projects.len())
+            .filter_map(|c| {
+                let child = &d.projects[c as usize];
+                let p = child.parent?;
+                let ok = !child.deleted
+                    && !child.locked
+                    && !self.used.contains(&Entity::Project(p))
+                    && !self.used.contains(&Entity::Project(c))
+                    && self.nothing_locked_above(p);
+                ok.then(|| self.workbooks_in(c).first().map(|&w| (p, c, w)))
+                    .flatten()
+            })
+            .collect();
+        candidates
+            .iter()
+            .find(|(p, _, _)| want(self, *p))
+            .or(candidates.first())
+            .copied()
+    }
+
+    /// The owner of a workbook or datasource, and its project.
+    fn item(&self, e: Entity) -> (u32, u32) {
+        match e {
+            Entity::Workbook(w) => (
+                self.d.workbooks[w as usize].owner,
+                self.d.workbooks[w as usize].project,
+            ),
+            Entity::Datasource(x) => (
+                self.d.datasources[x as usize].owner,
+                self.d.datasources[x as usize].project,
+            ),
+            other => unreachable!("not an item: {other:?}"),
+        }
+    }
+
+    /// Fresh workbooks, then datasources, in nested projects: `(item,
+    /// parent of its project)`.
+    fn nested_items(&self) -> Vec<(Entity, u32)> {
+        let d = &*self.d;
+        let wbs = self.order(d.workbooks.len()).map(Entity::Workbook);
+        let dss = self.order(d.datasources.len()).map(Entity::Datasource);
+        wbs.chain(dss)
+            .filter(|e| !self.used.contains(e))
+            .filter_map(|e| {
+                let (_, project) = self.item(e);
+                d.projects[project as usize].parent.map(|a| (e, a))
+            })
+            .collect()
     }
 
     fn lock_without_nested(&mut self) {
-        let Some((p, _c, wc)) = self.nested_with_workbook() else { return };
-        let direct = self.workbooks_in(p).first().copied();
+        let has_own =
+            |me: &Self, p: u32| !me.workbooks_in(p).is_empty() || !me.datasources_in(p).is_empty();
+        let Some((p, c, wc)) = self.lockable(has_own) else {
+            return;
+        };
+        let own_wb = self.workbooks_in(p).first().copied();
+        let own_ds = self.datasources_in(p).first().copied();
         let pr = &mut self.d.projects[p as usize];
         pr.locked = true;
         pr.lock_without_nested = true;
         self.used.insert(Entity::Project(p));
+        self.used.insert(Entity::Project(c));
 
-        let wc_project = self.d.workbooks[wc as usize].project;
         let owner = Some(self.d.workbooks[wc as usize].owner);
-        if let Some(u) = self.user(LICENSED, wc_project, owner, |_| true) {
-            set_cap(&mut self.d.workbooks[wc as usize].rules, Grantee::User(u), "ExportImage", Mode::Allow);
-            set_cap(&mut self.d.projects[p as usize].default_workbook_rules, Grantee::User(u), "ExportImage", Mode::Deny);
-            self.record("without_nested_lock_stops_at_child", u, Entity::Workbook(wc), "ExportImage", "user_allow");
+        if let Some(u) = self.user(LICENSED, c, owner, |_| true) {
+            set_cap(
+                &mut self.d.workbooks[wc as usize].rules,
+                Grantee::User(u),
+                "ExportImage",
+                Mode::Allow,
+            );
+            set_cap(
+                &mut self.d.projects[p as usize].default_workbook_rules,
+                Grantee::User(u),
+                "ExportImage",
+                Mode::Deny,
+            );
+            self.record(
+                "without_nested_lock_stops_at_child",
+                u,
+                Entity::Workbook(wc),
+                "ExportImage",
+                "user_allow",
+            );
         }
-        if let Some(wp) = direct {
-            let owner = Some(self.d.workbooks[wp as usize].owner);
-            if let Some(u) = self.user(LICENSED, p, owner, |_| true) {
-                set_cap(&mut self.d.workbooks[wp as usize].rules, Grantee::User(u), "Read", Mode::Allow);
-                set_cap(&mut self.d.projects[p as usize].default_workbook_rules, Grantee::User(u), "Read", Mode::Deny);
-                self.record("without_nested_lock_applies_to_own_content", u, Entity::Workbook(wp), "Read", "user_deny");
+        let own = own_wb
+            .map(Entity::Workbook)
+            .or(own_ds.map(Entity::Datasource));
+        if let Some(e) = own {
+            let (owner, _) = self.item(e);
+            if let Some(u) = self.user(LICENSED, p, Some(owner), |_| true) {
+                let who = Grantee::User(u);
+                match e {
+                    Entity::Workbook(w) => {
+                        set_cap(
+                            &mut self.d.workbooks[w as usize].rules,
+                            who,
+                            "Read",
+                            Mode::Allow,
+                        );
+                        set_cap(
+                            &mut self.d.projects[p as usize].default_workbook_rules,
+                            who,
+                            "Read",
+                            Mode::Deny,
+                        );
+                    }
+                    Entity::Datasource(x) => {
+                        set_cap(
+                            &mut self.d.datasources[x as usize].rules,
+                            who,
+                            "Read",
+                            Mode::Allow,
+                        );
+                        set_cap(
+                            &mut self.d.projects[p as usize].default_datasource_rules,
+                            who,
+                            "Read",
+                            Mode::Deny,
+                        );
+                    }
+                    _ => unreachable!(),
+                }
+                self.record(
+                    "without_nested_lock_applies_to_own_content",
+                    u,
+                    e,
+                    "Read",
+                    "user_deny",
+                );
             }
         }
     }
 
     fn lock_with_nested(&mut self) {
-        let Some((p, c, w)) = self.nested_with_workbook() else { return };
+        let locked_already = |me: &Self, p: u32| me.d.projects[p as usize].locked;
+        let Some((p, c, w)) = self.lockable(locked_already) else {
+            return;
+        };
         let pr = &mut self.d.projects[p as usize];
         pr.locked = true;
         pr.lock_without_nested = false;
         self.used.insert(Entity::Project(p));
         let owner = Some(self.d.workbooks[w as usize].owner);
         if let Some(u) = self.user(LICENSED, c, owner, |_| true) {
-            set_cap(&mut self.d.projects[p as usize].default_workbook_rules, Grantee::User(u), "Filter", Mode::Allow);
-            set_cap(&mut self.d.workbooks[w as usize].rules, Grantee::User(u), "Filter", Mode::Deny);
-            self.record("lock_reaches_nested_content", u, Entity::Workbook(w), "Filter", "user_allow");
+            set_cap(
+                &mut self.d.projects[p as usize].default_workbook_rules,
+                Grantee::User(u),
+                "Filter",
+                Mode::Allow,
+            );
+            set_cap(
+                &mut self.d.workbooks[w as usize].rules,
+                Grantee::User(u),
+                "Filter",
+                Mode::Deny,
+            );
+            self.record(
+                "lock_reaches_nested_content",
+                u,
+                Entity::Workbook(w),
+                "Filter",
+                "user_allow",
+            );
         }
         // The nested project itself answers to the locked parent's rules.
         if let Some(u) = self.user(&[SiteRole::Viewer], c, None, |_| true) {
-            set_cap(&mut self.d.projects[p as usize].rules, Grantee::User(u), "Read", Mode::Allow);
-            set_cap(&mut self.d.projects[c as usize].rules, Grantee::User(u), "Read", Mode::Deny);
-            self.record("nested_project_uses_locked_parent_rules", u, Entity::Project(c), "Read", "user_allow");
+            set_cap(
+                &mut self.d.projects[p as usize].rules,
+                Grantee::User(u),
+                "Read",
+                Mode::Allow,
+            );
+            set_cap(
+                &mut self.d.projects[c as usize].rules,
+                Grantee::User(u),
+                "Read",
+                Mode::Deny,
+            );
+            self.record(
+                "nested_project_uses_locked_parent_rules",
+                u,
+                Entity::Project(c),
+                "Read",
+                "user_allow",
+            );
         }
         self.used.insert(Entity::Project(c));
     }
 
     fn user_leader(&mut self) {
-        let Some((p, c, w)) = self.nested_with_workbook() else { return };
-        let owner = Some(self.d.workbooks[w as usize].owner);
-        let Some(u) = self.user(PUBLISHERS, c, owner, |_| true) else { return };
-        set_cap(&mut self.d.projects[p as usize].rules, Grantee::User(u), "ProjectLeader", Mode::Allow);
-        self.used.insert(Entity::Project(p));
-        self.record("project_leader_cascades_to_nested", u, Entity::Workbook(w), "Delete", "project_leader");
+        let found = self.nested_items().into_iter().find_map(|(e, a)| {
+            let (owner, project) = self.item(e);
+            self.user(PUBLISHERS, project, Some(owner), |_| true)
+                .map(|u| (e, a, u))
+        });
+        let Some((e, a, u)) = found else { return };
+        set_cap(
+            &mut self.d.projects[a as usize].rules,
+            Grantee::User(u),
+            "ProjectLeader",
+            Mode::Allow,
+        );
+        self.record(
+            "project_leader_cascades_to_nested",
+            u,
+            e,
+            "Delete",
+            "project_leader",
+        );
     }
 
+    /// The project an item lives in (a project's is itself).
+    fn home(&self, e: Entity) -> u32 {
+        match e {
+            Entity::Project(p) => p,
+            Entity::View(v) => self.d.workbooks[self.d.views[v as usize].workbook as usize].project,
+            other => self.item(other).1,
+        }
+    }
+
+    /// A group leads a project: every member leads everything below it, so
+    /// no member may be the user of a case planted below it.
     fn group_leader(&mut self) {
-        let Some((p, c, w)) = self.nested_with_workbook() else { return };
-        let owner = Some(self.d.workbooks[w as usize].owner);
-        let Some(u) = self.user(&[SiteRole::Explorer], c, owner, |x| x.groups.iter().any(|&g| g != 0)) else { return };
-        let g = *self.d.users[u as usize].groups.iter().rev().find(|&&g| g != 0).expect("a group other than All Users");
-        set_cap(&mut self.d.projects[p as usize].rules, Grantee::Group(g), "ProjectLeader", Mode::Allow);
-        self.used.insert(Entity::Project(p));
-        self.record("group_project_leader", u, Entity::Workbook(w), "ViewUnderlyingData", "project_leader");
-        self.cases.push(AccessCase {
-            case: "project_leader_within_site_role_cap",
-            user: u,
-            content: Entity::Workbook(w),
-            capability: "Delete",
-            allowed: false,
-            reason: "site_role_cap",
+        let d = &*self.d;
+        let fits = |g: u32, a: u32| {
+            g != 0
+                && !d.groups[g as usize].deleted
+                && !self.cases.iter().any(|c| {
+                    d.users[c.user as usize].groups.contains(&g)
+                        && chain(d, self.home(c.content)).contains(&a)
+                })
+        };
+        let found = self.nested_items().into_iter().find_map(|(e, a)| {
+            let (owner, project) = self.item(e);
+            let u = self.user(&[SiteRole::Explorer], project, Some(owner), |x| {
+                x.groups.iter().any(|&g| fits(g, a))
+            })?;
+            let g = *d.users[u as usize].groups.iter().find(|&&g| fits(g, a))?;
+            Some((e, a, u, g))
         });
+        let Some((e, a, u, g)) = found else { return };
+        set_cap(
+            &mut self.d.projects[a as usize].rules,
+            Grantee::Group(g),
+            "ProjectLeader",
+            Mode::Allow,
+        );
+        let within = if matches!(e, Entity::Workbook(_)) {
+            "ViewUnderlyingData"
+        } else {
+            "Connect"
+        };
+        self.record("group_project_leader", u, e, within, "project_leader");
+        self.record(
+            "project_leader_within_site_role_cap",
+            u,
+            e,
+            "Delete",
+            "site_role_cap",
+        );
     }
 
     fn project_owner(&mut self) {
-        let Some((p, c, w)) = self.nested_with_workbook() else { return };
-        let wb_owner = Some(self.d.workbooks[w as usize].owner);
-        let current = self.d.projects[p as usize].owner;
-        let ok = |d: &Dataset, u: u32| PUBLISHERS.contains(&d.users[u as usize].site_role) && Some(u) != wb_owner;
-        let owner = if ok(&*self.d, current) && !self.used_users.contains(&current) {
-            current
-        } else {
-            // Any publisher will do: nothing below `p` may decide first, so
-            // check leadership from the child up, ownership aside.
-            let Some(u) = self.order(self.d.users.len()).find(|&u| {
-                ok(&*self.d, u) && !self.used_users.contains(&u) && !self.d.users[u as usize].deleted
-            }) else {
-                return;
-            };
-            self.d.projects[p as usize].owner = u;
-            u
+        let fits = |me: &Self, u: u32, item_owner: u32| {
+            let x = &me.d.users[u as usize];
+            PUBLISHERS.contains(&x.site_role)
+                && !x.deleted
+                && !me.used_users.contains(&u)
+                && u != item_owner
         };
-        self.used.insert(Entity::Project(p));
-        self.used.insert(Entity::Project(c));
-        self.record("project_owner_on_nested_content", owner, Entity::Workbook(w), "Delete", "project_owner");
+        let found = self.nested_items().into_iter().find_map(|(e, a)| {
+            let (item_owner, _) = self.item(e);
+            let current = self.d.projects[a as usize].owner;
+            if fits(self, current, item_owner) {
+                return Some((e, a, current));
+            }
+            self.order(self.d.users.len())
+                .find(|&u| fits(self, u, item_owner))
+                .map(|u| (e, a, u))
+        });
+        let Some((e, a, owner)) = found else { return };
+        self.d.projects[a as usize].owner = owner;
+        self.record(
+            "project_owner_on_nested_content",
+            owner,
+            e,
+            "Delete",
+            "project_owner",
+        );
     }
 
     fn content_owners(&mut self) {
         let locked = self.order(self.d.workbooks.len()).find(|&w| {
-            !self.used.contains(&Entity::Workbook(w)) && self.d.projects[self.d.workbooks[w as usize].project as usize].locked
+            !self.used.contains(&Entity::Workbook(w))
+                && self.d.projects[self.d.workbooks[w as usize].project as usize].locked
         });
         if let Some(w) = locked {
             let project = self.d.workbooks[w as usize].project;
@@ -281,24 +532,47 @@ impl Planter<'_> {
             };
             if let Some(o) = owner {
                 self.d.workbooks[w as usize].owner = o;
-                self.record("content_owner_locked_set_permissions", o, Entity::Workbook(w), "ChangePermissions", "locked_set_permissions");
-                self.record("content_owner_locked_overwrite", o, Entity::Workbook(w), "Write", "content_owner");
+                self.record(
+                    "content_owner_locked_set_permissions",
+                    o,
+                    Entity::Workbook(w),
+                    "ChangePermissions",
+                    "locked_set_permissions",
+                );
+                self.record(
+                    "content_owner_locked_overwrite",
+                    o,
+                    Entity::Workbook(w),
+                    "Write",
+                    "content_owner",
+                );
             }
         }
         let open = self.order(self.d.datasources.len()).find(|&x| {
-            !self.used.contains(&Entity::Datasource(x)) && chain_unlocked(self.d, self.d.datasources[x as usize].project)
+            !self.used.contains(&Entity::Datasource(x))
+                && chain_unlocked(self.d, self.d.datasources[x as usize].project)
         });
         if let Some(x) = open {
             let project = self.d.datasources[x as usize].project;
             if let Some(o) = self.user(PUBLISHERS, project, None, |_| true) {
                 self.d.datasources[x as usize].owner = o;
-                self.record("content_owner_unlocked_set_permissions", o, Entity::Datasource(x), "ChangePermissions", "content_owner");
+                self.record(
+                    "content_owner_unlocked_set_permissions",
+                    o,
+                    Entity::Datasource(x),
+                    "ChangePermissions",
+                    "content_owner",
+                );
             }
         }
     }
 
     /// A fresh open workbook and a fresh user for it.
-    fn open_case(&self, roles: &[SiteRole], extra: impl Fn(&User) -> bool + Copy) -> Option<(u32, u32)> {
+    fn open_case(
+        &self,
+        roles: &[SiteRole],
+        extra: impl Fn(&User) -> bool + Copy,
+    ) -> Option<(u32, u32)> {
         let mut skip = HashSet::new();
         loop {
             let w = self.order(self.d.workbooks.len()).find(|&w| {
@@ -318,68 +592,149 @@ impl Planter<'_> {
         let non_all = |x: &User| x.groups.iter().any(|&g| g != 0);
 
         if let Some((w, u)) = self.open_case(LICENSED, non_all) {
-            let g = *self.d.users[u as usize].groups.iter().rev().find(|&&g| g != 0).expect("a team group");
+            let g = *self.d.users[u as usize]
+                .groups
+                .iter()
+                .rev()
+                .find(|&&g| g != 0)
+                .expect("a team group");
             let rules = &mut self.d.workbooks[w as usize].rules;
             rules.retain(|r| r.grantee != Grantee::User(u));
             set_cap(rules, Grantee::Group(0), "Read", Mode::Allow);
             set_cap(rules, Grantee::Group(g), "Read", Mode::Deny);
-            self.record("deny_beats_allow_across_groups", u, Entity::Workbook(w), "Read", "group_deny");
+            self.record(
+                "deny_beats_allow_across_groups",
+                u,
+                Entity::Workbook(w),
+                "Read",
+                "group_deny",
+            );
         }
         if let Some((w, u)) = self.open_case(LICENSED, non_all) {
-            let g = *self.d.users[u as usize].groups.iter().rev().find(|&&g| g != 0).expect("a team group");
+            let g = *self.d.users[u as usize]
+                .groups
+                .iter()
+                .rev()
+                .find(|&&g| g != 0)
+                .expect("a team group");
             let rules = &mut self.d.workbooks[w as usize].rules;
             set_cap(rules, Grantee::Group(g), "Read", Mode::Deny);
             set_cap(rules, Grantee::User(u), "Read", Mode::Allow);
-            self.record("user_allow_beats_group_deny", u, Entity::Workbook(w), "Read", "user_allow");
+            self.record(
+                "user_allow_beats_group_deny",
+                u,
+                Entity::Workbook(w),
+                "Read",
+                "user_allow",
+            );
         }
         if let Some((w, u)) = self.open_case(LICENSED, |_| true) {
             let rules = &mut self.d.workbooks[w as usize].rules;
             set_cap(rules, Grantee::Group(0), "Read", Mode::Allow);
             set_cap(rules, Grantee::User(u), "Read", Mode::Deny);
-            self.record("user_deny_beats_group_allow", u, Entity::Workbook(w), "Read", "user_deny");
+            self.record(
+                "user_deny_beats_group_allow",
+                u,
+                Entity::Workbook(w),
+                "Read",
+                "user_deny",
+            );
         }
         if let Some((w, u)) = self.open_case(&[SiteRole::Viewer], non_all) {
-            let g = *self.d.users[u as usize].groups.iter().rev().find(|&&g| g != 0).expect("a team group");
+            let g = *self.d.users[u as usize]
+                .groups
+                .iter()
+                .rev()
+                .find(|&&g| g != 0)
+                .expect("a team group");
             let rules = &mut self.d.workbooks[w as usize].rules;
             rules.retain(|r| r.grantee != Grantee::User(u));
             set_cap(rules, Grantee::Group(g), "Write", Mode::Allow);
-            self.record("viewer_capped_despite_group_write", u, Entity::Workbook(w), "Write", "site_role_cap");
+            self.record(
+                "viewer_capped_despite_group_write",
+                u,
+                Entity::Workbook(w),
+                "Write",
+                "site_role_cap",
+            );
         }
         // An Explorer granted Write on a datasource by a user rule.
         let open_ds = self.order(self.d.datasources.len()).find(|&x| {
-            !self.used.contains(&Entity::Datasource(x)) && chain_unlocked(self.d, self.d.datasources[x as usize].project)
+            !self.used.contains(&Entity::Datasource(x))
+                && chain_unlocked(self.d, self.d.datasources[x as usize].project)
         });
         if let Some(x) = open_ds {
             let ds = &self.d.datasources[x as usize];
-            if let Some(u) = self.user(&[SiteRole::Explorer], ds.project, Some(ds.owner), |_| true) {
-                set_cap(&mut self.d.datasources[x as usize].rules, Grantee::User(u), "Write", Mode::Allow);
-                self.record("explorer_capped_despite_user_allow", u, Entity::Datasource(x), "Write", "site_role_cap");
+            if let Some(u) = self.user(&[SiteRole::Explorer], ds.project, Some(ds.owner), |_| true)
+            {
+                set_cap(
+                    &mut self.d.datasources[x as usize].rules,
+                    Grantee::User(u),
+                    "Write",
+                    Mode::Allow,
+                );
+                self.record(
+                    "explorer_capped_despite_user_allow",
+                    u,
+                    Entity::Datasource(x),
+                    "Write",
+                    "site_role_cap",
+                );
             }
         }
-        if let Some((w, u)) = self.open_case(&[SiteRole::Explorer, SiteRole::ExplorerCanPublish, SiteRole::Creator], |_| true) {
+        if let Some((w, u)) = self.open_case(
+            &[
+                SiteRole::Explorer,
+                SiteRole::ExplorerCanPublish,
+                SiteRole::Creator,
+            ],
+            |_| true,
+        ) {
             for r in self.d.workbooks[w as usize].rules.iter_mut() {
                 r.capabilities.retain(|(c, _)| *c != "CreateRefreshMetrics");
             }
-            self.d.workbooks[w as usize].rules.retain(|r| !r.capabilities.is_empty());
-            self.record("no_rule_denied", u, Entity::Workbook(w), "CreateRefreshMetrics", "no_rule");
+            self.d.workbooks[w as usize]
+                .rules
+                .retain(|r| !r.capabilities.is_empty());
+            self.record(
+                "no_rule_denied",
+                u,
+                Entity::Workbook(w),
+                "CreateRefreshMetrics",
+                "no_rule",
+            );
         }
         // A site administrator, denied by a user rule, still has everything.
         if let Some(w) = self.open_workbook() {
             let admins: Vec<u32> = self
                 .d
                 .live_users()
-                .filter(|&u| is_admin(self.d.users[u as usize].site_role) && !self.used_users.contains(&u))
+                .filter(|&u| {
+                    is_admin(self.d.users[u as usize].site_role) && !self.used_users.contains(&u)
+                })
                 .collect();
             if let Some(&a) = admins.iter().find(|&&a| a != 0).or(admins.first()) {
-                set_cap(&mut self.d.workbooks[w as usize].rules, Grantee::User(a), "Delete", Mode::Deny);
-                self.record("site_admin_ignores_deny", a, Entity::Workbook(w), "Delete", "site_admin");
+                set_cap(
+                    &mut self.d.workbooks[w as usize].rules,
+                    Grantee::User(a),
+                    "Delete",
+                    Mode::Deny,
+                );
+                self.record(
+                    "site_admin_ignores_deny",
+                    a,
+                    Entity::Workbook(w),
+                    "Delete",
+                    "site_admin",
+                );
             }
         }
         // An unlicensed user, in All Users, which is allowed to view.
         if let Some(w) = self.open_workbook() {
-            let unlicensed = self
-                .order(self.d.users.len())
-                .find(|&u| self.d.users[u as usize].site_role == SiteRole::Unlicensed && !self.d.users[u as usize].deleted);
+            let unlicensed = self.order(self.d.users.len()).find(|&u| {
+                self.d.users[u as usize].site_role == SiteRole::Unlicensed
+                    && !self.d.users[u as usize].deleted
+            });
             let x = unlicensed.or_else(|| {
                 // No unlicensed user drawn: make one of a Viewer who owns nothing.
                 let v = self.order(self.d.users.len()).find(|&u| {
@@ -392,8 +747,19 @@ impl Planter<'_> {
                 Some(v)
             });
             if let Some(x) = x {
-                set_cap(&mut self.d.workbooks[w as usize].rules, Grantee::Group(0), "Read", Mode::Allow);
-                self.record("unlicensed_gets_nothing", x, Entity::Workbook(w), "Read", "unlicensed");
+                set_cap(
+                    &mut self.d.workbooks[w as usize].rules,
+                    Grantee::Group(0),
+                    "Read",
+                    Mode::Allow,
+                );
+                self.record(
+                    "unlicensed_gets_nothing",
+                    x,
+                    Entity::Workbook(w),
+                    "Read",
+                    "unlicensed",
+                );
             }
         }
         // A project's own rules, through a group.
@@ -405,41 +771,87 @@ impl Planter<'_> {
             let u = self.user(&[SiteRole::Viewer], p, None, |x| {
                 !pr.rules.iter().any(|r| match r.grantee {
                     Grantee::User(_) => false,
-                    Grantee::Group(g) => x.groups.contains(&g) && r.capabilities.contains(&("Read", Mode::Deny)),
+                    Grantee::Group(g) => {
+                        x.groups.contains(&g) && r.capabilities.contains(&("Read", Mode::Deny))
+                    }
                 })
             })?;
             Some((p, u))
         });
         if let Some((p, u)) = project {
-            let g = *self.d.users[u as usize].groups.last().expect("every user is in All Users");
+            let g = *self.d.users[u as usize]
+                .groups
+                .last()
+                .expect("every user is in All Users");
             let rules = &mut self.d.projects[p as usize].rules;
             rules.retain(|r| r.grantee != Grantee::User(u));
             set_cap(rules, Grantee::Group(g), "Read", Mode::Allow);
-            self.record("project_group_allow", u, Entity::Project(p), "Read", "group_allow");
+            self.record(
+                "project_group_allow",
+                u,
+                Entity::Project(p),
+                "Read",
+                "group_allow",
+            );
         }
     }
 
     fn view_cases(&mut self) {
         if let Some((w, u)) = self.open_case(LICENSED, |_| true) {
             let v = self.d.workbooks[w as usize].views.start;
-            self.d.workbooks[w as usize].rules.retain(|r| r.grantee != Grantee::User(u));
-            set_cap(&mut self.d.workbooks[w as usize].rules, Grantee::Group(0), "Read", Mode::Allow);
-            set_cap(&mut self.d.views[v as usize].extra_rules, Grantee::User(u), "Read", Mode::Deny);
+            self.d.workbooks[w as usize]
+                .rules
+                .retain(|r| r.grantee != Grantee::User(u));
+            set_cap(
+                &mut self.d.workbooks[w as usize].rules,
+                Grantee::Group(0),
+                "Read",
+                Mode::Allow,
+            );
+            set_cap(
+                &mut self.d.views[v as usize].extra_rules,
+                Grantee::User(u),
+                "Read",
+                Mode::Deny,
+            );
             self.used.insert(Entity::Workbook(w));
-            self.record("view_rule_in_customizable_project", u, Entity::View(v), "Read", "user_deny");
+            self.record(
+                "view_rule_in_customizable_project",
+                u,
+                Entity::View(v),
+                "Read",
+                "user_deny",
+            );
         }
         let locked = self.order(self.d.workbooks.len()).find(|&w| {
-            !self.used.contains(&Entity::Workbook(w)) && self.d.projects[self.d.workbooks[w as usize].project as usize].locked
+            !self.used.contains(&Entity::Workbook(w))
+                && self.d.projects[self.d.workbooks[w as usize].project as usize].locked
         });
         if let Some(w) = locked {
             let wb = &self.d.workbooks[w as usize];
             let (project, owner) = (wb.project, wb.owner);
             if let Some(u) = self.user(LICENSED, project, Some(owner), |_| true) {
                 let v = self.d.workbooks[w as usize].views.start;
-                set_cap(&mut self.d.projects[project as usize].default_workbook_rules, Grantee::User(u), "Read", Mode::Allow);
-                set_cap(&mut self.d.views[v as usize].extra_rules, Grantee::User(u), "Read", Mode::Deny);
+                set_cap(
+                    &mut self.d.projects[project as usize].default_workbook_rules,
+                    Grantee::User(u),
+                    "Read",
+                    Mode::Allow,
+                );
+                set_cap(
+                    &mut self.d.views[v as usize].extra_rules,
+                    Grantee::User(u),
+                    "Read",
+                    Mode::Deny,
+                );
                 self.used.insert(Entity::Workbook(w));
-                self.record("view_rule_ignored_when_locked", u, Entity::View(v), "Read", "user_allow");
+                self.record(
+                    "view_rule_ignored_when_locked",
+                    u,
+                    Entity::View(v),
+                    "Read",
+                    "user_allow",
+                );
             }
         }
     }
@@ -447,15 +859,21 @@ impl Planter<'_> {
 
 /// Plants every case into `d` and returns them, in planting order.
 pub fn plant(d: &mut Dataset, offset: usize) -> Vec<AccessCase> {
-    let mut p = Planter { d, used_users: HashSet::new(), used: HashSet::new(), offset, cases: Vec::new() };
-    // Leadership and ownership first: locks never change them, and every
-    // later choice checks them.
+    let mut p = Planter {
+        d,
+        used_users: HashSet::new(),
+        used: HashSet::new(),
+        offset,
+        cases: Vec::new(),
+    };
+    // Locks first, while nested projects with no lock above them are
+    // easiest to find; then leaders and owners, whose choices keep clear of
+    // every user already planted (locks never change what they decide).
+    p.lock_with_nested();
+    p.lock_without_nested();
     p.user_leader();
     p.group_leader();
     p.project_owner();
-    // Locks before any case that needs content with no lock above it.
-    p.lock_without_nested();
-    p.lock_with_nested();
     p.content_owners();
     p.rule_cases();
     p.view_cases();
