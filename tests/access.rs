@@ -295,8 +295,12 @@ async fn user_and_asset_lookups_match_the_ground_truth() {
     assert_eq!((luid.as_str(), name.as_str()), (user.id.as_str(), user.name.as_str()));
     assert_eq!(query::find_user(&conn, &db, &user.full_name.to_uppercase()).unwrap().0, user.id, "full names match too");
     let answers = query::for_user(&conn, &db, &luid, None, false).unwrap();
-    let got: BTreeSet<(String, String, String)> =
-        answers.iter().map(|a| (a.item_luid.clone(), a.capability.clone(), a.reason.clone())).collect();
+    let got: BTreeSet<(String, String, String)> = answers
+        .iter()
+        .flat_map(|a| a.capabilities.iter().map(|c| (a.item_luid.clone(), c.clone(), a.reason.clone())))
+        .collect();
+    let answered: usize = answers.iter().map(|a| a.capabilities.len()).sum();
+    assert_eq!(answered, got.len(), "each capability answered once");
     assert!(answers.iter().all(|a| a.allowed));
     let mut want = BTreeSet::new();
     for &c in &items {
@@ -309,8 +313,10 @@ async fn user_and_asset_lookups_match_the_ground_truth() {
     }
     assert!(!want.is_empty());
     assert_eq!(got, want, "{}'s grants", user.name);
+    let want_user = want.clone();
     let read_only_answers = query::for_user(&conn, &db, &luid, Some("Read"), true).unwrap();
     assert_eq!(read_only_answers.len(), items.len(), "--capability Read --denied: one answer per item");
+    assert!(read_only_answers.iter().all(|a| a.capabilities == ["Read"]));
     assert!(query::for_user(&conn, &db, &luid, Some("Teleport"), false).unwrap_err().to_string().contains("unknown capability"));
 
     // An asset: a workbook by type and name.
@@ -320,7 +326,9 @@ async fn user_and_asset_lookups_match_the_ground_truth() {
     let (kind, item, _) = query::find_item(&conn, &db, &spec).unwrap();
     assert_eq!((kind.as_str(), item.as_str()), ("workbook", wb.id.as_str()));
     let readers = query::for_item(&conn, &db, &item, "Read", false).unwrap();
+    assert!(readers.iter().all(|a| a.capabilities == ["Read"]));
     let got: BTreeSet<(String, String)> = readers.iter().map(|a| (a.user_luid.clone(), a.reason.clone())).collect();
+    assert_eq!(got.len(), readers.len(), "one answer per user");
     let want: BTreeSet<(String, String)> = d
         .live_users()
         .filter_map(|u| {
@@ -329,6 +337,7 @@ async fn user_and_asset_lookups_match_the_ground_truth() {
         })
         .collect();
     assert_eq!(got, want, "who may read {}", wb.name);
+    let want_readers = want.len();
     // Group grants name the group they come through, and it is one of the user's.
     for a in readers.iter().filter(|a| a.reason == "group_allow") {
         let g = a.via_group_luid.as_deref().expect("a group");
@@ -342,6 +351,25 @@ async fn user_and_asset_lookups_match_the_ground_truth() {
     assert!(query::find_item(&conn, &db, "workbook:\"No Such Workbook\"").is_err());
     assert!(query::find_item(&conn, &db, &wb.id).is_ok(), "a bare LUID");
     drop(conn);
+
+    // The command prints the same answers; --json carries them whole.
+    let trm = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_trm")).args(args).arg("--db").arg(&db).arg("--no-parquet").output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (ok, stdout, stderr) = trm(&["access", "--user", &user.name]);
+    assert!(ok, "{stderr}");
+    let items_allowed: BTreeSet<&str> = want_user.iter().map(|(i, _, _)| i.as_str()).collect();
+    assert!(
+        stdout.contains(&format!("{} capabilities allowed on {} items", want_user.len(), items_allowed.len())),
+        "{stdout}"
+    );
+    let (ok, stdout, stderr) = trm(&["--json", "access", "--asset", &spec]);
+    assert!(ok, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["answers"].as_array().unwrap().len(), want_readers, "{stdout}");
+    let (ok, _, stderr) = trm(&["access", "--user", "nobody-at-all@example.com"]);
+    assert!(!ok && stderr.contains("no user 'nobody-at-all@example.com'"), "{stderr}");
     drop(guard);
     handle.stop().await;
 }

@@ -137,6 +137,7 @@ pub fn write(db: &Path, parquet: Option<&Path>, run: &RunRef, site: &Site, acces
         classes.push(&[
             V::Int(i as i64),
             c.role.as_str().into(),
+            c.role.license().into(),
             Some(luids.as_str()).filter(|s| !s.is_empty()).into(),
             V::Int(c.users as i64),
         ])?;

@@ -19,7 +19,8 @@ pub struct Answer {
     pub item_luid: String,
     pub item_name: Option<String>,
     pub project_name: Option<String>,
-    pub capability: String,
+    /// The capabilities answered alike (same answer, reason and cause).
+    pub capabilities: Vec<String>,
     pub allowed: bool,
     pub reason: String,
     pub via_group_luid: Option<String>,
@@ -66,13 +67,32 @@ pub fn computed_for(conn: &Connection, db: &Path, run_id: &str) -> Result<bool, 
     Ok(n > 0)
 }
 
-const SELECT: &str = "SELECT e.user_luid, u.name, u.site_role, e.item_type, e.item_luid, e.item_name, p.name, \
-     e.capability, e.allowed, e.reason, e.via_group_luid, g.name, e.via_project_luid, vp.name \
-     FROM effective_access e \
-     JOIN users u ON u.user_luid = e.user_luid \
-     LEFT JOIN projects p ON p.project_luid = e.project_luid \
-     LEFT JOIN groups g ON g.group_luid = e.via_group_luid \
-     LEFT JOIN projects vp ON vp.project_luid = e.via_project_luid";
+/// One answer per row of `a` (the `effective_access` columns), with names.
+/// The questions below build `a` from the tables with their filters
+/// applied before the joins: the view itself joins every user to every
+/// item first, which DuckDB does not narrow down soon enough on a large
+/// site.
+/// Answers alike on one item are grouped into one row (a user with broad
+/// access has ~10 capabilities on each of tens of thousands of items).
+const NAMED: &str = "SELECT b.user_luid, u.name, u.site_role, b.item_type, b.item_luid, b.item_name, p.name, \
+     b.capabilities, b.allowed, b.reason, b.via_group_luid, g.name, b.via_project_luid, vp.name \
+     FROM (SELECT user_luid, item_type, item_luid, any_value(item_name) AS item_name, \
+           any_value(project_luid) AS project_luid, allowed, reason, via_group_luid, via_project_luid, \
+           string_agg(capability, ',' ORDER BY capability) AS capabilities \
+           FROM a WHERE ($3 OR allowed) \
+           GROUP BY user_luid, item_type, item_luid, allowed, reason, via_group_luid, via_project_luid) b \
+     JOIN users u ON u.user_luid = b.user_luid \
+     LEFT JOIN projects p ON p.project_luid = b.project_luid \
+     LEFT JOIN groups g ON g.group_luid = b.via_group_luid \
+     LEFT JOIN projects vp ON vp.project_luid = b.via_project_luid";
+
+/// The answer columns of `a`, as the `effective_access` view computes them
+/// from a class decision `d` and an exception `x`.
+const ANSWER: &str = "d.capability, \
+     CASE WHEN x.user_luid IS NULL THEN d.allowed ELSE x.allowed END AS allowed, \
+     CASE WHEN x.user_luid IS NULL THEN d.reason ELSE x.reason END AS reason, \
+     CASE WHEN x.user_luid IS NULL THEN d.via_group_luid ELSE x.via_group_luid END AS via_group_luid, \
+     CASE WHEN x.user_luid IS NULL THEN d.via_project_luid ELSE x.via_project_luid END AS via_project_luid";
 
 fn answers(conn: &Connection, db: &Path, sql: &str, args: &[&dyn duckdb::ToSql]) -> Result<Vec<Answer>, WarehouseError> {
     let err = |source| WarehouseError::Duck { path: db.to_owned(), what: "cannot read effective_access".into(), source };
@@ -87,7 +107,7 @@ fn answers(conn: &Connection, db: &Path, sql: &str, args: &[&dyn duckdb::ToSql])
                 item_luid: r.get(4)?,
                 item_name: r.get(5)?,
                 project_name: r.get(6)?,
-                capability: r.get(7)?,
+                capabilities: r.get::<_, String>(7)?.split(',').map(str::to_string).collect(),
                 allowed: r.get(8)?,
                 reason: r.get(9)?,
                 via_group_luid: r.get(10)?,
@@ -175,7 +195,8 @@ pub fn find_item(conn: &Connection, db: &Path, spec: &str) -> anyhow::Result<(St
 }
 
 /// What `user` may do (every capability, or `capability`); with
-/// `denied`, what they may not do as well.
+/// `denied`, what they may not do as well. One answer per item and way of
+/// answering, its capabilities together.
 pub fn for_user(
     conn: &Connection,
     db: &Path,
@@ -185,8 +206,14 @@ pub fn for_user(
 ) -> anyhow::Result<Vec<Answer>> {
     check_capability(capability)?;
     let sql = format!(
-        "{SELECT} WHERE e.user_luid = $1 AND ($2 IS NULL OR e.capability = $2) AND ($3 OR e.allowed) \
-         ORDER BY e.item_type, e.item_name, e.item_luid, e.capability"
+        "WITH uc AS (SELECT user_luid, class_id FROM access_user_classes WHERE user_luid = $1), \
+         x AS (SELECT * FROM access_exceptions WHERE user_luid = $1 AND ($2 IS NULL OR capability = $2)), \
+         d AS (SELECT ad.* FROM access_decisions ad JOIN uc ON ad.class_id = uc.class_id \
+               WHERE ($2 IS NULL OR ad.capability = $2)), \
+         a AS (SELECT uc.user_luid, i.item_type, i.item_luid, i.item_name, i.project_luid, {ANSWER} \
+               FROM uc CROSS JOIN d JOIN access_items i ON i.profile_id = d.profile_id \
+               LEFT JOIN x ON x.item_luid = i.item_luid AND x.capability = d.capability) \
+         {NAMED} ORDER BY b.item_type, b.item_name, b.item_luid, b.allowed DESC, b.reason, b.capabilities"
     );
     Ok(answers(conn, db, &sql, &[&user_luid, &capability, &denied])?)
 }
@@ -201,7 +228,13 @@ pub fn for_item(
 ) -> anyhow::Result<Vec<Answer>> {
     check_capability(Some(capability))?;
     let sql = format!(
-        "{SELECT} WHERE e.item_luid = $1 AND e.capability = $2 AND ($3 OR e.allowed) ORDER BY u.name, e.user_luid"
+        "WITH i AS (SELECT * FROM access_items WHERE item_luid = $1), \
+         x AS (SELECT * FROM access_exceptions WHERE item_luid = $1 AND capability = $2), \
+         d AS (SELECT ad.* FROM access_decisions ad JOIN i ON ad.profile_id = i.profile_id WHERE ad.capability = $2), \
+         a AS (SELECT uc.user_luid, i.item_type, i.item_luid, i.item_name, i.project_luid, {ANSWER} \
+               FROM access_user_classes uc JOIN d ON d.class_id = uc.class_id CROSS JOIN i \
+               LEFT JOIN x ON x.user_luid = uc.user_luid) \
+         {NAMED} ORDER BY u.name, b.user_luid"
     );
     Ok(answers(conn, db, &sql, &[&item_luid, &capability, &denied])?)
 }

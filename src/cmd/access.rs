@@ -65,8 +65,14 @@ fn answer(
         let role = answers.first().map(|a| a.site_role.as_str()).unwrap_or("");
         println!("{name} ({luid}){}", if role.is_empty() { String::new() } else { format!(", {role}") });
         print_by_item(&answers);
-        let allowed = answers.iter().filter(|a| a.allowed).count();
-        println!("{allowed} capabilities allowed{}", if args.denied { format!(", {} denied", answers.len() - allowed) } else { String::new() });
+        let count = |allowed: bool| answers.iter().filter(|a| a.allowed == allowed).map(|a| a.capabilities.len()).sum::<usize>();
+        let items: std::collections::HashSet<&str> = answers.iter().filter(|a| a.allowed).map(|a| a.item_luid.as_str()).collect();
+        println!(
+            "{} capabilities allowed on {} items{}",
+            count(true),
+            items.len(),
+            if args.denied { format!(", {} denied", count(false)) } else { String::new() }
+        );
     }
     if let Some(asset) = &args.asset {
         let (kind, luid, name) = query::find_item(&conn, &db, asset)?;
@@ -102,7 +108,7 @@ fn print_by_item(answers: &[query::Answer]) {
         let same = answers[i..].iter().take_while(|b| b.item_luid == a.item_luid).count();
         let mut how: BTreeMap<(bool, String), Vec<&str>> = BTreeMap::new();
         for b in &answers[i..i + same] {
-            how.entry((!b.allowed, b.explain())).or_default().push(&b.capability);
+            how.entry((!b.allowed, b.explain())).or_default().extend(b.capabilities.iter().map(String::as_str));
         }
         let place = a.project_name.as_deref().map(|p| format!(" in '{p}'")).unwrap_or_default();
         println!("  {} '{}'{place}:", a.item_type, a.item_name.as_deref().unwrap_or(&a.item_luid));

@@ -216,8 +216,8 @@ pub const TABLES: &[Table] = &[
         req("evidence", Text), opt("task_luid", Text), opt("reason_codes", Text),
     ]),
     // --- Effective access (derived from a run; see src/access/) ----------------------------
-    table!(derived "access_classes", "An access class: the users with one site role who belong to the same groups among those any permission rule names (administrators and unlicensed users: one class per role, whatever their groups). Every user of a class gets the same answers, except where access_exceptions single one out. group_luids lists the class's rule-named groups, comma-separated, sorted.", [
-        req("class_id", Int), req("site_role", Text), opt("group_luids", Text), req("user_count", Int),
+    table!(derived "access_classes", "An access class: the users with one site role who belong to the same groups among those any permission rule names (administrators and unlicensed users: one class per role, whatever their groups). Every user of a class gets the same answers, except where access_exceptions single one out. group_luids lists the class's rule-named groups, comma-separated, sorted; license is the license the site role uses (Creator, Explorer, Viewer, Unlicensed).", [
+        req("class_id", Int), req("site_role", Text), req("license", Text), opt("group_luids", Text), req("user_count", Int),
     ]),
     table!(derived "access_user_classes", "The access class of each user.", [req("user_luid", Text), req("class_id", Int)]),
     table!(derived "access_items", "An item access is evaluated on (project, workbook, view, datasource, flow) and its access profile: items with one profile get the same answers for every access class. controlling_project_luid is the locked project whose rules govern the item, if any.", [
