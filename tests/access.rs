@@ -399,3 +399,61 @@ async fn stored_tables_are_whole_and_replaced_on_recompute() {
     drop(guard);
     handle.stop().await;
 }
+
+/// The `elevated_users` report lists exactly the site's administrators,
+/// project owners and project leaders (named, or through a group).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_elevated_users_report_matches_the_site() {
+    use trm::sim::dataset::{Grantee, Mode, SiteRole};
+    let (handle, dir, _) = computed(Size::Small, "elevated").await;
+    let guard = handle.state.data();
+    let d = &*guard;
+    let conn = read_only(&dir.join("trm.duckdb"));
+    let def = trm::report::definitions::built_in().unwrap().iter().find(|x| x.slug == "elevated_users").unwrap().clone();
+    let t = trm::report::sql::run(&conn, &def, &BTreeMap::new()).expect("the report runs");
+    let col = |name: &str| t.columns.iter().position(|c| c.name == name).unwrap();
+    let cell = |row: &[serde_json::Value], name: &str| row[col(name)].as_str().unwrap_or("").to_string();
+    let got: BTreeSet<(String, String, String, String)> = t
+        .rows
+        .iter()
+        .map(|r| (cell(r, "user_luid"), cell(r, "elevation"), cell(r, "project_luid"), cell(r, "via_group_luid")))
+        .collect();
+    assert_eq!(got.len(), t.rows.len(), "no row twice");
+    let mut want = BTreeSet::new();
+    for u in d.live_users() {
+        let role = d.users[u as usize].site_role;
+        if matches!(role, SiteRole::SiteAdministratorCreator | SiteRole::SiteAdministratorExplorer) {
+            want.insert((d.users[u as usize].id.clone(), "site_admin".into(), String::new(), String::new()));
+        }
+    }
+    for p in d.live_projects() {
+        let project = &d.projects[p as usize];
+        want.insert((d.users[project.owner as usize].id.clone(), "project_owner".into(), project.id.clone(), String::new()));
+        for r in &project.rules {
+            if !r.capabilities.contains(&("ProjectLeader", Mode::Allow)) {
+                continue;
+            }
+            match r.grantee {
+                Grantee::User(u) => {
+                    want.insert((d.users[u as usize].id.clone(), "project_leader".into(), project.id.clone(), String::new()));
+                }
+                Grantee::Group(g) if !d.groups[g as usize].deleted => {
+                    for &u in &d.groups[g as usize].members {
+                        want.insert((
+                            d.users[u as usize].id.clone(),
+                            "project_leader".into(),
+                            project.id.clone(),
+                            d.groups[g as usize].id.clone(),
+                        ));
+                    }
+                }
+                Grantee::Group(_) => {}
+            }
+        }
+    }
+    assert!(want.iter().any(|w| w.1 == "project_leader" && !w.3.is_empty()), "the site has a group of leaders");
+    assert_eq!(got, want);
+    drop(conn);
+    drop(guard);
+    handle.stop().await;
+}
