@@ -75,7 +75,13 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [Kind::Project, Kind::Workbook, Kind::View, Kind::Datasource, Kind::Flow];
+    pub const ALL: [Kind; 5] = [
+        Kind::Project,
+        Kind::Workbook,
+        Kind::View,
+        Kind::Datasource,
+        Kind::Flow,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -157,16 +163,71 @@ mod tests {
         }
         let names = |k: Kind| k.caps().iter().map(|&c| name(c)).collect::<Vec<_>>();
         assert_eq!(names(Kind::Project), ["Read", "Write"]);
-        assert_eq!(names(Kind::Datasource), ["Read", "Connect", "ExportXml", "Write", "SaveAs", "ChangeHierarchy", "Delete", "ChangePermissions"]);
+        assert_eq!(
+            names(Kind::Datasource),
+            [
+                "Read",
+                "Connect",
+                "ExportXml",
+                "Write",
+                "SaveAs",
+                "ChangeHierarchy",
+                "Delete",
+                "ChangePermissions"
+            ]
+        );
         assert_eq!(
             names(Kind::View),
-            ["Read", "Filter", "ViewComments", "AddComment", "ExportImage", "ExportData", "ShareView", "ViewUnderlyingData", "WebAuthoring", "Delete", "ChangePermissions"]
+            [
+                "Read",
+                "Filter",
+                "ViewComments",
+                "AddComment",
+                "ExportImage",
+                "ExportData",
+                "ShareView",
+                "ViewUnderlyingData",
+                "WebAuthoring",
+                "Delete",
+                "ChangePermissions"
+            ]
         );
         assert_eq!(names(Kind::Workbook).len(), 16);
-        assert_eq!(names(Kind::Flow), ["Read", "ExportXml", "Execute", "WebAuthoringForFlows", "Write", "ChangeHierarchy", "Delete", "ChangePermissions"]);
+        assert_eq!(
+            names(Kind::Flow),
+            [
+                "Read",
+                "ExportXml",
+                "Execute",
+                "WebAuthoringForFlows",
+                "Write",
+                "ChangeHierarchy",
+                "Delete",
+                "ChangePermissions"
+            ]
+        );
         let viewer: Vec<_> = VIEWER.iter().map(|&c| name(c)).collect();
-        assert_eq!(viewer, ["Read", "Filter", "ViewComments", "AddComment", "ExportImage", "ExportData"]);
+        assert_eq!(
+            viewer,
+            [
+                "Read",
+                "Filter",
+                "ViewComments",
+                "AddComment",
+                "ExportImage",
+                "ExportData"
+            ]
+        );
         let never: Vec<_> = EXPLORER_NEVER.iter().map(|&c| name(c)).collect();
-        assert_eq!(never, ["Write", "ChangeHierarchy", "Delete", "ChangePermissions", "SaveAs"]);
+        assert_eq!(
+            never,
+            [
+                "Write",
+                "ChangeHierarchy",
+                "Delete",
+                "ChangePermissions",
+                "SaveAs"
+            ]
+        );
     }
 }

@@ -62,10 +62,19 @@ impl Access {
     pub fn answer(&self, site: &Site, user: u32, item: u32, cap: Cap) -> Option<Decision> {
         let kind = site.items[item as usize].kind;
         let at = kind.caps().iter().position(|&c| c == cap)?;
-        if let Some(x) = self.exceptions.iter().find(|x| x.0 == user && x.1 == item && x.2 == cap) {
+        if let Some(x) = self
+            .exceptions
+            .iter()
+            .find(|x| x.0 == user && x.1 == item && x.2 == cap)
+        {
             return Some(x.3);
         }
-        Some(self.class_decisions(self.user_class[user as usize], self.item_profile[item as usize])[at])
+        Some(
+            self.class_decisions(
+                self.user_class[user as usize],
+                self.item_profile[item as usize],
+            )[at],
+        )
     }
 }
 
@@ -109,7 +118,11 @@ fn profile_key(site: &Site, ctx: &ItemCtx) -> ProfileKey {
             (!groups.is_empty()).then_some((p, groups))
         })
         .collect();
-    ProfileKey { kind: ctx.kind, group_rules, leaders }
+    ProfileKey {
+        kind: ctx.kind,
+        group_rules,
+        leaders,
+    }
 }
 
 /// Users singled out on an item: its owner, the owners of projects above
@@ -162,11 +175,19 @@ pub fn compute(site: &Site) -> Access {
         let groups: Vec<u32> = if u.role.is_admin() || u.role == Role::Unlicensed {
             Vec::new()
         } else {
-            u.groups.iter().copied().filter(|&g| named[g as usize]).collect()
+            u.groups
+                .iter()
+                .copied()
+                .filter(|&g| named[g as usize])
+                .collect()
         };
         let next = classes.len() as u32;
         let c = *class_ix.entry((u.role, groups.clone())).or_insert_with(|| {
-            classes.push(Class { role: u.role, groups, users: 0 });
+            classes.push(Class {
+                role: u.role,
+                groups,
+                users: 0,
+            });
             next
         });
         classes[c as usize].users += 1;
@@ -181,19 +202,31 @@ pub fn compute(site: &Site) -> Access {
         let ctx = ItemCtx::new(site, i);
         item_controller.push(ctx.controller);
         let next = profile_item.len() as u32;
-        let p = *profile_ix.entry(profile_key(site, &ctx)).or_insert_with(|| {
-            profile_item.push(i);
-            next
-        });
+        let p = *profile_ix
+            .entry(profile_key(site, &ctx))
+            .or_insert_with(|| {
+                profile_item.push(i);
+                next
+            });
         item_profile.push(p);
     }
 
     let mut decisions = Vec::with_capacity(classes.len() * profile_item.len());
     for class in &classes {
-        let subject = Subject { role: class.role, groups: &class.groups, user: None };
+        let subject = Subject {
+            role: class.role,
+            groups: &class.groups,
+            user: None,
+        };
         for &item in &profile_item {
             let ctx = ItemCtx::new(site, item);
-            decisions.push(ctx.kind.caps().iter().map(|&c| evaluate(site, &subject, &ctx, c)).collect::<Vec<_>>());
+            decisions.push(
+                ctx.kind
+                    .caps()
+                    .iter()
+                    .map(|&c| evaluate(site, &subject, &ctx, c))
+                    .collect::<Vec<_>>(),
+            );
         }
     }
 
@@ -216,8 +249,15 @@ pub fn compute(site: &Site) -> Access {
             if user.role.is_admin() || user.role == Role::Unlicensed {
                 continue;
             }
-            let subject = Subject { role: user.role, groups: &user.groups, user: Some(u) };
-            let class = access.class_decisions(access.user_class[u as usize], access.item_profile[i as usize]);
+            let subject = Subject {
+                role: user.role,
+                groups: &user.groups,
+                user: Some(u),
+            };
+            let class = access.class_decisions(
+                access.user_class[u as usize],
+                access.item_profile[i as usize],
+            );
             for (at, &c) in ctx.kind.caps().iter().enumerate() {
                 let d = evaluate(site, &subject, &ctx, c);
                 if d != class[at] {

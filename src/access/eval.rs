@@ -112,7 +112,11 @@ pub struct Decision {
 
 impl Decision {
     fn of(reason: Reason) -> Decision {
-        Decision { reason, via_group: None, via_project: None }
+        Decision {
+            reason,
+            via_group: None,
+            via_project: None,
+        }
     }
 
     pub fn allowed(&self) -> bool {
@@ -152,7 +156,9 @@ pub fn controlling(site: &Site, project: u32) -> Option<u32> {
 
 /// The nearest strict ancestor locked with its nested projects.
 pub fn controlling_of_project(site: &Site, project: u32) -> Option<u32> {
-    chain(site, project).skip(1).find(|&q| site.projects[q as usize].lock == Lock::WithNested)
+    chain(site, project)
+        .skip(1)
+        .find(|&q| site.projects[q as usize].lock == Lock::WithNested)
 }
 
 /// What evaluation needs to know about one item, worked out once.
@@ -171,7 +177,10 @@ pub struct ItemCtx<'a> {
 impl<'a> ItemCtx<'a> {
     pub fn new(site: &'a Site, item: u32) -> ItemCtx<'a> {
         let it = &site.items[item as usize];
-        let chain: Vec<u32> = it.project.map(|p| chain(site, p).collect()).unwrap_or_default();
+        let chain: Vec<u32> = it
+            .project
+            .map(|p| chain(site, p).collect())
+            .unwrap_or_default();
         let empty: &[Rule] = &[];
         let (lists, controller) = match (it.kind, it.project) {
             (Kind::Project, Some(p)) => match controlling_of_project(site, p) {
@@ -180,8 +189,15 @@ impl<'a> ItemCtx<'a> {
             },
             (kind, project) => match project.and_then(|p| controlling(site, p)) {
                 Some(q) => {
-                    let k = if kind == Kind::View { Kind::Workbook } else { kind };
-                    ([&site.projects[q as usize].defaults[k as usize][..], empty], Some(q))
+                    let k = if kind == Kind::View {
+                        Kind::Workbook
+                    } else {
+                        kind
+                    };
+                    (
+                        [&site.projects[q as usize].defaults[k as usize][..], empty],
+                        Some(q),
+                    )
                 }
                 None if kind == Kind::View && !it.read => {
                     let w = it.workbook.expect("a view has a workbook");
@@ -190,8 +206,18 @@ impl<'a> ItemCtx<'a> {
                 None => ([&it.rules[..], empty], None),
             },
         };
-        let owner = if it.kind == Kind::Project { None } else { it.owner };
-        ItemCtx { kind: it.kind, chain, lists, controller, owner }
+        let owner = if it.kind == Kind::Project {
+            None
+        } else {
+            it.owner
+        };
+        ItemCtx {
+            kind: it.kind,
+            chain,
+            lists,
+            controller,
+            owner,
+        }
     }
 
     fn rules(&self) -> impl Iterator<Item = &Rule> + '_ {
@@ -200,7 +226,12 @@ impl<'a> ItemCtx<'a> {
 }
 
 /// The lowest group of `subject` among `rules`' grantees with `cap` in `mode`.
-fn group_with(subject: &Subject, rules: impl Iterator<Item = Rule>, cap: Cap, mode: Mode) -> Option<u32> {
+fn group_with(
+    subject: &Subject,
+    rules: impl Iterator<Item = Rule>,
+    cap: Cap,
+    mode: Mode,
+) -> Option<u32> {
     rules
         .filter(|r| r.cap == cap && r.mode == mode)
         .filter_map(|r| match r.grantee {
@@ -222,30 +253,56 @@ pub fn evaluate(site: &Site, subject: &Subject, item: &ItemCtx, cap: Cap) -> Dec
         return Decision::of(Reason::SiteRoleCap);
     }
     if let Some(u) = subject.user {
-        if let Some(&p) = item.chain.iter().find(|&&p| site.projects[p as usize].owner == Some(u)) {
-            return Decision { reason: Reason::ProjectOwner, via_group: None, via_project: Some(p) };
+        if let Some(&p) = item
+            .chain
+            .iter()
+            .find(|&&p| site.projects[p as usize].owner == Some(u))
+        {
+            return Decision {
+                reason: Reason::ProjectOwner,
+                via_group: None,
+                via_project: Some(p),
+            };
         }
     }
     for &p in &item.chain {
         let rules = &site.project_item(p).rules;
-        let leaders = rules.iter().filter(|r| r.cap == caps::PROJECT_LEADER && r.mode == Mode::Allow);
-        if subject.user.is_some_and(|u| leaders.clone().any(|r| r.grantee == Grantee::User(u))) {
-            return Decision { reason: Reason::ProjectLeader, via_group: None, via_project: Some(p) };
+        let leaders = rules
+            .iter()
+            .filter(|r| r.cap == caps::PROJECT_LEADER && r.mode == Mode::Allow);
+        if subject
+            .user
+            .is_some_and(|u| leaders.clone().any(|r| r.grantee == Grantee::User(u)))
+        {
+            return Decision {
+                reason: Reason::ProjectLeader,
+                via_group: None,
+                via_project: Some(p),
+            };
         }
         if let Some(g) = group_with(subject, leaders.copied(), caps::PROJECT_LEADER, Mode::Allow) {
-            return Decision { reason: Reason::ProjectLeader, via_group: Some(g), via_project: Some(p) };
+            return Decision {
+                reason: Reason::ProjectLeader,
+                via_group: Some(g),
+                via_project: Some(p),
+            };
         }
     }
     if let Some(u) = subject.user {
         if item.owner == Some(u) {
-            return Decision::of(if item.controller.is_some() && cap == caps::CHANGE_PERMISSIONS {
-                Reason::LockedSetPermissions
-            } else {
-                Reason::ContentOwner
-            });
+            return Decision::of(
+                if item.controller.is_some() && cap == caps::CHANGE_PERMISSIONS {
+                    Reason::LockedSetPermissions
+                } else {
+                    Reason::ContentOwner
+                },
+            );
         }
         let (mut allow, mut deny) = (false, false);
-        for r in item.rules().filter(|r| r.cap == cap && r.grantee == Grantee::User(u)) {
+        for r in item
+            .rules()
+            .filter(|r| r.cap == cap && r.grantee == Grantee::User(u))
+        {
             match r.mode {
                 Mode::Allow => allow = true,
                 Mode::Deny => deny = true,
@@ -259,10 +316,18 @@ pub fn evaluate(site: &Site, subject: &Subject, item: &ItemCtx, cap: Cap) -> Dec
         }
     }
     if let Some(g) = group_with(subject, item.rules().copied(), cap, Mode::Deny) {
-        return Decision { reason: Reason::GroupDeny, via_group: Some(g), via_project: None };
+        return Decision {
+            reason: Reason::GroupDeny,
+            via_group: Some(g),
+            via_project: None,
+        };
     }
     if let Some(g) = group_with(subject, item.rules().copied(), cap, Mode::Allow) {
-        return Decision { reason: Reason::GroupAllow, via_group: Some(g), via_project: None };
+        return Decision {
+            reason: Reason::GroupAllow,
+            via_group: Some(g),
+            via_project: None,
+        };
     }
     Decision::of(Reason::NoRule)
 }

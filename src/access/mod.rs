@@ -58,7 +58,8 @@ pub struct Summary {
 pub fn load(db: &Path, run_id: Option<&str>) -> anyhow::Result<(RunRef, Site)> {
     let conn = read::open(db)?;
     let run = read::resolve_run(&conn, db, run_id)?;
-    let site = model::load(&conn, db, &run).with_context(|| format!("cannot read run {} for access", run.run_id))?;
+    let site = model::load(&conn, db, &run)
+        .with_context(|| format!("cannot read run {} for access", run.run_id))?;
     Ok((run, site))
 }
 
@@ -98,7 +99,11 @@ struct Batches {
 
 impl Batches {
     fn new(table: &'static str) -> Batches {
-        Batches { table, rows: Rows::new(table), done: Vec::new() }
+        Batches {
+            table,
+            rows: Rows::new(table),
+            done: Vec::new(),
+        }
     }
 
     fn push(&mut self, row: &[V<'_>]) -> anyhow::Result<()> {
@@ -122,16 +127,30 @@ fn decision_cells<'a>(site: &'a Site, d: &Decision) -> [V<'a>; 4] {
     [
         V::Bool(d.allowed()),
         d.reason.as_str().into(),
-        d.via_group.map(|g| site.groups[g as usize].luid.as_str()).into(),
-        d.via_project.map(|p| site.project_item(p).luid.as_str()).into(),
+        d.via_group
+            .map(|g| site.groups[g as usize].luid.as_str())
+            .into(),
+        d.via_project
+            .map(|p| site.project_item(p).luid.as_str())
+            .into(),
     ]
 }
 
 /// Stores the access tables of `run`; returns the class decisions written.
-pub fn write(db: &Path, parquet: Option<&Path>, run: &RunRef, site: &Site, access: &Access) -> anyhow::Result<u64> {
+pub fn write(
+    db: &Path,
+    parquet: Option<&Path>,
+    run: &RunRef,
+    site: &Site,
+    access: &Access,
+) -> anyhow::Result<u64> {
     let mut classes = Batches::new("access_classes");
     for (i, c) in access.classes.iter().enumerate() {
-        let mut luids: Vec<&str> = c.groups.iter().map(|&g| site.groups[g as usize].luid.as_str()).collect();
+        let mut luids: Vec<&str> = c
+            .groups
+            .iter()
+            .map(|&g| site.groups[g as usize].luid.as_str())
+            .collect();
         luids.sort_unstable();
         let luids = luids.join(",");
         classes.push(&[
@@ -152,9 +171,13 @@ pub fn write(db: &Path, parquet: Option<&Path>, run: &RunRef, site: &Site, acces
             it.kind.as_str().into(),
             it.luid.as_str().into(),
             it.name.as_str().into(),
-            it.project.map(|p| site.project_item(p).luid.as_str()).into(),
+            it.project
+                .map(|p| site.project_item(p).luid.as_str())
+                .into(),
             V::Int(access.item_profile[i] as i64),
-            access.item_controller[i].map(|p| site.project_item(p).luid.as_str()).into(),
+            access.item_controller[i]
+                .map(|p| site.project_item(p).luid.as_str())
+                .into(),
         ])?;
     }
     let mut decisions = Batches::new("access_decisions");
@@ -162,9 +185,21 @@ pub fn write(db: &Path, parquet: Option<&Path>, run: &RunRef, site: &Site, acces
     for c in 0..access.classes.len() {
         for (p, &item) in access.profile_item.iter().enumerate() {
             let kind = site.items[item as usize].kind;
-            for (d, &cap) in access.class_decisions(c as u32, p as u32).iter().zip(kind.caps()) {
+            for (d, &cap) in access
+                .class_decisions(c as u32, p as u32)
+                .iter()
+                .zip(kind.caps())
+            {
                 let [a, b, g, pr] = decision_cells(site, d);
-                decisions.push(&[V::Int(c as i64), V::Int(p as i64), caps::name(cap).into(), a, b, g, pr])?;
+                decisions.push(&[
+                    V::Int(c as i64),
+                    V::Int(p as i64),
+                    caps::name(cap).into(),
+                    a,
+                    b,
+                    g,
+                    pr,
+                ])?;
                 n += 1;
             }
         }
@@ -184,7 +219,13 @@ pub fn write(db: &Path, parquet: Option<&Path>, run: &RunRef, site: &Site, acces
             pr,
         ])?;
     }
-    let tables = vec![classes.finish(), user_classes.finish(), items.finish(), decisions.finish(), exceptions.finish()];
+    let tables = vec![
+        classes.finish(),
+        user_classes.finish(),
+        items.finish(),
+        decisions.finish(),
+        exceptions.finish(),
+    ];
     warehouse::write_derived_tables(db, parquet, run, tables)?;
     Ok(n)
 }

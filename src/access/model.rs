@@ -52,14 +52,19 @@ impl Role {
     }
 
     pub fn is_admin(self) -> bool {
-        matches!(self, Role::SiteAdministratorCreator | Role::SiteAdministratorExplorer)
+        matches!(
+            self,
+            Role::SiteAdministratorCreator | Role::SiteAdministratorExplorer
+        )
     }
 
     /// The license the role consumes.
     pub fn license(self) -> &'static str {
         match self {
             Role::SiteAdministratorCreator | Role::Creator => "Creator",
-            Role::SiteAdministratorExplorer | Role::ExplorerCanPublish | Role::Explorer => "Explorer",
+            Role::SiteAdministratorExplorer | Role::ExplorerCanPublish | Role::Explorer => {
+                "Explorer"
+            }
             Role::Viewer => "Viewer",
             Role::Unlicensed => "Unlicensed",
         }
@@ -163,11 +168,22 @@ struct Q<'a> {
 }
 
 impl Q<'_> {
-    fn rows<T>(&self, table: &str, select: &str, f: impl FnMut(&Row) -> duckdb::Result<T>) -> Result<Vec<T>, WarehouseError> {
+    fn rows<T>(
+        &self,
+        table: &str,
+        select: &str,
+        f: impl FnMut(&Row) -> duckdb::Result<T>,
+    ) -> Result<Vec<T>, WarehouseError> {
         let t = schema::table(table).expect("a schema table");
-        let (cols, rest) = select.split_once(" WHERE ").map_or((select, String::new()), |(c, w)| (c, format!(" WHERE {w}")));
+        let (cols, rest) = select
+            .split_once(" WHERE ")
+            .map_or((select, String::new()), |(c, w)| (c, format!(" WHERE {w}")));
         let sql = format!("SELECT {cols} FROM {} t{rest}", table_at(t, self.run));
-        let err = |source| WarehouseError::Duck { path: self.db.to_owned(), what: format!("cannot read {table}"), source };
+        let err = |source| WarehouseError::Duck {
+            path: self.db.to_owned(),
+            what: format!("cannot read {table}"),
+            source,
+        };
         let mut stmt = self.conn.prepare(&sql).map_err(err)?;
         let rows = stmt.query_map([], f).map_err(err)?;
         rows.collect::<Result<Vec<T>, _>>().map_err(err)
@@ -181,17 +197,30 @@ pub fn load(conn: &Connection, db: &Path, run: &RunRef) -> Result<Site, Warehous
 
     let mut user_ix: HashMap<String, u32> = HashMap::new();
     for (luid, name, role) in q.rows("users", "user_luid, name, site_role", |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
     })? {
         user_ix.insert(luid.clone(), site.users.len() as u32);
-        site.users.push(User { luid, name, role: Role::parse(&role), groups: Vec::new() });
+        site.users.push(User {
+            luid,
+            name,
+            role: Role::parse(&role),
+            groups: Vec::new(),
+        });
     }
     let mut group_ix: HashMap<String, u32> = HashMap::new();
-    for (luid, name) in q.rows("groups", "group_luid, name", |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+    for (luid, name) in q.rows("groups", "group_luid, name", |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })? {
         group_ix.insert(luid.clone(), site.groups.len() as u32);
         site.groups.push(Group { luid, name });
     }
-    for (g, u) in q.rows("group_memberships", "group_luid, user_luid", |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+    for (g, u) in q.rows("group_memberships", "group_luid, user_luid", |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })? {
         if let (Some(&g), Some(&u)) = (group_ix.get(&g), user_ix.get(&u)) {
             site.users[u as usize].groups.push(g);
         }
@@ -204,15 +233,19 @@ pub fn load(conn: &Connection, db: &Path, run: &RunRef) -> Result<Site, Warehous
     let mut item_ix: HashMap<String, u32> = HashMap::new();
     let mut project_ix: HashMap<String, u32> = HashMap::new();
     let owner = |o: Option<String>| o.and_then(|o| user_ix.get(&o).copied());
-    let projects = q.rows("projects", "project_luid, name, parent_project_luid, owner_luid, content_permissions", |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, Option<String>>(2)?,
-            r.get::<_, Option<String>>(3)?,
-            r.get::<_, String>(4)?,
-        ))
-    })?;
+    let projects = q.rows(
+        "projects",
+        "project_luid, name, parent_project_luid, owner_luid, content_permissions",
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        },
+    )?;
     for (luid, name, _, own, lock) in &projects {
         let p = site.projects.len() as u32;
         project_ix.insert(luid.clone(), p);
@@ -241,7 +274,10 @@ pub fn load(conn: &Connection, db: &Path, run: &RunRef) -> Result<Site, Warehous
     }
     for (luid, _, parent, _, _) in &projects {
         let p = project_ix[luid];
-        site.projects[p as usize].parent = parent.as_ref().and_then(|x| project_ix.get(x).copied()).filter(|&x| x != p);
+        site.projects[p as usize].parent = parent
+            .as_ref()
+            .and_then(|x| project_ix.get(x).copied())
+            .filter(|&x| x != p);
     }
     // A parent cycle cannot happen on a server; cut one if the data has it,
     // so walking up always ends.
@@ -258,13 +294,27 @@ pub fn load(conn: &Connection, db: &Path, run: &RunRef) -> Result<Site, Warehous
         }
     }
 
-    let content = |kind: Kind, r: &Row| -> duckdb::Result<(Kind, String, String, Option<String>, Option<String>)> {
+    let content = |kind: Kind,
+                   r: &Row|
+     -> duckdb::Result<(Kind, String, String, Option<String>, Option<String>)> {
         Ok((kind, r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
     };
     let mut rows = Vec::new();
-    rows.extend(q.rows("workbooks", "workbook_luid, name, project_luid, owner_luid", |r| content(Kind::Workbook, r))?);
-    rows.extend(q.rows("datasources", "datasource_luid, name, project_luid, owner_luid", |r| content(Kind::Datasource, r))?);
-    rows.extend(q.rows("flows", "flow_luid, name, project_luid, owner_luid", |r| content(Kind::Flow, r))?);
+    rows.extend(q.rows(
+        "workbooks",
+        "workbook_luid, name, project_luid, owner_luid",
+        |r| content(Kind::Workbook, r),
+    )?);
+    rows.extend(q.rows(
+        "datasources",
+        "datasource_luid, name, project_luid, owner_luid",
+        |r| content(Kind::Datasource, r),
+    )?);
+    rows.extend(
+        q.rows("flows", "flow_luid, name, project_luid, owner_luid", |r| {
+            content(Kind::Flow, r)
+        })?,
+    );
     for (kind, luid, name, project, own) in rows {
         item_ix.insert(luid.clone(), site.items.len() as u32);
         site.items.push(Item {
@@ -279,24 +329,43 @@ pub fn load(conn: &Connection, db: &Path, run: &RunRef) -> Result<Site, Warehous
         });
     }
     for (luid, name, workbook) in q.rows("views", "view_luid, name, workbook_luid", |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
-    })? {
-        let Some(&w) = item_ix.get(&workbook) else { continue };
-        let (project, own) = (site.items[w as usize].project, site.items[w as usize].owner);
-        item_ix.insert(luid.clone(), site.items.len() as u32);
-        site.items.push(Item { kind: Kind::View, luid, name, project, owner: own, workbook: Some(w), rules: Vec::new(), read: false });
-    }
-
-    let perms = q.rows("permissions", "object_luid, scope, grantee_type, grantee_luid, capability, mode", |r| {
         Ok((
             r.get::<_, String>(0)?,
             r.get::<_, String>(1)?,
             r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, String>(4)?,
-            r.get::<_, String>(5)?,
         ))
-    })?;
+    })? {
+        let Some(&w) = item_ix.get(&workbook) else {
+            continue;
+        };
+        let (project, own) = (site.items[w as usize].project, site.items[w as usize].owner);
+        item_ix.insert(luid.clone(), site.items.len() as u32);
+        site.items.push(Item {
+            kind: Kind::View,
+            luid,
+            name,
+            project,
+            owner: own,
+            workbook: Some(w),
+            rules: Vec::new(),
+            read: false,
+        });
+    }
+
+    let perms = q.rows(
+        "permissions",
+        "object_luid, scope, grantee_type, grantee_luid, capability, mode",
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+            ))
+        },
+    )?;
     let mut any_view_rows = false;
     for (object, scope, grantee_type, grantee, cap, mode) in perms {
         let grantee = match grantee_type.as_str() {
@@ -308,7 +377,11 @@ pub fn load(conn: &Connection, db: &Path, run: &RunRef) -> Result<Site, Warehous
             site.ignored_rules += 1;
             continue;
         };
-        let mode = if mode == "Deny" { Mode::Deny } else { Mode::Allow };
+        let mode = if mode == "Deny" {
+            Mode::Deny
+        } else {
+            Mode::Allow
+        };
         let rule = Rule { grantee, cap, mode };
         if scope == "item" {
             if let Some(&i) = item_ix.get(&object) {
@@ -343,8 +416,15 @@ fn read_flags(site: &mut Site, any_view_rows: bool) {
         let item = &site.items[i];
         let read = match item.kind {
             Kind::Project => true,
-            Kind::View => any_view_rows && item.project.is_none_or(|p| super::eval::controlling(site, p).is_none()),
-            _ => item.project.is_none_or(|p| super::eval::controlling(site, p).is_none()),
+            Kind::View => {
+                any_view_rows
+                    && item
+                        .project
+                        .is_none_or(|p| super::eval::controlling(site, p).is_none())
+            }
+            _ => item
+                .project
+                .is_none_or(|p| super::eval::controlling(site, p).is_none()),
         };
         site.items[i].read = read;
     }

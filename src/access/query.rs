@@ -63,7 +63,11 @@ pub fn computed_for(conn: &Connection, db: &Path, run_id: &str) -> Result<bool, 
             params![run_id],
             |r| r.get(0),
         )
-        .map_err(|e| WarehouseError::Duck { path: db.to_owned(), what: "cannot read run_tables".into(), source: e })?;
+        .map_err(|e| WarehouseError::Duck {
+            path: db.to_owned(),
+            what: "cannot read run_tables".into(),
+            source: e,
+        })?;
     Ok(n > 0)
 }
 
@@ -94,8 +98,17 @@ const ANSWER: &str = "d.capability, \
      CASE WHEN x.user_luid IS NULL THEN d.via_group_luid ELSE x.via_group_luid END AS via_group_luid, \
      CASE WHEN x.user_luid IS NULL THEN d.via_project_luid ELSE x.via_project_luid END AS via_project_luid";
 
-fn answers(conn: &Connection, db: &Path, sql: &str, args: &[&dyn duckdb::ToSql]) -> Result<Vec<Answer>, WarehouseError> {
-    let err = |source| WarehouseError::Duck { path: db.to_owned(), what: "cannot read effective_access".into(), source };
+fn answers(
+    conn: &Connection,
+    db: &Path,
+    sql: &str,
+    args: &[&dyn duckdb::ToSql],
+) -> Result<Vec<Answer>, WarehouseError> {
+    let err = |source| WarehouseError::Duck {
+        path: db.to_owned(),
+        what: "cannot read effective_access".into(),
+        source,
+    };
     let mut stmt = conn.prepare(sql).map_err(err)?;
     let rows = stmt
         .query_map(args, |r| {
@@ -107,7 +120,11 @@ fn answers(conn: &Connection, db: &Path, sql: &str, args: &[&dyn duckdb::ToSql])
                 item_luid: r.get(4)?,
                 item_name: r.get(5)?,
                 project_name: r.get(6)?,
-                capabilities: r.get::<_, String>(7)?.split(',').map(str::to_string).collect(),
+                capabilities: r
+                    .get::<_, String>(7)?
+                    .split(',')
+                    .map(str::to_string)
+                    .collect(),
                 allowed: r.get(8)?,
                 reason: r.get(9)?,
                 via_group_luid: r.get(10)?,
@@ -134,36 +151,60 @@ fn check_capability(capability: Option<&str>) -> anyhow::Result<()> {
 /// The user a name means: a LUID, a sign-in name or a full name; an
 /// ambiguous name is an error listing the candidates.
 pub fn find_user(conn: &Connection, db: &Path, name: &str) -> anyhow::Result<(String, String)> {
-    let err = |source| WarehouseError::Duck { path: db.to_owned(), what: "cannot read users".into(), source };
+    let err = |source| WarehouseError::Duck {
+        path: db.to_owned(),
+        what: "cannot read users".into(),
+        source,
+    };
     let mut stmt = conn
         .prepare(
             "SELECT user_luid, name FROM users WHERE user_luid = $1 OR lower(name) = lower($1) \
              OR lower(full_name) = lower($1) ORDER BY name, user_luid",
         )
         .map_err(err)?;
-    let found: Vec<(String, String)> =
-        stmt.query_map(params![name], |r| Ok((r.get(0)?, r.get(1)?))).map_err(err)?.collect::<Result<_, _>>().map_err(err)?;
+    let found: Vec<(String, String)> = stmt
+        .query_map(params![name], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(err)?
+        .collect::<Result<_, _>>()
+        .map_err(err)?;
     match found.len() {
-        0 => anyhow::bail!("no user '{name}' in the warehouse (give a user name, full name or LUID)"),
+        0 => {
+            anyhow::bail!("no user '{name}' in the warehouse (give a user name, full name or LUID)")
+        }
         1 => Ok(found.into_iter().next().expect("one")),
         _ => anyhow::bail!(
             "'{name}' names {} users: {}; give the user name or LUID",
             found.len(),
-            found.iter().map(|(l, n)| format!("{n} ({l})")).collect::<Vec<_>>().join(", ")
+            found
+                .iter()
+                .map(|(l, n)| format!("{n} ({l})"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
 
 /// An item named as `type:name` (`workbook:"Sales Overview"`, quotes
 /// optional), `type:LUID`, or a bare LUID.
-pub fn find_item(conn: &Connection, db: &Path, spec: &str) -> anyhow::Result<(String, String, String)> {
+pub fn find_item(
+    conn: &Connection,
+    db: &Path,
+    spec: &str,
+) -> anyhow::Result<(String, String, String)> {
     let (kind, name) = match spec.split_once(':') {
         Some((k, n)) if Kind::parse(k).is_some() => (Some(k), n),
         _ => (None, spec),
     };
     let name = name.trim();
-    let name = name.strip_prefix('"').and_then(|n| n.strip_suffix('"')).unwrap_or(name);
-    let err = |source| WarehouseError::Duck { path: db.to_owned(), what: "cannot read access_items".into(), source };
+    let name = name
+        .strip_prefix('"')
+        .and_then(|n| n.strip_suffix('"'))
+        .unwrap_or(name);
+    let err = |source| WarehouseError::Duck {
+        path: db.to_owned(),
+        what: "cannot read access_items".into(),
+        source,
+    };
     let mut stmt = conn
         .prepare(
             "SELECT i.item_type, i.item_luid, coalesce(i.item_name, ''), coalesce(p.name, '') FROM access_items i \
@@ -173,7 +214,9 @@ pub fn find_item(conn: &Connection, db: &Path, spec: &str) -> anyhow::Result<(St
         )
         .map_err(err)?;
     let found: Vec<(String, String, String, String)> = stmt
-        .query_map(params![kind, name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .query_map(params![kind, name], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
         .map_err(err)?
         .collect::<Result<_, _>>()
         .map_err(err)?;
@@ -215,7 +258,12 @@ pub fn for_user(
                LEFT JOIN x ON x.item_luid = i.item_luid AND x.capability = d.capability) \
          {NAMED} ORDER BY b.item_type, b.item_name, b.item_luid, b.allowed DESC, b.reason, b.capabilities"
     );
-    Ok(answers(conn, db, &sql, &[&user_luid, &capability, &denied])?)
+    Ok(answers(
+        conn,
+        db,
+        &sql,
+        &[&user_luid, &capability, &denied],
+    )?)
 }
 
 /// Who may use `capability` on the item; with `denied`, who may not too.
@@ -236,7 +284,12 @@ pub fn for_item(
                LEFT JOIN x ON x.user_luid = uc.user_luid) \
          {NAMED} ORDER BY u.name, b.user_luid"
     );
-    Ok(answers(conn, db, &sql, &[&item_luid, &capability, &denied])?)
+    Ok(answers(
+        conn,
+        db,
+        &sql,
+        &[&item_luid, &capability, &denied],
+    )?)
 }
 
 /// Opens the warehouse for reading access answers of the latest run,

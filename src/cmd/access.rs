@@ -59,19 +59,45 @@ fn answer(
         let (luid, name) = query::find_user(&conn, &db, user)?;
         let answers = query::for_user(&conn, &db, &luid, args.capability.as_deref(), args.denied)?;
         if json {
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"user_luid": luid, "user_name": name, "answers": answers}))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &serde_json::json!({"user_luid": luid, "user_name": name, "answers": answers})
+                )?
+            );
             return Ok(());
         }
         let role = answers.first().map(|a| a.site_role.as_str()).unwrap_or("");
-        println!("{name} ({luid}){}", if role.is_empty() { String::new() } else { format!(", {role}") });
+        println!(
+            "{name} ({luid}){}",
+            if role.is_empty() {
+                String::new()
+            } else {
+                format!(", {role}")
+            }
+        );
         print_by_item(&answers);
-        let count = |allowed: bool| answers.iter().filter(|a| a.allowed == allowed).map(|a| a.capabilities.len()).sum::<usize>();
-        let items: std::collections::HashSet<&str> = answers.iter().filter(|a| a.allowed).map(|a| a.item_luid.as_str()).collect();
+        let count = |allowed: bool| {
+            answers
+                .iter()
+                .filter(|a| a.allowed == allowed)
+                .map(|a| a.capabilities.len())
+                .sum::<usize>()
+        };
+        let items: std::collections::HashSet<&str> = answers
+            .iter()
+            .filter(|a| a.allowed)
+            .map(|a| a.item_luid.as_str())
+            .collect();
         println!(
             "{} capabilities allowed on {} items{}",
             count(true),
             items.len(),
-            if args.denied { format!(", {} denied", count(false)) } else { String::new() }
+            if args.denied {
+                format!(", {} denied", count(false))
+            } else {
+                String::new()
+            }
         );
     }
     if let Some(asset) = &args.asset {
@@ -90,12 +116,26 @@ fn answer(
         println!("{kind} '{name}' ({luid}), {capability}:");
         let mut by_reason: BTreeMap<String, usize> = BTreeMap::new();
         for a in &answers {
-            println!("  {} {} ({}): {}", if a.allowed { "+" } else { "-" }, a.user_name, a.site_role, a.explain());
+            println!(
+                "  {} {} ({}): {}",
+                if a.allowed { "+" } else { "-" },
+                a.user_name,
+                a.site_role,
+                a.explain()
+            );
             *by_reason.entry(a.reason.clone()).or_default() += 1;
         }
         let allowed = answers.iter().filter(|a| a.allowed).count();
         let reasons: Vec<String> = by_reason.iter().map(|(r, n)| format!("{r} {n}")).collect();
-        println!("{allowed} users may{}; by reason: {}", if args.denied { format!(", {} may not", answers.len() - allowed) } else { String::new() }, reasons.join(", "));
+        println!(
+            "{allowed} users may{}; by reason: {}",
+            if args.denied {
+                format!(", {} may not", answers.len() - allowed)
+            } else {
+                String::new()
+            },
+            reasons.join(", ")
+        );
     }
     Ok(())
 }
@@ -105,15 +145,32 @@ fn print_by_item(answers: &[query::Answer]) {
     let mut i = 0;
     while i < answers.len() {
         let a = &answers[i];
-        let same = answers[i..].iter().take_while(|b| b.item_luid == a.item_luid).count();
+        let same = answers[i..]
+            .iter()
+            .take_while(|b| b.item_luid == a.item_luid)
+            .count();
         let mut how: BTreeMap<(bool, String), Vec<&str>> = BTreeMap::new();
         for b in &answers[i..i + same] {
-            how.entry((!b.allowed, b.explain())).or_default().extend(b.capabilities.iter().map(String::as_str));
+            how.entry((!b.allowed, b.explain()))
+                .or_default()
+                .extend(b.capabilities.iter().map(String::as_str));
         }
-        let place = a.project_name.as_deref().map(|p| format!(" in '{p}'")).unwrap_or_default();
-        println!("  {} '{}'{place}:", a.item_type, a.item_name.as_deref().unwrap_or(&a.item_luid));
+        let place = a
+            .project_name
+            .as_deref()
+            .map(|p| format!(" in '{p}'"))
+            .unwrap_or_default();
+        println!(
+            "  {} '{}'{place}:",
+            a.item_type,
+            a.item_name.as_deref().unwrap_or(&a.item_luid)
+        );
         for ((denied, why), caps) in how {
-            println!("    {} {}: {why}", if denied { "-" } else { "+" }, caps.join(", "));
+            println!(
+                "    {} {}: {why}",
+                if denied { "-" } else { "+" },
+                caps.join(", ")
+            );
         }
         i += same;
     }
