@@ -419,20 +419,20 @@ async fn explorer_capped_despite_user_allow() {
     let c = site.case("explorer_capped_despite_user_allow");
     let (path, user) = {
         let d = site.handle.state.data();
-        let Entity::Datasource(x) = c.content else {
-            panic!("a datasource")
-        };
-        let ds = &d.datasources[x as usize];
         assert_eq!(d.users[c.user as usize].site_role, SiteRole::Explorer);
-        assert!(no_lock_above(&d, ds.project));
+        assert!(no_lock_above(&d, home(&d, c.content)));
         assert_eq!(
-            modes(&ds.rules, Grantee::User(c.user), "Write"),
+            modes(own_rules(&d, c.content), Grantee::User(c.user), "Write"),
             vec![Mode::Allow]
         );
-        (
-            format!("datasources/{}/permissions", ds.id),
-            luid_user(&d, c.user),
-        )
+        let path = match c.content {
+            Entity::Datasource(x) => {
+                format!("datasources/{}/permissions", d.datasources[x as usize].id)
+            }
+            Entity::Workbook(w) => format!("workbooks/{}/permissions", d.workbooks[w as usize].id),
+            other => panic!("not a datasource or workbook: {other:?}"),
+        };
+        (path, luid_user(&d, c.user))
     };
     assert!(has(
         &site.served_rules(&path).await,
@@ -846,8 +846,17 @@ async fn view_rules_count_only_in_customizable_projects() {
             panic!("a view")
         };
         let lw = &d.workbooks[d.views[lv as usize].workbook as usize];
-        let lp = &d.projects[lw.project as usize];
-        assert!(lp.locked && plain_user(&d, locked.user, lw.project) && lw.owner != locked.user);
+        // The nearest lock that reaches the workbook: its project's, or an
+        // ancestor's locked with nested projects.
+        let lq = chain(&d, lw.project)
+            .into_iter()
+            .find(|&q| {
+                d.projects[q as usize].locked
+                    && (q == lw.project || !d.projects[q as usize].lock_without_nested)
+            })
+            .expect("a lock reaches the workbook");
+        let lp = &d.projects[lq as usize];
+        assert!(plain_user(&d, locked.user, lw.project) && lw.owner != locked.user);
         assert_eq!(
             modes(
                 &d.views[lv as usize].extra_rules,

@@ -658,25 +658,36 @@ impl Planter<'_> {
                 "site_role_cap",
             );
         }
-        // An Explorer granted Write on a datasource by a user rule.
+        // An Explorer granted Write by a user rule, on a datasource (or a
+        // workbook, when every datasource is locked or taken).
         let open_ds = self.order(self.d.datasources.len()).find(|&x| {
             !self.used.contains(&Entity::Datasource(x))
                 && chain_unlocked(self.d, self.d.datasources[x as usize].project)
         });
-        if let Some(x) = open_ds {
-            let ds = &self.d.datasources[x as usize];
-            if let Some(u) = self.user(&[SiteRole::Explorer], ds.project, Some(ds.owner), |_| true)
-            {
-                set_cap(
-                    &mut self.d.datasources[x as usize].rules,
-                    Grantee::User(u),
-                    "Write",
-                    Mode::Allow,
-                );
+        let target = open_ds
+            .map(Entity::Datasource)
+            .or(self.open_workbook().map(Entity::Workbook));
+        if let Some(e) = target {
+            let (owner, _) = self.item(e);
+            // The cap decides before ownership or leadership: any Explorer.
+            let explorer = self.order(self.d.users.len()).find(|&u| {
+                let x = &self.d.users[u as usize];
+                x.site_role == SiteRole::Explorer
+                    && !x.deleted
+                    && !self.used_users.contains(&u)
+                    && u != owner
+            });
+            if let Some(u) = explorer {
+                let rules = match e {
+                    Entity::Datasource(x) => &mut self.d.datasources[x as usize].rules,
+                    Entity::Workbook(w) => &mut self.d.workbooks[w as usize].rules,
+                    _ => unreachable!(),
+                };
+                set_cap(rules, Grantee::User(u), "Write", Mode::Allow);
                 self.record(
                     "explorer_capped_despite_user_allow",
                     u,
-                    Entity::Datasource(x),
+                    e,
                     "Write",
                     "site_role_cap",
                 );
@@ -823,17 +834,22 @@ impl Planter<'_> {
                 "user_deny",
             );
         }
-        let locked = self.order(self.d.workbooks.len()).find(|&w| {
-            !self.used.contains(&Entity::Workbook(w))
-                && self.d.projects[self.d.workbooks[w as usize].project as usize].locked
+        // A workbook a lock reaches, its own project's or an ancestor's.
+        let locked = self.order(self.d.workbooks.len()).find_map(|w| {
+            let project = self.d.workbooks[w as usize].project;
+            let q = chain(self.d, project).into_iter().find(|&q| {
+                let p = &self.d.projects[q as usize];
+                p.locked && (q == project || !p.lock_without_nested)
+            })?;
+            (!self.used.contains(&Entity::Workbook(w))).then_some((w, q))
         });
-        if let Some(w) = locked {
+        if let Some((w, q)) = locked {
             let wb = &self.d.workbooks[w as usize];
             let (project, owner) = (wb.project, wb.owner);
             if let Some(u) = self.user(LICENSED, project, Some(owner), |_| true) {
                 let v = self.d.workbooks[w as usize].views.start;
                 set_cap(
-                    &mut self.d.projects[project as usize].default_workbook_rules,
+                    &mut self.d.projects[q as usize].default_workbook_rules,
                     Grantee::User(u),
                     "Read",
                     Mode::Allow,
