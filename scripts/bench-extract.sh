@@ -2,9 +2,10 @@
 # Benchmarks `trm extract` against a simulated site served by a separate
 # process, so the figures are the extractor's own: wall time, peak RSS, and
 # requests sent against the fewest the page caps allow (REST pages of 1,000,
-# Metadata API pages of 1,000, one listing per group's members, and one
-# request per permissions endpoint read: three per project, one per workbook
-# and datasource in an unlocked project).
+# Metadata API pages of 1,000, one listing per group's members, one flows
+# listing (the simulated site has none), and one request per permissions
+# endpoint read: four per project, one per workbook, view and datasource in
+# an unlocked project).
 #
 #   scripts/bench-extract.sh [small|medium|large]
 set -euo pipefail
@@ -37,6 +38,7 @@ err = open(f"{work}/err.txt").read()
 pages = lambda n: max(1, math.ceil(n / 1000))
 rest = sum(pages(m[k]) for k in ["projects", "users", "groups", "workbooks", "views", "datasources",
                                   "schedules", "extract_refresh_tasks", "jobs"]) + 1 + m["group_member_pages"]
+rest += 1  # the flows listing
 meta = sum(pages(m[k]) for k in ["metadata_dashboards", "metadata_sheets", "datasources", "embedded_datasources",
                                   "databases", "database_tables", "custom_sql_tables", "columns", "fields",
                                   "data_quality_warnings"])

@@ -36,6 +36,9 @@ pub enum Command {
     /// Extract, audit and report in one go, for cron or Airflow; exits 1
     /// when findings named by --fail-on exist.
     Run(RunArgs),
+    /// Effective permissions: what a user may do (--user), who may use an
+    /// item (--asset), each with the reason; computed from the warehouse.
+    Access(AccessArgs),
     /// Run the whole pipeline against the built-in simulated site, into ./trm-demo/.
     Demo(DemoArgs),
     /// The simulated Tableau site (REST API on loopback).
@@ -74,6 +77,7 @@ impl Command {
             Command::Extract(a) => &a.lock,
             Command::Audit(a) => &a.warehouse.lock,
             Command::Lineage(a) => &a.warehouse.lock,
+            Command::Access(a) => &a.warehouse.lock,
             Command::Report(a) => &a.lock,
             Command::ReportUsage(a) => &a.lock,
             Command::Run(a) => &a.extract.lock,
@@ -343,6 +347,38 @@ pub struct AuditArgs {
     /// Days without views after which content is unused (overrides audit.unused_days).
     #[arg(long, value_name = "DAYS")]
     pub unused_days: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("question").args(["user", "asset"])))]
+pub struct AccessArgs {
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+    /// Parquet directory (default ./trm-parquet), where computed access is stored too.
+    #[arg(long, value_name = "DIR")]
+    pub parquet: Option<PathBuf>,
+    /// Store computed access in DuckDB only.
+    #[arg(long)]
+    pub no_parquet: bool,
+    /// What this user may do: a user name, full name or LUID.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Who may use this item: TYPE:NAME (project, workbook, view,
+    /// datasource, flow), e.g. workbook:"Sales Overview", or a LUID.
+    #[arg(long, value_name = "ASSET")]
+    pub asset: Option<String>,
+    /// Only this capability (Tableau's name: Read, Write, ExportData, …);
+    /// with --asset the default is Read.
+    #[arg(long, value_name = "CAPABILITY")]
+    pub capability: Option<String>,
+    /// List denials too, with their reasons.
+    #[arg(long)]
+    pub denied: bool,
+    /// Compute (again) and store effective access for the run, then print
+    /// a summary; without --user or --asset this is what happens when the
+    /// latest run has none stored yet.
+    #[arg(long)]
+    pub compute: bool,
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,7 @@ pub mod config;
 pub mod extract;
 pub mod lineage;
 pub mod audit;
+pub mod access;
 pub mod admin;
 pub mod report;
 pub mod search;

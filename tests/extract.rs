@@ -91,6 +91,8 @@ fn expected_rows(handle: &SimHandle) -> BTreeMap<String, u64> {
         ("group_memberships", c.group_memberships),
         ("workbooks", c.workbooks),
         ("views", c.views),
+        // The site has no flows, and answers their listing as an unknown endpoint.
+        ("flows", 0),
         ("datasources", c.datasources),
         ("tags", tags),
         ("schedules", c.schedules),
@@ -120,8 +122,8 @@ fn expected_rows(handle: &SimHandle) -> BTreeMap<String, u64> {
 }
 
 /// `permissions` rows by (object_type, scope), from the manifest: every
-/// project's own and default rules, and the rules workbooks and datasources
-/// in unlocked projects set themselves (locked content is not fetched).
+/// project's own and default rules, and the rules workbooks, views and
+/// datasources in unlocked projects have (locked content is not fetched).
 fn expected_permissions(handle: &SimHandle) -> BTreeMap<(String, String), u64> {
     let p = &handle.state.manifest().counts.permissions;
     [
@@ -130,6 +132,7 @@ fn expected_permissions(handle: &SimHandle) -> BTreeMap<(String, String), u64> {
         ("project", "default_datasources", p.project_default_datasources.capabilities),
         ("workbook", "item", p.unlocked_workbooks.capabilities),
         ("datasource", "item", p.unlocked_datasources.capabilities),
+        ("view", "item", p.unlocked_views.capabilities),
     ]
     .into_iter()
     .filter(|(_, _, n)| *n > 0)
@@ -304,8 +307,10 @@ async fn permissions_match_the_sites_rules() {
     let d = &*guard;
     let m = handle.state.manifest();
     let c = &m.counts;
-    // serverinfo, sign-in and sign-out; the three lists; the permissions.
-    let want = 3 + pages(c.projects) + pages(c.workbooks) + pages(c.datasources) + c.permissions.requests as u64;
+    // serverinfo, sign-in and sign-out; the five lists (the site lists no
+    // flows: one request); the permissions.
+    let want = 3 + pages(c.projects) + pages(c.workbooks) + pages(c.datasources) + pages(c.views) + 1
+        + c.permissions.requests as u64;
     assert_eq!(outcome.stats.requests, want, "requests sent ({:?})", outcome.stats);
 
     let conn = duck(&settings.db);
@@ -322,16 +327,35 @@ async fn permissions_match_the_sites_rules() {
     }
     assert!(checked_users, "the small site has user grants on some project");
     let rows_of = |object_type: &str, id: &str| grants_in_warehouse(&conn, object_type, id, "item");
+    // A lock reaches a project's content when it is the project's own or a
+    // LockedToProject ancestor's.
+    let locked = |project: u32| {
+        std::iter::successors(Some(project), |&p| d.projects[p as usize].parent).any(|q| {
+            let p = &d.projects[q as usize];
+            p.locked && (q == project || !p.lock_without_nested)
+        })
+    };
+    let mut nested_locked = 0;
     for w in &d.workbooks {
-        let p = &d.projects[w.project as usize];
-        let want = if p.locked { Vec::new() } else { grants_of(d, &w.rules) };
-        assert_eq!(rows_of("workbook", &w.id), want, "workbook {} (project locked: {})", w.name, p.locked);
+        let l = locked(w.project);
+        nested_locked += usize::from(l && !d.projects[w.project as usize].locked);
+        let want = if l { Vec::new() } else { grants_of(d, &w.rules) };
+        assert_eq!(rows_of("workbook", &w.id), want, "workbook {} (project locked: {l})", w.name);
     }
+    assert!(nested_locked > 0, "some workbook is in a project nested below a locked one");
     for x in &d.datasources {
-        let p = &d.projects[x.project as usize];
-        let want = if p.locked { Vec::new() } else { grants_of(d, &x.rules) };
-        assert_eq!(rows_of("datasource", &x.id), want, "datasource {} (project locked: {})", x.name, p.locked);
+        let l = locked(x.project);
+        let want = if l { Vec::new() } else { grants_of(d, &x.rules) };
+        assert_eq!(rows_of("datasource", &x.id), want, "datasource {} (project locked: {l})", x.name);
     }
+    let mut own_view_rules = 0;
+    for (i, v) in d.views.iter().enumerate() {
+        let l = locked(d.workbooks[v.workbook as usize].project);
+        own_view_rules += usize::from(!l && !v.extra_rules.is_empty());
+        let want = if l { Vec::new() } else { grants_of(d, &d.view_rules(i as u32)) };
+        assert_eq!(rows_of("view", &v.id), want, "view {} (project locked: {l})", v.name);
+    }
+    assert!(own_view_rules > 0, "some view in an unlocked project has rules of its own");
     // Each row names the project its object is in.
     let misplaced: i64 = conn
         .query_row(
@@ -346,6 +370,7 @@ async fn permissions_match_the_sites_rules() {
         .iter()
         .map(|w| (w.id.clone(), d.projects[w.project as usize].id.clone()))
         .chain(d.datasources.iter().map(|x| (x.id.clone(), d.projects[x.project as usize].id.clone())))
+        .chain(d.views.iter().map(|v| (v.id.clone(), d.projects[d.workbooks[v.workbook as usize].project as usize].id.clone())))
         .collect();
     let mut stmt =
         conn.prepare("SELECT DISTINCT object_luid, project_luid FROM permissions WHERE object_type <> 'project'").unwrap();
@@ -374,17 +399,18 @@ async fn a_failing_permissions_read_names_its_object() {
     handle.stop().await;
 }
 
-/// A full run lists projects, workbooks and datasources once, shared by
-/// their own streams and the permissions stream.
+/// A full run lists projects, workbooks, datasources, views and flows once,
+/// shared by their own streams and the permissions stream.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shared_lists_are_fetched_once() {
     let handle = site(SimConfig::default()).await;
     let dir = scratch("shared-lists");
     let settings = settings(&handle, &dir);
-    let streams = ["projects", "workbooks", "datasources", "permissions"];
+    let streams = ["projects", "workbooks", "datasources", "views", "flows", "permissions"];
     let outcome = extract_only(&settings, &streams).await.expect("the extraction succeeds");
     let c = &handle.state.manifest().counts;
-    let want = 3 + pages(c.projects) + pages(c.workbooks) + pages(c.datasources) + c.permissions.requests as u64;
+    let want = 3 + pages(c.projects) + pages(c.workbooks) + pages(c.datasources) + pages(c.views) + 1
+        + c.permissions.requests as u64;
     assert_eq!(outcome.stats.requests, want, "requests sent ({:?})", outcome.stats);
     assert_eq!(outcome.rows["projects"], c.projects as u64);
     handle.stop().await;

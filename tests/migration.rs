@@ -231,3 +231,91 @@ fn a_warehouse_from_a_newer_trm_is_refused() {
     let e = trm::warehouse::Writer::start(&db, None, run).err().expect("a newer schema is refused").to_string();
     assert!(e.contains(&format!("schema version {}", schema::VERSION + 1)) && e.contains("newer"), "{e}");
 }
+
+/// Version 2's DDL for the tables `trm access` reads, as TRM wrote it
+/// (version 3 added `flows`, the `access_*` tables and the
+/// `effective_access` view, and renamed nothing).
+const V2_DDL: &str = r#"
+CREATE TABLE runs (
+    run_id VARCHAR PRIMARY KEY, profile VARCHAR, server VARCHAR, site VARCHAR, api_version VARCHAR,
+    started_at TIMESTAMPTZ, ended_at TIMESTAMPTZ, as_of TIMESTAMPTZ, snapshot_date DATE,
+    status VARCHAR NOT NULL, rows_per_table VARCHAR, warnings VARCHAR, error VARCHAR
+);
+CREATE TABLE run_tables (run_id VARCHAR NOT NULL, table_name VARCHAR NOT NULL, rows BIGINT NOT NULL, PRIMARY KEY (run_id, table_name));
+CREATE TABLE schema_version (version BIGINT NOT NULL, migrated_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp);
+INSERT INTO schema_version (version) VALUES (2);
+CREATE TABLE hist_users (
+    run_id VARCHAR NOT NULL, user_luid VARCHAR NOT NULL, name VARCHAR NOT NULL, full_name VARCHAR, email VARCHAR,
+    site_role VARCHAR NOT NULL, auth_setting VARCHAR, last_login TIMESTAMPTZ
+);
+CREATE TABLE hist_groups (run_id VARCHAR NOT NULL, group_luid VARCHAR NOT NULL, name VARCHAR NOT NULL, domain VARCHAR);
+CREATE TABLE hist_group_memberships (run_id VARCHAR NOT NULL, group_luid VARCHAR NOT NULL, user_luid VARCHAR NOT NULL);
+CREATE TABLE hist_projects (
+    run_id VARCHAR NOT NULL, project_luid VARCHAR NOT NULL, name VARCHAR NOT NULL, description VARCHAR,
+    parent_project_luid VARCHAR, owner_luid VARCHAR, content_permissions VARCHAR NOT NULL,
+    created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ
+);
+CREATE TABLE hist_workbooks (
+    run_id VARCHAR NOT NULL, workbook_luid VARCHAR NOT NULL, name VARCHAR NOT NULL, description VARCHAR,
+    content_url VARCHAR, webpage_url VARCHAR, project_luid VARCHAR, project_name VARCHAR, owner_luid VARCHAR,
+    show_tabs BOOLEAN, size BIGINT, created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ
+);
+CREATE TABLE hist_permissions (
+    run_id VARCHAR NOT NULL, object_type VARCHAR NOT NULL, object_luid VARCHAR NOT NULL, project_luid VARCHAR,
+    scope VARCHAR NOT NULL, grantee_type VARCHAR NOT NULL, grantee_luid VARCHAR NOT NULL,
+    capability VARCHAR NOT NULL, mode VARCHAR NOT NULL
+);
+CREATE VIEW users AS SELECT * EXCLUDE (run_id) FROM hist_users;
+"#;
+
+const V2_RUN: &str = "20260101T000000Z-0002";
+
+/// A version-2 warehouse (before effective access) opens for `trm access`:
+/// the reader brings it to version 3, and access is computed from its old
+/// run: a Viewer reads the workbook through a group, may not overwrite it,
+/// and its owner may.
+#[test]
+fn a_version_2_warehouse_opens_and_answers_access() {
+    let dir = scratch("migration-v2");
+    let db = dir.join("trm.duckdb");
+    {
+        let conn = Connection::open(&db).unwrap();
+        conn.execute_batch(V2_DDL).unwrap();
+        conn.execute_batch(&format!(
+            "INSERT INTO runs (run_id, site, server, as_of, snapshot_date, status)
+               VALUES ('{V2_RUN}', 'old', 'http://old', to_timestamp(1767225600), DATE '2026-01-01', 'succeeded');
+             INSERT INTO hist_users VALUES
+               ('{V2_RUN}', 'u-viewer', 'viewer@example.com', 'Vi Ewer', NULL, 'Viewer', NULL, NULL),
+               ('{V2_RUN}', 'u-owner', 'owner@example.com', 'Oh Wner', NULL, 'Creator', NULL, NULL);
+             INSERT INTO hist_groups VALUES ('{V2_RUN}', 'g-sales', 'Sales', 'local');
+             INSERT INTO hist_group_memberships VALUES ('{V2_RUN}', 'g-sales', 'u-viewer');
+             INSERT INTO hist_projects VALUES ('{V2_RUN}', 'p-1', 'Sales', NULL, NULL, 'u-owner', 'ManagedByOwner', NULL, NULL);
+             INSERT INTO hist_workbooks VALUES
+               ('{V2_RUN}', 'wb-1', 'Pipeline', NULL, NULL, NULL, 'p-1', 'Sales', 'u-owner', true, NULL, NULL, NULL);
+             INSERT INTO hist_permissions VALUES
+               ('{V2_RUN}', 'workbook', 'wb-1', 'p-1', 'item', 'group', 'g-sales', 'Read', 'Allow'),
+               ('{V2_RUN}', 'workbook', 'wb-1', 'p-1', 'item', 'group', 'g-sales', 'Write', 'Allow');
+             INSERT INTO run_tables VALUES ('{V2_RUN}', 'users', 2), ('{V2_RUN}', 'groups', 1),
+               ('{V2_RUN}', 'group_memberships', 1), ('{V2_RUN}', 'projects', 1), ('{V2_RUN}', 'workbooks', 1),
+               ('{V2_RUN}', 'permissions', 2);"
+        ))
+        .unwrap();
+    }
+    let (conn, computed) = trm::access::query::open_computed(&db, None).expect("a version-2 warehouse opens");
+    assert!(computed, "access was computed for the old run");
+    assert_eq!(query(&conn, "SELECT max(version) FROM schema_version"), vec![schema::VERSION.to_string()]);
+    assert_eq!(query(&conn, "SELECT count(*) FROM flows"), vec!["0"], "the new table exists, empty");
+    let answers = |user: &str| {
+        query(
+            &conn,
+            &format!(
+                "SELECT capability || ' ' || CAST(allowed AS VARCHAR) || ' ' || reason FROM effective_access \
+                 WHERE user_luid = '{user}' AND item_luid = 'wb-1' AND capability IN ('Read', 'Write') ORDER BY capability"
+            ),
+        )
+    };
+    assert_eq!(answers("u-viewer"), vec!["Read true group_allow", "Write false site_role_cap"]);
+    assert_eq!(answers("u-owner"), vec!["Read true project_owner", "Write true project_owner"]);
+    // The old rows are still the old run's.
+    assert_eq!(query(&conn, &format!("SELECT count(*) FROM hist_permissions WHERE run_id = '{V2_RUN}'")), vec!["2"]);
+}

@@ -589,10 +589,24 @@ fn permissions_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Repor
         add(i, object, "default_workbooks", &p.default_workbook_rules);
         add(i, object, "default_datasources", &p.default_datasource_rules);
     }
-    for w in d.workbooks.iter().filter(|w| !d.projects[w.project as usize].locked) {
+    // Content is read when no lock reaches its project: neither the
+    // project's own nor a LockedToProject ancestor's.
+    let reached = |project: u32| {
+        std::iter::successors(Some(project), |&p| d.projects[p as usize].parent).any(|q| {
+            let p = &d.projects[q as usize];
+            p.locked && (q == project || !p.lock_without_nested)
+        })
+    };
+    for w in d.workbooks.iter().filter(|w| !reached(w.project)) {
         add(w.project as usize, ("workbook", &w.id, &w.name), "item", &w.rules);
     }
-    for x in d.datasources.iter().filter(|x| !d.projects[x.project as usize].locked) {
+    for (i, v) in d.views.iter().enumerate() {
+        let project = d.workbooks[v.workbook as usize].project;
+        if !reached(project) {
+            add(project as usize, ("view", &v.id, &v.name), "item", &d.view_rules(i as u32));
+        }
+    }
+    for x in d.datasources.iter().filter(|x| !reached(x.project)) {
         add(x.project as usize, ("datasource", &x.id, &x.name), "item", &x.rules);
     }
     let mut want: Vec<Vec<String>> = expected
@@ -620,7 +634,7 @@ fn permissions_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Repor
     let mut found: Vec<Vec<String>> =
         t.rows.iter().map(|r| names.iter().map(|n| text(t, r, n).to_string()).collect()).collect();
     found.sort();
-    assert_eq!(kinds, BTreeSet::from(["datasource", "project", "workbook"]), "the site sets rules on every kind");
+    assert_eq!(kinds, BTreeSet::from(["datasource", "project", "view", "workbook"]), "the site sets rules on every kind");
     assert_eq!(found.len(), want.len(), "permission rows");
     assert!(found == want, "permission rows differ from the site's rules");
 }

@@ -9,6 +9,7 @@
 //! `refresh`, `tag`, `search`, `promote`) adds a module here, its arm in
 //! [`dispatch`], and its flags in `trm::cli`.
 
+mod access;
 mod audit;
 mod common;
 mod demo;
@@ -37,6 +38,7 @@ pub async fn dispatch(command: Command, json: bool) -> anyhow::Result<()> {
         Command::Extract(args) => extract::extract(args).await,
         Command::Audit(args) => audit::audit(args, json).await,
         Command::Lineage(args) => lineage::lineage(args, json).await,
+        Command::Access(args) => access::access(args, json).await,
         Command::Report(args) => report::report(args).await,
         Command::ReportUsage(args) => report::report_usage(args).await,
         Command::Run(args) => run::run(args).await,

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 
 use super::json::{boolean, int, nested, req, tags, text, time};
 use super::{Ctx, List, Stream};
-use crate::tableau::rest::list_all;
 use crate::warehouse::{Rows, V};
 
 fn push_tags(rows: &mut Rows, asset_type: &str, id: &str, item: &serde_json::Value) -> anyhow::Result<()> {
@@ -64,8 +63,7 @@ stream!(Views, "views", ["views", "tags"]);
 
 impl Views {
     async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
-        let usage = [("includeUsageStatistics", "true".to_string())];
-        let items = list_all(&ctx.client, &ctx.client.site_path("views"), "views", "view", &usage).await?;
+        let items = ctx.list(List::Views).await?;
         ctx.progress(self.name(), items.len() as u64);
         let workbooks = ctx.list(List::Workbooks).await?;
         let site_pages: HashMap<&str, &str> = workbooks
@@ -74,7 +72,7 @@ impl Views {
             .collect();
         let mut rows = Rows::new("views");
         let mut tag_rows = Rows::new("tags");
-        for v in &items {
+        for v in items.iter() {
             let id = req(v, "id", "view")?;
             let views = v
                 .get("usage")
@@ -133,6 +131,32 @@ impl Datasources {
         }
         ctx.emit(self.name(), rows)?;
         ctx.emit(self.name(), tag_rows)
+    }
+}
+
+// Flows, where the server has them (see [`List::Flows`]).
+stream!(Flows, "flows", ["flows"]);
+
+impl Flows {
+    async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
+        let items = ctx.list(List::Flows).await?;
+        ctx.progress(self.name(), items.len() as u64);
+        let mut rows = Rows::new("flows");
+        for f in items.iter() {
+            rows.push(&[
+                req(f, "id", "flow")?.into(),
+                req(f, "name", "flow")?.into(),
+                text(f, "description").into(),
+                nested(f, "project", "id").into(),
+                nested(f, "project", "name").into(),
+                nested(f, "owner", "id").into(),
+                text(f, "fileType").into(),
+                text(f, "webpageUrl").into(),
+                time(f, "createdAt"),
+                time(f, "updatedAt"),
+            ])?;
+        }
+        ctx.emit(self.name(), rows)
     }
 }
 

@@ -71,6 +71,13 @@ pub enum List {
     Projects,
     Workbooks,
     Datasources,
+    /// With usage statistics: the `views` stream stores them, the
+    /// permissions stream needs each view's workbook.
+    Views,
+    /// Tableau Prep flows. A server without flows (no Data Management, an
+    /// old version, the simulated site) may not know the endpoint: that
+    /// listing counts as empty.
+    Flows,
 }
 
 impl List {
@@ -80,8 +87,24 @@ impl List {
             List::Projects => ("projects", "projects", "project"),
             List::Workbooks => ("workbooks", "workbooks", "workbook"),
             List::Datasources => ("datasources", "datasources", "datasource"),
+            List::Views => ("views", "views", "view"),
+            List::Flows => ("flows", "flows", "flow"),
         }
     }
+
+    fn query(self) -> Vec<(&'static str, String)> {
+        match self {
+            List::Views => vec![("includeUsageStatistics", "true".to_string())],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Whether a failed flows listing means "this server has no flows here":
+/// an unknown endpoint (404, Tableau's 404003 or no code) or a feature the
+/// site does not offer (400, 403 for a server without flows enabled).
+fn no_flows(e: &crate::tableau::TableauError) -> bool {
+    matches!(e.status(), Some(400 | 403 | 404 | 405 | 501))
 }
 
 type SharedList = tokio::sync::OnceCell<Arc<Vec<serde_json::Value>>>;
@@ -91,6 +114,8 @@ struct SharedLists {
     projects: SharedList,
     workbooks: SharedList,
     datasources: SharedList,
+    views: SharedList,
+    flows: SharedList,
 }
 
 impl Ctx {
@@ -103,11 +128,19 @@ impl Ctx {
             List::Projects => &self.lists.projects,
             List::Workbooks => &self.lists.workbooks,
             List::Datasources => &self.lists.datasources,
+            List::Views => &self.lists.views,
+            List::Flows => &self.lists.flows,
         };
         let (path, collection, item) = list.keys();
         let items = cell
             .get_or_try_init(|| async {
-                list_all(&self.client, &self.client.site_path(path), collection, item, &[]).await.map(Arc::new)
+                match list_all(&self.client, &self.client.site_path(path), collection, item, &list.query()).await {
+                    Err(e) if list == List::Flows && no_flows(&e) => {
+                        tracing::info!(error = %e, "this server lists no flows; taking the site to have none");
+                        Ok(Arc::new(Vec::new()))
+                    }
+                    r => r.map(Arc::new),
+                }
             })
             .await?;
         Ok(items.clone())
@@ -156,6 +189,7 @@ pub fn all_streams() -> Vec<Box<dyn Stream>> {
         Box::new(content::Workbooks),
         Box::new(content::Views),
         Box::new(content::Datasources),
+        Box::new(content::Flows),
         Box::new(refresh::Schedules),
         Box::new(refresh::ExtractTasks),
         Box::new(refresh::Jobs),

@@ -1,28 +1,41 @@
 //! Explicit permissions: who is allowed or denied which capability on each
-//! project, workbook and published datasource, and each project's default
-//! rules for the workbooks and datasources published into it.
+//! project, workbook, view, published datasource and flow, and each
+//! project's default rules for the content published into it.
 //!
 //! Requests, none of them paged:
-//! - per project: `projects/{id}/permissions` (scope `item`),
-//!   `projects/{id}/default-permissions/workbooks` (`default_workbooks`) and
-//!   `.../default-permissions/datasources` (`default_datasources`);
-//! - per workbook and per datasource in a project that is *not* locked:
-//!   `workbooks/{id}/permissions`, `datasources/{id}/permissions` (`item`).
+//! - per project: `projects/{id}/permissions` (scope `item`) and
+//!   `projects/{id}/default-permissions/{kind}` for each kind in
+//!   [`DEFAULT_KINDS`] (scope `default_{kind}`): the content types TRM
+//!   evaluates access on. A server that does not know a kind (flows before
+//!   API 3.3) answers 400 or 404: that kind is skipped for the run.
+//! - per workbook, datasource, flow and view in a project that is *not*
+//!   locked: `{workbooks|datasources|flows|views}/{id}/permissions`
+//!   (`item`).
 //!
 //! Content in a locked project (`contentPermissions` `LockedToProject`, or
-//! `LockedToProjectWithoutNested`, which locks the project's own content)
-//! has no rules of its own: Tableau answers its permissions with the
-//! project's default rules. So those are not fetched: the warehouse records
-//! the lock in `projects.content_permissions` and the rules once, as the
-//! project's `default_workbooks` / `default_datasources` rows. A report
-//! wanting effective grants on such content joins the two. This saves one
-//! request per locked item and keeps the table to grants someone set.
+//! `LockedToProjectWithoutNested`, which locks the project's own content),
+//! or in a project nested below a `LockedToProject` one, has no rules of its
+//! own: Tableau evaluates it against the locking project's default rules.
+//! So those are not fetched: the warehouse records the lock in
+//! `projects.content_permissions` and the rules once, as the project's
+//! `default_*` rows. This saves one request per locked item and keeps the
+//! table to grants someone set.
 //!
-//! The project, workbook and datasource lists come from [`Ctx::list`]: the
-//! same fetch the `projects`, `workbooks` and `datasources` streams use, so
-//! a full run lists each once.
+//! Views: every view of an unlocked project is read, one request each (on
+//! the large simulated site ~48,000 of ~60,000 views, the bulk of the
+//! permission requests). Tableau gives a view its own rules only when its
+//! workbook hides its sheets as tabs, and otherwise answers a view's
+//! permissions with its workbook's; reading only views of workbooks with
+//! hidden tabs would be cheaper, but a view can carry rules of its own (set
+//! while tabs were hidden, or by the API) that the evaluation must see, and
+//! the endpoint's answer is what Tableau evaluates. The access evaluator
+//! (`src/access/`) uses each view's answer as its rules.
+//!
+//! The project, workbook, view, datasource and flow lists come from
+//! [`Ctx::list`]: the same fetch their own streams use, so a full run lists
+//! each once.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
@@ -37,13 +50,17 @@ stream!(Permissions, "permissions", ["permissions"]);
 /// are actually in flight.
 const QUEUED: usize = 64;
 
+/// The content types whose default rules are read for every project.
+pub const DEFAULT_KINDS: &[&str] = &["workbooks", "datasources", "flows"];
+
 /// One permissions endpoint to read, and what its rows are about.
 struct Target {
     object_type: &'static str,
     object_id: String,
     name: String,
     project_id: Option<String>,
-    scope: &'static str,
+    /// `item`, or `default_<kind>`.
+    scope: String,
     /// Path under the site.
     path: String,
 }
@@ -51,14 +68,9 @@ struct Target {
 impl Target {
     /// What the target is, for errors and warnings.
     fn describe(&self) -> String {
-        let what = match self.scope {
-            "default_workbooks" => "default workbook permissions of project",
-            "default_datasources" => "default datasource permissions of project",
-            _ => match self.object_type {
-                "project" => "permissions of project",
-                "workbook" => "permissions of workbook",
-                _ => "permissions of datasource",
-            },
+        let what = match self.scope.strip_prefix("default_") {
+            Some(kind) => format!("default {} permissions of project", kind.trim_end_matches('s')),
+            None => format!("permissions of {}", self.object_type),
         };
         format!("{what} '{}' ({})", self.name, self.object_id)
     }
@@ -80,27 +92,61 @@ fn is_locked(content_permissions: Option<&str>) -> bool {
     matches!(content_permissions, Some("LockedToProject" | "LockedToProjectWithoutNested"))
 }
 
+/// Projects whose content has no rules of its own: locked themselves, or
+/// nested (at any depth) below a project locked with its nested projects.
+fn locked_projects(projects: &[Value]) -> HashSet<String> {
+    let mut parent = HashMap::new();
+    let mut mode = HashMap::new();
+    for p in projects {
+        if let Some(id) = text(p, "id") {
+            parent.insert(id, text(p, "parentProjectId"));
+            mode.insert(id, text(p, "contentPermissions"));
+        }
+    }
+    let mut locked = HashSet::new();
+    for &id in parent.keys() {
+        let mut cur = Some(id);
+        let mut first = true;
+        let mut seen = 0;
+        while let Some(p) = cur {
+            let m = mode.get(p).copied().flatten();
+            if (first && is_locked(m)) || m == Some("LockedToProject") {
+                locked.insert(id.to_string());
+                break;
+            }
+            first = false;
+            seen += 1;
+            // A parent cycle cannot happen on a server; do not loop on one.
+            if seen > parent.len() {
+                break;
+            }
+            cur = parent.get(p).copied().flatten();
+        }
+    }
+    locked
+}
+
 impl Permissions {
     async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
-        let (projects, workbooks, datasources) = futures::try_join!(
+        let (projects, workbooks, datasources, views, flows) = futures::try_join!(
             ctx.list(List::Projects),
             ctx.list(List::Workbooks),
-            ctx.list(List::Datasources)
+            ctx.list(List::Datasources),
+            ctx.list(List::Views),
+            ctx.list(List::Flows),
         )?;
 
-        let mut targets = Vec::with_capacity(projects.len() * 3 + workbooks.len() + datasources.len());
-        let mut locked = HashSet::new();
+        let mut targets = Vec::with_capacity(projects.len() * (1 + DEFAULT_KINDS.len()) + workbooks.len() + datasources.len());
+        let locked = locked_projects(&projects);
         for p in projects.iter() {
             let id = req(p, "id", "project")?;
             let name = text(p, "name").unwrap_or_default();
-            if is_locked(text(p, "contentPermissions")) {
-                locked.insert(id);
-            }
-            for (scope, path) in [
-                ("item", format!("projects/{id}/permissions")),
-                ("default_workbooks", format!("projects/{id}/default-permissions/workbooks")),
-                ("default_datasources", format!("projects/{id}/default-permissions/datasources")),
-            ] {
+            let scopes = std::iter::once(("item".to_string(), format!("projects/{id}/permissions"))).chain(
+                DEFAULT_KINDS
+                    .iter()
+                    .map(|kind| (format!("default_{kind}"), format!("projects/{id}/default-permissions/{kind}"))),
+            );
+            for (scope, path) in scopes {
                 targets.push(Target {
                     object_type: "project",
                     object_id: id.to_string(),
@@ -112,8 +158,10 @@ impl Permissions {
             }
         }
         let mut in_locked = 0usize;
+        // Workbooks in unlocked projects, and their projects: their views are read.
+        let mut unlocked_workbooks: HashMap<&str, Option<&str>> = HashMap::new();
         for (object_type, plural, items) in
-            [("workbook", "workbooks", &workbooks), ("datasource", "datasources", &datasources)]
+            [("workbook", "workbooks", &workbooks), ("datasource", "datasources", &datasources), ("flow", "flows", &flows)]
         {
             for item in items.iter() {
                 let id = req(item, "id", object_type)?;
@@ -122,15 +170,30 @@ impl Permissions {
                     in_locked += 1;
                     continue;
                 }
+                if object_type == "workbook" {
+                    unlocked_workbooks.insert(id, project);
+                }
                 targets.push(Target {
                     object_type,
                     object_id: id.to_string(),
                     name: text(item, "name").unwrap_or_default().to_string(),
                     project_id: project.map(str::to_string),
-                    scope: "item",
+                    scope: "item".into(),
                     path: format!("{plural}/{id}/permissions"),
                 });
             }
+        }
+        for v in views.iter() {
+            let id = req(v, "id", "view")?;
+            let Some(project) = nested(v, "workbook", "id").and_then(|w| unlocked_workbooks.get(w)) else { continue };
+            targets.push(Target {
+                object_type: "view",
+                object_id: id.to_string(),
+                name: text(v, "name").unwrap_or_default().to_string(),
+                project_id: project.map(str::to_string),
+                scope: "item".into(),
+                path: format!("views/{id}/permissions"),
+            });
         }
         tracing::debug!(
             requests = targets.len(),
@@ -150,6 +213,16 @@ impl Permissions {
                     Ok(body) => parse_grants(&body)
                         .map(Some)
                         .map_err(|e| anyhow::anyhow!("{}: unexpected response from GET {path}: {e}", t.describe())),
+                    // A default kind this server does not know (flows on an
+                    // old server): nothing to read.
+                    Err(e) if t.scope != "default_workbooks"
+                        && t.scope != "default_datasources"
+                        && t.scope.starts_with("default_")
+                        && (e.status() == Some(400) || e.code() == Some("404003")) =>
+                    {
+                        tracing::debug!(error = %e, "{}: not offered by this server", t.describe());
+                        Ok(None)
+                    }
                     // Deleted since it was listed (not an unknown endpoint, 404003).
                     Err(e) if e.status() == Some(404) && e.code() != Some("404003") => {
                         ctx.warn(self.name(), format!("{} skipped: it no longer exists ({e})", t.describe()));
@@ -170,7 +243,7 @@ impl Permissions {
                     t.object_type.into(),
                     t.object_id.as_str().into(),
                     t.project_id.as_deref().into(),
-                    t.scope.into(),
+                    t.scope.as_str().into(),
                     g.grantee_type.into(),
                     g.grantee_id.as_str().into(),
                     g.capability.as_str().into(),
@@ -297,10 +370,22 @@ mod tests {
     }
 
     #[test]
-    fn locked_projects() {
+    fn locked_projects_and_their_nested_projects() {
         assert!(is_locked(Some("LockedToProject")));
         assert!(is_locked(Some("LockedToProjectWithoutNested")));
         assert!(!is_locked(Some("ManagedByOwner")));
         assert!(!is_locked(None));
+        let p = |id: &str, parent: Option<&str>, cp: &str| json!({"id": id, "parentProjectId": parent, "contentPermissions": cp});
+        let projects = vec![
+            p("a", None, "LockedToProject"),
+            p("a1", Some("a"), "ManagedByOwner"),
+            p("a11", Some("a1"), "ManagedByOwner"),
+            p("b", None, "LockedToProjectWithoutNested"),
+            p("b1", Some("b"), "ManagedByOwner"),
+            p("c", None, "ManagedByOwner"),
+        ];
+        let mut locked: Vec<String> = locked_projects(&projects).into_iter().collect();
+        locked.sort();
+        assert_eq!(locked, ["a", "a1", "a11", "b"]);
     }
 }

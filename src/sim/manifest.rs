@@ -140,12 +140,17 @@ pub struct PermissionCounts {
     pub project_default_datasources: RuleCount,
     /// Workbooks in unlocked projects: their own rules. (`workbooks` also
     /// counts content in locked projects, which reports its project's
-    /// default rules.)
+    /// default rules.) Unlocked: no lock reaches the project, neither its
+    /// own nor a `LockedToProject` ancestor's.
     pub unlocked_workbooks: RuleCount,
     pub unlocked_datasources: RuleCount,
-    /// Permission requests that read every explicit rule once: three per
-    /// project (its rules, its default workbook and datasource rules) and
-    /// one per workbook and datasource in an unlocked project.
+    /// Views of workbooks in unlocked projects: the rules their endpoint
+    /// reports (their workbook's view capabilities and their own).
+    pub unlocked_views: RuleCount,
+    /// Permission requests that read every explicit rule once: four per
+    /// project (its rules, its default workbook, datasource and flow
+    /// rules) and one per workbook, view and datasource in an unlocked
+    /// project.
     pub requests: usize,
 }
 
@@ -281,7 +286,8 @@ impl Manifest {
             project_default_datasources: RuleCount::default(),
             unlocked_workbooks: RuleCount::default(),
             unlocked_datasources: RuleCount::default(),
-            requests: 3 * d.live_projects().count(),
+            unlocked_views: RuleCount::default(),
+            requests: 4 * d.live_projects().count(),
         };
         for p in d.projects.iter().filter(|p| !p.deleted) {
             count_rules(&p.rules, &mut perms.projects);
@@ -297,12 +303,24 @@ impl Manifest {
         for i in 0..d.datasources.len() as u32 {
             count_rules(d.datasource_rules(i), &mut perms.datasources);
         }
-        for w in d.workbooks.iter().filter(|w| !d.projects[w.project as usize].locked) {
+        // Whether some lock reaches a project's content: its own, or a
+        // LockedToProject (with nested) ancestor's.
+        let reached = |project: u32| {
+            std::iter::successors(Some(project), |&p| d.projects[p as usize].parent).any(|q| {
+                let p = &d.projects[q as usize];
+                p.locked && (q == project || !p.lock_without_nested)
+            })
+        };
+        for w in d.workbooks.iter().filter(|w| !reached(w.project)) {
             count_rules(&w.rules, &mut perms.unlocked_workbooks);
             perms.requests += 1;
         }
-        for x in d.datasources.iter().filter(|x| !d.projects[x.project as usize].locked) {
+        for x in d.datasources.iter().filter(|x| !reached(x.project)) {
             count_rules(&x.rules, &mut perms.unlocked_datasources);
+            perms.requests += 1;
+        }
+        for v in (0..d.views.len() as u32).filter(|&v| !reached(d.workbooks[d.views[v as usize].workbook as usize].project)) {
+            count_rules(&d.view_rules(v), &mut perms.unlocked_views);
             perms.requests += 1;
         }
 

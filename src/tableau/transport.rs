@@ -44,6 +44,15 @@ const JSON: &str = "application/json";
 /// Connecting never waits longer than this, whatever the request timeout.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const USER_AGENT: &str = concat!("trm/", env!("CARGO_PKG_VERSION"));
+/// What [`Client::reauthenticate`] did.
+enum Reauth {
+    /// Signed in again.
+    SignedIn,
+    /// Another request already had: its session is newer.
+    Newer,
+    GiveUp,
+}
+
 /// Sign-ins in a row that may go by without any request succeeding before
 /// a 401 is final. Normally one sign-in is enough; more are needed only when
 /// sessions end again while retries are in flight (short sessions, or
@@ -282,10 +291,9 @@ impl Client {
             Ok(c) => c,
             Err(_) => return,
         };
-        let token = self.session.lock().expect("session lock poisoned").token.clone();
-        match self.send_once(&call, Some(&token)).await {
-            Ok(reply) if reply.status.is_success() => tracing::debug!("signed out"),
-            Ok(reply) => {
+        match self.send_once(&call).await {
+            Ok((reply, _)) if reply.status.is_success() => tracing::debug!("signed out"),
+            Ok((reply, _)) => {
                 tracing::debug!(status = reply.status.as_u16(), "sign-out refused; the session ends on its own")
             }
             Err(e) => tracing::debug!(error = %e, "sign-out failed; the session ends on its own"),
@@ -341,7 +349,7 @@ impl Client {
         let bytes = serde_json::to_vec(&body).expect("a JSON value always serializes");
         let call = self.rest_call(Method::POST, "auth/signin", &[], Some(bytes), false)?;
         // Not `exchange`: a refused sign-in must not sign in again.
-        let reply = self.send_with_retries(&call, None).await?;
+        let (reply, _) = self.send_with_retries(&call).await?;
         if !reply.status.is_success() {
             let (code, summary, detail) = error_body(&reply.body);
             return Err(TableauError::SignIn {
@@ -370,16 +378,16 @@ impl Client {
     }
 
     /// After a 401 on session `seen`: signs in again, unless another request
-    /// already did (then its session is used). `Ok(false)` means giving up:
+    /// already did (then its session is used). [`Reauth::GiveUp`] means
     /// [`MAX_BARREN_SIGN_INS`] sign-ins in a row brought no successful
     /// request, so the site refuses sessions and signing in cannot help.
-    async fn reauthenticate(&self, seen: u64) -> Result<bool, TableauError> {
+    async fn reauthenticate(&self, seen: u64) -> Result<Reauth, TableauError> {
         let _one_at_a_time = self.reauth.lock().await;
         if self.session.lock().expect("session lock poisoned").generation != seen {
-            return Ok(true);
+            return Ok(Reauth::Newer);
         }
         if self.counters.barren_sign_ins.load(Ordering::Relaxed) >= MAX_BARREN_SIGN_INS {
-            return Ok(false);
+            return Ok(Reauth::GiveUp);
         }
         let (fresh, _) = self.sign_in().await?;
         {
@@ -392,7 +400,7 @@ impl Client {
         self.counters.barren_sign_ins.fetch_add(1, Ordering::Relaxed);
         self.counters.reauthentications.fetch_add(1, Ordering::Relaxed);
         tracing::info!(server = %self.server, "the Tableau session ended; signed in again");
-        Ok(true)
+        Ok(Reauth::SignedIn)
     }
 
     // -----------------------------------------------------------------------
@@ -432,47 +440,51 @@ impl Client {
     async fn exchange(&self, call: &Call) -> Result<Reply, TableauError> {
         let mut unauthorized = 0u32;
         loop {
-            let (token, generation) = if call.auth {
-                let s = self.session.lock().expect("session lock poisoned");
-                (Some(s.token.clone()), s.generation)
-            } else {
-                (None, 0)
-            };
-            let reply = self.send_with_retries(call, token.as_ref()).await?;
+            let (reply, generation) = self.send_with_retries(call).await?;
             if reply.status.is_success() {
                 if call.auth {
                     self.counters.barren_sign_ins.store(0, Ordering::Relaxed);
                 }
                 return Ok(reply);
             }
-            if reply.status == StatusCode::UNAUTHORIZED && call.auth {
-                unauthorized += 1;
-                if unauthorized < self.policy.max_attempts.max(2) && self.reauthenticate(generation).await? {
-                    continue;
+            if reply.status == StatusCode::UNAUTHORIZED && call.auth && unauthorized < self.policy.max_attempts.max(2) {
+                // Only a session this request opened counts against it: a
+                // request queued behind many others can find session after
+                // session used up by them (short sessions), while they make
+                // progress; the barren-sign-in limit still ends a site
+                // that refuses every session.
+                match self.reauthenticate(generation).await? {
+                    Reauth::SignedIn => {
+                        unauthorized += 1;
+                        continue;
+                    }
+                    Reauth::Newer => continue,
+                    Reauth::GiveUp => {}
                 }
             }
             return Err(http_error(call, &reply));
         }
     }
 
-    /// Sends `call` with `token`, retrying 408, 429, 5xx and transport
-    /// failures per the policy. Returns the last reply whatever its status;
-    /// fails only when no reply came at all.
-    async fn send_with_retries(&self, call: &Call, token: Option<&Secret>) -> Result<Reply, TableauError> {
+    /// Sends `call` (with the session's token if it needs one), retrying
+    /// 408, 429, 5xx and transport failures per the policy. Returns the last
+    /// reply whatever its status, and the session generation it was sent
+    /// with; fails only when no reply came at all.
+    async fn send_with_retries(&self, call: &Call) -> Result<(Reply, u64), TableauError> {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            match self.send_once(call, token).await {
-                Ok(reply) => {
+            match self.send_once(call).await {
+                Ok((reply, generation)) => {
                     let status = reply.status;
                     if !retry::retryable_status(status.as_u16()) {
-                        return Ok(reply);
+                        return Ok((reply, generation));
                     }
                     if status == StatusCode::TOO_MANY_REQUESTS {
                         self.counters.throttled.fetch_add(1, Ordering::Relaxed);
                     }
                     if !self.policy.should_retry(attempt) {
-                        return Ok(reply);
+                        return Ok((reply, generation));
                     }
                     let after = retry_after(&reply.headers);
                     self.pause(call, attempt, after, "retryable status").await;
@@ -492,9 +504,19 @@ impl Client {
         }
     }
 
-    /// One attempt: a limiter permit, the request, the whole body.
-    async fn send_once(&self, call: &Call, token: Option<&Secret>) -> Result<Reply, String> {
+    /// One attempt: a limiter permit, the request, the whole body. The
+    /// session token is taken once the permit is held: a request queued
+    /// behind many others would otherwise carry a token that ended while it
+    /// waited, and could lose that race every time it is retried.
+    async fn send_once(&self, call: &Call) -> Result<(Reply, u64), String> {
         let _permit = self.limiter.acquire().await.expect("the limiter is never closed");
+        let (token, generation) = if call.auth {
+            let s = self.session.lock().expect("session lock poisoned");
+            (Some(s.token.clone()), s.generation)
+        } else {
+            (None, 0)
+        };
+        let token = token.as_ref();
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         let mut req =
             self.http.request(call.method.clone(), call.url.clone()).header(header::ACCEPT, call.accept);
@@ -521,7 +543,7 @@ impl Client {
         match resp.bytes().await {
             Ok(body) => {
                 tracing::debug!(method = %call.method, path, status = status.as_u16(), "tableau request");
-                Ok(Reply { status, headers, body: body.to_vec() })
+                Ok((Reply { status, headers, body: body.to_vec() }, generation))
             }
             Err(e) => {
                 let message = format!("reading the response body: {}", describe(&e));

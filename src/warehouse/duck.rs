@@ -9,8 +9,9 @@
 //!   run that wrote `T`, so a run that skips `T` (`--only`) does not blank it.
 //!
 //! plus `runs` (one row per run, succeeded or failed), `run_tables` (the
-//! tables each succeeded run wrote, with row counts) and `schema_version`
-//! (see `migrate.rs`).
+//! tables each succeeded run wrote, with row counts), `schema_version`
+//! (see `migrate.rs`) and the views of `schema::VIEWS`, which join several
+//! tables' views (`effective_access`).
 //!
 //! Type mapping: Text → VARCHAR, Int → BIGINT, Bool → BOOLEAN, Time →
 //! TIMESTAMPTZ. The Arrow appender maps `Timestamp(_, Some(tz))` to
@@ -165,6 +166,21 @@ fn view_ddl(table: &Table) -> String {
     )
 }
 
+/// The DDL of [`schema::VIEWS`], the views joining several tables.
+pub fn extra_views_ddl() -> String {
+    schema::VIEWS
+        .iter()
+        .map(|(name, doc, query)| {
+            format!(
+                "CREATE OR REPLACE VIEW {} AS {query};\nCOMMENT ON VIEW {} IS {};\n",
+                ident(name),
+                ident(name),
+                literal(doc)
+            )
+        })
+        .collect()
+}
+
 /// The connection to the warehouse file, inside one run.
 pub struct Duck {
     conn: Connection,
@@ -277,6 +293,7 @@ impl Duck {
         for table in schema::LOGS {
             sql += &log_ddl(table);
         }
+        sql += &extra_views_ddl();
         sql += &migrate::record(from);
         self.exec(&sql, "cannot create or migrate the schema")
     }
@@ -438,6 +455,11 @@ mod tests {
         for t in TABLES {
             conn.execute_batch(&table_ddl(t)).unwrap_or_else(|e| panic!("{}: {e}\n{}", t.name, table_ddl(t)));
             let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {}", ident(t.name)), [], |r| r.get(0)).unwrap();
+            assert_eq!(n, 0);
+        }
+        conn.execute_batch(&extra_views_ddl()).unwrap();
+        for (name, _, _) in schema::VIEWS {
+            let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {}", ident(name)), [], |r| r.get(0)).unwrap();
             assert_eq!(n, 0);
         }
         // Idempotent.

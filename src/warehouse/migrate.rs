@@ -4,7 +4,11 @@
 //! anything is written. Version 1 is a warehouse from before versions were
 //! recorded; version 2 gave each id space its own column names
 //! ([`schema::RENAMED`]) and gave findings real columns for what reports
-//! read from the evidence.
+//! read from the evidence; version 3 added the `flows` table, the
+//! effective-access tables (`access_*`) and the `effective_access` view.
+//! Its step is only creating them, but the version tells a read-only
+//! reader (`trm access`, `trm report`) that an older file lacks them and
+//! must be brought up to date first.
 //!
 //! Old rows keep their values under the new names: columns are renamed,
 //! never copied, and the views are recreated over them afterwards.

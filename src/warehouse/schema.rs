@@ -123,11 +123,16 @@ pub const TABLES: &[Table] = &[
         opt("owner_luid", Text), opt("has_extracts", Bool), opt("is_certified", Bool), opt("encrypt_extracts", Bool),
         opt("created_at", Time), opt("updated_at", Time), opt("webpage_url", Text),
     ]),
+    table!("flows", "A Tableau Prep flow, where the server has them (a server without flows, or without the endpoint, has none). webpage_url is its page on the Tableau server.", [
+        req("flow_luid", Text), req("name", Text), opt("description", Text), opt("project_luid", Text),
+        opt("project_name", Text), opt("owner_luid", Text), opt("file_type", Text), opt("webpage_url", Text),
+        opt("created_at", Time), opt("updated_at", Time),
+    ]),
     table!("tags", "A tag on a workbook, view or datasource (asset_luid is the workbook_luid, view_luid or datasource_luid).", [
         req("asset_type", Text), req("asset_luid", Text), req("tag", Text),
     ]),
     // --- REST: permissions ---------------------------------------------------------------
-    table!("permissions", "An explicit permission grant: one capability a user or group is allowed or denied on a project, workbook or published datasource (scope `item`), or in a project's default rules for its workbooks or datasources (scope `default_workbooks`, `default_datasources`). project_luid is the project the object is in (for a project, itself). Workbooks and datasources in a locked project (projects.content_permissions LockedToProject or LockedToProjectWithoutNested) have no item rows: their rules are that project's default rules.", [
+    table!("permissions", "An explicit permission grant: one capability a user or group is allowed or denied on a project, workbook, view, published datasource or flow (scope `item`), or in a project's default rules for the workbooks, datasources or flows published into it (scope `default_workbooks`, `default_datasources`, `default_flows`). project_luid is the project the object is in (for a project, itself). Content in a locked project (projects.content_permissions LockedToProject or LockedToProjectWithoutNested), or nested below a LockedToProject one, has no item rows: its rules are the locking project's default rules. A view's item rows are what Tableau reports for the view: its workbook's rules for view capabilities and any of its own.", [
         req("object_type", Text), req("object_luid", Text), opt("project_luid", Text), req("scope", Text),
         req("grantee_type", Text), req("grantee_luid", Text), req("capability", Text), req("mode", Text),
     ]),
@@ -210,6 +215,23 @@ pub const TABLES: &[Table] = &[
         opt("project_name", Text), opt("owner_luid", Text), opt("owner_name", Text), req("reason", Text),
         req("evidence", Text), opt("task_luid", Text), opt("reason_codes", Text),
     ]),
+    // --- Effective access (derived from a run; see src/access/) ----------------------------
+    table!(derived "access_classes", "An access class: the users with one site role who belong to the same groups among those any permission rule names (administrators and unlicensed users: one class per role, whatever their groups). Every user of a class gets the same answers, except where access_exceptions single one out. group_luids lists the class's rule-named groups, comma-separated, sorted; license is the license the site role uses (Creator, Explorer, Viewer, Unlicensed).", [
+        req("class_id", Int), req("site_role", Text), req("license", Text), opt("group_luids", Text), req("user_count", Int),
+    ]),
+    table!(derived "access_user_classes", "The access class of each user.", [req("user_luid", Text), req("class_id", Int)]),
+    table!(derived "access_items", "An item access is evaluated on (project, workbook, view, datasource, flow) and its access profile: items with one profile get the same answers for every access class. controlling_project_luid is the locked project whose rules govern the item, if any.", [
+        req("item_type", Text), req("item_luid", Text), opt("item_name", Text), opt("project_luid", Text),
+        req("profile_id", Int), opt("controlling_project_luid", Text),
+    ]),
+    table!(derived "access_decisions", "The answer for one access class, one access profile and one capability of the profile's item type: allowed or denied, the reason (the evaluation step that decided), and what decided it: via_group_luid, the group whose rule decided or through which project leadership came; via_project_luid, the project whose owner or leader decided.", [
+        req("class_id", Int), req("profile_id", Int), req("capability", Text), req("allowed", Bool), req("reason", Text),
+        opt("via_group_luid", Text), opt("via_project_luid", Text),
+    ]),
+    table!(derived "access_exceptions", "A user whose answer on one item and capability differs from their access class's: owners of the item or of a project above it, project leaders named as users, users named in the item's rules.", [
+        req("user_luid", Text), req("item_type", Text), req("item_luid", Text), req("capability", Text), req("allowed", Bool),
+        req("reason", Text), opt("via_group_luid", Text), opt("via_project_luid", Text),
+    ]),
 ];
 
 /// Tables TRM appends to outside extraction runs, one row per event: no
@@ -225,13 +247,29 @@ pub const LOGS: &[Table] = &[
         opt("site", Text),
     ]),
 ];
+/// SQL views over the tables, created (and recreated) with them: (name,
+/// what one row is, the query).
+pub const VIEWS: &[(&str, &str, &str)] = &[(
+    "effective_access",
+    "Effective access of the latest access computation (`trm access`): one row per user, item and capability of the item's type, allowed or denied, with the reason and what decided it. Expands access classes: a user gets their class's decision for the item's profile unless access_exceptions has a row for that user, item and capability. Filter on user_luid or item_luid: the whole view is users × items × capabilities.",
+    "SELECT uc.user_luid, i.item_type, i.item_luid, i.item_name, i.project_luid, d.capability, \
+     CASE WHEN x.user_luid IS NULL THEN d.allowed ELSE x.allowed END AS allowed, \
+     CASE WHEN x.user_luid IS NULL THEN d.reason ELSE x.reason END AS reason, \
+     CASE WHEN x.user_luid IS NULL THEN d.via_group_luid ELSE x.via_group_luid END AS via_group_luid, \
+     CASE WHEN x.user_luid IS NULL THEN d.via_project_luid ELSE x.via_project_luid END AS via_project_luid \
+     FROM access_user_classes uc \
+     JOIN access_decisions d ON d.class_id = uc.class_id \
+     JOIN access_items i ON i.profile_id = d.profile_id \
+     LEFT JOIN access_exceptions x ON x.user_luid = uc.user_luid AND x.item_luid = i.item_luid AND x.capability = d.capability",
+)];
 
 /// The schema's version, recorded in the warehouse (`schema_version`); a
 /// warehouse with an older version is migrated when a run opens it.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 /// Columns renamed by a schema version: (version, table, old name, new name).
-/// Version 2 gave each id space its own name (see the module docs).
+/// Version 2 gave each id space its own name (see the module docs); version
+/// 3 renamed nothing (it added tables and the [`VIEWS`]).
 pub const RENAMED: &[(i64, &str, &str, &str)] = &[
     (2, "sites", "site_id", "site_luid"),
     (2, "projects", "project_id", "project_luid"),
@@ -338,7 +376,11 @@ mod tests {
                 let n = c.name;
                 assert!(n != "luid" && n != "id", "{}.{}: say whose id it is", t.name, n);
                 if n.ends_with("_id") && !n.ends_with("_metadata_id") {
-                    assert_eq!((t.name, n), ("findings", "finding_id"), "a Tableau id must end in _luid or _metadata_id");
+                    assert!(
+                        matches!((t.name, n), ("findings", "finding_id") | (_, "class_id" | "profile_id")),
+                        "{}.{n}: a Tableau id must end in _luid or _metadata_id",
+                        t.name
+                    );
                 }
             }
         }
