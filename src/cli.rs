@@ -114,7 +114,7 @@ pub struct SiteArgs {
     /// Requests in flight at once (default 4).
     #[arg(long)]
     pub concurrency: Option<usize>,
-    /// DuckDB file, for commands that read the warehouse (default ./trm.duckdb).
+    /// DuckDB file (default ./trm.duckdb).
     #[arg(long, value_name = "FILE")]
     pub db: Option<PathBuf>,
 }
@@ -283,24 +283,9 @@ pub struct RescheduleArgs {
 
 #[derive(Debug, Args)]
 pub struct ExtractArgs {
-    /// Settings file with named profiles (default ./tableau.yaml, if present).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Profile in the settings file (default: its `default_profile`).
-    #[arg(long)]
-    pub profile: Option<String>,
-    /// Server URL (overrides TABLEAU_SERVER and the profile).
-    #[arg(long)]
-    pub server: Option<String>,
-    /// Site content URL (overrides TABLEAU_SITE and the profile).
-    #[arg(long)]
-    pub site: Option<String>,
-    /// REST API version, e.g. 3.27 (default: the server's, from serverinfo).
-    #[arg(long)]
-    pub api_version: Option<String>,
-    /// DuckDB file (default ./trm.duckdb).
-    #[arg(long, value_name = "FILE")]
-    pub db: Option<PathBuf>,
+    /// The site and the DuckDB file, as for every command that reads a site.
+    #[command(flatten)]
+    pub site: SiteArgs,
     /// Parquet directory (default ./trm-parquet).
     #[arg(long, value_name = "DIR")]
     pub parquet: Option<PathBuf>,
@@ -310,9 +295,6 @@ pub struct ExtractArgs {
     /// Comma-separated streams to run (default: all), e.g. workbooks,views.
     #[arg(long, value_delimiter = ',', value_name = "STREAMS")]
     pub only: Vec<String>,
-    /// Requests in flight at once (default 4).
-    #[arg(long)]
-    pub concurrency: Option<usize>,
     #[command(flatten)]
     pub lock: LockArgs,
 }

@@ -48,6 +48,12 @@ pub fn parquet_dir(file: &File, flag: Option<&Path>, off: bool) -> Option<PathBu
 
 /// The settings an admin command's `SiteArgs` resolve to.
 pub fn site_settings(args: &SiteArgs) -> anyhow::Result<(File, Settings)> {
+    resolve_site(args, None)
+}
+
+/// `SiteArgs` (and a Parquet directory flag) over the settings file and the
+/// environment.
+fn resolve_site(args: &SiteArgs, parquet: Option<PathBuf>) -> anyhow::Result<(File, Settings)> {
     let (file, path) = File::locate(args.config.as_deref())?;
     let flags = Overrides {
         profile: args.profile.clone(),
@@ -56,7 +62,7 @@ pub fn site_settings(args: &SiteArgs) -> anyhow::Result<(File, Settings)> {
         api_version: args.api_version.clone(),
         concurrency: args.concurrency,
         db: args.db.clone(),
-        parquet: None,
+        parquet,
     };
     let settings = Settings::resolve(&file, &path, &Env::from_process(), &flags)?;
     Ok((file, settings))
@@ -149,17 +155,7 @@ pub async fn plan_then_apply(
 /// Resolves the settings, extracts and prints the summary; returns the
 /// settings file and the resolved settings for the steps after it.
 pub async fn extract_from_flags(args: &ExtractArgs) -> anyhow::Result<(File, Settings, Options)> {
-    let (file, path) = File::locate(args.config.as_deref())?;
-    let flags = Overrides {
-        profile: args.profile.clone(),
-        server: args.server.clone(),
-        site: args.site.clone(),
-        api_version: args.api_version.clone(),
-        concurrency: args.concurrency,
-        db: args.db.clone(),
-        parquet: args.parquet.clone(),
-    };
-    let settings = Settings::resolve(&file, &path, &Env::from_process(), &flags)?;
+    let (file, settings) = resolve_site(&args.site, args.parquet.clone())?;
     let options = Options { only: args.only.clone(), parquet: !args.no_parquet };
     let outcome = extract(&settings, &options).await?;
     print_extract_summary(&settings, &options, &outcome);
