@@ -4,8 +4,8 @@
 # requests sent against the fewest the page caps allow (REST pages of 1,000,
 # Metadata API pages of 1,000, one listing per group's members, one flows
 # listing (the simulated site has none), and one request per permissions
-# endpoint read: four per project, one per workbook, view and datasource in
-# an unlocked project).
+# endpoint read: four per project, one per workbook and datasource in an
+# unlocked project, one per view of such a workbook that hides its tabs).
 #
 #   scripts/bench-extract.sh [small|medium|large]
 set -euo pipefail

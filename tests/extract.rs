@@ -348,14 +348,19 @@ async fn permissions_match_the_sites_rules() {
         let want = if l { Vec::new() } else { grants_of(d, &x.rules) };
         assert_eq!(rows_of("datasource", &x.id), want, "datasource {} (project locked: {l})", x.name);
     }
-    let mut own_view_rules = 0;
+    // Views are read only where their workbook hides its tabs: a tabbed
+    // workbook's views take its rules.
+    let (mut own_view_rules, mut tabbed) = (0, 0);
     for (i, v) in d.views.iter().enumerate() {
-        let l = locked(d.workbooks[v.workbook as usize].project);
-        own_view_rules += usize::from(!l && !v.extra_rules.is_empty());
-        let want = if l { Vec::new() } else { grants_of(d, &d.view_rules(i as u32)) };
-        assert_eq!(rows_of("view", &v.id), want, "view {} (project locked: {l})", v.name);
+        let wb = &d.workbooks[v.workbook as usize];
+        let l = locked(wb.project);
+        own_view_rules += usize::from(!l && !wb.show_tabs && !v.extra_rules.is_empty());
+        tabbed += usize::from(!l && wb.show_tabs);
+        let want = if l || wb.show_tabs { Vec::new() } else { grants_of(d, &d.view_rules(i as u32)) };
+        assert_eq!(rows_of("view", &v.id), want, "view {} (project locked: {l}, tabs shown: {})", v.name, wb.show_tabs);
     }
-    assert!(own_view_rules > 0, "some view in an unlocked project has rules of its own");
+    assert!(own_view_rules > 0, "some view of an unlocked workbook with hidden tabs has rules of its own");
+    assert!(tabbed > 0, "some view of an unlocked workbook takes its tabbed workbook's rules");
     // Each row names the project its object is in.
     let misplaced: i64 = conn
         .query_row(

@@ -32,7 +32,8 @@
 //! ancestor locked `LockedToProject` (that ancestor's project rules), else
 //! by its own rules. Ungoverned views have the rules the server reports for
 //! the view (their workbook's plus any of their own) when the extraction
-//! read them, their workbook's otherwise. Content is *locked* (step 6)
+//! read them, their workbook's otherwise (always when the workbook shows
+//! its sheets as tabs: Tableau then gives its views its rules). Content is *locked* (step 6)
 //! when it has a controlling project.
 
 use super::caps::{self, Cap, Kind};

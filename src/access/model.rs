@@ -140,6 +140,9 @@ pub struct Item {
     /// Whether the extraction read its rules (a view of an older
     /// extraction was not read, and takes its workbook's).
     pub read: bool,
+    /// A workbook that shows its sheets as tabs: its views take its rules,
+    /// and the extraction does not read theirs.
+    pub tabs_shown: bool,
 }
 
 /// One run's access facts.
@@ -259,6 +262,7 @@ pub fn load(conn: &Connection, db: &Path, run: &RunRef) -> Result<Site, Warehous
             workbook: None,
             rules: Vec::new(),
             read: true,
+            tabs_shown: false,
         });
         site.projects.push(Project {
             item: site.items.len() as u32 - 1,
@@ -326,7 +330,15 @@ pub fn load(conn: &Connection, db: &Path, run: &RunRef) -> Result<Site, Warehous
             workbook: None,
             rules: Vec::new(),
             read: false,
+            tabs_shown: false,
         });
+    }
+    for (luid, shown) in q.rows("workbooks", "workbook_luid, show_tabs", |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, Option<bool>>(1)?))
+    })? {
+        if let (Some(&w), Some(true)) = (item_ix.get(&luid), shown) {
+            site.items[w as usize].tabs_shown = true;
+        }
     }
     for (luid, name, workbook) in q.rows("views", "view_luid, name, workbook_luid", |r| {
         Ok((
@@ -349,6 +361,7 @@ pub fn load(conn: &Connection, db: &Path, run: &RunRef) -> Result<Site, Warehous
             workbook: Some(w),
             rules: Vec::new(),
             read: false,
+            tabs_shown: false,
         });
     }
 
@@ -410,7 +423,8 @@ pub fn load(conn: &Connection, db: &Path, run: &RunRef) -> Result<Site, Warehous
 }
 
 /// Which items' own rules the extraction read: see `extract/permissions.rs`
-/// (content outside locked projects; views too once it reads them).
+/// (content outside locked projects; views of workbooks that hide their
+/// tabs, once it reads views at all).
 fn read_flags(site: &mut Site, any_view_rows: bool) {
     for i in 0..site.items.len() {
         let item = &site.items[i];
@@ -418,6 +432,9 @@ fn read_flags(site: &mut Site, any_view_rows: bool) {
             Kind::Project => true,
             Kind::View => {
                 any_view_rows
+                    && !item
+                        .workbook
+                        .is_some_and(|w| site.items[w as usize].tabs_shown)
                     && item
                         .project
                         .is_none_or(|p| super::eval::controlling(site, p).is_none())

@@ -21,15 +21,14 @@
 //! `default_*` rows. This saves one request per locked item and keeps the
 //! table to grants someone set.
 //!
-//! Views: every view of an unlocked project is read, one request each (on
-//! the large simulated site ~48,000 of ~60,000 views, the bulk of the
-//! permission requests). Tableau gives a view its own rules only when its
-//! workbook hides its sheets as tabs, and otherwise answers a view's
-//! permissions with its workbook's; reading only views of workbooks with
-//! hidden tabs would be cheaper, but a view can carry rules of its own (set
-//! while tabs were hidden, or by the API) that the evaluation must see, and
-//! the endpoint's answer is what Tableau evaluates. The access evaluator
-//! (`src/access/`) uses each view's answer as its rules.
+//! Views: only views of workbooks that hide their sheets as tabs (and sit
+//! in an unlocked project) are read, one request each. Showing tabs makes
+//! every view take its workbook's rules (Tableau replaces view-level rules
+//! when tabs are shown), so the workbook's answer already holds theirs;
+//! reading every view would multiply the permission requests (on the large
+//! simulated site ~48,000 views are in unlocked projects). The access
+//! evaluator (`src/access/`) uses a read view's answer as its rules and its
+//! workbook's rules for the others.
 //!
 //! The project, workbook, view, datasource and flow lists come from
 //! [`Ctx::list`]: the same fetch their own streams use, so a full run lists
@@ -40,7 +39,7 @@ use std::collections::{HashMap, HashSet};
 use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
 
-use super::json::{nested, req, text};
+use super::json::{boolean, nested, req, text};
 use super::{Ctx, List, Stream};
 use crate::warehouse::Rows;
 
@@ -158,7 +157,8 @@ impl Permissions {
             }
         }
         let mut in_locked = 0usize;
-        // Workbooks in unlocked projects, and their projects: their views are read.
+        // Workbooks in unlocked projects that hide their tabs, and their
+        // projects: their views are read.
         let mut unlocked_workbooks: HashMap<&str, Option<&str>> = HashMap::new();
         for (object_type, plural, items) in
             [("workbook", "workbooks", &workbooks), ("datasource", "datasources", &datasources), ("flow", "flows", &flows)]
@@ -170,7 +170,10 @@ impl Permissions {
                     in_locked += 1;
                     continue;
                 }
-                if object_type == "workbook" {
+                // A workbook that does not say whether it shows tabs is
+                // treated as hiding them: reading its views costs requests,
+                // skipping them could miss rules.
+                if object_type == "workbook" && boolean(item, "showTabs") != Some(true) {
                     unlocked_workbooks.insert(id, project);
                 }
                 targets.push(Target {

@@ -77,9 +77,11 @@
 //!   `default_datasource_rules` (the item's own rules are ignored); if not,
 //!   the item's own `rules`.
 //! - View of workbook W: if W has a controlling project, that project's
-//!   `default_workbook_rules` (view-level rules ignored); if not, W's own
-//!   `rules` followed by the view's `extra_rules` (both lists count: a
-//!   grantee's `Deny` in either beats its `Allow` in either).
+//!   `default_workbook_rules` (view-level rules ignored); if not, and W
+//!   shows its sheets as tabs, W's own `rules` (Tableau makes views of a
+//!   tabbed workbook take its rules); otherwise W's own `rules` followed by
+//!   the view's `extra_rules` (both lists count: a grantee's `Deny` in
+//!   either beats its `Allow` in either).
 //! - Project P: the nearest *strict* ancestor of P locked `LockedToProject`
 //!   (with nested) controls it: that ancestor's project `rules`; else P's
 //!   own `rules`. (P's own lock governs its content, not P itself.)
@@ -98,8 +100,9 @@
 //!   when an ancestor locked `LockedToProject` controls it (then the
 //!   evaluation uses the ancestor's defaults, not what was reported);
 //! - a view in a customizable project reports its workbook's rules narrowed
-//!   to view capabilities plus its own (for view capabilities, the same as
-//!   the workbook's rules followed by the view's);
+//!   to view capabilities, plus its own when the workbook hides its tabs
+//!   (for view capabilities, the same as the workbook's rules followed by
+//!   the view's);
 //! - a project always reports its own rules, even when a locked ancestor
 //!   controls it.
 //! So an evaluator reading REST data needs the project tree, each project's
@@ -415,6 +418,7 @@ fn rule_lists(d: &Dataset, content: Content) -> (Vec<&[Rule]>, bool) {
                     vec![&d.projects[q as usize].default_workbook_rules[..]],
                     true,
                 ),
+                None if wb.show_tabs => (vec![&wb.rules[..]], false),
                 None => (vec![&wb.rules[..], &view.extra_rules[..]], false),
             }
         }

@@ -319,7 +319,11 @@ impl Manifest {
             count_rules(&x.rules, &mut perms.unlocked_datasources);
             perms.requests += 1;
         }
-        for v in (0..d.views.len() as u32).filter(|&v| !reached(d.workbooks[d.views[v as usize].workbook as usize].project)) {
+        // A view has rules of its own only while its workbook hides its tabs.
+        for v in (0..d.views.len() as u32).filter(|&v| {
+            let w = &d.workbooks[d.views[v as usize].workbook as usize];
+            !w.show_tabs && !reached(w.project)
+        }) {
             count_rules(&d.view_rules(v), &mut perms.unlocked_views);
             perms.requests += 1;
         }

@@ -453,6 +453,14 @@ pub fn generate(size: Size, seed: u64, site_content_url: &str) -> Dataset {
             embedded_datasources: first_embedded..embedded_datasources.len() as u32,
             rules,
         });
+        // Showing sheets as tabs makes every view take its workbook's rules
+        // (Tableau replaces view-level rules when tabs are shown), so only
+        // views of workbooks that hide their tabs keep rules of their own.
+        if workbooks.last().is_some_and(|w| w.show_tabs) {
+            for v in &mut views[first_view as usize..] {
+                v.extra_rules.clear();
+            }
+        }
     }
 
     // Schedules: extract schedules (the last one suspended), then subscriptions.

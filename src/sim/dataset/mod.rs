@@ -541,7 +541,7 @@ impl Dataset {
                 (!caps.is_empty()).then(|| Rule { grantee: r.grantee, capabilities: caps })
             })
             .collect();
-        if !self.project_of_workbook(v.workbook).locked {
+        if !self.project_of_workbook(v.workbook).locked && !self.workbooks[v.workbook as usize].show_tabs {
             rules.extend(v.extra_rules.iter().cloned());
         }
         rules

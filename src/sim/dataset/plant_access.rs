@@ -808,8 +808,11 @@ impl Planter<'_> {
     }
 
     fn view_cases(&mut self) {
+        // Views keep rules of their own only in workbooks that hide their
+        // tabs, so both view cases hide them.
         if let Some((w, u)) = self.open_case(LICENSED, |_| true) {
             let v = self.d.workbooks[w as usize].views.start;
+            self.d.workbooks[w as usize].show_tabs = false;
             self.d.workbooks[w as usize]
                 .rules
                 .retain(|r| r.grantee != Grantee::User(u));
@@ -848,6 +851,7 @@ impl Planter<'_> {
             let (project, owner) = (wb.project, wb.owner);
             if let Some(u) = self.user(LICENSED, project, Some(owner), |_| true) {
                 let v = self.d.workbooks[w as usize].views.start;
+                self.d.workbooks[w as usize].show_tabs = false;
                 set_cap(
                     &mut self.d.projects[q as usize].default_workbook_rules,
                     Grantee::User(u),

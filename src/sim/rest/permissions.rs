@@ -289,6 +289,16 @@ fn item_rules_mut(d: &mut Dataset, it: Item) -> &mut Vec<Rule> {
 }
 
 fn reject_locked(d: &Dataset, it: Item) -> Result<(), ApiError> {
+    if let Item::View(v) = it {
+        let w = &d.workbooks[d.views[v as usize].workbook as usize];
+        if w.show_tabs {
+            return Err(ApiError::forbidden(format!(
+                "The view's workbook '{}' shows its sheets as tabs, so its views take the workbook's \
+                 permissions: change the workbook's permissions, or hide its tabs first.",
+                w.name
+            )));
+        }
+    }
     match locked_content(d, it) {
         Some(project) => Err(ApiError::forbidden(format!(
             "Permissions on this content are locked to its project '{project}': change the project's default \
