@@ -48,7 +48,7 @@ fn xml_entries(bytes: &[u8]) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for i in 0..z.len() {
         let mut f = z.by_index(i).unwrap();
-        let name = f.name().to_string();
+        let name = f.name().unwrap().to_string();
         if !name.contains('/') && (name.ends_with(".twb") || name.ends_with(".tds")) {
             let mut s = String::new();
             f.read_to_string(&mut s).unwrap();
@@ -219,7 +219,7 @@ fn every_reference_document_passes_the_connection_rewrite() {
                         let mut f = z.by_index_raw(i).unwrap();
                         let mut data = Vec::new();
                         f.read_to_end(&mut data).unwrap();
-                        (f.name().to_string(), data)
+                        (f.name().unwrap().to_string(), data)
                     })
                     .collect()
             };

@@ -165,16 +165,28 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Mapping
     parse(&file, &text, env)
 }
 
-/// The 1-based line of the `n`-th (from 0) line whose key is `key`.
+/// The 1-based line of the `n`-th (from 0) use of `key` as a YAML key,
+/// in block (`key: v`) or flow (`{key: v}`) style.
 fn nth_key_line(text: &str, key: &str, n: usize) -> Option<usize> {
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| {
-            let t = l.trim_start().trim_start_matches('-').trim_start();
-            t.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with(':'))
-        })
-        .nth(n)
-        .map(|(i, _)| i + 1)
+    let mut seen = 0;
+    for (i, line) in text.lines().enumerate() {
+        let code = line.split(" #").next().unwrap_or(line);
+        let mut from = 0;
+        while let Some(at) = code[from..].find(key) {
+            let start = from + at;
+            let end = start + key.len();
+            let before = code[..start].chars().next_back();
+            let boundary = before.is_none_or(|c| c == ' ' || c == '{' || c == ',' || c == '-' || c == '\t');
+            if boundary && code[end..].trim_start().starts_with(':') {
+                if seen == n {
+                    return Some(i + 1);
+                }
+                seen += 1;
+            }
+            from = end;
+        }
+    }
+    None
 }
 
 pub fn parse(file: &str, text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Mapping, MappingError> {
