@@ -659,6 +659,10 @@ pub struct SimSiteArgs {
     /// (moving the simulated clock finishes them at once).
     #[arg(long, default_value_t = 2.0)]
     pub job_seconds: f64,
+    /// A promotion environment on top of the generated site: `dev` or
+    /// `prod` (two sites with overlapping HR content; docs/simdocuments.md).
+    #[arg(long)]
+    pub env: Option<crate::sim::documents::env::Env>,
 }
 
 #[derive(Debug, Args)]
