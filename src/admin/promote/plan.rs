@@ -118,6 +118,8 @@ pub struct SiteState {
     pub site: String,
     /// The site's projects' `contentPermissions`, by LUID.
     pub locks: BTreeMap<String, String>,
+    /// Every datasource content URL on the site, lower-cased.
+    pub datasource_urls: BTreeSet<String>,
 }
 
 /// Both sites, read.
@@ -227,10 +229,14 @@ async fn read_site(client: &Client, keep: &dyn Fn(&str) -> bool) -> anyhow::Resu
         .collect();
     let paths: BTreeMap<&str, &str> = projects.iter().map(|p| (p.luid.as_str(), p.path.as_str())).collect();
     let mut items = Vec::new();
+    let mut datasource_urls = BTreeSet::new();
     for kind in [Kind::Datasource, Kind::Workbook] {
         let collection = format!("{}s", kind.as_str());
         let listed = list_all(client, &client.site_path(&collection), &collection, kind.as_str(), &[]).await?;
         for v in listed {
+            if kind == Kind::Datasource {
+                datasource_urls.insert(v["contentUrl"].as_str().unwrap_or_default().to_ascii_lowercase());
+            }
             let Some(path) = v["project"]["id"].as_str().and_then(|id| paths.get(id)) else { continue };
             if !keep(path) {
                 continue;
@@ -251,7 +257,7 @@ async fn read_site(client: &Client, keep: &dyn Fn(&str) -> bool) -> anyhow::Resu
         }
     }
     let (host, port, channel) = server_parts(client.server());
-    Ok(SiteState { projects, items, host, port, channel, site: String::new(), locks })
+    Ok(SiteState { projects, items, host, port, channel, site: String::new(), locks, datasource_urls })
 }
 
 /// Reads what a promotion plans from: the source project's items and
@@ -303,11 +309,16 @@ pub async fn reread_target(target: &Client, state: &mut State) -> anyhow::Result
     Ok(())
 }
 
-/// Tableau derives a new item's content URL from its name without the
-/// characters URLs cannot hold; used only to show the plan before the
-/// datasource exists (phase B is planned again with the real one).
-fn predicted_content_url(name: &str) -> String {
-    name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect()
+/// Tableau derives a new item's content URL from its name's letters and
+/// digits, with a suffix when that is taken; used only to show the plan
+/// before the datasource exists (phase B is planned again with the real
+/// one).
+fn predicted_content_url(name: &str, taken: &BTreeSet<String>) -> String {
+    let base: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    if !taken.contains(&base.to_ascii_lowercase()) {
+        return base;
+    }
+    (2..).map(|n| format!("{base}_{n}")).find(|c| !taken.contains(&c.to_ascii_lowercase())).unwrap_or(base)
 }
 
 /// Every connection class the source documents use (for the mapping check).
@@ -384,7 +395,7 @@ pub fn build(state: &State, mapping: &Mapping, options: &Options) -> Result<Prom
     for s in state.source.items.iter().filter(|i| i.kind == Kind::Datasource) {
         let target_url = target_item(Kind::Datasource, &s.name, &s.project_path)
             .map(|t| t.content_url.clone())
-            .unwrap_or_else(|| predicted_content_url(&s.name));
+            .unwrap_or_else(|| predicted_content_url(&s.name, &state.target.datasource_urls));
         ids.insert(s.content_url.clone(), target_url);
     }
     let rules = Rules {
@@ -654,6 +665,8 @@ mod tests {
         assert_eq!(server_parts("https://tab.example.com"), ("tab.example.com".into(), "443".into(), "https".into()));
         assert_eq!(server_parts("http://127.0.0.1:8123/"), ("127.0.0.1".into(), "8123".into(), "http".into()));
         assert_eq!(encode_segment("a b/ü"), "a%20b%2F%C3%BC");
-        assert_eq!(predicted_content_url("HR Data (prod)"), "HRDataprod");
+        let taken: BTreeSet<String> = ["hrcore".to_string()].into();
+        assert_eq!(predicted_content_url("HR Data (prod)", &taken), "HRDataprod");
+        assert_eq!(predicted_content_url("HR Core", &taken), "HRCore_2");
     }
 }
