@@ -295,3 +295,34 @@ async fn bad_input_is_refused_before_any_write() {
     devh.stop().await;
     prodh.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_projects_are_created_on_the_target() {
+    let devh = start(Env::Dev, FaultPlan::default()).await;
+    let prodh = start(Env::Prod, FaultPlan::default()).await;
+    let dev = connect(&devh, "nested-dev").await;
+    let prod = connect(&prodh, "nested-prod").await;
+    let mut o = options(Policy::Overwrite, usize::MAX);
+    o.include_nested = true;
+    let (mut state, promotion) = plan_now(&dev, &devh, &prod, &prodh, &o).await;
+    assert_eq!(promotion.create_projects, vec!["HR Dashboards/Archive".to_string()]);
+    assert_eq!(promotion.publishes(), 5);
+    prodh.state.calls.clear();
+    let executed = run::execute(&prod, &mut state, &promotion, &mapping(), &o, &|_, _| {}).await.unwrap();
+    assert!(executed.is_complete());
+    assert_eq!(count(&prodh, "POST", |p| p == "/projects"), 1);
+    {
+        let p = prodh.state.data();
+        let hr = p.projects.iter().position(|x| x.name == "HR Dashboards" && x.parent.is_none()).unwrap() as u32;
+        let archive = p.projects.iter().position(|x| x.name == "Archive" && x.parent == Some(hr)).expect("Archive under HR Dashboards") as u32;
+        let names: Vec<&str> = p.workbooks.iter().filter(|w| w.project == archive).map(|w| w.name.as_str()).collect();
+        assert_eq!(names, ["Benefits Survey"]);
+    }
+    let verdict = run::check(&dev, &prod, &mut state, &mapping()).await.unwrap();
+    assert!(verdict.passed, "{:?}", verdict.differences);
+    assert_eq!(verdict.checked, 5);
+    let (_, again) = plan_now(&dev, &devh, &prod, &prodh, &o).await;
+    assert_eq!(again.combined().len(), 0, "{}", plan::render(&again, 10));
+    devh.stop().await;
+    prodh.stop().await;
+}

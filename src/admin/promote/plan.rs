@@ -173,6 +173,17 @@ impl Promotion {
         self.items.iter().filter(|i| i.decision.publishes()).count()
     }
 
+    /// Both phases as one plan, phase B's steps after phase A's.
+    pub fn combined(&self) -> Plan {
+        let mut all = self.phase_a.clone();
+        let offset = self.phase_a.calls.iter().map(|c| c.step).max().unwrap_or(0);
+        all.calls.extend(self.phase_b.calls.iter().cloned().map(|c| {
+            let step = c.step + offset;
+            c.step(step)
+        }));
+        all
+    }
+
     pub fn conflicts(&self) -> Vec<&ItemPlan> {
         self.items.iter().filter(|i| i.decision == Decision::Conflict).collect()
     }
@@ -650,9 +661,7 @@ pub fn render(p: &Promotion, rows: usize) -> String {
     for n in &p.notes {
         let _ = writeln!(out, "  note: {n}");
     }
-    let mut all = p.phase_a.clone();
-    all.calls.extend(p.phase_b.calls.iter().cloned());
-    out.push_str(&all.render(rows));
+    out.push_str(&p.combined().render(rows));
     out
 }
 

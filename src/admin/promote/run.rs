@@ -66,9 +66,8 @@ pub async fn execute(
             names.join(", ")
         );
     }
-    for p in [&promotion.phase_a, &promotion.phase_b] {
-        p.check().map_err(|e| anyhow::anyhow!("internal error: the plan cannot be applied: {e}"))?;
-    }
+    // Phase B may name projects phase A creates: checked as one plan.
+    promotion.combined().check().map_err(|e| anyhow::anyhow!("internal error: the plan cannot be applied: {e}"))?;
     let one_at_a_time = crate::admin::Options::stop_at_first_error(1);
     let phase_a = apply(target, &promotion.phase_a, one_at_a_time, progress).await;
     if !phase_a.is_complete() {
@@ -82,6 +81,7 @@ pub async fn execute(
         anyhow::bail!("a workbook changed on the target while datasources were published; run the command again");
     }
     let phase_b_plan = again.phase_b;
+    phase_b_plan.check().map_err(|e| anyhow::anyhow!("internal error: the plan cannot be applied: {e}"))?;
     let phase_b = apply(target, &phase_b_plan, one_at_a_time, progress).await;
     Ok(Executed { phase_a, phase_b: Some((phase_b_plan, phase_b)), items })
 }
