@@ -30,7 +30,10 @@ fn documents(root: &Path) -> Vec<PathBuf> {
             let p = e.unwrap().path();
             if p.is_dir() {
                 dirs.push(p);
-            } else if p.extension().is_some_and(|x| ["twb", "tds", "twbx", "tdsx"].contains(&x.to_str().unwrap())) {
+            } else if p
+                .extension()
+                .is_some_and(|x| ["twb", "tds", "twbx", "tdsx"].contains(&x.to_str().unwrap()))
+            {
                 out.push(p);
             }
         }
@@ -69,7 +72,9 @@ fn connection_values(xml: &str) -> BTreeMap<(String, String), BTreeSet<String>> 
         }
         for f in FIELDS {
             if let Some(v) = n.attribute(f).filter(|v| !v.is_empty()) {
-                out.entry((class.to_string(), f.to_string())).or_default().insert(v.to_string());
+                out.entry((class.to_string(), f.to_string()))
+                    .or_default()
+                    .insert(v.to_string());
             }
         }
     }
@@ -98,13 +103,19 @@ fn mapping_yaml(values: &BTreeMap<(String, String), BTreeSet<String>>) -> String
     for (class, pairs) in by_class {
         let mut rounds: Vec<Vec<(&str, &str)>> = Vec::new();
         for (attr, v) in pairs {
-            match rounds.iter_mut().find(|r| !r.iter().any(|(a, _)| *a == attr)) {
+            match rounds
+                .iter_mut()
+                .find(|r| !r.iter().any(|(a, _)| *a == attr))
+            {
                 Some(r) => r.push((attr, v)),
                 None => rounds.push(vec![(attr, v)]),
             }
         }
         for r in rounds {
-            out.push_str(&format!("  - class: {}\n", serde_json::to_string(class).unwrap()));
+            out.push_str(&format!(
+                "  - class: {}\n",
+                serde_json::to_string(class).unwrap()
+            ));
             for (attr, v) in r {
                 out.push_str(&format!(
                     "    {attr}: {{from: {}, to: {}}}\n",
@@ -122,7 +133,10 @@ fn mapping_yaml(values: &BTreeMap<(String, String), BTreeSet<String>>) -> String
 fn without_values(xml: &str, pick: &dyn Fn(&roxmltree::Node, &str) -> bool) -> (String, usize) {
     let doc = roxmltree::Document::parse(xml).unwrap();
     let mut ranges = Vec::new();
-    for n in doc.descendants().filter(|n| n.has_tag_name("connection") || n.has_tag_name("repository-location")) {
+    for n in doc
+        .descendants()
+        .filter(|n| n.has_tag_name("connection") || n.has_tag_name("repository-location"))
+    {
         for a in n.attributes() {
             if pick(&n, a.name()) {
                 ranges.push(a.range_value());
@@ -144,18 +158,25 @@ fn without_values(xml: &str, pick: &dyn Fn(&roxmltree::Node, &str) -> bool) -> (
 fn is_mapped(n: &roxmltree::Node, attr: &str) -> bool {
     n.has_tag_name("connection")
         && FIELDS.contains(&attr)
-        && n.attribute("class").is_some_and(|c| !c.is_empty() && c != "sqlproxy")
+        && n.attribute("class")
+            .is_some_and(|c| !c.is_empty() && c != "sqlproxy")
         && n.attribute(attr).is_some_and(|v| !v.is_empty())
 }
 
 #[test]
 fn every_reference_document_passes_the_connection_rewrite() {
-    let Some(root) = external::shared("reference/documents", "every_reference_document_passes_the_connection_rewrite")
-    else {
+    let Some(root) = external::shared(
+        "reference/documents",
+        "every_reference_document_passes_the_connection_rewrite",
+    ) else {
         return;
     };
     let files = documents(&root);
-    assert!(files.len() >= 20, "expected the reference documents, found {}", files.len());
+    assert!(
+        files.len() >= 20,
+        "expected the reference documents, found {}",
+        files.len()
+    );
     let mut total_changes = 0;
     for path in &files {
         let name = path.display().to_string();
@@ -169,9 +190,14 @@ fn every_reference_document_passes_the_connection_rewrite() {
             }
         }
         let yaml = mapping_yaml(&values);
-        let m = mapping::parse("promote.yaml", &yaml, &|_| None).unwrap_or_else(|e| panic!("{name}: {e}\n{yaml}"));
-        let rules = Rules { attrs: m.attr_rules(), proxy: None };
-        let (out, changes) = rewrite::rewrite_document(&name, &original, &rules).unwrap_or_else(|e| panic!("{e}"));
+        let m = mapping::parse("promote.yaml", &yaml, &|_| None)
+            .unwrap_or_else(|e| panic!("{name}: {e}\n{yaml}"));
+        let rules = Rules {
+            attrs: m.attr_rules(),
+            proxy: None,
+        };
+        let (out, changes) =
+            rewrite::rewrite_document(&name, &original, &rules).unwrap_or_else(|e| panic!("{e}"));
         total_changes += changes.len();
 
         let new_entries = xml_entries(&out);
@@ -181,9 +207,16 @@ fn every_reference_document_passes_the_connection_rewrite() {
             assert_eq!(entry, entry2, "{name}");
             // Every mapped value was rewritten, read by an independent parser.
             let b = roxmltree::Document::parse(before).unwrap();
-            let a = roxmltree::Document::parse(after).unwrap_or_else(|e| panic!("{name} {entry}: rewritten XML: {e}"));
-            let bn: Vec<_> = b.descendants().filter(|n| n.has_tag_name("connection")).collect();
-            let an: Vec<_> = a.descendants().filter(|n| n.has_tag_name("connection")).collect();
+            let a = roxmltree::Document::parse(after)
+                .unwrap_or_else(|e| panic!("{name} {entry}: rewritten XML: {e}"));
+            let bn: Vec<_> = b
+                .descendants()
+                .filter(|n| n.has_tag_name("connection"))
+                .collect();
+            let an: Vec<_> = a
+                .descendants()
+                .filter(|n| n.has_tag_name("connection"))
+                .collect();
             assert_eq!(bn.len(), an.len(), "{name} {entry}");
             for (x, y) in bn.iter().zip(&an) {
                 for attr in x.attributes() {
@@ -193,7 +226,12 @@ fn every_reference_document_passes_the_connection_rewrite() {
                     } else {
                         attr.value().to_string()
                     };
-                    assert_eq!(y.attribute(attr.name()), Some(want.as_str()), "{name} {entry}: {}", attr.name());
+                    assert_eq!(
+                        y.attribute(attr.name()),
+                        Some(want.as_str()),
+                        "{name} {entry}: {}",
+                        attr.name()
+                    );
                 }
                 assert_eq!(x.attributes().len(), y.attributes().len(), "{name} {entry}");
             }
@@ -203,11 +241,15 @@ fn every_reference_document_passes_the_connection_rewrite() {
                 // The same attributes, located in the rewritten text.
                 n.has_tag_name("connection")
                     && FIELDS.contains(&a)
-                    && n.attribute("class").is_some_and(|c| !c.is_empty() && c != "sqlproxy")
+                    && n.attribute("class")
+                        .is_some_and(|c| !c.is_empty() && c != "sqlproxy")
                     && n.attribute(a).is_some_and(|v| !v.is_empty())
             });
             assert_eq!(n1, n2, "{name} {entry}");
-            assert!(rest_before == rest_after, "{name} {entry}: bytes outside the rewritten values changed");
+            assert!(
+                rest_before == rest_after,
+                "{name} {entry}: bytes outside the rewritten values changed"
+            );
         }
         assert_eq!(changes.len(), expected_changes, "{name}: changes reported");
         if original.starts_with(b"PK") {
@@ -224,7 +266,11 @@ fn every_reference_document_passes_the_connection_rewrite() {
                     .collect()
             };
             let (rb, ra) = (raw(&original), raw(&out));
-            assert_eq!(rb.iter().map(|x| &x.0).collect::<Vec<_>>(), ra.iter().map(|x| &x.0).collect::<Vec<_>>(), "{name}");
+            assert_eq!(
+                rb.iter().map(|x| &x.0).collect::<Vec<_>>(),
+                ra.iter().map(|x| &x.0).collect::<Vec<_>>(),
+                "{name}"
+            );
             for ((n, d1), (_, d2)) in rb.iter().zip(&ra) {
                 if !(n.ends_with(".twb") || n.ends_with(".tds")) || expected_changes == 0 {
                     assert!(d1 == d2, "{name}: entry {n} changed");
@@ -232,15 +278,25 @@ fn every_reference_document_passes_the_connection_rewrite() {
             }
         }
         if expected_changes == 0 {
-            assert!(out == original, "{name}: nothing to rewrite, yet the bytes changed");
+            assert!(
+                out == original,
+                "{name}: nothing to rewrite, yet the bytes changed"
+            );
         }
     }
-    assert!(total_changes > 50, "only {total_changes} values rewritten over {} documents", files.len());
+    assert!(
+        total_changes > 50,
+        "only {total_changes} values rewritten over {} documents",
+        files.len()
+    );
 }
 
 #[test]
 fn published_datasource_references_are_repointed() {
-    let Some(root) = external::shared("reference/documents", "published_datasource_references_are_repointed") else {
+    let Some(root) = external::shared(
+        "reference/documents",
+        "published_datasource_references_are_repointed",
+    ) else {
         return;
     };
     let path = root.join("document-api-python/multiple_connections.twb");
@@ -249,25 +305,42 @@ fn published_datasource_references_are_repointed() {
     ids.insert("xyTestV1".to_string(), "xyTestV1_prod".to_string());
     let rules = Rules {
         attrs: vec![],
-        proxy: Some(ProxyRebind { host: "tableau.prod".into(), port: "443".into(), channel: "https".into(), site: "hr".into(), ids }),
+        proxy: Some(ProxyRebind {
+            host: "tableau.prod".into(),
+            port: "443".into(),
+            channel: "https".into(),
+            site: "hr".into(),
+            ids,
+        }),
     };
-    let (out, changes) = rewrite::rewrite_document("multiple_connections.twb", original.as_bytes(), &rules).unwrap();
+    let (out, changes) =
+        rewrite::rewrite_document("multiple_connections.twb", original.as_bytes(), &rules).unwrap();
     let out = String::from_utf8(out).unwrap();
     let doc = roxmltree::Document::parse(&out).unwrap();
-    let proxy = doc.descendants().find(|n| n.has_tag_name("connection") && n.attribute("class") == Some("sqlproxy")).unwrap();
+    let proxy = doc
+        .descendants()
+        .find(|n| n.has_tag_name("connection") && n.attribute("class") == Some("sqlproxy"))
+        .unwrap();
     assert_eq!(proxy.attribute("server"), Some("tableau.prod"));
     assert_eq!(proxy.attribute("port"), Some("443"));
     assert_eq!(proxy.attribute("channel"), Some("https"));
     assert_eq!(proxy.attribute("dbname"), Some("xyTestV1_prod"));
     let loc = doc
         .descendants()
-        .find(|n| n.has_tag_name("repository-location") && n.attribute("path").is_some_and(|p| p.ends_with("/datasources")))
+        .find(|n| {
+            n.has_tag_name("repository-location")
+                && n.attribute("path")
+                    .is_some_and(|p| p.ends_with("/datasources"))
+        })
         .unwrap();
     assert_eq!(loc.attribute("id"), Some("xyTestV1_prod"));
     assert_eq!(loc.attribute("path"), Some("/t/hr/datasources"));
     assert_eq!(changes.len(), 6, "{changes:?}");
     // The other connections are untouched.
-    let mysql = doc.descendants().find(|n| n.has_tag_name("connection") && n.attribute("class") == Some("mysql")).unwrap();
+    let mysql = doc
+        .descendants()
+        .find(|n| n.has_tag_name("connection") && n.attribute("class") == Some("mysql"))
+        .unwrap();
     assert_eq!(mysql.attribute("server"), Some("mysql55"));
 }
 
@@ -277,22 +350,49 @@ fn mapping_file_errors_name_file_key_and_line() {
     let e = mapping::parse("p.yaml", "connections:\n  - class: postgres\n    server: {from: a, to: b}\n    credentials: {password_env: NOT_SET_ANYWHERE}\n", &env)
         .unwrap_err()
         .to_string();
-    assert_eq!(e, "p.yaml:4: connections[0].credentials.password_env: the environment variable NOT_SET_ANYWHERE is not set");
-    let e = mapping::parse("p.yaml", "connections:\n  - class: postgres\n    servr: {from: a, to: b}\n", &env).unwrap_err();
+    assert_eq!(
+        e,
+        "p.yaml:4: connections[0].credentials.password_env: the environment variable NOT_SET_ANYWHERE is not set"
+    );
+    let e = mapping::parse(
+        "p.yaml",
+        "connections:\n  - class: postgres\n    servr: {from: a, to: b}\n",
+        &env,
+    )
+    .unwrap_err();
     assert_eq!(e.line, Some(3), "{e}");
-    let e = mapping::parse("p.yaml", "connections:\n  - class: postgres\n    server: {from: a, to: b}\n    server: {from: c, to: d}\n", &env)
-        .unwrap_err();
+    let e = mapping::parse(
+        "p.yaml",
+        "connections:\n  - class: postgres\n    server: {from: a, to: b}\n    server: {from: c, to: d}\n",
+        &env,
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("p.yaml:"), "{e}");
     let e = mapping::parse("p.yaml", "connections:\n  - class: postgres\n    server: {from: a, to: b}\n  - class: postgres\n    server: {from: a, to: c}\n", &env)
         .unwrap_err()
         .to_string();
-    assert_eq!(e, "p.yaml:4: connections[1].server.from: postgres server \"a\" is mapped twice");
-    let e = mapping::parse("p.yaml", "connections:\n  - class: sqlproxy\n    server: {from: a, to: b}\n", &env).unwrap_err().to_string();
-    assert!(e.starts_with("p.yaml:2: connections[0].class: sqlproxy"), "{e}");
+    assert_eq!(
+        e,
+        "p.yaml:4: connections[1].server.from: postgres server \"a\" is mapped twice"
+    );
+    let e = mapping::parse(
+        "p.yaml",
+        "connections:\n  - class: sqlproxy\n    server: {from: a, to: b}\n",
+        &env,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("p.yaml:2: connections[0].class: sqlproxy"),
+        "{e}"
+    );
     // A class no promoted document uses.
     let m = mapping::parse("p.yaml", "connections:\n  - class: postgres\n    server: {from: a, to: b}\n  - class: postgress\n    server: {from: a, to: b}\n    credentials: {password_env: SET}\n", &env)
         .unwrap();
-    let e = m.check_classes(&["postgres".to_string(), "hyper".to_string()].into()).unwrap_err().to_string();
+    let e = m
+        .check_classes(&["postgres".to_string(), "hyper".to_string()].into())
+        .unwrap_err()
+        .to_string();
     assert_eq!(e, "p.yaml:4: connections[1].class: no connection of class \"postgress\" in the content being promoted (classes found: hyper, postgres)");
     // The credential's value is never shown.
     assert!(!format!("{m:?}").contains("pw"));

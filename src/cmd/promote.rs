@@ -17,17 +17,34 @@ use super::common::{self, SomeFailed};
 
 /// `NAME` as an environment variable suffix: `prod-eu` → `PROD_EU`.
 fn env_suffix(profile: &str) -> String {
-    profile.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
+    profile
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// One profile's settings. The server and site come from the profile only
 /// (`TABLEAU_SERVER` / `TABLEAU_SITE` would make both sites one); secrets
 /// from `TABLEAU_TOKEN_SECRET_<PROFILE>` (and the like) when set, else the
 /// usual variables.
-fn profile_settings(file: &File, path: &std::path::Path, profile: &str, db: Option<&std::path::Path>) -> anyhow::Result<Settings> {
+fn profile_settings(
+    file: &File,
+    path: &std::path::Path,
+    profile: &str,
+    db: Option<&std::path::Path>,
+) -> anyhow::Result<Settings> {
     let get = |k: &str| {
         let own = format!("{k}_{}", env_suffix(profile));
-        std::env::var(&own).ok().filter(|v| !v.is_empty()).or_else(|| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        std::env::var(&own)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or_else(|| std::env::var(k).ok().filter(|v| !v.is_empty()))
     };
     let env = Env {
         server: None,
@@ -44,20 +61,29 @@ fn profile_settings(file: &File, path: &std::path::Path, profile: &str, db: Opti
             file.profiles.keys().cloned().collect::<Vec<_>>().join(", ")
         );
     }
-    let flags = Overrides { profile: Some(profile.to_string()), db: db.map(|p| p.to_path_buf()), ..Overrides::default() };
+    let flags = Overrides {
+        profile: Some(profile.to_string()),
+        db: db.map(|p| p.to_path_buf()),
+        ..Overrides::default()
+    };
     Ok(Settings::resolve(file, path, &env, &flags)?)
 }
 
 pub async fn promote(args: PromoteArgs, json: bool) -> anyhow::Result<()> {
     let started = chrono::Utc::now().timestamp();
     if args.source == args.target {
-        anyhow::bail!("--source and --target are the same profile ({:?}): nothing to promote", args.source);
+        anyhow::bail!(
+            "--source and --target are the same profile ({:?}): nothing to promote",
+            args.source
+        );
     }
     let (file, path) = File::locate(args.config.as_deref())?;
     let source_settings = profile_settings(&file, &path, &args.source, args.db.as_deref())?;
     let target_settings = profile_settings(&file, &path, &args.target, args.db.as_deref())?;
     let norm = |s: &str| s.trim_end_matches('/').to_ascii_lowercase();
-    if norm(&source_settings.server) == norm(&target_settings.server) && source_settings.site == target_settings.site {
+    if norm(&source_settings.server) == norm(&target_settings.server)
+        && source_settings.site == target_settings.site
+    {
         anyhow::bail!(
             "profiles {:?} and {:?} are the same site ({} site {:?}): nothing to promote",
             args.source,
@@ -83,7 +109,18 @@ pub async fn promote(args: PromoteArgs, json: bool) -> anyhow::Result<()> {
     };
     let source = common::connect(&source_settings).await?;
     let target = common::connect(&target_settings).await?;
-    let outcome = promote_with(&source, &target, &source_settings, &target_settings, &mapping, &options, &args, json, started).await;
+    let outcome = promote_with(
+        &source,
+        &target,
+        &source_settings,
+        &target_settings,
+        &mapping,
+        &options,
+        &args,
+        json,
+        started,
+    )
+    .await;
     source.sign_out().await;
     target.sign_out().await;
     outcome
@@ -101,25 +138,51 @@ async fn promote_with(
     json: bool,
     started: i64,
 ) -> anyhow::Result<()> {
-    let mut state = plan::read(source, &source_settings.site, target, &target_settings.site, options).await?;
+    let mut state = plan::read(
+        source,
+        &source_settings.site,
+        target,
+        &target_settings.site,
+        options,
+    )
+    .await?;
     let classes: BTreeSet<String> = plan::classes(&state)?;
     mapping.check_classes(&classes)?;
     let promotion = plan::build(&state, mapping, options)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"plan": promotion}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"plan": promotion}))?
+        );
     } else {
         print!("{}", plan::render(&promotion, args.show));
     }
     if args.plan {
         return Ok(());
     }
-    let executed = run::execute(target, &mut state, &promotion, mapping, options, &|_, _| {}).await?;
-    if !json {
-        println!("Datasources and projects:");
-        print!("{}", executed.phase_a.render(&promotion.phase_a, args.show));
+    let executed =
+        run::execute(target, &mut state, &promotion, mapping, options, &|_, _| {}).await?;
+    if json {
+        let mut out = serde_json::json!({"phase_a": executed.phase_a.to_json(&promotion.phase_a)});
         if let Some((p, r)) = &executed.phase_b {
-            println!("Workbooks:");
-            print!("{}", r.render(p, args.show));
+            out["phase_b"] = r.to_json(p);
+        }
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"report": out}))?
+        );
+    } else {
+        if !promotion.phase_a.is_empty() {
+            println!("Projects and datasources:");
+            print!("{}", executed.phase_a.render(&promotion.phase_a, args.show));
+        }
+        match &executed.phase_b {
+            Some((p, r)) if !p.is_empty() => {
+                println!("Workbooks:");
+                print!("{}", r.render(p, args.show));
+            }
+            Some(_) => {}
+            None => println!("Workbooks: not started, the datasources did not all go in."),
         }
     }
     let published = run::published_items(&promotion, &executed);
@@ -129,9 +192,16 @@ async fn promote_with(
         None
     };
     match &verdict {
-        Some(v) if v.passed => println!("Lineage check passed: {} item(s) match the source.", v.checked),
+        Some(v) if v.passed => println!(
+            "Lineage check passed: {} item(s) match the source.",
+            v.checked
+        ),
         Some(v) => {
-            println!("Lineage check FAILED: {} difference(s) over {} item(s):", v.differences.len(), v.checked);
+            println!(
+                "Lineage check FAILED: {} difference(s) over {} item(s):",
+                v.differences.len(),
+                v.checked
+            );
             for d in &v.differences {
                 println!("  {d}");
             }
@@ -153,11 +223,18 @@ async fn promote_with(
     let db = target_settings.db.clone();
     let items = executed.items.clone();
     let v = verdict.clone();
-    let recorded =
-        tokio::task::spawn_blocking(move || run::record(&db, &facts, &items, &published, v.as_ref())).await?;
+    let recorded = tokio::task::spawn_blocking(move || {
+        run::record(&db, &facts, &items, &published, v.as_ref())
+    })
+    .await?;
     match recorded {
-        Ok(n) => tracing::info!(rows = n, db = %target_settings.db.display(), "recorded in promotion_runs"),
-        Err(e) => eprintln!("warning: the run was not recorded in {}: {e:#}", target_settings.db.display()),
+        Ok(n) => {
+            tracing::info!(rows = n, db = %target_settings.db.display(), "recorded in promotion_runs")
+        }
+        Err(e) => eprintln!(
+            "warning: the run was not recorded in {}: {e:#}",
+            target_settings.db.display()
+        ),
     }
     if !executed.is_complete() {
         let published = executed.published(&promotion.phase_a);
@@ -171,4 +248,3 @@ async fn promote_with(
     }
     Ok(())
 }
-

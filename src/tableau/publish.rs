@@ -67,20 +67,34 @@ impl Upload {
 
     /// `twbx`, `tds`, …: the file name's extension.
     fn file_type(&self) -> &str {
-        self.file_name.rsplit_once('.').map(|(_, e)| e).unwrap_or("")
+        self.file_name
+            .rsplit_once('.')
+            .map(|(_, e)| e)
+            .unwrap_or("")
     }
 }
 
 /// The document of a workbook or datasource (`kind`), with its extracts.
 pub async fn download(client: &Client, kind: &str, luid: &str) -> Result<Vec<u8>, TableauError> {
     let path = client.site_path(&format!("{kind}s/{luid}/content"));
-    let answer = client.send_raw(reqwest::Method::GET, &path, &[], None, "*/*").await?;
+    let answer = client
+        .send_raw(reqwest::Method::GET, &path, &[], None, "*/*")
+        .await?;
     Ok(answer.body)
 }
 
 /// A workbook's or datasource's connections, as listed.
-pub async fn connections(client: &Client, kind: &str, luid: &str) -> Result<Vec<Value>, TableauError> {
-    let v = client.get_json(&client.site_path(&format!("{kind}s/{luid}/connections")), &[]).await?;
+pub async fn connections(
+    client: &Client,
+    kind: &str,
+    luid: &str,
+) -> Result<Vec<Value>, TableauError> {
+    let v = client
+        .get_json(
+            &client.site_path(&format!("{kind}s/{luid}/connections")),
+            &[],
+        )
+        .await?;
     Ok(match &v["connections"]["connection"] {
         Value::Array(a) => a.clone(),
         Value::Object(_) => vec![v["connections"]["connection"].clone()],
@@ -92,18 +106,45 @@ pub async fn connections(client: &Client, kind: &str, luid: &str) -> Result<Vec<
 /// `sites/{luid}/workbooks?overwrite=true`) with `payload`, Tableau's
 /// JSON request form (`{"workbook": {"name": …, "project": {"id": …}}}`),
 /// sent as the equivalent `tsRequest` XML. Returns the answer as a tree.
-pub async fn publish(client: &Client, path: &str, payload: Option<&Value>, upload: &Upload) -> Result<Value, TableauError> {
+pub async fn publish(
+    client: &Client,
+    path: &str,
+    payload: Option<&Value>,
+    upload: &Upload,
+) -> Result<Value, TableauError> {
     let payload = payload.cloned().unwrap_or(Value::Null);
     let xml = request_xml(&payload, &upload.kind, &upload.credentials);
     let full = path;
     if !upload.is_chunked() {
-        let part = FilePart { name: format!("tableau_{}", upload.kind), file_name: &upload.file_name, bytes: &upload.bytes };
+        let part = FilePart {
+            name: format!("tableau_{}", upload.kind),
+            file_name: &upload.file_name,
+            bytes: &upload.bytes,
+        };
         let (body, kind) = multipart(&xml, Some(part));
-        let answer = client.send_raw(reqwest::Method::POST, full, &[], Some((body, kind)), "application/xml").await?;
+        let answer = client
+            .send_raw(
+                reqwest::Method::POST,
+                full,
+                &[],
+                Some((body, kind)),
+                "application/xml",
+            )
+            .await?;
         return parse_rest(&answer.label, &answer.body);
     }
-    let opened = client.write_json(super::rest::WriteMethod::Post, &client.site_path("fileUploads"), &[], None).await?;
-    let Some(session) = opened["fileUpload"]["uploadSessionId"].as_str().map(str::to_string) else {
+    let opened = client
+        .write_json(
+            super::rest::WriteMethod::Post,
+            &client.site_path("fileUploads"),
+            &[],
+            None,
+        )
+        .await?;
+    let Some(session) = opened["fileUpload"]["uploadSessionId"]
+        .as_str()
+        .map(str::to_string)
+    else {
         return Err(TableauError::Decode {
             path: client.site_path("fileUploads"),
             message: "the answer has no fileUpload.uploadSessionId".into(),
@@ -111,14 +152,41 @@ pub async fn publish(client: &Client, path: &str, payload: Option<&Value>, uploa
     };
     let piece_path = client.site_path(&format!("fileUploads/{session}"));
     for piece in upload.bytes.chunks(upload.chunk_size.max(1)) {
-        let part = FilePart { name: "tableau_file".into(), file_name: "file", bytes: piece };
+        let part = FilePart {
+            name: "tableau_file".into(),
+            file_name: "file",
+            bytes: piece,
+        };
         let (body, kind) = multipart("", Some(part));
-        client.send_raw(reqwest::Method::PUT, &piece_path, &[], Some((body, kind)), "application/xml").await?;
+        client
+            .send_raw(
+                reqwest::Method::PUT,
+                &piece_path,
+                &[],
+                Some((body, kind)),
+                "application/xml",
+            )
+            .await?;
     }
-    let type_key = if upload.kind == "workbook" { "workbookType" } else { "datasourceType" };
-    let query = [("uploadSessionId", session), (type_key, upload.file_type().to_string())];
+    let type_key = if upload.kind == "workbook" {
+        "workbookType"
+    } else {
+        "datasourceType"
+    };
+    let query = [
+        ("uploadSessionId", session),
+        (type_key, upload.file_type().to_string()),
+    ];
     let (body, kind) = multipart(&xml, None);
-    let answer = client.send_raw(reqwest::Method::POST, full, &query, Some((body, kind)), "application/xml").await?;
+    let answer = client
+        .send_raw(
+            reqwest::Method::POST,
+            full,
+            &query,
+            Some((body, kind)),
+            "application/xml",
+        )
+        .await?;
     parse_rest(&answer.label, &answer.body)
 }
 
@@ -138,12 +206,15 @@ fn multipart(payload: &str, file: Option<FilePart<'_>>) -> (Vec<u8>, String) {
         let b: String = raw.iter().map(|x| format!("{x:02x}")).collect();
         let b = format!("trm-{b}");
         let clash = payload.contains(&b)
-            || file.as_ref().is_some_and(|f| f.bytes.windows(b.len()).any(|w| w == b.as_bytes()));
+            || file
+                .as_ref()
+                .is_some_and(|f| f.bytes.windows(b.len()).any(|w| w == b.as_bytes()));
         if !clash {
             break b;
         }
     };
-    let mut body = Vec::with_capacity(payload.len() + file.as_ref().map_or(0, |f| f.bytes.len()) + 512);
+    let mut body =
+        Vec::with_capacity(payload.len() + file.as_ref().map_or(0, |f| f.bytes.len()) + 512);
     body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
     body.extend_from_slice(b"Content-Disposition: form-data; name=\"request_payload\"\r\n");
     body.extend_from_slice(b"Content-Type: text/xml\r\n\r\n");
@@ -153,7 +224,11 @@ fn multipart(payload: &str, file: Option<FilePart<'_>>) -> (Vec<u8>, String) {
         body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
         let file_name = f.file_name.replace(['"', '\r', '\n'], "_");
         body.extend_from_slice(
-            format!("Content-Disposition: form-data; name=\"{}\"; filename=\"{file_name}\"\r\n", f.name).as_bytes(),
+            format!(
+                "Content-Disposition: form-data; name=\"{}\"; filename=\"{file_name}\"\r\n",
+                f.name
+            )
+            .as_bytes(),
         );
         body.extend_from_slice(b"Content-Type: application/octet-stream\r\n\r\n");
         body.extend_from_slice(f.bytes);
@@ -205,7 +280,10 @@ fn write_element(out: &mut String, name: &str, v: &Value, extra: &dyn Fn(&mut St
 /// connection credentials added.
 fn request_xml(payload: &Value, kind: &str, creds: &[ConnectionCredentials]) -> String {
     let mut out = String::from("<tsRequest>");
-    let item = payload.get(kind).cloned().unwrap_or_else(|| Value::Object(Default::default()));
+    let item = payload
+        .get(kind)
+        .cloned()
+        .unwrap_or_else(|| Value::Object(Default::default()));
     let add_creds = |out: &mut String| {
         if creds.is_empty() {
             return;
@@ -260,10 +338,19 @@ mod tests {
 
     #[test]
     fn multipart_bodies_hold_both_parts() {
-        let (body, kind) = multipart("<tsRequest/>", Some(FilePart { name: "tableau_workbook".into(), file_name: "a.twb", bytes: b"<workbook/>" }));
+        let (body, kind) = multipart(
+            "<tsRequest/>",
+            Some(FilePart {
+                name: "tableau_workbook".into(),
+                file_name: "a.twb",
+                bytes: b"<workbook/>",
+            }),
+        );
         let boundary = kind.strip_prefix("multipart/mixed; boundary=").unwrap();
         let text = String::from_utf8(body).unwrap();
-        assert!(text.starts_with(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"request_payload\"")));
+        assert!(text.starts_with(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"request_payload\""
+        )));
         assert!(text.contains("name=\"tableau_workbook\"; filename=\"a.twb\"\r\nContent-Type: application/octet-stream\r\n\r\n<workbook/>\r\n"));
         assert!(text.ends_with(&format!("--{boundary}--\r\n")));
     }

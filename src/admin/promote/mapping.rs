@@ -124,12 +124,18 @@ pub struct Mapping {
 
 impl Mapping {
     pub fn attr_rules(&self) -> Vec<AttrRule> {
-        self.rules.iter().flat_map(|r| r.attrs.iter().cloned()).collect()
+        self.rules
+            .iter()
+            .flat_map(|r| r.attrs.iter().cloned())
+            .collect()
     }
 
     /// The credentials for connections of `class`.
     pub fn credentials(&self, class: &str) -> Option<&Credentials> {
-        self.rules.iter().find(|r| r.class == class).and_then(|r| r.credentials.as_ref())
+        self.rules
+            .iter()
+            .find(|r| r.class == class)
+            .and_then(|r| r.credentials.as_ref())
     }
 
     /// Every rule's class must be one some promoted document uses: a class
@@ -144,7 +150,11 @@ impl Mapping {
                     message: format!(
                         "no connection of class {:?} in the content being promoted (classes found: {})",
                         r.class,
-                        if found.is_empty() { "none".to_string() } else { found.iter().cloned().collect::<Vec<_>>().join(", ") }
+                        if found.is_empty() {
+                            "none".to_string()
+                        } else {
+                            found.iter().cloned().collect::<Vec<_>>().join(", ")
+                        }
                     ),
                 });
             }
@@ -176,7 +186,8 @@ fn nth_key_line(text: &str, key: &str, n: usize) -> Option<usize> {
             let start = from + at;
             let end = start + key.len();
             let before = code[..start].chars().next_back();
-            let boundary = before.is_none_or(|c| c == ' ' || c == '{' || c == ',' || c == '-' || c == '\t');
+            let boundary =
+                before.is_none_or(|c| c == ' ' || c == '{' || c == ',' || c == '-' || c == '\t');
             if boundary && code[end..].trim_start().starts_with(':') {
                 if seen == n {
                     return Some(i + 1);
@@ -189,7 +200,11 @@ fn nth_key_line(text: &str, key: &str, n: usize) -> Option<usize> {
     None
 }
 
-pub fn parse(file: &str, text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Mapping, MappingError> {
+pub fn parse(
+    file: &str,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Mapping, MappingError> {
     let doc: FileDoc = serde_norway::from_str(text).map_err(|e| MappingError {
         file: file.to_string(),
         line: e.location().map(|l| l.line()),
@@ -202,20 +217,35 @@ pub fn parse(file: &str, text: &str, env: &dyn Fn(&str) -> Option<String>) -> Re
     let mut user_count = 0usize;
     for (i, r) in doc.connections.iter().enumerate() {
         let line = nth_key_line(text, "class", i);
-        let err = |key: String, message: String, line: Option<usize>| MappingError { file: file.to_string(), line, key, message };
+        let err = |key: String, message: String, line: Option<usize>| MappingError {
+            file: file.to_string(),
+            line,
+            key,
+            message,
+        };
         let class = r.class.trim().to_string();
         if class.is_empty() {
-            return Err(err(format!("connections[{i}].class"), "empty class".into(), line));
+            return Err(err(
+                format!("connections[{i}].class"),
+                "empty class".into(),
+                line,
+            ));
         }
         if class == "sqlproxy" {
             return Err(err(
                 format!("connections[{i}].class"),
-                "sqlproxy connections (published datasources) are repointed to the target's copies by promote itself".into(),
+                "sqlproxy connections (published datasources) are repointed to the target's copies by promote itself"
+                    .into(),
                 line,
             ));
         }
         let mut attrs = Vec::new();
-        for (name, ft) in [("server", &r.server), ("port", &r.port), ("dbname", &r.dbname), ("username", &r.username)] {
+        for (name, ft) in [
+            ("server", &r.server),
+            ("port", &r.port),
+            ("dbname", &r.dbname),
+            ("username", &r.username),
+        ] {
             let Some(ft) = ft else { continue };
             let (from, to) = (ft.from.text(), ft.to.text());
             if !seen.insert((class.clone(), name.to_string(), from.clone())) {
@@ -225,7 +255,12 @@ pub fn parse(file: &str, text: &str, env: &dyn Fn(&str) -> Option<String>) -> Re
                     line,
                 ));
             }
-            attrs.push(AttrRule { class: class.clone(), attr: name.to_string(), from, to });
+            attrs.push(AttrRule {
+                class: class.clone(),
+                attr: name.to_string(),
+                from,
+                to,
+            });
         }
         let credentials = match &r.credentials {
             None => None,
@@ -268,9 +303,17 @@ pub fn parse(file: &str, text: &str, env: &dyn Fn(&str) -> Option<String>) -> Re
                 line,
             ));
         }
-        rules.push(ClassRule { class, line, attrs, credentials });
+        rules.push(ClassRule {
+            class,
+            line,
+            attrs,
+            credentials,
+        });
     }
-    Ok(Mapping { file: file.to_string(), rules })
+    Ok(Mapping {
+        file: file.to_string(),
+        rules,
+    })
 }
 
 #[cfg(test)]
@@ -288,14 +331,20 @@ mod tests {
         assert_eq!(m.rules[1].line, Some(7));
         assert_eq!(m.attr_rules().len(), 3);
         assert_eq!(m.attr_rules()[1].from, "5432");
-        assert_eq!(m.credentials("postgres").unwrap().password.expose(), "s3cret");
+        assert_eq!(
+            m.credentials("postgres").unwrap().password.expose(),
+            "s3cret"
+        );
         assert!(!format!("{m:?}").contains("s3cret"));
     }
 
     #[test]
     fn a_missing_variable_names_file_key_and_line_not_a_value() {
         let e = parse("m.yaml", TEXT, &|_| None).unwrap_err().to_string();
-        assert_eq!(e, "m.yaml:6: connections[0].credentials.password_env: the environment variable PG_PW is not set");
+        assert_eq!(
+            e,
+            "m.yaml:6: connections[0].credentials.password_env: the environment variable PG_PW is not set"
+        );
     }
 
     #[test]
@@ -304,11 +353,21 @@ mod tests {
         let m = parse("m.yaml", TEXT, &env).unwrap();
         let found: BTreeSet<String> = ["postgres".to_string()].into();
         let e = m.check_classes(&found).unwrap_err().to_string();
-        assert!(e.starts_with("m.yaml:7: connections[1].class: no connection of class \"mysql\""), "{e}");
-        let e = parse("m.yaml", "connections:\n  - class: x\n    sever: {from: a, to: b}\n", &env).unwrap_err();
+        assert!(
+            e.starts_with("m.yaml:7: connections[1].class: no connection of class \"mysql\""),
+            "{e}"
+        );
+        let e = parse(
+            "m.yaml",
+            "connections:\n  - class: x\n    sever: {from: a, to: b}\n",
+            &env,
+        )
+        .unwrap_err();
         assert_eq!(e.line, Some(3), "{e}");
         assert!(e.to_string().contains("sever"), "{e}");
-        let e = parse("m.yaml", "connections:\n  - class: x\n", &env).unwrap_err().to_string();
+        let e = parse("m.yaml", "connections:\n  - class: x\n", &env)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("maps nothing"), "{e}");
     }
 }

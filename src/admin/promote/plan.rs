@@ -177,15 +177,19 @@ impl Promotion {
     pub fn combined(&self) -> Plan {
         let mut all = self.phase_a.clone();
         let offset = self.phase_a.calls.iter().map(|c| c.step).max().unwrap_or(0);
-        all.calls.extend(self.phase_b.calls.iter().cloned().map(|c| {
-            let step = c.step + offset;
-            c.step(step)
-        }));
+        all.calls
+            .extend(self.phase_b.calls.iter().cloned().map(|c| {
+                let step = c.step + offset;
+                c.step(step)
+            }));
         all
     }
 
     pub fn conflicts(&self) -> Vec<&ItemPlan> {
-        self.items.iter().filter(|i| i.decision == Decision::Conflict).collect()
+        self.items
+            .iter()
+            .filter(|i| i.decision == Decision::Conflict)
+            .collect()
     }
 }
 
@@ -206,7 +210,14 @@ fn server_parts(url: &str) -> (String, String, String) {
     let hostport = rest.split('/').next().unwrap_or_default();
     let (host, port) = match hostport.rsplit_once(':') {
         Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => (h.to_string(), p.to_string()),
-        _ => (hostport.to_string(), if channel == "http" { "80".into() } else { "443".into() }),
+        _ => (
+            hostport.to_string(),
+            if channel == "http" {
+                "80".into()
+            } else {
+                "443".into()
+            },
+        ),
     };
     (host, port, channel)
 }
@@ -218,7 +229,9 @@ fn tag_set(item: &Value) -> BTreeSet<String> {
         Value::Object(_) => vec![tags],
         _ => vec![],
     };
-    list.into_iter().filter_map(|t| t["label"].as_str().map(str::to_string)).collect()
+    list.into_iter()
+        .filter_map(|t| t["label"].as_str().map(str::to_string))
+        .collect()
 }
 
 fn show_tabs(item: &Value) -> Option<bool> {
@@ -232,23 +245,55 @@ fn show_tabs(item: &Value) -> Option<bool> {
 /// Reads one site: projects (with paths and locks), then the workbooks and
 /// datasources whose project path `keep` accepts, with their documents.
 async fn read_site(client: &Client, keep: &dyn Fn(&str) -> bool) -> anyhow::Result<SiteState> {
-    let raw = list_all(client, &client.site_path("projects"), "projects", "project", &[]).await?;
+    let raw = list_all(
+        client,
+        &client.site_path("projects"),
+        "projects",
+        "project",
+        &[],
+    )
+    .await?;
     let projects = site::project_paths(&raw);
     let locks = raw
         .iter()
-        .filter_map(|p| Some((p["id"].as_str()?.to_string(), p["contentPermissions"].as_str().unwrap_or_default().to_string())))
+        .filter_map(|p| {
+            Some((
+                p["id"].as_str()?.to_string(),
+                p["contentPermissions"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            ))
+        })
         .collect();
-    let paths: BTreeMap<&str, &str> = projects.iter().map(|p| (p.luid.as_str(), p.path.as_str())).collect();
+    let paths: BTreeMap<&str, &str> = projects
+        .iter()
+        .map(|p| (p.luid.as_str(), p.path.as_str()))
+        .collect();
     let mut items = Vec::new();
     let mut datasource_urls = BTreeSet::new();
     for kind in [Kind::Datasource, Kind::Workbook] {
         let collection = format!("{}s", kind.as_str());
-        let listed = list_all(client, &client.site_path(&collection), &collection, kind.as_str(), &[]).await?;
+        let listed = list_all(
+            client,
+            &client.site_path(&collection),
+            &collection,
+            kind.as_str(),
+            &[],
+        )
+        .await?;
         for v in listed {
             if kind == Kind::Datasource {
-                datasource_urls.insert(v["contentUrl"].as_str().unwrap_or_default().to_ascii_lowercase());
+                datasource_urls.insert(
+                    v["contentUrl"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_ascii_lowercase(),
+                );
             }
-            let Some(path) = v["project"]["id"].as_str().and_then(|id| paths.get(id)) else { continue };
+            let Some(path) = v["project"]["id"].as_str().and_then(|id| paths.get(id)) else {
+                continue;
+            };
             if !keep(path) {
                 continue;
             }
@@ -268,7 +313,16 @@ async fn read_site(client: &Client, keep: &dyn Fn(&str) -> bool) -> anyhow::Resu
         }
     }
     let (host, port, channel) = server_parts(client.server());
-    Ok(SiteState { projects, items, host, port, channel, site: String::new(), locks, datasource_urls })
+    Ok(SiteState {
+        projects,
+        items,
+        host,
+        port,
+        channel,
+        site: String::new(),
+        locks,
+        datasource_urls,
+    })
 }
 
 /// Reads what a promotion plans from: the source project's items and
@@ -290,10 +344,17 @@ pub async fn read(
             match by_name.as_slice() {
                 [one] => one.path.clone(),
                 _ => {
-                    let mut top: Vec<&str> =
-                        projects.iter().filter(|p| p.parent_luid.is_none()).map(|p| p.path.as_str()).collect();
+                    let mut top: Vec<&str> = projects
+                        .iter()
+                        .filter(|p| p.parent_luid.is_none())
+                        .map(|p| p.path.as_str())
+                        .collect();
                     top.sort();
-                    return Err(PromoteError::UnknownProject { path: options.project.clone(), known: top.join(", ") }.into());
+                    return Err(PromoteError::UnknownProject {
+                        path: options.project.clone(),
+                        known: top.join(", "),
+                    }
+                    .into());
                 }
             }
         }
@@ -301,13 +362,21 @@ pub async fn read(
     let nested = options.include_nested;
     let prefix = format!("{root}/");
     let keep = |path: &str| path == root || (nested && path.starts_with(&prefix));
-    let mut paths: Vec<String> = projects.iter().map(|p| p.path.clone()).filter(|p| keep(p)).collect();
+    let mut paths: Vec<String> = projects
+        .iter()
+        .map(|p| p.path.clone())
+        .filter(|p| keep(p))
+        .collect();
     paths.sort();
     let mut source_state = read_site(source, &keep).await?;
     source_state.site = source_site.to_string();
     let mut target_state = read_site(target, &keep).await?;
     target_state.site = target_site.to_string();
-    Ok(State { source: source_state, target: target_state, paths })
+    Ok(State {
+        source: source_state,
+        target: target_state,
+        paths,
+    })
 }
 
 /// Reads the target's items again (after phase A), keeping the rest.
@@ -329,7 +398,10 @@ fn predicted_content_url(name: &str, taken: &BTreeSet<String>) -> String {
     if !taken.contains(&base.to_ascii_lowercase()) {
         return base;
     }
-    (2..).map(|n| format!("{base}_{n}")).find(|c| !taken.contains(&c.to_ascii_lowercase())).unwrap_or(base)
+    (2..)
+        .map(|n| format!("{base}_{n}"))
+        .find(|c| !taken.contains(&c.to_ascii_lowercase()))
+        .unwrap_or(base)
 }
 
 /// Every connection class the source documents use (for the mapping check).
@@ -355,8 +427,17 @@ fn extension(kind: Kind, bytes: &[u8]) -> &'static str {
 }
 
 /// Plans the promotion from `state`.
-pub fn build(state: &State, mapping: &Mapping, options: &Options) -> Result<Promotion, PromoteError> {
-    let target_projects: BTreeMap<&str, &Project> = state.target.projects.iter().map(|p| (p.path.as_str(), p)).collect();
+pub fn build(
+    state: &State,
+    mapping: &Mapping,
+    options: &Options,
+) -> Result<Promotion, PromoteError> {
+    let target_projects: BTreeMap<&str, &Project> = state
+        .target
+        .projects
+        .iter()
+        .map(|p| (p.path.as_str(), p))
+        .collect();
     let mut notes = Vec::new();
     // Projects to create, parents first.
     let mut create_projects: Vec<String> = Vec::new();
@@ -367,7 +448,8 @@ pub fn build(state: &State, mapping: &Mapping, options: &Options) -> Result<Prom
                 prefix.push('/');
             }
             prefix.push_str(part);
-            if !target_projects.contains_key(prefix.as_str()) && !create_projects.contains(&prefix) {
+            if !target_projects.contains_key(prefix.as_str()) && !create_projects.contains(&prefix)
+            {
                 create_projects.push(prefix.clone());
             }
         }
@@ -398,12 +480,21 @@ pub fn build(state: &State, mapping: &Mapping, options: &Options) -> Result<Prom
         }
     }
     let target_item = |kind: Kind, name: &str, path: &str| {
-        state.target.items.iter().find(|t| t.kind == kind && t.name == name && t.project_path == path)
+        state
+            .target
+            .items
+            .iter()
+            .find(|t| t.kind == kind && t.name == name && t.project_path == path)
     };
 
     // Source datasource content URL → the target's copy's.
     let mut ids = BTreeMap::new();
-    for s in state.source.items.iter().filter(|i| i.kind == Kind::Datasource) {
+    for s in state
+        .source
+        .items
+        .iter()
+        .filter(|i| i.kind == Kind::Datasource)
+    {
         let target_url = target_item(Kind::Datasource, &s.name, &s.project_path)
             .map(|t| t.content_url.clone())
             .unwrap_or_else(|| predicted_content_url(&s.name, &state.target.datasource_urls));
@@ -434,16 +525,23 @@ pub fn build(state: &State, mapping: &Mapping, options: &Options) -> Result<Prom
             body["project"]["parentProjectId"] = Value::from(parent);
         }
         phase_a.push(
-            Call::site(WriteMethod::Post, "projects", "create project", format!("create project {path}"))
-                .body(body)
-                .step(depth(path))
-                .creates(format!("project:{path}"), "project"),
+            Call::site(
+                WriteMethod::Post,
+                "projects",
+                "create project",
+                format!("create project {path}"),
+            )
+            .body(body)
+            .step(depth(path))
+            .creates(format!("project:{path}"), "project"),
         );
     }
 
     let mut items = Vec::new();
     let mut sorted: Vec<&Listed> = state.source.items.iter().collect();
-    sorted.sort_by(|a, b| (a.kind, &a.project_path, &a.name).cmp(&(b.kind, &b.project_path, &b.name)));
+    sorted.sort_by(|a, b| {
+        (a.kind, &a.project_path, &a.name).cmp(&(b.kind, &b.project_path, &b.name))
+    });
     for s in sorted {
         let what = format!("{} {:?} ({})", s.kind.as_str(), s.name, s.project_path);
         let (document, changes) = rewrite::rewrite_document(&what, &s.document, &rules)?;
@@ -452,25 +550,33 @@ pub fn build(state: &State, mapping: &Mapping, options: &Options) -> Result<Prom
             None => (Decision::Create, "new: not on the target".to_string()),
             Some(t) => {
                 let mut why = Vec::new();
-                if rewrite::content_hash(&what, &document)? != rewrite::content_hash(&what, &t.document)? {
+                if rewrite::content_hash(&what, &document)?
+                    != rewrite::content_hash(&what, &t.document)?
+                {
                     why.push("content hash differs".to_string());
                 }
                 if s.description != t.description {
                     why.push("description differs".to_string());
                 }
-                if s.kind == Kind::Workbook && s.show_tabs.unwrap_or(false) != t.show_tabs.unwrap_or(false) {
+                if s.kind == Kind::Workbook
+                    && s.show_tabs.unwrap_or(false) != t.show_tabs.unwrap_or(false)
+                {
                     why.push("show-tabs differs".to_string());
                 }
                 if why.is_empty() {
-                    (Decision::Unchanged, "unchanged: same content, description and show-tabs".to_string())
+                    (
+                        Decision::Unchanged,
+                        "unchanged: same content, description and show-tabs".to_string(),
+                    )
                 } else {
                     let why = format!("changed: {}", why.join(", "));
                     match options.policy {
                         Policy::Overwrite => (Decision::Replace, why),
                         Policy::SkipExisting => (Decision::Skip, format!("{why}; left alone (--skip-existing)")),
-                        Policy::Ask => {
-                            (Decision::Conflict, format!("{why}; pass --overwrite to replace it or --skip-existing to leave it"))
-                        }
+                        Policy::Ask => (
+                            Decision::Conflict,
+                            format!("{why}; pass --overwrite to replace it or --skip-existing to leave it"),
+                        ),
                     }
                 }
             }
@@ -479,8 +585,13 @@ pub fn build(state: &State, mapping: &Mapping, options: &Options) -> Result<Prom
         let mut credentials: Vec<ConnectionCredentials> = Vec::new();
         let mut credentials_from: BTreeSet<String> = BTreeSet::new();
         for c in rewrite::connections(&what, &document)? {
-            let Some(cred) = mapping.credentials(&c.class) else { continue };
-            if credentials.iter().any(|x| x.server == c.server && x.port == c.port) {
+            let Some(cred) = mapping.credentials(&c.class) else {
+                continue;
+            };
+            if credentials
+                .iter()
+                .any(|x| x.server == c.server && x.port == c.port)
+            {
                 continue;
             }
             credentials_from.insert(cred.password_env.clone());
@@ -490,7 +601,11 @@ pub fn build(state: &State, mapping: &Mapping, options: &Options) -> Result<Prom
             credentials.push(ConnectionCredentials {
                 server: c.server.clone(),
                 port: c.port.clone(),
-                username: cred.username.as_ref().map(|u| u.expose().to_string()).unwrap_or(c.username.clone()),
+                username: cred
+                    .username
+                    .as_ref()
+                    .map(|u| u.expose().to_string())
+                    .unwrap_or(c.username.clone()),
                 password: cred.password.clone(),
             });
         }
@@ -518,14 +633,24 @@ pub fn build(state: &State, mapping: &Mapping, options: &Options) -> Result<Prom
                 chunk_threshold: options.chunk_threshold,
                 chunk_size: options.chunk_size.min(options.chunk_threshold.max(1)),
             };
-            let how = if upload.is_chunked() { ", in pieces" } else { "" };
+            let how = if upload.is_chunked() {
+                ", in pieces"
+            } else {
+                ""
+            };
             let verb = if overwrite { "replace" } else { "create" };
             plan.push(
                 Call::site(
                     WriteMethod::Post,
                     format!("{}s?overwrite={overwrite}", s.kind.as_str()),
                     format!("publish {}", s.kind.as_str()),
-                    format!("{verb} {} {:?} in {} ({} bytes{how})", s.kind.as_str(), s.name, s.project_path, document.len()),
+                    format!(
+                        "{verb} {} {:?} in {} ({} bytes{how})",
+                        s.kind.as_str(),
+                        s.name,
+                        s.project_path,
+                        document.len()
+                    ),
                 )
                 .body(json!({ s.kind.as_str(): item }))
                 .upload(upload)
@@ -541,7 +666,10 @@ pub fn build(state: &State, mapping: &Mapping, options: &Options) -> Result<Prom
         };
         let (mut added, mut removed) = (Vec::new(), Vec::new());
         if let Some(id) = &target_id {
-            let current = existing.filter(|_| decision != Decision::Create).map(|t| t.tags.clone()).unwrap_or_default();
+            let current = existing
+                .filter(|_| decision != Decision::Create)
+                .map(|t| t.tags.clone())
+                .unwrap_or_default();
             added = s.tags.difference(&current).cloned().collect();
             removed = current.difference(&s.tags).cloned().collect();
             let step = if decision.publishes() { base + 1 } else { base };
@@ -591,11 +719,24 @@ pub fn build(state: &State, mapping: &Mapping, options: &Options) -> Result<Prom
     }
     // References to published datasources that are not promoted stay as
     // they are: say so.
-    let promoted: BTreeSet<&str> =
-        state.source.items.iter().filter(|i| i.kind == Kind::Datasource).map(|i| i.content_url.as_str()).collect();
-    for s in state.source.items.iter().filter(|i| i.kind == Kind::Workbook) {
+    let promoted: BTreeSet<&str> = state
+        .source
+        .items
+        .iter()
+        .filter(|i| i.kind == Kind::Datasource)
+        .map(|i| i.content_url.as_str())
+        .collect();
+    for s in state
+        .source
+        .items
+        .iter()
+        .filter(|i| i.kind == Kind::Workbook)
+    {
         if let Ok(conns) = rewrite::connections(&s.name, &s.document) {
-            for c in conns.iter().filter(|c| c.class == "sqlproxy" && !promoted.contains(c.dbname.as_str())) {
+            for c in conns
+                .iter()
+                .filter(|c| c.class == "sqlproxy" && !promoted.contains(c.dbname.as_str()))
+            {
                 notes.push(format!(
                     "workbook {:?} uses published datasource {:?}, which is not in the promoted project: its reference is left as it is",
                     s.name, c.dbname
@@ -603,7 +744,13 @@ pub fn build(state: &State, mapping: &Mapping, options: &Options) -> Result<Prom
             }
         }
     }
-    Ok(Promotion { items, phase_a, phase_b, create_projects, notes })
+    Ok(Promotion {
+        items,
+        phase_a,
+        phase_b,
+        create_projects,
+        notes,
+    })
 }
 
 /// A path segment with the characters URLs reserve percent-encoded.
@@ -639,9 +786,21 @@ pub fn render(p: &Promotion, rows: usize) -> String {
         let _ = writeln!(out, "  create project {path}");
     }
     for i in &p.items {
-        let _ = writeln!(out, "  {:<9} {} {:?} in {}: {}", i.decision.as_str(), i.kind.as_str(), i.name, i.project_path, i.reason);
+        let _ = writeln!(
+            out,
+            "  {:<9} {} {:?} in {}: {}",
+            i.decision.as_str(),
+            i.kind.as_str(),
+            i.name,
+            i.project_path,
+            i.reason
+        );
         for c in &i.changes {
-            let entry = c.entry.as_deref().map(|e| format!("{e} ")).unwrap_or_default();
+            let entry = c
+                .entry
+                .as_deref()
+                .map(|e| format!("{e} "))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
                 "      {} {} {}: {:?} -> {:?}  ({entry}line {})",
@@ -649,7 +808,11 @@ pub fn render(p: &Promotion, rows: usize) -> String {
             );
         }
         if !i.credentials_from.is_empty() {
-            let _ = writeln!(out, "      credentials embedded from ${}", i.credentials_from.join(", $"));
+            let _ = writeln!(
+                out,
+                "      credentials embedded from ${}",
+                i.credentials_from.join(", $")
+            );
         }
         if !i.tags_added.is_empty() {
             let _ = writeln!(out, "      tags added: {}", i.tags_added.join(", "));
@@ -671,11 +834,20 @@ mod tests {
 
     #[test]
     fn server_urls_split_into_sqlproxy_parts() {
-        assert_eq!(server_parts("https://tab.example.com"), ("tab.example.com".into(), "443".into(), "https".into()));
-        assert_eq!(server_parts("http://127.0.0.1:8123/"), ("127.0.0.1".into(), "8123".into(), "http".into()));
+        assert_eq!(
+            server_parts("https://tab.example.com"),
+            ("tab.example.com".into(), "443".into(), "https".into())
+        );
+        assert_eq!(
+            server_parts("http://127.0.0.1:8123/"),
+            ("127.0.0.1".into(), "8123".into(), "http".into())
+        );
         assert_eq!(encode_segment("a b/ü"), "a%20b%2F%C3%BC");
         let taken: BTreeSet<String> = ["hrcore".to_string()].into();
-        assert_eq!(predicted_content_url("HR Data (prod)", &taken), "HRDataprod");
+        assert_eq!(
+            predicted_content_url("HR Data (prod)", &taken),
+            "HRDataprod"
+        );
         assert_eq!(predicted_content_url("HR Core", &taken), "HRCore_2");
     }
 }

@@ -80,7 +80,11 @@ pub struct Connection {
 #[derive(Debug, thiserror::Error)]
 pub enum RewriteError {
     #[error("{what}: not well-formed XML at byte {position}: {message}")]
-    Xml { what: String, position: u64, message: String },
+    Xml {
+        what: String,
+        position: u64,
+        message: String,
+    },
     #[error("{what}: {message}")]
     Zip { what: String, message: String },
     #[error("{what}: the package holds no .twb or .tds document")]
@@ -98,11 +102,18 @@ fn is_document_entry(name: &str) -> bool {
 }
 
 /// Rewrites a document, plain or packaged. `what` names it in errors.
-pub fn rewrite_document(what: &str, bytes: &[u8], rules: &Rules) -> Result<(Vec<u8>, Vec<Change>), RewriteError> {
+pub fn rewrite_document(
+    what: &str,
+    bytes: &[u8],
+    rules: &Rules,
+) -> Result<(Vec<u8>, Vec<Change>), RewriteError> {
     if !is_package(bytes) {
         return rewrite_xml(what, bytes, rules);
     }
-    let zerr = |e: zip::result::ZipError| RewriteError::Zip { what: what.to_string(), message: e.to_string() };
+    let zerr = |e: zip::result::ZipError| RewriteError::Zip {
+        what: what.to_string(),
+        message: e.to_string(),
+    };
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(zerr)?;
     // Rewrite first: a package whose documents need no change is returned
     // as it came, not rebuilt.
@@ -117,8 +128,10 @@ pub fn rewrite_document(what: &str, bytes: &[u8], rules: &Rules) -> Result<(Vec<
         }
         found = true;
         let mut xml = Vec::new();
-        f.read_to_end(&mut xml)
-            .map_err(|e| RewriteError::Zip { what: format!("{what}: {name}"), message: e.to_string() })?;
+        f.read_to_end(&mut xml).map_err(|e| RewriteError::Zip {
+            what: format!("{what}: {name}"),
+            message: e.to_string(),
+        })?;
         let (out, mut c) = rewrite_xml(&format!("{what}: {name}"), &xml, rules)?;
         if !c.is_empty() {
             for ch in &mut c {
@@ -129,7 +142,9 @@ pub fn rewrite_document(what: &str, bytes: &[u8], rules: &Rules) -> Result<(Vec<
         }
     }
     if !found {
-        return Err(RewriteError::NoDocument { what: what.to_string() });
+        return Err(RewriteError::NoDocument {
+            what: what.to_string(),
+        });
     }
     if rewritten.is_empty() {
         return Ok((bytes.to_vec(), changes));
@@ -154,9 +169,10 @@ pub fn rewrite_document(what: &str, bytes: &[u8], rules: &Rules) -> Result<(Vec<
                 }
                 drop(f);
                 writer.start_file(name, options).map_err(zerr)?;
-                writer
-                    .write_all(xml)
-                    .map_err(|e| RewriteError::Zip { what: what.to_string(), message: e.to_string() })?;
+                writer.write_all(xml).map_err(|e| RewriteError::Zip {
+                    what: what.to_string(),
+                    message: e.to_string(),
+                })?;
             }
         }
     }
@@ -169,18 +185,26 @@ pub fn document_xml(what: &str, bytes: &[u8]) -> Result<Vec<u8>, RewriteError> {
     if !is_package(bytes) {
         return Ok(bytes.to_vec());
     }
-    let zerr = |e: zip::result::ZipError| RewriteError::Zip { what: what.to_string(), message: e.to_string() };
+    let zerr = |e: zip::result::ZipError| RewriteError::Zip {
+        what: what.to_string(),
+        message: e.to_string(),
+    };
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(zerr)?;
     for i in 0..archive.len() {
         let mut f = archive.by_index(i).map_err(zerr)?;
         let name = f.name().map_err(zerr)?.to_string();
         if is_document_entry(&name) {
             let mut xml = Vec::new();
-            f.read_to_end(&mut xml).map_err(|e| RewriteError::Zip { what: what.to_string(), message: e.to_string() })?;
+            f.read_to_end(&mut xml).map_err(|e| RewriteError::Zip {
+                what: what.to_string(),
+                message: e.to_string(),
+            })?;
             return Ok(xml);
         }
     }
-    Err(RewriteError::NoDocument { what: what.to_string() })
+    Err(RewriteError::NoDocument {
+        what: what.to_string(),
+    })
 }
 
 /// A hash of what a document says, for comparing a rewritten source
@@ -197,7 +221,10 @@ pub fn content_hash(what: &str, bytes: &[u8]) -> Result<String, RewriteError> {
         ctx.update(data);
     };
     if is_package(bytes) {
-        let zerr = |e: zip::result::ZipError| RewriteError::Zip { what: what.to_string(), message: e.to_string() };
+        let zerr = |e: zip::result::ZipError| RewriteError::Zip {
+            what: what.to_string(),
+            message: e.to_string(),
+        };
         let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(zerr)?;
         let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
         for i in 0..archive.len() {
@@ -207,7 +234,10 @@ pub fn content_hash(what: &str, bytes: &[u8]) -> Result<String, RewriteError> {
             }
             let name = f.name().map_err(zerr)?.to_string();
             let mut data = Vec::new();
-            f.read_to_end(&mut data).map_err(|e| RewriteError::Zip { what: what.to_string(), message: e.to_string() })?;
+            f.read_to_end(&mut data).map_err(|e| RewriteError::Zip {
+                what: what.to_string(),
+                message: e.to_string(),
+            })?;
             if is_document_entry(&name) {
                 // The document entry's name follows the item's name, which
                 // the target may spell differently.
@@ -236,7 +266,9 @@ fn normalise(what: &str, xml: &[u8]) -> Result<Vec<u8>, RewriteError> {
     let mut depth = 0usize;
     loop {
         let before = reader.buffer_position() as usize;
-        let ev = reader.read_event().map_err(|e| xml_error(what, &reader, e))?;
+        let ev = reader
+            .read_event()
+            .map_err(|e| xml_error(what, &reader, e))?;
         let after = reader.buffer_position() as usize;
         match ev {
             Event::Eof => break,
@@ -274,7 +306,11 @@ fn normalise(what: &str, xml: &[u8]) -> Result<Vec<u8>, RewriteError> {
 }
 
 fn xml_error(what: &str, reader: &Reader<&[u8]>, e: quick_xml::Error) -> RewriteError {
-    RewriteError::Xml { what: what.to_string(), position: reader.error_position(), message: e.to_string() }
+    RewriteError::Xml {
+        what: what.to_string(),
+        position: reader.error_position(),
+        message: e.to_string(),
+    }
 }
 
 /// An attribute of an element, with where its (still escaped) value lies.
@@ -286,10 +322,18 @@ struct Attr {
     quote: u8,
 }
 
-fn attributes(what: &str, base: &[u8], e: &quick_xml::events::BytesStart<'_>) -> Result<Vec<Attr>, RewriteError> {
+fn attributes(
+    what: &str,
+    base: &[u8],
+    e: &quick_xml::events::BytesStart<'_>,
+) -> Result<Vec<Attr>, RewriteError> {
     let mut out = Vec::new();
     for a in e.attributes().with_checks(false) {
-        let a = a.map_err(|err| RewriteError::Xml { what: what.to_string(), position: 0, message: err.to_string() })?;
+        let a = a.map_err(|err| RewriteError::Xml {
+            what: what.to_string(),
+            position: 0,
+            message: err.to_string(),
+        })?;
         let Cow::Borrowed(raw) = a.value else {
             // A borrowed reader always lends values; anything else would
             // lose the positions, so it is refused rather than guessed.
@@ -303,8 +347,16 @@ fn attributes(what: &str, base: &[u8], e: &quick_xml::events::BytesStart<'_>) ->
         let end = start + raw.len();
         let quote = base.get(start.wrapping_sub(1)).copied().unwrap_or(b'\'');
         let text = String::from_utf8_lossy(raw);
-        let value = quick_xml::escape::unescape(&text).map(|v| v.into_owned()).unwrap_or_else(|_| text.to_string());
-        out.push(Attr { key: String::from_utf8_lossy(a.key.as_ref()).into_owned(), value, start, end, quote });
+        let value = quick_xml::escape::unescape(&text)
+            .map(|v| v.into_owned())
+            .unwrap_or_else(|_| text.to_string());
+        out.push(Attr {
+            key: String::from_utf8_lossy(a.key.as_ref()).into_owned(),
+            value,
+            start,
+            end,
+            quote,
+        });
     }
     Ok(out)
 }
@@ -326,11 +378,19 @@ fn escape_attr(value: &str, quote: u8) -> String {
 }
 
 fn line_at(bytes: &[u8], pos: usize) -> usize {
-    bytes[..pos.min(bytes.len())].iter().filter(|&&b| b == b'\n').count() + 1
+    bytes[..pos.min(bytes.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 /// Rewrites one XML document.
-pub fn rewrite_xml(what: &str, xml: &[u8], rules: &Rules) -> Result<(Vec<u8>, Vec<Change>), RewriteError> {
+pub fn rewrite_xml(
+    what: &str,
+    xml: &[u8],
+    rules: &Rules,
+) -> Result<(Vec<u8>, Vec<Change>), RewriteError> {
     let mut reader = Reader::from_reader(xml);
     reader.config_mut().check_end_names = false;
     // (start, end, new escaped value)
@@ -338,7 +398,9 @@ pub fn rewrite_xml(what: &str, xml: &[u8], rules: &Rules) -> Result<(Vec<u8>, Ve
     let mut changes = Vec::new();
     loop {
         let before = reader.buffer_position() as usize;
-        let ev = reader.read_event().map_err(|e| xml_error(what, &reader, e))?;
+        let ev = reader
+            .read_event()
+            .map_err(|e| xml_error(what, &reader, e))?;
         let e = match ev {
             Event::Eof => break,
             Event::Start(e) | Event::Empty(e) => e,
@@ -371,8 +433,12 @@ pub fn rewrite_xml(what: &str, xml: &[u8], rules: &Rules) -> Result<(Vec<u8>, Ve
             if class == "sqlproxy" {
                 if let Some(p) = &rules.proxy {
                     if let Some(target_id) = get("dbname").and_then(|d| p.ids.get(&d.value)) {
-                        for (k, v) in [("server", &p.host), ("port", &p.port), ("channel", &p.channel), ("dbname", target_id)]
-                        {
+                        for (k, v) in [
+                            ("server", &p.host),
+                            ("port", &p.port),
+                            ("channel", &p.channel),
+                            ("dbname", target_id),
+                        ] {
                             if let Some(a) = get(k) {
                                 set(a, v, &class, "connection");
                             }
@@ -382,7 +448,11 @@ pub fn rewrite_xml(what: &str, xml: &[u8], rules: &Rules) -> Result<(Vec<u8>, Ve
                 continue;
             }
             for a in &attrs {
-                if let Some(r) = rules.attrs.iter().find(|r| r.class == class && r.attr == a.key && r.from == a.value) {
+                if let Some(r) = rules
+                    .attrs
+                    .iter()
+                    .find(|r| r.class == class && r.attr == a.key && r.from == a.value)
+                {
                     set(a, &r.to, &class, "connection");
                 }
             }
@@ -392,8 +462,14 @@ pub fn rewrite_xml(what: &str, xml: &[u8], rules: &Rules) -> Result<(Vec<u8>, Ve
             // says `/workbooks` and is the server's to write).
             let is_datasource = get("path").is_some_and(|a| a.value.ends_with("/datasources"));
             let Some(id) = get("id") else { continue };
-            let Some(target_id) = p.ids.get(&id.value).filter(|_| is_datasource) else { continue };
-            let path = if p.site.is_empty() { "/datasources".to_string() } else { format!("/t/{}/datasources", p.site) };
+            let Some(target_id) = p.ids.get(&id.value).filter(|_| is_datasource) else {
+                continue;
+            };
+            let path = if p.site.is_empty() {
+                "/datasources".to_string()
+            } else {
+                format!("/t/{}/datasources", p.site)
+            };
             set(id, target_id, "sqlproxy", "repository-location");
             if let Some(a) = get("path") {
                 set(a, &path, "sqlproxy", "repository-location");
@@ -402,12 +478,19 @@ pub fn rewrite_xml(what: &str, xml: &[u8], rules: &Rules) -> Result<(Vec<u8>, Ve
                 set(a, &p.site, "sqlproxy", "repository-location");
             }
             if let Some(a) = get("derived-from") {
-                let rev = a.value.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+                let rev = a
+                    .value
+                    .split_once('?')
+                    .map(|(_, q)| format!("?{q}"))
+                    .unwrap_or_default();
                 let port = match (p.channel.as_str(), p.port.as_str()) {
                     ("https", "443") | ("http", "80") | (_, "") => String::new(),
                     (_, port) => format!(":{port}"),
                 };
-                let url = format!("{}://{}{}{}/{}{}", p.channel, p.host, port, path, target_id, rev);
+                let url = format!(
+                    "{}://{}{}{}/{}{}",
+                    p.channel, p.host, port, path, target_id, rev
+                );
                 set(a, &url, "sqlproxy", "repository-location");
             }
         }
@@ -434,7 +517,9 @@ pub fn connections(what: &str, bytes: &[u8]) -> Result<Vec<Connection>, RewriteE
     reader.config_mut().check_end_names = false;
     let mut out = Vec::new();
     loop {
-        let ev = reader.read_event().map_err(|e| xml_error(what, &reader, e))?;
+        let ev = reader
+            .read_event()
+            .map_err(|e| xml_error(what, &reader, e))?;
         let e = match ev {
             Event::Eof => break,
             Event::Start(e) | Event::Empty(e) => e,
@@ -444,7 +529,13 @@ pub fn connections(what: &str, bytes: &[u8]) -> Result<Vec<Connection>, RewriteE
             continue;
         }
         let attrs = attributes(what, &xml, &e)?;
-        let get = |k: &str| attrs.iter().find(|a| a.key == k).map(|a| a.value.clone()).unwrap_or_default();
+        let get = |k: &str| {
+            attrs
+                .iter()
+                .find(|a| a.key == k)
+                .map(|a| a.value.clone())
+                .unwrap_or_default()
+        };
         out.push(Connection {
             class: get("class"),
             server: get("server"),
@@ -461,7 +552,12 @@ mod tests {
     use super::*;
 
     fn rule(class: &str, attr: &str, from: &str, to: &str) -> AttrRule {
-        AttrRule { class: class.into(), attr: attr.into(), from: from.into(), to: to.into() }
+        AttrRule {
+            class: class.into(),
+            attr: attr.into(),
+            from: from.into(),
+            to: to.into(),
+        }
     }
 
     #[test]
@@ -479,10 +575,18 @@ mod tests {
         let out = String::from_utf8(out).unwrap();
         assert_eq!(
             out,
-            xml.replace("server='dev.db' port", "server='prod&apos;s.db' port").replace("\"a&amp;b\"", "\"c&quot;d\"")
+            xml.replace("server='dev.db' port", "server='prod&apos;s.db' port")
+                .replace("\"a&amp;b\"", "\"c&quot;d\"")
         );
         assert_eq!(changes.len(), 2);
-        assert_eq!((changes[0].line, changes[0].attr.as_str(), changes[0].from.as_str()), (3, "server", "dev.db"));
+        assert_eq!(
+            (
+                changes[0].line,
+                changes[0].attr.as_str(),
+                changes[0].from.as_str()
+            ),
+            (3, "server", "dev.db")
+        );
     }
 
     #[test]
@@ -492,13 +596,27 @@ mod tests {
         ids.insert("HR".to_string(), "HR_0".to_string());
         let rules = Rules {
             attrs: vec![],
-            proxy: Some(ProxyRebind { host: "prod".into(), port: "443".into(), channel: "https".into(), site: "".into(), ids }),
+            proxy: Some(ProxyRebind {
+                host: "prod".into(),
+                port: "443".into(),
+                channel: "https".into(),
+                site: "".into(),
+                ids,
+            }),
         };
         let (out, _) = rewrite_xml("t", xml.as_bytes(), &rules).unwrap();
         let out = String::from_utf8(out).unwrap();
         assert!(out.contains("derived-from='https://prod/datasources/HR_0?rev=1.0' id='HR_0' path='/datasources' revision='1.0' site=''"), "{out}");
-        assert!(out.contains("channel='https' class='sqlproxy' dbname='HR_0' directory='/dataserver' port='443' server='prod'"), "{out}");
-        assert!(out.contains("<repository-location id='WB' path='/t/d/workbooks'/>"), "{out}");
+        assert!(
+            out.contains(
+                "channel='https' class='sqlproxy' dbname='HR_0' directory='/dataserver' port='443' server='prod'"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("<repository-location id='WB' path='/t/d/workbooks'/>"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -512,7 +630,15 @@ mod tests {
 
     #[test]
     fn bad_xml_is_an_error_naming_the_document() {
-        let e = rewrite_xml("Sales.twb", b"<a><connection class='x' server='y></a>", &Rules::default()).unwrap_err();
-        assert!(e.to_string().starts_with("Sales.twb: not well-formed XML"), "{e}");
+        let e = rewrite_xml(
+            "Sales.twb",
+            b"<a><connection class='x' server='y></a>",
+            &Rules::default(),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with("Sales.twb: not well-formed XML"),
+            "{e}"
+        );
     }
 }

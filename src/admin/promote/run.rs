@@ -40,7 +40,10 @@ impl Executed {
             report
                 .results
                 .iter()
-                .filter(|r| r.status == crate::admin::Status::Applied && plan.calls[r.index].upload.is_some())
+                .filter(|r| {
+                    r.status == crate::admin::Status::Applied
+                        && plan.calls[r.index].upload.is_some()
+                })
                 .count()
         };
         count(a, &self.phase_a) + self.phase_b.as_ref().map_or(0, |(p, r)| count(p, r))
@@ -59,7 +62,10 @@ pub async fn execute(
 ) -> anyhow::Result<Executed> {
     let conflicts = promotion.conflicts();
     if !conflicts.is_empty() {
-        let names: Vec<String> = conflicts.iter().map(|i| format!("{} {:?}", i.kind.as_str(), i.name)).collect();
+        let names: Vec<String> = conflicts
+            .iter()
+            .map(|i| format!("{} {:?}", i.kind.as_str(), i.name))
+            .collect();
         anyhow::bail!(
             "{} item(s) exist on the target and differ: {}; pass --overwrite to replace them or --skip-existing to leave them",
             names.len(),
@@ -67,23 +73,47 @@ pub async fn execute(
         );
     }
     // Phase B may name projects phase A creates: checked as one plan.
-    promotion.combined().check().map_err(|e| anyhow::anyhow!("internal error: the plan cannot be applied: {e}"))?;
+    promotion
+        .combined()
+        .check()
+        .map_err(|e| anyhow::anyhow!("internal error: the plan cannot be applied: {e}"))?;
     let one_at_a_time = crate::admin::Options::stop_at_first_error(1);
     let phase_a = apply(target, &promotion.phase_a, one_at_a_time, progress).await;
     if !phase_a.is_complete() {
-        return Ok(Executed { phase_a, phase_b: None, items: promotion.items.clone() });
+        return Ok(Executed {
+            phase_a,
+            phase_b: None,
+            items: promotion.items.clone(),
+        });
     }
     plan::reread_target(target, state).await?;
     let again = plan::build(state, mapping, options)?;
-    let mut items: Vec<ItemPlan> = promotion.items.iter().filter(|i| i.kind == Kind::Datasource).cloned().collect();
-    items.extend(again.items.iter().filter(|i| i.kind == Kind::Workbook).cloned());
+    let mut items: Vec<ItemPlan> = promotion
+        .items
+        .iter()
+        .filter(|i| i.kind == Kind::Datasource)
+        .cloned()
+        .collect();
+    items.extend(
+        again
+            .items
+            .iter()
+            .filter(|i| i.kind == Kind::Workbook)
+            .cloned(),
+    );
     if again.items_conflict() {
         anyhow::bail!("a workbook changed on the target while datasources were published; run the command again");
     }
     let phase_b_plan = again.phase_b;
-    phase_b_plan.check().map_err(|e| anyhow::anyhow!("internal error: the plan cannot be applied: {e}"))?;
+    phase_b_plan
+        .check()
+        .map_err(|e| anyhow::anyhow!("internal error: the plan cannot be applied: {e}"))?;
     let phase_b = apply(target, &phase_b_plan, one_at_a_time, progress).await;
-    Ok(Executed { phase_a, phase_b: Some((phase_b_plan, phase_b)), items })
+    Ok(Executed {
+        phase_a,
+        phase_b: Some((phase_b_plan, phase_b)),
+        items,
+    })
 }
 
 impl Promotion {
@@ -107,12 +137,21 @@ pub struct Verdict {
 
 /// Compares every promoted item's lineage on the target with the source's
 /// (mapped). Reads the target's items again to learn their LUIDs.
-pub async fn check(source: &Client, target: &Client, state: &mut State, mapping: &Mapping) -> anyhow::Result<Verdict> {
+pub async fn check(
+    source: &Client,
+    target: &Client,
+    state: &mut State,
+    mapping: &Mapping,
+) -> anyhow::Result<Verdict> {
     plan::reread_target(target, state).await?;
     let rules = mapping.attr_rules();
     let key = |i: &plan::Listed| (i.kind, i.name.clone(), i.project_path.clone());
-    let target_luids: BTreeMap<(Kind, String, String), String> =
-        state.target.items.iter().map(|i| (key(i), i.luid.clone())).collect();
+    let target_luids: BTreeMap<(Kind, String, String), String> = state
+        .target
+        .items
+        .iter()
+        .map(|i| (key(i), i.luid.clone()))
+        .collect();
     let mut per_item = BTreeMap::new();
     let mut differences = Vec::new();
     let mut checked = 0;
@@ -125,25 +164,45 @@ pub async fn check(source: &Client, target: &Client, state: &mut State, mapping:
             .map(|i| (i, target_luids.get(&key(i)).cloned().unwrap_or_default()))
             .collect();
         let src_ids: Vec<String> = pairs.iter().map(|(i, _)| i.luid.clone()).collect();
-        let tgt_ids: Vec<String> = pairs.iter().filter(|(_, t)| !t.is_empty()).map(|(_, t)| t.clone()).collect();
+        let tgt_ids: Vec<String> = pairs
+            .iter()
+            .filter(|(_, t)| !t.is_empty())
+            .map(|(_, t)| t.clone())
+            .collect();
         let (src, tgt) = match kind {
-            Kind::Datasource => (verify::datasources(source, &src_ids).await?, verify::datasources(target, &tgt_ids).await?),
-            Kind::Workbook => (verify::workbooks(source, &src_ids).await?, verify::workbooks(target, &tgt_ids).await?),
+            Kind::Datasource => (
+                verify::datasources(source, &src_ids).await?,
+                verify::datasources(target, &tgt_ids).await?,
+            ),
+            Kind::Workbook => (
+                verify::workbooks(source, &src_ids).await?,
+                verify::workbooks(target, &tgt_ids).await?,
+            ),
         };
         for (item, target_luid) in pairs {
             let what = format!("{} {:?}", kind.as_str(), item.name);
             checked += 1;
             let diffs = match (src.get(&item.luid), tgt.get(&target_luid)) {
                 (_, None) if target_luid.is_empty() => vec![format!("{what}: not on the target")],
-                (_, None) => vec![format!("{what}: the target's Metadata API does not know it")],
-                (None, _) => vec![format!("{what}: the source's Metadata API does not know it")],
+                (_, None) => vec![format!(
+                    "{what}: the target's Metadata API does not know it"
+                )],
+                (None, _) => vec![format!(
+                    "{what}: the source's Metadata API does not know it"
+                )],
                 (Some(s), Some(t)) => verify::compare(&what, &s.mapped(&rules), t),
             };
             differences.extend(diffs.iter().cloned());
             per_item.insert(key(item), diffs);
         }
     }
-    Ok(Verdict { passed: differences.is_empty(), checked, differences, per_item, target_luids })
+    Ok(Verdict {
+        passed: differences.is_empty(),
+        checked,
+        differences,
+        per_item,
+        target_luids,
+    })
 }
 
 /// What a run row needs besides the items.
@@ -176,10 +235,15 @@ pub fn record(
             None => ("not_checked", None),
             Some(v) => {
                 let d = v.per_item.get(&k).cloned().unwrap_or_default();
-                (if d.is_empty() { "passed" } else { "failed" }, (!d.is_empty()).then(|| d.join("\n")))
+                (
+                    if d.is_empty() { "passed" } else { "failed" },
+                    (!d.is_empty()).then(|| d.join("\n")),
+                )
             }
         };
-        let target_luid = verdict.and_then(|v| v.target_luids.get(&k).cloned()).or(i.target_luid.clone());
+        let target_luid = verdict
+            .and_then(|v| v.target_luids.get(&k).cloned())
+            .or(i.target_luid.clone());
         rows.push(&[
             V::Text(&facts.promotion_id),
             V::Time(facts.started_at),
@@ -215,7 +279,8 @@ pub fn published_items(promotion: &Promotion, executed: &Executed) -> Vec<(Kind,
                 continue;
             }
             // Units are `kind:path/name`.
-            if let Some(i) = promotion_item(&executed.items, c.unit.as_deref().unwrap_or_default()) {
+            if let Some(i) = promotion_item(&executed.items, c.unit.as_deref().unwrap_or_default())
+            {
                 out.push((i.kind, i.name.clone(), i.project_path.clone()));
             }
         }
@@ -228,5 +293,7 @@ pub fn published_items(promotion: &Promotion, executed: &Executed) -> Vec<(Kind,
 }
 
 fn promotion_item<'a>(items: &'a [ItemPlan], unit: &str) -> Option<&'a ItemPlan> {
-    items.iter().find(|i| format!("{}:{}/{}", i.kind.as_str(), i.project_path, i.name) == unit)
+    items
+        .iter()
+        .find(|i| format!("{}:{}/{}", i.kind.as_str(), i.project_path, i.name) == unit)
 }

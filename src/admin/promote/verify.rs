@@ -10,7 +10,9 @@ use serde_json::Value;
 
 use super::rewrite::AttrRule;
 use crate::tableau::metadata::paginate;
-use crate::tableau::queries::{promotion_datasources, promotion_workbooks, PromotionDatasources, PromotionWorkbooks};
+use crate::tableau::queries::{
+    promotion_datasources, promotion_workbooks, PromotionDatasources, PromotionWorkbooks,
+};
 use crate::tableau::Client;
 
 /// What is compared of one item.
@@ -41,12 +43,20 @@ impl Lineage {
                 (kind.clone(), host, schema.clone(), name.clone())
             })
             .collect();
-        Lineage { tables, ..self.clone() }
+        Lineage {
+            tables,
+            ..self.clone()
+        }
     }
 }
 
 fn strings(v: &Value, key: &str) -> BTreeSet<String> {
-    v[key].as_array().into_iter().flatten().filter_map(|x| x["name"].as_str().map(str::to_string)).collect()
+    v[key]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| x["name"].as_str().map(str::to_string))
+        .collect()
 }
 
 fn tables(v: &Value) -> BTreeSet<(String, String, String, String)> {
@@ -56,9 +66,15 @@ fn tables(v: &Value) -> BTreeSet<(String, String, String, String)> {
         .flatten()
         .map(|t| {
             let db = &t["database"];
-            let host = db["hostName"].as_str().or(db["name"].as_str()).unwrap_or_default();
+            let host = db["hostName"]
+                .as_str()
+                .or(db["name"].as_str())
+                .unwrap_or_default();
             (
-                db["connectionType"].as_str().unwrap_or_default().to_string(),
+                db["connectionType"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
                 host.to_string(),
                 t["schema"].as_str().unwrap_or_default().to_string(),
                 t["name"].as_str().unwrap_or_default().to_string(),
@@ -77,7 +93,8 @@ pub fn workbook_lineage(node: &Value) -> Lineage {
     };
     for e in node["embeddedDatasources"].as_array().into_iter().flatten() {
         l.fields.extend(strings(e, "fields"));
-        l.upstream_datasources.extend(strings(e, "upstreamDatasources"));
+        l.upstream_datasources
+            .extend(strings(e, "upstreamDatasources"));
         l.tables.extend(tables(e));
     }
     l
@@ -94,7 +111,10 @@ pub fn datasource_lineage(node: &Value) -> Lineage {
 }
 
 /// The lineage of the workbooks with these LUIDs, by LUID.
-pub async fn workbooks(client: &Client, luids: &[String]) -> anyhow::Result<BTreeMap<String, Lineage>> {
+pub async fn workbooks(
+    client: &Client,
+    luids: &[String],
+) -> anyhow::Result<BTreeMap<String, Lineage>> {
     if luids.is_empty() {
         return Ok(BTreeMap::new());
     }
@@ -102,12 +122,20 @@ pub async fn workbooks(client: &Client, luids: &[String]) -> anyhow::Result<BTre
     let paged = paginate::<PromotionWorkbooks, Value>(
         client,
         100,
-        |first, after| promotion_workbooks::Variables { first: Some(first), after, luids: Some(wanted.clone()) },
+        |first, after| promotion_workbooks::Variables {
+            first: Some(first),
+            after,
+            luids: Some(wanted.clone()),
+        },
         |data| {
             let v = serde_json::to_value(&data).unwrap_or(Value::Null);
             let c = &v["workbooksConnection"];
             let nodes = c["nodes"].as_array().cloned().unwrap_or_default();
-            (nodes, c["pageInfo"]["endCursor"].as_str().map(str::to_string), c["pageInfo"]["hasNextPage"].as_bool().unwrap_or(false))
+            (
+                nodes,
+                c["pageInfo"]["endCursor"].as_str().map(str::to_string),
+                c["pageInfo"]["hasNextPage"].as_bool().unwrap_or(false),
+            )
         },
     )
     .await?;
@@ -119,7 +147,10 @@ pub async fn workbooks(client: &Client, luids: &[String]) -> anyhow::Result<BTre
 }
 
 /// The lineage of the published datasources with these LUIDs, by LUID.
-pub async fn datasources(client: &Client, luids: &[String]) -> anyhow::Result<BTreeMap<String, Lineage>> {
+pub async fn datasources(
+    client: &Client,
+    luids: &[String],
+) -> anyhow::Result<BTreeMap<String, Lineage>> {
     if luids.is_empty() {
         return Ok(BTreeMap::new());
     }
@@ -127,12 +158,20 @@ pub async fn datasources(client: &Client, luids: &[String]) -> anyhow::Result<BT
     let paged = paginate::<PromotionDatasources, Value>(
         client,
         100,
-        |first, after| promotion_datasources::Variables { first: Some(first), after, luids: Some(wanted.clone()) },
+        |first, after| promotion_datasources::Variables {
+            first: Some(first),
+            after,
+            luids: Some(wanted.clone()),
+        },
         |data| {
             let v = serde_json::to_value(&data).unwrap_or(Value::Null);
             let c = &v["publishedDatasourcesConnection"];
             let nodes = c["nodes"].as_array().cloned().unwrap_or_default();
-            (nodes, c["pageInfo"]["endCursor"].as_str().map(str::to_string), c["pageInfo"]["hasNextPage"].as_bool().unwrap_or(false))
+            (
+                nodes,
+                c["pageInfo"]["endCursor"].as_str().map(str::to_string),
+                c["pageInfo"]["hasNextPage"].as_bool().unwrap_or(false),
+            )
         },
     )
     .await?;
@@ -151,18 +190,32 @@ pub fn compare(item: &str, expected: &Lineage, actual: &Lineage) -> Vec<String> 
         let missing: Vec<&String> = e.difference(a).collect();
         let extra: Vec<&String> = a.difference(e).collect();
         if !missing.is_empty() {
-            out.push(format!("{item}: {what} missing on the target: {}", join(&missing)));
+            out.push(format!(
+                "{item}: {what} missing on the target: {}",
+                join(&missing)
+            ));
         }
         if !extra.is_empty() {
-            out.push(format!("{item}: {what} only on the target: {}", join(&extra)));
+            out.push(format!(
+                "{item}: {what} only on the target: {}",
+                join(&extra)
+            ));
         }
     };
     set("sheets", &expected.sheets, &actual.sheets);
     set("dashboards", &expected.dashboards, &actual.dashboards);
     set("fields", &expected.fields, &actual.fields);
-    set("published datasources upstream", &expected.upstream_datasources, &actual.upstream_datasources);
+    set(
+        "published datasources upstream",
+        &expected.upstream_datasources,
+        &actual.upstream_datasources,
+    );
     let show = |t: &(String, String, String, String)| {
-        let table = if t.2.is_empty() { t.3.clone() } else { format!("{}.{}", t.2, t.3) };
+        let table = if t.2.is_empty() {
+            t.3.clone()
+        } else {
+            format!("{}.{}", t.2, t.3)
+        };
         format!("{table} on {} ({})", t.1, t.0)
     };
     let e: BTreeSet<String> = expected.tables.iter().map(show).collect();
@@ -173,7 +226,12 @@ pub fn compare(item: &str, expected: &Lineage, actual: &Lineage) -> Vec<String> 
 
 fn join(items: &[&String]) -> String {
     const SHOWN: usize = 8;
-    let mut s = items.iter().take(SHOWN).map(|x| x.as_str()).collect::<Vec<_>>().join(", ");
+    let mut s = items
+        .iter()
+        .take(SHOWN)
+        .map(|x| x.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     if items.len() > SHOWN {
         s.push_str(&format!(" and {} more", items.len() - SHOWN));
     }
@@ -193,12 +251,22 @@ mod tests {
                 "upstreamTables": [{"name": "orders", "schema": "public", "database": {"__typename": "DatabaseServer", "name": "dev.db", "hostName": "dev.db", "connectionType": "postgres"}}]}]
         });
         let source = workbook_lineage(&node);
-        let rules = vec![AttrRule { class: "postgres".into(), attr: "server".into(), from: "dev.db".into(), to: "prod.db".into() }];
+        let rules = vec![AttrRule {
+            class: "postgres".into(),
+            attr: "server".into(),
+            from: "dev.db".into(),
+            to: "prod.db".into(),
+        }];
         let expected = source.mapped(&rules);
-        assert!(compare("Sales", &expected, &source).iter().any(|d| d.contains("public.orders on prod.db (postgres)")));
+        assert!(compare("Sales", &expected, &source)
+            .iter()
+            .any(|d| d.contains("public.orders on prod.db (postgres)")));
         let mut target = expected.clone();
         assert!(compare("Sales", &expected, &target).is_empty());
         target.sheets.insert("S2".into());
-        assert_eq!(compare("Sales", &expected, &target), vec!["Sales: sheets only on the target: S2".to_string()]);
+        assert_eq!(
+            compare("Sales", &expected, &target),
+            vec!["Sales: sheets only on the target: S2".to_string()]
+        );
     }
 }
