@@ -591,3 +591,35 @@ async fn nested_projects_are_created_on_the_target() {
     devh.stop().await;
     prodh.stop().await;
 }
+
+#[test]
+fn the_command_refuses_the_same_site_twice_before_signing_in() {
+    let dir = site::scratch("promote-cli");
+    std::fs::write(
+        dir.join("tableau.yaml"),
+        "profiles:\n  dev:\n    server: http://127.0.0.1:9\n    site: a\n    token_name: t\n  dev2:\n    server: http://127.0.0.1:9/\n    site: a\n    token_name: t\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_trm"))
+            .arg("promote-content")
+            .args(args)
+            .args(["--project", "HR Dashboards", "--config"])
+            .arg(dir.join("tableau.yaml"))
+            .env("TABLEAU_TOKEN_SECRET", "x")
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, err) = run(&["--source", "dev", "--target", "dev"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--source and --target are the same profile"), "{err}");
+    let (code, err) = run(&["--source", "dev", "--target", "dev2"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("are the same site"), "{err}");
+    let (code, err) = run(&["--source", "dev", "--target", "prod"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no profile \"prod\""), "{err}");
+    let (code, err) = run(&["--source", "dev", "--target", "dev2", "--overwrite", "--skip-existing"]);
+    assert_eq!(code, Some(2), "{err}");
+}
