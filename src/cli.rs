@@ -68,6 +68,9 @@ pub enum Command {
     /// picked by SQL over the warehouse, or flagged by the audit.
     #[command(subcommand)]
     Tag(TagCommand),
+    /// Copy a project's published datasources and workbooks from one site
+    /// (profile) to another: plan, remap connections, publish, check lineage.
+    PromoteContent(PromoteArgs),
 }
 
 impl Command {
@@ -82,7 +85,7 @@ impl Command {
             Command::ReportUsage(a) => &a.lock,
             Command::Run(a) => &a.extract.lock,
             Command::Search(a) => &a.warehouse.lock,
-            Command::Demo(_) | Command::Sim(_) | Command::Tag(_) => return None,
+            Command::Demo(_) | Command::Sim(_) | Command::Tag(_) | Command::PromoteContent(_) => return None,
             Command::Permissions(_) | Command::Users(_) | Command::AddUsers(_) => return None,
             Command::RefreshDatasource(_) | Command::RefreshWorkbook(_) | Command::Refresh(_) | Command::Reschedule(_) => {
                 return None
@@ -656,6 +659,10 @@ pub struct SimSiteArgs {
     /// (moving the simulated clock finishes them at once).
     #[arg(long, default_value_t = 2.0)]
     pub job_seconds: f64,
+    /// A promotion environment on top of the generated site: `dev` or
+    /// `prod` (two sites with overlapping HR content; docs/simdocuments.md).
+    #[arg(long)]
+    pub env: Option<crate::sim::documents::env::Env>,
 }
 
 #[derive(Debug, Args)]
@@ -731,4 +738,51 @@ mod tests {
         assert_eq!(parse(&["report-usage", "--lock-timeout", "7"]), Some(Duration::from_secs(7)));
         assert_eq!(parse(&["demo"]), None);
     }
+}
+
+/// `trm promote-content`
+#[derive(Debug, Clone, Args)]
+pub struct PromoteArgs {
+    /// Profile (in the settings file) of the site to copy from.
+    #[arg(long)]
+    pub source: String,
+    /// Profile of the site to copy to.
+    #[arg(long)]
+    pub target: String,
+    /// The source project's path (`HR Dashboards`, `Finance/Reports`);
+    /// the same path is used (and created) on the target.
+    #[arg(long)]
+    pub project: String,
+    /// Promote the project's nested projects too.
+    #[arg(long)]
+    pub include_nested: bool,
+    /// Connection mapping file (YAML): server, port, dbname and username
+    /// per connection class, credentials from environment variables.
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<PathBuf>,
+    /// Print the plan (per item: create, replace or leave alone, and why;
+    /// every connection rewrite; the REST calls) and change nothing.
+    #[arg(long, visible_alias = "dry-run")]
+    pub plan: bool,
+    /// Replace items that exist on the target and differ.
+    #[arg(long, conflicts_with = "skip_existing")]
+    pub overwrite: bool,
+    /// Leave items that exist on the target alone, even when they differ.
+    #[arg(long)]
+    pub skip_existing: bool,
+    /// Documents larger than this many bytes are uploaded in pieces.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::tableau::publish::DEFAULT_CHUNK_THRESHOLD)]
+    pub chunk_threshold: usize,
+    /// Skip the lineage check after publishing.
+    #[arg(long)]
+    pub no_verify: bool,
+    /// Settings file with named profiles (default ./tableau.yaml).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// DuckDB file the run is recorded in (default: the settings file's).
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Rows shown per action in the plan.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub show: usize,
 }

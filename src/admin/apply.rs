@@ -235,7 +235,11 @@ pub async fn apply(client: &Client, plan: &Plan, options: Options, progress: &(d
                                 Scope::Site => client.site_path(&path),
                                 Scope::Server => path,
                             };
-                            (i, client.write_json(call.method, &path, &[], body.as_ref()).await)
+                            let outcome = match &call.upload {
+                                None => client.write_json(call.method, &path, &[], body.as_ref()).await,
+                                Some(up) => crate::tableau::publish::publish(client, &path, body.as_ref(), up).await,
+                            };
+                            (i, outcome)
                         });
                     }
                     Err(key) => {

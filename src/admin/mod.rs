@@ -14,6 +14,7 @@
 pub mod apply;
 pub mod permissions;
 pub mod plan;
+pub mod promote;
 pub mod refresh;
 pub mod site;
 pub mod users;

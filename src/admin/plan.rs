@@ -63,6 +63,10 @@ pub struct Call {
     pub unit: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub creates: Option<Creates>,
+    /// A publish: the document and credentials sent as `multipart/mixed`
+    /// with the body as its `request_payload`. Never serialised.
+    #[serde(skip)]
+    pub upload: Option<std::sync::Arc<crate::tableau::publish::Upload>>,
 }
 
 impl Call {
@@ -78,6 +82,7 @@ impl Call {
             step: 1,
             unit: None,
             creates: None,
+            upload: None,
         }
     }
 
@@ -103,6 +108,12 @@ impl Call {
 
     pub fn unit(mut self, unit: impl Into<String>) -> Call {
         self.unit = Some(unit.into());
+        self
+    }
+
+    /// Makes the call a publish of `upload`.
+    pub fn upload(mut self, upload: crate::tableau::publish::Upload) -> Call {
+        self.upload = Some(std::sync::Arc::new(upload));
         self
     }
 

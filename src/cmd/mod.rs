@@ -17,6 +17,7 @@ mod extract;
 mod lineage;
 mod permissions;
 mod progress;
+mod promote;
 mod refresh;
 mod report;
 mod run;
@@ -58,5 +59,6 @@ pub async fn dispatch(command: Command, json: bool) -> anyhow::Result<()> {
         Command::AddUsers(args) => users::add_users(args, json).await,
         Command::Search(args) => search::search(args, json).await,
         Command::Tag(command) => tag::tag(command, json).await,
+        Command::PromoteContent(args) => promote::promote(args, json).await,
     }
 }

@@ -25,6 +25,7 @@ fn sim_config(site: &SimSiteArgs) -> anyhow::Result<SimConfig> {
         site_content_url: site.site.clone(),
         flavor: site.flavor,
         job_duration,
+        env: site.env,
         ..SimConfig::default()
     })
 }

@@ -16,6 +16,7 @@ pub mod bench;
 pub mod calls;
 pub mod control;
 pub mod dataset;
+pub mod documents;
 pub mod faults;
 pub mod manifest;
 pub mod metadata;
@@ -80,6 +81,9 @@ pub struct SimConfig {
     /// Wall-clock time a refresh job started through the API takes to
     /// finish; moving the simulated clock finishes every job at once.
     pub job_duration: Duration,
+    /// A promotion environment (dev or prod) added to the generated site;
+    /// see [`documents::env`].
+    pub env: Option<documents::env::Env>,
 }
 
 impl Default for SimConfig {
@@ -101,6 +105,7 @@ impl Default for SimConfig {
             metadata: metadata::Limits::default(),
             flavor: Flavor::Server,
             job_duration: Duration::from_secs(2),
+            env: None,
         }
     }
 }
@@ -140,14 +145,19 @@ pub struct SimState {
     jobs: Mutex<Option<(i64, u64, Arc<Vec<Job>>)>>,
     /// `http://host:port`, known once bound; used in `webpageUrl`s.
     pub base_url: OnceLock<String>,
-    metadata: OnceLock<metadata::Metadata>,
+    /// The Metadata API's indexes and the lineage epoch they were built at.
+    metadata: Mutex<Option<(u64, Arc<metadata::Metadata>)>>,
 }
 
 impl SimState {
     /// Generates the dataset; the large site takes a few seconds.
     pub fn new(config: SimConfig) -> Arc<SimState> {
         metadata::prepare_schema();
-        let data = dataset::generate(config.size, config.seed, &config.site_content_url);
+        let seed = config.env.map_or(config.seed, |e| e.seed(config.seed));
+        let mut data = dataset::generate(config.size, seed, &config.site_content_url);
+        if let Some(env) = config.env {
+            documents::env::apply(&mut data, env, dataset::day_start(config.day));
+        }
         Arc::new(SimState {
             day: AtomicI64::new(config.day),
             config,
@@ -157,7 +167,7 @@ impl SimState {
             sessions: Default::default(),
             jobs: Mutex::new(None),
             base_url: OnceLock::new(),
-            metadata: OnceLock::new(),
+            metadata: Mutex::new(None),
         })
     }
 
@@ -246,9 +256,19 @@ impl SimState {
         }
     }
 
-    /// The Metadata API's schema and indexes, built on first use.
-    pub fn metadata(&self) -> &metadata::Metadata {
-        self.metadata.get_or_init(|| metadata::Metadata::build(&self.data()))
+    /// The Metadata API's schema and indexes, built on first use and again
+    /// after a publish changes the lineage.
+    pub fn metadata(&self) -> Arc<metadata::Metadata> {
+        let mut cache = self.metadata.lock().unwrap_or_else(|e| e.into_inner());
+        let d = self.data();
+        match &*cache {
+            Some((epoch, md)) if *epoch == d.docs.lineage_epoch => md.clone(),
+            _ => {
+                let md = Arc::new(metadata::Metadata::build(&d));
+                *cache = Some((d.docs.lineage_epoch, md.clone()));
+                md
+            }
+        }
     }
 
     pub fn manifest(&self) -> manifest::Manifest {

@@ -22,6 +22,7 @@
 
 pub mod error;
 pub mod metadata;
+pub mod publish;
 pub mod queries;
 pub mod rest;
 pub mod retry;

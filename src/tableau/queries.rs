@@ -139,3 +139,27 @@ pub struct Fields;
     fragments_other_variant = "true"
 )]
 pub struct DataQualityWarnings;
+
+/// Named workbooks' sheets, dashboards, fields and upstream tables, for
+/// `trm promote-content`'s lineage check.
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "queries/schema.graphql",
+    query_path = "queries/promotion_lineage.graphql",
+    response_derives = "Debug, Clone, PartialEq, Serialize",
+    variables_derives = "Debug, Clone",
+    fragments_other_variant = "true"
+)]
+pub struct PromotionWorkbooks;
+
+/// Named published data sources' fields and upstream tables, for
+/// `trm promote-content`'s lineage check.
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "queries/schema.graphql",
+    query_path = "queries/promotion_datasources.graphql",
+    response_derives = "Debug, Clone, PartialEq, Serialize",
+    variables_derives = "Debug, Clone",
+    fragments_other_variant = "true"
+)]
+pub struct PromotionDatasources;

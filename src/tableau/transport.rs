@@ -132,6 +132,8 @@ struct Call {
     label: String,
     /// A JSON body.
     body: Option<Vec<u8>>,
+    /// The body's type when it is not JSON (a multipart publish).
+    content_type: Option<String>,
     /// What the answer should be: XML for REST (Tableau's native format,
     /// the one its reference responses are in), JSON for the Metadata API.
     accept: &'static str,
@@ -263,7 +265,15 @@ impl Client {
     /// the 2xx answer. `label` is what errors name (the path, and what the
     /// body asks). For the Metadata API layer.
     pub(crate) async fn post_json(&self, path: &str, label: String, body: Vec<u8>) -> Result<Answer, TableauError> {
-        let call = Call { method: Method::POST, url: self.url(path)?, label, body: Some(body), auth: true, accept: JSON };
+        let call = Call {
+            method: Method::POST,
+            url: self.url(path)?,
+            label,
+            body: Some(body),
+            content_type: None,
+            auth: true,
+            accept: JSON,
+        };
         let reply = self.exchange(&call).await?;
         Ok(Answer { label: call.label, body: reply.body })
     }
@@ -281,6 +291,29 @@ impl Client {
         body: Option<Vec<u8>>,
     ) -> Result<Answer, TableauError> {
         let call = self.rest_call(method, path, query, body, true)?;
+        let reply = self.exchange(&call).await?;
+        Ok(Answer { label: call.label, body: reply.body })
+    }
+
+    /// A request whose body is not JSON (`content_type`, e.g. a multipart
+    /// publish) or whose answer is not a REST document (`accept`, e.g. a
+    /// workbook's content): the body of the 2xx answer. For the publish
+    /// layer.
+    pub(crate) async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<(Vec<u8>, String)>,
+        accept: &'static str,
+    ) -> Result<Answer, TableauError> {
+        let (body, content_type) = match body {
+            Some((b, t)) => (Some(b), Some(t)),
+            None => (None, None),
+        };
+        let mut call = self.rest_call(method, path, query, body, true)?;
+        call.content_type = content_type;
+        call.accept = accept;
         let reply = self.exchange(&call).await?;
         Ok(Answer { label: call.label, body: reply.body })
     }
@@ -430,7 +463,7 @@ impl Client {
             Some(q) => format!("{}?{q}", url.path()),
             None => url.path().to_string(),
         };
-        Ok(Call { method, url, label, body, auth, accept: XML })
+        Ok(Call { method, url, label, body, content_type: None, auth, accept: XML })
     }
 
     /// Sends `call` until it succeeds or fails for good; non-2xx answers
@@ -527,7 +560,8 @@ impl Client {
             req = req.header(AUTH_HEADER, value);
         }
         if let Some(body) = &call.body {
-            req = req.header(header::CONTENT_TYPE, "application/json").body(body.clone());
+            let kind = call.content_type.as_deref().unwrap_or("application/json");
+            req = req.header(header::CONTENT_TYPE, kind).body(body.clone());
         }
         let path = call.url.path();
         let resp = match req.send().await {

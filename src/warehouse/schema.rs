@@ -246,6 +246,12 @@ pub const LOGS: &[Table] = &[
         req("ended_at", Time), req("outcome", Text), opt("finish_code", Int), opt("notes", Text), opt("server", Text),
         opt("site", Text),
     ]),
+    table!("promotion_runs", "A content promotion (trm promote-content): one row per promoted workbook or published datasource, with the run it belongs to (promotion_id), the source and target servers and sites, the project path, what the plan decided (create, replace, unchanged, skip), whether it was published in this run, the item's LUID on each site, and the run's lineage check (verdict: passed, failed or not_checked; differences: what did not match). started_at and ended_at are by the local clock.", [
+        req("promotion_id", Text), req("started_at", Time), req("ended_at", Time), req("source_server", Text),
+        req("source_site", Text), req("target_server", Text), req("target_site", Text), req("project_path", Text),
+        req("item_type", Text), req("item_name", Text), opt("source_luid", Text), opt("target_luid", Text),
+        req("decision", Text), req("published", Bool), req("verdict", Text), opt("differences", Text),
+    ]),
 ];
 /// SQL views over the tables, created (and recreated) with them: (name,
 /// what one row is, the query).

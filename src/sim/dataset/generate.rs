@@ -626,6 +626,7 @@ pub fn generate(size: Size, seed: u64, site_content_url: &str) -> Dataset {
         task_version: 0,
         task_of,
         access_cases: Vec::new(),
+        docs: Default::default(),
     };
     super::lineage::generate(&mut dataset, &root);
     let offset = root.fork(20).below(1 << 16) as usize;

@@ -7,6 +7,7 @@
 //! change with time (view counts, refresh jobs) are functions of the day, so
 //! moving the clock never needs to regenerate anything.
 
+pub mod docs;
 mod generate;
 pub mod lineage;
 pub mod names;
@@ -90,6 +91,8 @@ pub struct Dataset {
     /// The effective-permission situations planted at generation, with
     /// what each evaluated to then.
     pub access_cases: Vec<plant_access::AccessCase>,
+    /// Connections and published documents (see [`docs`]).
+    pub docs: docs::Docs,
 }
 
 /// A refresh started through the REST API. Its outcome follows the task's

@@ -376,11 +376,11 @@ fn resolve_field(info: &FieldInfo, rc: &ResolverContext<'_>) -> Result<Option<Fi
 
     if info.owner == "Query" {
         if info.kind == Kind::Connection {
-            let conn = connection::root(d, st.now(), md, budget, field, &rc.args)?;
+            let conn = connection::root(d, st.now(), &md, budget, field, &rc.args)?;
             return Ok(Some(FieldValue::owned_any(conn)));
         }
         if info.list {
-            if let Some(all) = connection::root_list(d, st.now(), md, field, &rc.args)? {
+            if let Some(all) = connection::root_list(d, st.now(), &md, field, &rc.args)? {
                 let allowed = budget.take(all.len());
                 return Ok(Some(node_list(d, all[..allowed].iter().copied(), info.abstract_type)));
             }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod jwt;
 pub mod people;
 pub mod permissions;
+pub mod publish;
 pub mod query;
 pub mod refresh;
 pub mod request;
@@ -166,13 +167,13 @@ pub fn router(state: Arc<SimState>) -> Router {
             get(permissions::project_default).put(permissions::add_default),
         )
         .route(&format!("{site}/projects/{{id}}/default-permissions/{{kind}}/{grant}"), delete(permissions::delete_default))
-        .route(&format!("{site}/workbooks"), get(content::list_workbooks))
+        .route(&format!("{site}/workbooks"), get(content::list_workbooks).post(publish::publish))
         .route(&format!("{site}/workbooks/{{id}}"), get(content::get_workbook))
         .route(&format!("{site}/workbooks/{{id}}/views"), get(content::workbook_views))
         .route(&format!("{site}/workbooks/{{id}}/refresh"), post(refresh::refresh_workbook))
         .route(&format!("{site}/views"), get(content::list_views))
         .route(&format!("{site}/views/{{id}}"), get(content::get_view))
-        .route(&format!("{site}/datasources"), get(content::list_datasources))
+        .route(&format!("{site}/datasources"), get(content::list_datasources).post(publish::publish))
         .route(&format!("{site}/datasources/{{id}}"), get(content::get_datasource))
         .route(&format!("{site}/datasources/{{id}}/refresh"), post(refresh::refresh_datasource))
         .route(&format!("{site}/tags:batchCreate"), put(tags::batch_create))
@@ -195,6 +196,15 @@ pub fn router(state: Arc<SimState>) -> Router {
             .route(&format!("{site}/{kind}/{{id}}/permissions"), get(permissions::get).put(permissions::add))
             .route(&format!("{site}/{kind}/{{id}}/permissions/{grant}"), delete(permissions::delete));
     }
+    for kind in ["workbooks", "datasources"] {
+        authed = authed
+            .route(&format!("{site}/{kind}/{{id}}/content"), get(publish::download))
+            .route(&format!("{site}/{kind}/{{id}}/connections"), get(publish::list_connections))
+            .route(&format!("{site}/{kind}/{{id}}/connections/{{conn}}"), put(publish::update_connection));
+    }
+    authed = authed
+        .route(&format!("{site}/fileUploads"), post(publish::start_upload))
+        .route(&format!("{site}/fileUploads/{{id}}"), put(publish::append_upload));
     for kind in ["workbooks", "views", "datasources"] {
         authed = authed
             .route(&format!("{site}/{kind}/{{id}}/tags"), put(tags::add))

@@ -338,6 +338,9 @@ pub async fn get_job(ctx: Ctx, State(st): St, Path(path): Path<ItemPath>) -> Res
     if let Some(j) = d.adhoc_jobs.iter().find(|j| j.id == path.id) {
         return ctx.ok(vec![job_el(d, &adhoc_view(&st, j))]);
     }
+    if let Some(el) = super::publish::job_el(d, &path.id) {
+        return ctx.ok(vec![el]);
+    }
     let scheduled = st.jobs(d);
     match scheduled.iter().find(|j| j.id == path.id) {
         Some(j) => ctx.ok(vec![job_el(d, &scheduled_view(d, j))]),
