@@ -586,3 +586,91 @@ async fn dev_and_prod_hold_the_promotion_scenario() {
     dev.handle.stop().await;
     prod.handle.stop().await;
 }
+
+#[path = "support/external.rs"]
+mod external;
+
+/// The document XML and the sheets a file's workbook has: its top-level
+/// worksheets and dashboards, read with roxmltree.
+fn reference_views(xml: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(xml).unwrap();
+    let root = doc.root_element();
+    let under = |list: &str, item: &str| -> Vec<String> {
+        root.children()
+            .filter(|c| c.has_tag_name(list))
+            .flat_map(|c| c.children().filter(|x| x.has_tag_name(item)).map(|x| x.attribute("name").unwrap_or_default().to_string()).collect::<Vec<_>>())
+            .collect()
+    };
+    let mut v = under("worksheets", "worksheet");
+    v.extend(under("dashboards", "dashboard"));
+    v
+}
+
+#[tokio::test]
+async fn every_reference_document_publishes_as_tableau_would() {
+    let Some(dir) = external::shared("reference/documents", "every_reference_document_publishes_as_tableau_would") else { return };
+    let site = Site::start(SimConfig::default()).await;
+    let project = site.handle.state.data().projects[0].id.clone();
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).into_iter().flatten())
+        .map(|e| e.unwrap().path())
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("twb" | "twbx" | "tds" | "tdsx")))
+        .collect();
+    files.sort();
+    let (mut published, mut refused) = (0, 0);
+    for (i, path) in files.iter().enumerate() {
+        let bytes = std::fs::read(path).unwrap();
+        let ext = path.extension().unwrap().to_str().unwrap();
+        let workbook = ext.starts_with("twb");
+        let (xml, _) = document(&bytes);
+        let name = format!("Reference {i}");
+        let file = path.file_name().unwrap().to_str().unwrap();
+        let (kind, elem) = if workbook { ("workbooks", "workbook") } else { ("datasources", "datasource") };
+        let r = site.publish(kind, &format!("{elem}Type={ext}"), &payload(elem, &name, &project, ""), Some((file, &bytes))).await;
+        let views = reference_views(&xml);
+        if workbook && views.is_empty() {
+            assert_eq!((r.status, r.error_code()), (StatusCode::BAD_REQUEST, "400011".to_string()), "{file}");
+            refused += 1;
+            continue;
+        }
+        let r = r.expect(StatusCode::CREATED);
+        published += 1;
+        let id = r.attrs(elem, "id")[0].clone();
+        if workbook {
+            assert_eq!(r.attrs("view", "name"), views, "{file}");
+        }
+        // Connections: every leaf connection of the document, in order.
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let sources: Vec<roxmltree::Node> = if workbook {
+            doc.root_element()
+                .children()
+                .filter(|c| c.has_tag_name("datasources"))
+                .flat_map(|c| c.children().filter(|d| d.has_tag_name("datasource")).collect::<Vec<_>>())
+                .filter(|d| d.attribute("hasconnection") != Some("false") && d.attribute("name") != Some("Parameters"))
+                .collect()
+        } else {
+            vec![doc.root_element()]
+        };
+        let mut want = Vec::new();
+        for s in sources {
+            let Some(top) = s.children().find(|c| c.has_tag_name("connection")) else { continue };
+            if top.attribute("class") == Some("federated") {
+                for nc in top.descendants().filter(|n| n.has_tag_name("named-connection")) {
+                    if let Some(leaf) = nc.children().find(|c| c.has_tag_name("connection")) {
+                        want.push((leaf.attribute("class").unwrap_or_default().to_string(), leaf.attribute("server").unwrap_or_default().to_string()));
+                    }
+                }
+            } else {
+                want.push((top.attribute("class").unwrap_or_default().to_string(), top.attribute("server").unwrap_or_default().to_string()));
+            }
+        }
+        let conns = site.get(&format!("{kind}/{id}/connections")).await.expect(StatusCode::OK);
+        let got: Vec<(String, String)> = conns.attrs("connection", "type").into_iter().zip(conns.attrs("connection", "serverAddress")).collect();
+        assert_eq!(got, want, "{file}");
+        // Downloads give back the published bytes.
+        assert_eq!(site.get(&format!("{kind}/{id}/content")).await.expect(StatusCode::OK).bytes, bytes, "{file}");
+    }
+    assert!(published >= 15 && refused >= 3, "{published} published, {refused} refused");
+    site.handle.stop().await;
+}

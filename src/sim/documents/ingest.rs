@@ -484,7 +484,7 @@ fn build_source(d: &mut Dataset, ids: &mut Ids, src: &Source, owner: Owner, publ
 fn conn_records(doc: &Doc, item_id: &str, d: &Dataset, creds: &[Credential], passwords: &mut Vec<(String, String)>) -> Vec<ConnRecord> {
     let mut out = Vec::new();
     for src in &doc.sources {
-        for c in src.conns.iter().filter(|c| c.class != "hyper") {
+        for c in &src.conns {
             let i = out.len();
             let published = if c.class == "sqlproxy" {
                 src.published.as_ref().and_then(|cu| d.datasources.iter().position(|x| x.content_url.eq_ignore_ascii_case(cu)).map(|p| p as u32))
