@@ -1083,3 +1083,47 @@ fn publish_datasource(d: &mut Dataset, p: &Publish<'_>, doc: &Doc) -> Result<Tar
     }
     Ok(Target::Datasource(x))
 }
+
+/// Moves the lineage of sources whose connection was edited to the new
+/// server: each table they read on `old_server` is found (or created) under
+/// the new server, and their column fields follow to its columns, so the
+/// Metadata API shows the upstream tables under the server the connection
+/// now names.
+pub fn repoint(d: &mut Dataset, sources: &[Owner], class: &str, old_server: &str, new_server: &str, new_port: &str) {
+    if old_server.eq_ignore_ascii_case(new_server) || new_server.is_empty() {
+        return;
+    }
+    let mut ids = Ids::new(d, &format!("repoint {old_server} {new_server}"));
+    let db = database(d, &mut ids, class, new_server, new_port);
+    for &owner in sources {
+        let count = d.lineage.source(owner).tables.len();
+        for k in 0..count {
+            let t = d.lineage.source(owner).tables[k];
+            let old = &d.lineage.tables[t as usize];
+            let old_db = &d.lineage.databases[old.database as usize];
+            if old_db.connection_type != class || !old_db.name.eq_ignore_ascii_case(old_server) {
+                continue;
+            }
+            let (schema, name, query) = (old.schema.to_string(), old.name.clone(), old.query.clone());
+            let (nt, _) = table(d, &mut ids, db, &schema, &name, query.as_deref());
+            // The old table's index may have moved with the insertion.
+            let t = d.lineage.source(owner).tables[k];
+            let fields: Vec<u32> = d.lineage.source(owner).fields.clone().collect();
+            for f in fields {
+                let Some(c) = d.lineage.fields[f as usize].column else { continue };
+                if d.lineage.columns[c as usize].table != t {
+                    continue;
+                }
+                let (cname, dt) = (d.lineage.columns[c as usize].name.clone(), d.lineage.fields[f as usize].data_type);
+                let (nc, _) = column(d, &mut ids, nt, &cname, dt);
+                d.lineage.fields[f as usize].column = Some(nc);
+            }
+            let src = match owner {
+                Owner::Published(x) => &mut d.lineage.published[x as usize],
+                Owner::Embedded(e) => &mut d.lineage.embedded[e as usize],
+            };
+            src.tables[k] = nt;
+        }
+    }
+    d.docs.lineage_epoch += 1;
+}

@@ -25,6 +25,7 @@ use super::error::ApiError;
 use super::request::{self, Node};
 use super::{Ctx, St};
 use crate::sim::dataset::docs::ConnRecord;
+use crate::sim::dataset::lineage::Owner;
 use crate::sim::dataset::{Dataset, Target};
 use crate::sim::documents::ingest::{self, Credential, Publish, Refusal};
 use crate::sim::documents::parse::DocKind;
@@ -201,10 +202,27 @@ pub async fn update_connection(
         }
         let id = c.id.clone();
         let el = connection_el(&d, c);
+        let (class, server, port, ds_name) = (c.class.clone(), c.server.clone(), c.port.clone(), c.datasource_name.clone());
+        let old_server = write::connections(&d, t, &site).into_iter().find(|o| o.id == id).map(|o| o.server).unwrap_or_default();
         if let Some(p) = node.attr("password") {
             d.docs.passwords.insert(id, p.to_string());
         }
         d.docs.conns.insert(t, conns);
+        if class != "sqlproxy" {
+            let sources: Vec<Owner> = match t {
+                Target::Datasource(x) => vec![Owner::Published(x)],
+                Target::Workbook(w) => d.workbooks[w as usize]
+                    .embedded_datasources
+                    .clone()
+                    .filter(|&e| {
+                        let emb = &d.embedded_datasources[e as usize];
+                        emb.published.is_none() && emb.name == ds_name
+                    })
+                    .map(Owner::Embedded)
+                    .collect(),
+            };
+            ingest::repoint(&mut d, &sources, &class, &old_server, &server, &port);
+        }
         let now = st.now();
         match t {
             Target::Workbook(w) => d.workbooks[w as usize].updated_at = now,
