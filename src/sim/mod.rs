@@ -146,7 +146,7 @@ pub struct SimState {
     /// `http://host:port`, known once bound; used in `webpageUrl`s.
     pub base_url: OnceLock<String>,
     /// The Metadata API's indexes and the lineage epoch they were built at.
-    metadata: Mutex<Option<(u64, Arc<metadata::Metadata>)>>,
+    metadata: RwLock<Option<(u64, Arc<metadata::Metadata>)>>,
 }
 
 impl SimState {
@@ -167,7 +167,7 @@ impl SimState {
             sessions: Default::default(),
             jobs: Mutex::new(None),
             base_url: OnceLock::new(),
-            metadata: Mutex::new(None),
+            metadata: RwLock::new(None),
         })
     }
 
@@ -259,7 +259,14 @@ impl SimState {
     /// The Metadata API's schema and indexes, built on first use and again
     /// after a publish changes the lineage.
     pub fn metadata(&self) -> Arc<metadata::Metadata> {
-        let mut cache = self.metadata.lock().unwrap_or_else(|e| e.into_inner());
+        let epoch = self.data().docs.lineage_epoch;
+        // Every field resolution asks: the shared lock keeps that cheap.
+        if let Some((e, md)) = &*self.metadata.read().unwrap_or_else(|e| e.into_inner()) {
+            if *e == epoch {
+                return md.clone();
+            }
+        }
+        let mut cache = self.metadata.write().unwrap_or_else(|e| e.into_inner());
         let d = self.data();
         match &*cache {
             Some((epoch, md)) if *epoch == d.docs.lineage_epoch => md.clone(),
