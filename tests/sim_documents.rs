@@ -1077,10 +1077,35 @@ async fn connection_edits_reach_reads_and_downloads() {
         .graphql("{ publishedDatasources(filter: {name: \"HR Core\"}) { upstreamTables { name database { name } } fields { ... on ColumnField { name upstreamColumns { name } } } } }")
         .await;
     let ds = &v["publishedDatasources"][0];
-    let tables: BTreeSet<(&str, &str)> = ds["upstreamTables"].as_array().unwrap().iter().map(|t| (t["name"].as_str().unwrap(), t["database"]["name"].as_str().unwrap())).collect();
-    assert_eq!(tables, BTreeSet::from([("departments", "db.prod.example.com"), ("employees", "db.prod.example.com")]));
-    let column_fields: Vec<&Value> = ds["fields"].as_array().unwrap().iter().filter(|f| f.get("upstreamColumns").is_some()).collect();
-    assert!(column_fields.len() >= 10, "{} column fields", column_fields.len());
+    let tables: BTreeSet<(&str, &str)> = ds["upstreamTables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap(),
+                t["database"]["name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tables,
+        BTreeSet::from([
+            ("departments", "db.prod.example.com"),
+            ("employees", "db.prod.example.com")
+        ])
+    );
+    let column_fields: Vec<&Value> = ds["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f.get("upstreamColumns").is_some())
+        .collect();
+    assert!(
+        column_fields.len() >= 10,
+        "{} column fields",
+        column_fields.len()
+    );
     for f in column_fields {
         assert_eq!(f["upstreamColumns"].as_array().unwrap().len(), 1, "{f}");
     }

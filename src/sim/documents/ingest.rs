@@ -1089,7 +1089,14 @@ fn publish_datasource(d: &mut Dataset, p: &Publish<'_>, doc: &Doc) -> Result<Tar
 /// the new server, and their column fields follow to its columns, so the
 /// Metadata API shows the upstream tables under the server the connection
 /// now names.
-pub fn repoint(d: &mut Dataset, sources: &[Owner], class: &str, old_server: &str, new_server: &str, new_port: &str) {
+pub fn repoint(
+    d: &mut Dataset,
+    sources: &[Owner],
+    class: &str,
+    old_server: &str,
+    new_server: &str,
+    new_port: &str,
+) {
     if old_server.eq_ignore_ascii_case(new_server) || new_server.is_empty() {
         return;
     }
@@ -1104,17 +1111,23 @@ pub fn repoint(d: &mut Dataset, sources: &[Owner], class: &str, old_server: &str
             if old_db.connection_type != class || !old_db.name.eq_ignore_ascii_case(old_server) {
                 continue;
             }
-            let (schema, name, query) = (old.schema.to_string(), old.name.clone(), old.query.clone());
+            let (schema, name, query) =
+                (old.schema.to_string(), old.name.clone(), old.query.clone());
             let (nt, _) = table(d, &mut ids, db, &schema, &name, query.as_deref());
             // The old table's index may have moved with the insertion.
             let t = d.lineage.source(owner).tables[k];
             let fields: Vec<u32> = d.lineage.source(owner).fields.clone().collect();
             for f in fields {
-                let Some(c) = d.lineage.fields[f as usize].column else { continue };
+                let Some(c) = d.lineage.fields[f as usize].column else {
+                    continue;
+                };
                 if d.lineage.columns[c as usize].table != t {
                     continue;
                 }
-                let (cname, dt) = (d.lineage.columns[c as usize].name.clone(), d.lineage.fields[f as usize].data_type);
+                let (cname, dt) = (
+                    d.lineage.columns[c as usize].name.clone(),
+                    d.lineage.fields[f as usize].data_type,
+                );
                 let (nc, _) = column(d, &mut ids, nt, &cname, dt);
                 d.lineage.fields[f as usize].column = Some(nc);
             }

@@ -202,8 +202,17 @@ pub async fn update_connection(
         }
         let id = c.id.clone();
         let el = connection_el(&d, c);
-        let (class, server, port, ds_name) = (c.class.clone(), c.server.clone(), c.port.clone(), c.datasource_name.clone());
-        let old_server = write::connections(&d, t, &site).into_iter().find(|o| o.id == id).map(|o| o.server).unwrap_or_default();
+        let (class, server, port, ds_name) = (
+            c.class.clone(),
+            c.server.clone(),
+            c.port.clone(),
+            c.datasource_name.clone(),
+        );
+        let old_server = write::connections(&d, t, &site)
+            .into_iter()
+            .find(|o| o.id == id)
+            .map(|o| o.server)
+            .unwrap_or_default();
         if let Some(p) = node.attr("password") {
             d.docs.passwords.insert(id, p.to_string());
         }
@@ -562,43 +571,44 @@ pub async fn publish(
             DocKind::Workbook => q.workbook_type.clone(),
             DocKind::Datasource => q.datasource_type.clone(),
         };
-        let (filename, bytes) =
-            match (
-                &q.upload_session_id,
-                parts.iter().find(|p| p.name == file_part),
-            ) {
-                (Some(_), Some(_)) => {
-                    return Err(bad_multipart(format!(
-                        "Send either a {file_part} part or uploadSessionId, not both."
-                    )))
-                }
-                (Some(session_id), None) => {
-                    let d = st.data();
-                    let bytes = d.docs.uploads.get(session_id).cloned().ok_or_else(|| {
-                        ApiError::not_found(UPLOAD_NOT_FOUND, "Upload session", session_id)
-                    })?;
-                    let ext = declared.clone().ok_or_else(|| {
-                        ApiError::bad_request(
-                            "400000",
-                            "Bad Request",
-                            format!(
-                                "Publishing from an upload session needs ?{elem}Type= ({}).",
-                                exts.join(" or ")
-                            ),
-                        )
-                    })?;
-                    (format!("{name}.{ext}"), bytes)
-                }
-                (None, Some(p)) => {
-                    let filename = p.filename.clone().unwrap_or_else(|| {
-                        format!("{name}.{}", declared.as_deref().unwrap_or(exts[0]))
-                    });
-                    (filename, p.body.clone())
-                }
-                (None, None) => return Err(bad_multipart(format!(
+        let (filename, bytes) = match (
+            &q.upload_session_id,
+            parts.iter().find(|p| p.name == file_part),
+        ) {
+            (Some(_), Some(_)) => {
+                return Err(bad_multipart(format!(
+                    "Send either a {file_part} part or uploadSessionId, not both."
+                )))
+            }
+            (Some(session_id), None) => {
+                let d = st.data();
+                let bytes = d.docs.uploads.get(session_id).cloned().ok_or_else(|| {
+                    ApiError::not_found(UPLOAD_NOT_FOUND, "Upload session", session_id)
+                })?;
+                let ext = declared.clone().ok_or_else(|| {
+                    ApiError::bad_request(
+                        "400000",
+                        "Bad Request",
+                        format!(
+                            "Publishing from an upload session needs ?{elem}Type= ({}).",
+                            exts.join(" or ")
+                        ),
+                    )
+                })?;
+                (format!("{name}.{ext}"), bytes)
+            }
+            (None, Some(p)) => {
+                let filename = p.filename.clone().unwrap_or_else(|| {
+                    format!("{name}.{}", declared.as_deref().unwrap_or(exts[0]))
+                });
+                (filename, p.body.clone())
+            }
+            (None, None) => {
+                return Err(bad_multipart(format!(
                     "The multipart body has no {file_part} part and no uploadSessionId was given."
-                ))),
-            };
+                )))
+            }
+        };
         let ext = filename
             .rsplit_once('.')
             .map(|(_, e)| e.to_ascii_lowercase())
