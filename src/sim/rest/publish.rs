@@ -231,6 +231,7 @@ pub async fn update_connection(
                     .collect(),
             };
             ingest::repoint(&mut d, &sources, &class, &old_server, &server, &port);
+            st.lineage_changed(d.docs.lineage_epoch);
         }
         let now = st.now();
         match t {
@@ -670,6 +671,7 @@ pub async fn publish(
                 format!("There was a problem publishing the file '{filename}': {m}"),
             ),
         })?;
+        st.lineage_changed(d.docs.lineage_epoch);
         if let Some(session_id) = &q.upload_session_id {
             d.docs.uploads.remove(session_id);
         }
