@@ -146,7 +146,10 @@ pub struct SimState {
     /// `http://host:port`, known once bound; used in `webpageUrl`s.
     pub base_url: OnceLock<String>,
     /// The Metadata API's indexes and the lineage epoch they were built at.
-    metadata: Mutex<Option<(u64, Arc<metadata::Metadata>)>>,
+    metadata: RwLock<Option<(u64, Arc<metadata::Metadata>)>>,
+    /// The dataset's lineage epoch as of the last publish, readable without
+    /// the dataset's lock (see [`SimState::lineage_changed`]).
+    lineage_epoch: std::sync::atomic::AtomicU64,
 }
 
 impl SimState {
@@ -158,6 +161,7 @@ impl SimState {
         if let Some(env) = config.env {
             documents::env::apply(&mut data, env, dataset::day_start(config.day));
         }
+        let epoch = data.docs.lineage_epoch;
         Arc::new(SimState {
             day: AtomicI64::new(config.day),
             config,
@@ -167,7 +171,8 @@ impl SimState {
             sessions: Default::default(),
             jobs: Mutex::new(None),
             base_url: OnceLock::new(),
-            metadata: Mutex::new(None),
+            metadata: RwLock::new(None),
+            lineage_epoch: std::sync::atomic::AtomicU64::new(epoch),
         })
     }
 
@@ -259,16 +264,29 @@ impl SimState {
     /// The Metadata API's schema and indexes, built on first use and again
     /// after a publish changes the lineage.
     pub fn metadata(&self) -> Arc<metadata::Metadata> {
-        let mut cache = self.metadata.lock().unwrap_or_else(|e| e.into_inner());
+        let epoch = self.lineage_epoch.load(Ordering::SeqCst);
+        // Every field resolution asks: an atomic and a shared lock keep that cheap.
+        if let Some((e, md)) = &*self.metadata.read().unwrap_or_else(|e| e.into_inner()) {
+            if *e == epoch {
+                return md.clone();
+            }
+        }
+        let mut cache = self.metadata.write().unwrap_or_else(|e| e.into_inner());
         let d = self.data();
         match &*cache {
-            Some((epoch, md)) if *epoch == d.docs.lineage_epoch => md.clone(),
+            Some((e, md)) if *e == epoch && *e == d.docs.lineage_epoch => md.clone(),
             _ => {
                 let md = Arc::new(metadata::Metadata::build(&d));
                 *cache = Some((d.docs.lineage_epoch, md.clone()));
                 md
             }
         }
+    }
+
+    /// Tells the Metadata API that a write (a publish, a connection edit)
+    /// changed the lineage's structure to `epoch`, so it rebuilds its indexes.
+    pub fn lineage_changed(&self, epoch: u64) {
+        self.lineage_epoch.fetch_max(epoch, Ordering::SeqCst);
     }
 
     pub fn manifest(&self) -> manifest::Manifest {

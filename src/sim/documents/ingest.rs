@@ -16,10 +16,13 @@ use std::sync::Mutex;
 use super::parse::{Doc, DocKind, Source};
 use super::write::{conn_id, SiteRef};
 use crate::sim::dataset::docs::{ConnRecord, StoredDoc};
-use crate::sim::dataset::lineage::{bracket, Column, Database, Field, FieldKind, MetaDashboard, Owner, Sheet, SourceLineage, Table};
+use crate::sim::dataset::lineage::{
+    bracket, Column, Database, Field, FieldKind, MetaDashboard, Owner, Sheet, SourceLineage, Table,
+};
 use crate::sim::dataset::rng::{mix, Rng};
 use crate::sim::dataset::{
-    Dataset, Datasource, EmbeddedDatasource, Entity, SheetType, Target, Usage, View, Workbook, DAY, EPOCH,
+    Dataset, Datasource, EmbeddedDatasource, Entity, SheetType, Target, Usage, View, Workbook, DAY,
+    EPOCH,
 };
 
 /// Credentials the publish request gave for a connection.
@@ -61,8 +64,22 @@ pub enum Refusal {
 /// Connection classes as `'static` names: the dataset stores them so.
 pub fn intern(class: &str) -> &'static str {
     const KNOWN: &[&str] = &[
-        "postgres", "snowflake", "sqlserver", "redshift", "bigquery", "mysql", "excel-direct", "textscan", "sqlproxy",
-        "hyper", "dataengine", "federated", "oracle", "teradata", "databricks", "sqlite",
+        "postgres",
+        "snowflake",
+        "sqlserver",
+        "redshift",
+        "bigquery",
+        "mysql",
+        "excel-direct",
+        "textscan",
+        "sqlproxy",
+        "hyper",
+        "dataengine",
+        "federated",
+        "oracle",
+        "teradata",
+        "databricks",
+        "sqlite",
     ];
     if let Some(k) = KNOWN.iter().find(|k| **k == class) {
         return k;
@@ -111,7 +128,9 @@ fn role(doc_role: &str, data_type: &str, name: &str) -> &'static str {
     match doc_role {
         "measure" => "MEASURE",
         "dimension" => "DIMENSION",
-        _ if matches!(data_type, "INTEGER" | "REAL") && !name.eq_ignore_ascii_case("id") => "MEASURE",
+        _ if matches!(data_type, "INTEGER" | "REAL") && !name.eq_ignore_ascii_case("id") => {
+            "MEASURE"
+        }
         _ => "DIMENSION",
     }
 }
@@ -130,14 +149,20 @@ fn unique(taken: &HashSet<String>, base: String, sep: &str) -> String {
     if !taken.contains(&base.to_ascii_lowercase()) {
         return base;
     }
-    (2..).map(|n| format!("{base}{sep}{n}")).find(|c| !taken.contains(&c.to_ascii_lowercase())).expect("a free name")
+    (2..)
+        .map(|n| format!("{base}{sep}{n}"))
+        .find(|c| !taken.contains(&c.to_ascii_lowercase()))
+        .expect("a free name")
 }
 
 struct Ids(Rng);
 
 impl Ids {
     fn new(d: &Dataset, salt: &str) -> Ids {
-        let key = salt.bytes().fold(mix(d.seed ^ 0x5eed_d0c5 ^ d.version.rotate_left(23) ^ d.by_id_len() as u64), |h, b| mix(h ^ b as u64));
+        let key = salt.bytes().fold(
+            mix(d.seed ^ 0x5eed_d0c5 ^ d.version.rotate_left(23) ^ d.by_id_len() as u64),
+            |h, b| mix(h ^ b as u64),
+        );
         Ids(Rng::new(key))
     }
 
@@ -201,14 +226,27 @@ fn remove_views(d: &mut Dataset, r: Range<u32>) {
     if n == 0 {
         return;
     }
-    let vmap = |v: u32| if v < r.start { Some(v) } else if v >= r.end { Some(v - n) } else { None };
+    let vmap = |v: u32| {
+        if v < r.start {
+            Some(v)
+        } else if v >= r.end {
+            Some(v - n)
+        } else {
+            None
+        }
+    };
     d.views.drain(r.start as usize..r.end as usize);
     for w in d.workbooks.iter_mut() {
         if w.views.start >= r.end {
             w.views = w.views.start - n..w.views.end - n;
         }
     }
-    let by_id: Vec<(String, Entity)> = d.by_id.iter().filter(|(_, e)| matches!(e, Entity::View(_))).map(|(k, e)| (k.clone(), *e)).collect();
+    let by_id: Vec<(String, Entity)> = d
+        .by_id
+        .iter()
+        .filter(|(_, e)| matches!(e, Entity::View(_)))
+        .map(|(k, e)| (k.clone(), *e))
+        .collect();
     for (k, e) in by_id {
         let Entity::View(v) = e else { continue };
         match vmap(v) {
@@ -266,11 +304,13 @@ fn remove_embedded(d: &mut Dataset, r: Range<u32>) {
     if n == 0 {
         return;
     }
-    d.embedded_datasources.drain(r.start as usize..r.end as usize);
+    d.embedded_datasources
+        .drain(r.start as usize..r.end as usize);
     d.lineage.embedded.drain(r.start as usize..r.end as usize);
     for w in d.workbooks.iter_mut() {
         if w.embedded_datasources.start >= r.end {
-            w.embedded_datasources = w.embedded_datasources.start - n..w.embedded_datasources.end - n;
+            w.embedded_datasources =
+                w.embedded_datasources.start - n..w.embedded_datasources.end - n;
         }
     }
     for f in d.lineage.fields.iter_mut() {
@@ -285,7 +325,11 @@ fn remove_embedded(d: &mut Dataset, r: Range<u32>) {
 /// The database server for a connection, created when new.
 fn database(d: &mut Dataset, ids: &mut Ids, class: &str, server: &str, port: &str) -> u32 {
     let l = &d.lineage;
-    if let Some(i) = l.databases.iter().position(|db| db.connection_type == class && db.name.eq_ignore_ascii_case(server)) {
+    if let Some(i) = l
+        .databases
+        .iter()
+        .position(|db| db.connection_type == class && db.name.eq_ignore_ascii_case(server))
+    {
         return i as u32;
     }
     let at = d.lineage.tables.len() as u32;
@@ -296,20 +340,38 @@ fn database(d: &mut Dataset, ids: &mut Ids, class: &str, server: &str, port: &st
         "mysql" => 3306,
         _ => 443,
     });
-    d.lineage.databases.push(Database { id, luid, name: server.to_string(), port, connection_type: intern(class), tables: at..at });
+    d.lineage.databases.push(Database {
+        id,
+        luid,
+        name: server.to_string(),
+        port,
+        connection_type: intern(class),
+        tables: at..at,
+    });
     d.lineage.databases.len() as u32 - 1
 }
 
 /// The table `schema.name` (or the custom SQL `query`) in a database,
 /// inserted at the end of the database's tables when new.
-fn table(d: &mut Dataset, ids: &mut Ids, db: u32, schema: &str, name: &str, query: Option<&str>) -> (u32, bool) {
+fn table(
+    d: &mut Dataset,
+    ids: &mut Ids,
+    db: u32,
+    schema: &str,
+    name: &str,
+    query: Option<&str>,
+) -> (u32, bool) {
     let l = &d.lineage;
     let range = l.databases[db as usize].tables.clone();
     if let Some(t) = range.clone().find(|&t| {
         let x = &l.tables[t as usize];
         match query {
             Some(q) => x.query.as_deref() == Some(q),
-            None => x.query.is_none() && x.name.eq_ignore_ascii_case(name) && (schema.is_empty() || x.schema.eq_ignore_ascii_case(schema)),
+            None => {
+                x.query.is_none()
+                    && x.name.eq_ignore_ascii_case(name)
+                    && (schema.is_empty() || x.schema.eq_ignore_ascii_case(schema))
+            }
         }
     }) {
         return (t, false);
@@ -324,7 +386,16 @@ fn table(d: &mut Dataset, ids: &mut Ids, db: u32, schema: &str, name: &str, quer
     };
     l.tables.insert(
         pos as usize,
-        Table { id, luid, name: name.to_string(), schema, database: db, query: query.map(str::to_string), columns: at..at, gone: false },
+        Table {
+            id,
+            luid,
+            name: name.to_string(),
+            schema,
+            database: db,
+            query: query.map(str::to_string),
+            columns: at..at,
+            gone: false,
+        },
     );
     for c in l.columns.iter_mut() {
         if c.table >= pos {
@@ -349,16 +420,35 @@ fn table(d: &mut Dataset, ids: &mut Ids, db: u32, schema: &str, name: &str, quer
 }
 
 /// The column `name` of a table, inserted at the end of its columns when new.
-fn column(d: &mut Dataset, ids: &mut Ids, t: u32, name: &str, data_type: &'static str) -> (u32, bool) {
+fn column(
+    d: &mut Dataset,
+    ids: &mut Ids,
+    t: u32,
+    name: &str,
+    data_type: &'static str,
+) -> (u32, bool) {
     let l = &d.lineage;
     let range = l.tables[t as usize].columns.clone();
-    if let Some(c) = range.clone().find(|&c| l.columns[c as usize].name.eq_ignore_ascii_case(name)) {
+    if let Some(c) = range
+        .clone()
+        .find(|&c| l.columns[c as usize].name.eq_ignore_ascii_case(name))
+    {
         return (c, false);
     }
     let pos = range.end;
     let id = ids.uuid(d);
     let l = &mut d.lineage;
-    l.columns.insert(pos as usize, Column { id, name: name.to_string(), remote_type: remote_type(data_type), nullable: true, table: t, dropped: false });
+    l.columns.insert(
+        pos as usize,
+        Column {
+            id,
+            name: name.to_string(),
+            remote_type: remote_type(data_type),
+            nullable: true,
+            table: t,
+            dropped: false,
+        },
+    );
     for (i, x) in l.tables.iter_mut().enumerate() {
         if i as u32 == t {
             x.columns.end += 1;
@@ -380,7 +470,14 @@ fn column(d: &mut Dataset, ids: &mut Ids, t: u32, name: &str, data_type: &'stati
 
 /// Fields, tables and extract flag of one parsed source, appended to the
 /// lineage under `owner`.
-fn build_source(d: &mut Dataset, ids: &mut Ids, src: &Source, owner: Owner, published: Option<u32>, packaged_extract: bool) -> SourceLineage {
+fn build_source(
+    d: &mut Dataset,
+    ids: &mut Ids,
+    src: &Source,
+    owner: Owner,
+    published: Option<u32>,
+    packaged_extract: bool,
+) -> SourceLineage {
     // Tables first: inserting them renumbers nothing of this source yet.
     let mut rel_tables: Vec<(String, u32)> = Vec::new();
     if published.is_none() && src.conns.first().is_some_and(|c| c.class != "sqlproxy") {
@@ -406,10 +503,22 @@ fn build_source(d: &mut Dataset, ids: &mut Ids, src: &Source, owner: Owner, publ
     let mut upstream: HashMap<String, u32> = HashMap::new();
     for rec in &src.records {
         let parent = rec.parent.trim_start_matches('[').trim_end_matches(']');
-        let Some(&(_, t)) = rel_tables.iter().find(|(n, _)| n == parent).or(rel_tables.first()) else { continue };
+        let Some(&(_, t)) = rel_tables
+            .iter()
+            .find(|(n, _)| n == parent)
+            .or(rel_tables.first())
+        else {
+            continue;
+        };
         let field = src.fields.iter().find(|f| f.internal == rec.local_name);
         let dt = data_type(field.map_or("", |f| f.datatype.as_str()), &rec.remote_type);
-        let remote = if rec.remote_name.is_empty() { rec.local_name.trim_matches(|c| c == '[' || c == ']').to_string() } else { rec.remote_name.clone() };
+        let remote = if rec.remote_name.is_empty() {
+            rec.local_name
+                .trim_matches(|c| c == '[' || c == ']')
+                .to_string()
+        } else {
+            rec.remote_name.clone()
+        };
         let (c, inserted) = column(d, ids, t, &remote, dt);
         for v in upstream.values_mut().filter(|_| inserted) {
             if *v >= c {
@@ -428,7 +537,18 @@ fn build_source(d: &mut Dataset, ids: &mut Ids, src: &Source, owner: Owner, publ
     let remote_fields: Vec<(u32, String, &'static str, &'static str)> = published
         .map(|p| {
             let l = &d.lineage;
-            l.published[p as usize].fields.clone().map(|f| (f, l.fields[f as usize].name.clone(), l.fields[f as usize].data_type, l.fields[f as usize].role)).collect()
+            l.published[p as usize]
+                .fields
+                .clone()
+                .map(|f| {
+                    (
+                        f,
+                        l.fields[f as usize].name.clone(),
+                        l.fields[f as usize].data_type,
+                        l.fields[f as usize].role,
+                    )
+                })
+                .collect()
         })
         .unwrap_or_default();
     let is_proxy = src.conns.first().is_some_and(|c| c.class == "sqlproxy");
@@ -451,7 +571,8 @@ fn build_source(d: &mut Dataset, ids: &mut Ids, src: &Source, owner: Owner, publ
         };
         if f.kind == FieldKind::Column && is_proxy {
             field.kind = FieldKind::Datasource;
-            if let Some((r, _, rdt, rrole)) = remote_fields.iter().find(|(_, n, _, _)| *n == f.name) {
+            if let Some((r, _, rdt, rrole)) = remote_fields.iter().find(|(_, n, _, _)| *n == f.name)
+            {
                 field.remote = Some(*r);
                 if f.datatype.is_empty() {
                     field.data_type = rdt;
@@ -470,24 +591,42 @@ fn build_source(d: &mut Dataset, ids: &mut Ids, src: &Source, owner: Owner, publ
             .refs
             .iter()
             .filter_map(|r| {
-                src.fields.iter().position(|o| &o.internal == r || bracket(&o.name) == *r).map(|i| first + i as u32)
+                src.fields
+                    .iter()
+                    .position(|o| &o.internal == r || bracket(&o.name) == *r)
+                    .map(|i| first + i as u32)
             })
             .collect();
         let mut refs = refs;
         refs.dedup();
         d.lineage.fields[(first + k as u32) as usize].refs = refs;
     }
-    SourceLineage { fields: first..end, tables, has_extracts: !is_proxy && (src.extract || packaged_extract) }
+    SourceLineage {
+        fields: first..end,
+        tables,
+        has_extracts: !is_proxy && (src.extract || packaged_extract),
+    }
 }
 
 /// The connections a document states, with the request's credentials.
-fn conn_records(doc: &Doc, item_id: &str, d: &Dataset, creds: &[Credential], passwords: &mut Vec<(String, String)>) -> Vec<ConnRecord> {
+fn conn_records(
+    doc: &Doc,
+    item_id: &str,
+    d: &Dataset,
+    creds: &[Credential],
+    passwords: &mut Vec<(String, String)>,
+) -> Vec<ConnRecord> {
     let mut out = Vec::new();
     for src in &doc.sources {
-        for c in src.conns.iter().filter(|c| c.class != "hyper") {
+        for c in &src.conns {
             let i = out.len();
             let published = if c.class == "sqlproxy" {
-                src.published.as_ref().and_then(|cu| d.datasources.iter().position(|x| x.content_url.eq_ignore_ascii_case(cu)).map(|p| p as u32))
+                src.published.as_ref().and_then(|cu| {
+                    d.datasources
+                        .iter()
+                        .position(|x| x.content_url.eq_ignore_ascii_case(cu))
+                        .map(|p| p as u32)
+                })
             } else {
                 None
             };
@@ -504,7 +643,11 @@ fn conn_records(doc: &Doc, item_id: &str, d: &Dataset, creds: &[Credential], pas
             };
             let cred = creds
                 .iter()
-                .find(|k| !k.server.is_empty() && k.server.eq_ignore_ascii_case(&c.server) && (k.port.is_empty() || k.port == c.port))
+                .find(|k| {
+                    !k.server.is_empty()
+                        && k.server.eq_ignore_ascii_case(&c.server)
+                        && (k.port.is_empty() || k.port == c.port)
+                })
                 .or_else(|| creds.iter().find(|k| k.server.is_empty()));
             if let Some(k) = cred.filter(|_| c.class != "sqlproxy") {
                 if !k.username.is_empty() {
@@ -527,7 +670,9 @@ fn check_sources(doc: &Doc, kind: DocKind) -> Result<(), Refusal> {
             DocKind::Workbook => ("a workbook (.twb or .twbx)", "a datasource"),
             DocKind::Datasource => ("a datasource (.tds or .tdsx)", "a workbook"),
         };
-        return Err(Refusal::Invalid(format!("The file is {got}; this endpoint publishes {want}.")));
+        return Err(Refusal::Invalid(format!(
+            "The file is {got}; this endpoint publishes {want}."
+        )));
     }
     if kind == DocKind::Workbook && doc.worksheets.is_empty() && doc.dashboards.is_empty() {
         return Err(Refusal::Invalid("The workbook has no worksheets or dashboards; Tableau publishes workbooks with at least one sheet.".into()));
@@ -560,15 +705,24 @@ pub fn publish(d: &mut Dataset, p: Publish<'_>, doc: &Doc) -> Result<Target, Ref
     let mut passwords = Vec::new();
     let records = conn_records(doc, &item_id, d, &p.credentials, &mut passwords);
     d.docs.passwords.extend(passwords);
-    d.docs.stored.insert(target, StoredDoc { filename: p.filename.clone(), bytes: p.bytes.clone(), original: records.clone() });
+    d.docs.stored.insert(
+        target,
+        StoredDoc {
+            filename: p.filename.clone(),
+            bytes: p.bytes.clone(),
+            original: records.clone(),
+        },
+    );
     d.docs.conns.insert(target, records);
     d.docs.lineage_epoch += 1;
     Ok(target)
 }
 
 fn publish_workbook(d: &mut Dataset, p: &Publish<'_>, doc: &Doc) -> Result<Target, Refusal> {
-    let existing = (0..d.workbooks.len() as u32)
-        .find(|&w| d.workbooks[w as usize].project == p.project && d.workbooks[w as usize].name.eq_ignore_ascii_case(&p.name));
+    let existing = (0..d.workbooks.len() as u32).find(|&w| {
+        d.workbooks[w as usize].project == p.project
+            && d.workbooks[w as usize].name.eq_ignore_ascii_case(&p.name)
+    });
     if existing.is_some() && !p.overwrite {
         return Err(Refusal::Exists(format!(
             "A workbook named '{}' already exists in project '{}'; publish with overwrite=true to replace it.",
@@ -582,7 +736,10 @@ fn publish_workbook(d: &mut Dataset, p: &Publish<'_>, doc: &Doc) -> Result<Targe
         Some(w) => {
             let wb = &d.workbooks[w as usize];
             let (views, embedded) = (wb.views.clone(), wb.embedded_datasources.clone());
-            let dead: HashSet<u32> = embedded.clone().flat_map(|e| d.lineage.embedded[e as usize].fields.clone()).collect();
+            let dead: HashSet<u32> = embedded
+                .clone()
+                .flat_map(|e| d.lineage.embedded[e as usize].fields.clone())
+                .collect();
             for v in views.clone() {
                 let v = &d.views[v as usize];
                 kept.insert(
@@ -612,7 +769,11 @@ fn publish_workbook(d: &mut Dataset, p: &Publish<'_>, doc: &Doc) -> Result<Targe
             w
         }
         None => {
-            let taken: HashSet<String> = d.workbooks.iter().map(|w| w.content_url.to_ascii_lowercase()).collect();
+            let taken: HashSet<String> = d
+                .workbooks
+                .iter()
+                .map(|w| w.content_url.to_ascii_lowercase())
+                .collect();
             let id = ids.uuid(d);
             let w = d.workbooks.len() as u32;
             let (vn, en) = (d.views.len() as u32, d.embedded_datasources.len() as u32);
@@ -644,15 +805,29 @@ fn publish_workbook(d: &mut Dataset, p: &Publish<'_>, doc: &Doc) -> Result<Targe
     let first_e = d.embedded_datasources.len() as u32;
     let mut internal: Vec<String> = Vec::new();
     for src in &doc.sources {
-        let published = src
-            .published
-            .as_ref()
-            .and_then(|cu| d.datasources.iter().position(|x| x.content_url.eq_ignore_ascii_case(cu)).map(|i| i as u32));
+        let published = src.published.as_ref().and_then(|cu| {
+            d.datasources
+                .iter()
+                .position(|x| x.content_url.eq_ignore_ascii_case(cu))
+                .map(|i| i as u32)
+        });
         let e = d.embedded_datasources.len() as u32;
         let id = ids.uuid(d);
-        d.embedded_datasources.push(EmbeddedDatasource { id, name: src.caption.clone(), workbook: w, published });
+        d.embedded_datasources.push(EmbeddedDatasource {
+            id,
+            name: src.caption.clone(),
+            workbook: w,
+            published,
+        });
         d.lineage.embedded.push(SourceLineage::default());
-        let lin = build_source(d, &mut ids, src, Owner::Embedded(e), published, doc.has_extract);
+        let lin = build_source(
+            d,
+            &mut ids,
+            src,
+            Owner::Embedded(e),
+            published,
+            doc.has_extract,
+        );
         d.lineage.embedded[e as usize] = lin;
         internal.push(src.internal.clone());
     }
@@ -666,14 +841,35 @@ fn publish_workbook(d: &mut Dataset, p: &Publish<'_>, doc: &Doc) -> Result<Targe
         .worksheets
         .iter()
         .map(|s| (s.name.clone(), SheetType::Worksheet))
-        .chain(doc.dashboards.iter().map(|m| (m.name.clone(), if m.story { SheetType::Story } else { SheetType::Dashboard })));
+        .chain(doc.dashboards.iter().map(|m| {
+            (
+                m.name.clone(),
+                if m.story {
+                    SheetType::Story
+                } else {
+                    SheetType::Dashboard
+                },
+            )
+        }));
     for (name, kind) in kinds {
         let old = kept.remove(&name.to_lowercase());
-        let url = unique(&urls, old.as_ref().map_or_else(|| url_name(&name), |o| o.url_name.clone()), "_");
+        let url = unique(
+            &urls,
+            old.as_ref()
+                .map_or_else(|| url_name(&name), |o| o.url_name.clone()),
+            "_",
+        );
         urls.insert(url.to_ascii_lowercase());
         let v = d.views.len() as u32;
         let view = match old {
-            Some(o) => View { name, url_name: url, workbook: w, sheet_type: kind, updated_at: p.now, ..o },
+            Some(o) => View {
+                name,
+                url_name: url,
+                workbook: w,
+                sheet_type: kind,
+                updated_at: p.now,
+                ..o
+            },
             None => View {
                 id: ids.uuid(d),
                 name,
@@ -683,7 +879,11 @@ fn publish_workbook(d: &mut Dataset, p: &Publish<'_>, doc: &Doc) -> Result<Targe
                 created_at: p.now,
                 updated_at: p.now,
                 tags: Vec::new(),
-                usage: Usage { start_day: today, end_day: i64::MAX, per_day_milli: 0 },
+                usage: Usage {
+                    start_day: today,
+                    end_day: i64::MAX,
+                    per_day_milli: 0,
+                },
                 extra_rules: Vec::new(),
             },
         };
@@ -701,12 +901,18 @@ fn publish_workbook(d: &mut Dataset, p: &Publish<'_>, doc: &Doc) -> Result<Targe
         let v = first_v + k as u32;
         let mut used: Vec<u32> = Vec::new();
         for (ds, cols) in &ws.deps {
-            let Some(si) = internal.iter().position(|n| n == ds) else { continue };
+            let Some(si) = internal.iter().position(|n| n == ds) else {
+                continue;
+            };
             let e = first_e + si as u32;
             let range = d.lineage.embedded[e as usize].fields.clone();
             let src = &doc.sources[si];
             for c in cols {
-                if let Some(i) = src.fields.iter().position(|f| &f.internal == c || bracket(&f.name) == *c) {
+                if let Some(i) = src
+                    .fields
+                    .iter()
+                    .position(|f| &f.internal == c || bracket(&f.name) == *c)
+                {
                     let f = range.start + i as u32;
                     if f < range.end && !used.contains(&f) {
                         used.push(f);
@@ -717,7 +923,12 @@ fn publish_workbook(d: &mut Dataset, p: &Publish<'_>, doc: &Doc) -> Result<Targe
         used.sort_unstable();
         let s = d.lineage.sheets.len() as u32;
         let id = ids.uuid(d);
-        d.lineage.sheets.push(Sheet { id, view: v, fields: used, dashboards: Vec::new() });
+        d.lineage.sheets.push(Sheet {
+            id,
+            view: v,
+            fields: used,
+            dashboards: Vec::new(),
+        });
         d.lineage.view_sheet[v as usize] = Some(s);
         sheet_of.insert(ws.name.clone(), s);
     }
@@ -726,24 +937,38 @@ fn publish_workbook(d: &mut Dataset, p: &Publish<'_>, doc: &Doc) -> Result<Targe
             continue;
         }
         let v = first_v + (doc.worksheets.len() + k) as u32;
-        let held: Vec<u32> = m.sheets.iter().filter_map(|n| sheet_of.get(n).copied()).collect();
+        let held: Vec<u32> = m
+            .sheets
+            .iter()
+            .filter_map(|n| sheet_of.get(n).copied())
+            .collect();
         let dash = d.lineage.dashboards.len() as u32;
         for &s in &held {
             d.lineage.sheets[s as usize].dashboards.push(dash);
         }
         let id = ids.uuid(d);
-        d.lineage.dashboards.push(MetaDashboard { id, view: v, sheets: held });
+        d.lineage.dashboards.push(MetaDashboard {
+            id,
+            view: v,
+            sheets: held,
+        });
         d.lineage.view_dashboard[v as usize] = Some(dash);
     }
 
-    let has_extracts = embedded.clone().any(|e| d.lineage.embedded[e as usize].has_extracts);
+    let has_extracts = embedded
+        .clone()
+        .any(|e| d.lineage.embedded[e as usize].has_extracts);
     let wb = &mut d.workbooks[w as usize];
     wb.views = views;
     wb.embedded_datasources = embedded;
     wb.has_extracts = has_extracts;
     wb.size_mb = (p.bytes.len() / (1 << 20)).max(1) as u32;
     wb.updated_at = p.now;
-    wb.owner = if existing.is_some() { wb.owner } else { p.owner };
+    wb.owner = if existing.is_some() {
+        wb.owner
+    } else {
+        p.owner
+    };
     if let Some(desc) = &p.description {
         wb.description = desc.clone();
     }
@@ -763,8 +988,10 @@ fn publish_workbook(d: &mut Dataset, p: &Publish<'_>, doc: &Doc) -> Result<Targe
 }
 
 fn publish_datasource(d: &mut Dataset, p: &Publish<'_>, doc: &Doc) -> Result<Target, Refusal> {
-    let existing = (0..d.datasources.len() as u32)
-        .find(|&x| d.datasources[x as usize].project == p.project && d.datasources[x as usize].name.eq_ignore_ascii_case(&p.name));
+    let existing = (0..d.datasources.len() as u32).find(|&x| {
+        d.datasources[x as usize].project == p.project
+            && d.datasources[x as usize].name.eq_ignore_ascii_case(&p.name)
+    });
     if existing.is_some() && !p.overwrite {
         return Err(Refusal::Exists(format!(
             "A data source named '{}' already exists in project '{}'; publish with overwrite=true to replace it.",
@@ -790,7 +1017,11 @@ fn publish_datasource(d: &mut Dataset, p: &Publish<'_>, doc: &Doc) -> Result<Tar
             x
         }
         None => {
-            let taken: HashSet<String> = d.datasources.iter().map(|x| x.content_url.to_ascii_lowercase()).collect();
+            let taken: HashSet<String> = d
+                .datasources
+                .iter()
+                .map(|x| x.content_url.to_ascii_lowercase())
+                .collect();
             let id = ids.uuid(d);
             let x = d.datasources.len() as u32;
             d.datasources.push(Datasource {
@@ -823,7 +1054,10 @@ fn publish_datasource(d: &mut Dataset, p: &Publish<'_>, doc: &Doc) -> Result<Tar
     d.lineage.published[x as usize] = lin;
     if !stand_ins.is_empty() {
         let by_id: HashMap<String, String> = stand_ins.into_iter().collect();
-        let names: Vec<(u32, String)> = range.clone().map(|f| (f, d.lineage.fields[f as usize].name.clone())).collect();
+        let names: Vec<(u32, String)> = range
+            .clone()
+            .map(|f| (f, d.lineage.fields[f as usize].name.clone()))
+            .collect();
         for f in d.lineage.fields.iter_mut() {
             if let Some(name) = by_id.get(&f.id) {
                 f.remote = names.iter().find(|(_, n)| n == name).map(|(i, _)| *i);
@@ -848,4 +1082,61 @@ fn publish_datasource(d: &mut Dataset, p: &Publish<'_>, doc: &Doc) -> Result<Tar
         d.tag_index(&t);
     }
     Ok(Target::Datasource(x))
+}
+
+/// Moves the lineage of sources whose connection was edited to the new
+/// server: each table they read on `old_server` is found (or created) under
+/// the new server, and their column fields follow to its columns, so the
+/// Metadata API shows the upstream tables under the server the connection
+/// now names.
+pub fn repoint(
+    d: &mut Dataset,
+    sources: &[Owner],
+    class: &str,
+    old_server: &str,
+    new_server: &str,
+    new_port: &str,
+) {
+    if old_server.eq_ignore_ascii_case(new_server) || new_server.is_empty() {
+        return;
+    }
+    let mut ids = Ids::new(d, &format!("repoint {old_server} {new_server}"));
+    let db = database(d, &mut ids, class, new_server, new_port);
+    for &owner in sources {
+        let count = d.lineage.source(owner).tables.len();
+        for k in 0..count {
+            let t = d.lineage.source(owner).tables[k];
+            let old = &d.lineage.tables[t as usize];
+            let old_db = &d.lineage.databases[old.database as usize];
+            if old_db.connection_type != class || !old_db.name.eq_ignore_ascii_case(old_server) {
+                continue;
+            }
+            let (schema, name, query) =
+                (old.schema.to_string(), old.name.clone(), old.query.clone());
+            let (nt, _) = table(d, &mut ids, db, &schema, &name, query.as_deref());
+            // The old table's index may have moved with the insertion.
+            let t = d.lineage.source(owner).tables[k];
+            let fields: Vec<u32> = d.lineage.source(owner).fields.clone().collect();
+            for f in fields {
+                let Some(c) = d.lineage.fields[f as usize].column else {
+                    continue;
+                };
+                if d.lineage.columns[c as usize].table != t {
+                    continue;
+                }
+                let (cname, dt) = (
+                    d.lineage.columns[c as usize].name.clone(),
+                    d.lineage.fields[f as usize].data_type,
+                );
+                let (nc, _) = column(d, &mut ids, nt, &cname, dt);
+                d.lineage.fields[f as usize].column = Some(nc);
+            }
+            let src = match owner {
+                Owner::Published(x) => &mut d.lineage.published[x as usize],
+                Owner::Embedded(e) => &mut d.lineage.embedded[e as usize],
+            };
+            src.tables[k] = nt;
+        }
+    }
+    d.docs.lineage_epoch += 1;
 }

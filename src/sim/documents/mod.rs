@@ -23,7 +23,12 @@ use crate::sim::dataset::{Dataset, Target};
 pub use write::SiteRef;
 
 /// The file an item downloads as: (file name, bytes).
-pub fn download(d: &Dataset, target: Target, site: &SiteRef, include_extract: bool) -> Result<(String, Vec<u8>), String> {
+pub fn download(
+    d: &Dataset,
+    target: Target,
+    site: &SiteRef,
+    include_extract: bool,
+) -> Result<(String, Vec<u8>), String> {
     let Some(stored) = d.docs.stored.get(&target) else {
         return Ok(write::generated(d, target, site, include_extract));
     };
@@ -31,7 +36,13 @@ pub fn download(d: &Dataset, target: Target, site: &SiteRef, include_extract: bo
     let edits: Vec<(&ConnRecord, &ConnRecord)> = stored
         .original
         .iter()
-        .filter_map(|o| current.iter().find(|c| c.id == o.id).filter(|c| *c != o).map(|c| (o, c)))
+        .filter_map(|o| {
+            current
+                .iter()
+                .find(|c| c.id == o.id)
+                .filter(|c| *c != o)
+                .map(|c| (o, c))
+        })
         .collect();
     if edits.is_empty() && include_extract {
         return Ok((stored.filename.clone(), stored.bytes.clone()));
@@ -43,30 +54,42 @@ pub fn download(d: &Dataset, target: Target, site: &SiteRef, include_extract: bo
         }
         for (name, bytes) in entries.iter_mut() {
             if name.ends_with(".twb") || name.ends_with(".tds") {
-                let text = String::from_utf8(std::mem::take(bytes)).map_err(|_| format!("'{name}' is not UTF-8"))?;
+                let text = String::from_utf8(std::mem::take(bytes))
+                    .map_err(|_| format!("'{name}' is not UTF-8"))?;
                 *bytes = rewrite_connections(&text, &edits)?.into_bytes();
             }
         }
         Ok((stored.filename.clone(), zip::write(&entries)))
     } else {
-        let text = std::str::from_utf8(&stored.bytes).map_err(|_| "the stored document is not UTF-8".to_string())?;
-        Ok((stored.filename.clone(), rewrite_connections(text, &edits)?.into_bytes()))
+        let text = std::str::from_utf8(&stored.bytes)
+            .map_err(|_| "the stored document is not UTF-8".to_string())?;
+        Ok((
+            stored.filename.clone(),
+            rewrite_connections(text, &edits)?.into_bytes(),
+        ))
     }
 }
 
 /// Applies connection edits to every `<connection>` that matches the
 /// edited connection's original class, server, port and user; everything
 /// else passes through as it was.
-pub fn rewrite_connections(text: &str, edits: &[(&ConnRecord, &ConnRecord)]) -> Result<String, String> {
+pub fn rewrite_connections(
+    text: &str,
+    edits: &[(&ConnRecord, &ConnRecord)],
+) -> Result<String, String> {
     if edits.is_empty() {
         return Ok(text.to_string());
     }
     let mut reader = quick_xml::Reader::from_str(text);
     let mut writer = quick_xml::Writer::new(Vec::new());
     loop {
-        let event = reader.read_event().map_err(|e| format!("the stored document does not parse: {e}"))?;
+        let event = reader
+            .read_event()
+            .map_err(|e| format!("the stored document does not parse: {e}"))?;
         let rewritten = match &event {
-            Event::Start(e) | Event::Empty(e) if e.name().as_ref() == b"connection" => rewrite_one(e, edits),
+            Event::Start(e) | Event::Empty(e) if e.name().as_ref() == b"connection" => {
+                rewrite_one(e, edits)
+            }
             _ => None,
         };
         let out = match (rewritten, &event) {
@@ -75,24 +98,41 @@ pub fn rewrite_connections(text: &str, edits: &[(&ConnRecord, &ConnRecord)]) -> 
             (_, Event::Eof) => break,
             _ => event,
         };
-        writer.write_event(out).map_err(|e| format!("cannot write the document: {e}"))?;
+        writer
+            .write_event(out)
+            .map_err(|e| format!("cannot write the document: {e}"))?;
     }
     String::from_utf8(writer.into_inner()).map_err(|e| e.to_string())
 }
 
-fn rewrite_one(e: &BytesStart<'_>, edits: &[(&ConnRecord, &ConnRecord)]) -> Option<BytesStart<'static>> {
+fn rewrite_one(
+    e: &BytesStart<'_>,
+    edits: &[(&ConnRecord, &ConnRecord)],
+) -> Option<BytesStart<'static>> {
     let attrs: Vec<(String, String)> = e
         .attributes()
         .filter_map(|a| a.ok())
         .map(|a| {
-            let v = a.unescape_value().map(|v| v.into_owned()).unwrap_or_default();
+            let v = a
+                .unescape_value()
+                .map(|v| v.into_owned())
+                .unwrap_or_default();
             (String::from_utf8_lossy(a.key.as_ref()).into_owned(), v)
         })
         .collect();
-    let get = |k: &str| attrs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or_default();
-    let (orig, new) = edits
-        .iter()
-        .find(|(o, _)| o.class == get("class") && o.server == get("server") && o.port == get("port") && o.username == get("username"))?;
+    let get = |k: &str| {
+        attrs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default()
+    };
+    let (orig, new) = edits.iter().find(|(o, _)| {
+        o.class == get("class")
+            && o.server == get("server")
+            && o.port == get("port")
+            && o.username == get("username")
+    })?;
     let mut el = BytesStart::new("connection");
     for (k, v) in &attrs {
         let v = match k.as_str() {
@@ -125,10 +165,20 @@ mod tests {
             published: None,
             datasource_name: String::new(),
         };
-        let new = ConnRecord { server: "new".into(), username: "v".into(), ..orig.clone() };
+        let new = ConnRecord {
+            server: "new".into(),
+            username: "v".into(),
+            ..orig.clone()
+        };
         let out = rewrite_connections(doc, &[(&orig, &new)]).unwrap();
-        assert!(out.contains("server=\"new\"") && out.contains("username=\"v\""), "{out}");
-        assert!(out.contains("<connection class='mysql' server='old' port='3306' username='u'/>"), "{out}");
+        assert!(
+            out.contains("server=\"new\"") && out.contains("username=\"v\""),
+            "{out}"
+        );
+        assert!(
+            out.contains("<connection class='mysql' server='old' port='3306' username='u'/>"),
+            "{out}"
+        );
         assert!(out.starts_with("<datasource a='1'>\n"));
     }
 }

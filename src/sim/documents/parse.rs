@@ -24,7 +24,10 @@ pub struct E {
 
 impl E {
     pub fn attr(&self, key: &str) -> Option<&str> {
-        self.attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn get(&self, key: &str) -> String {
@@ -70,30 +73,50 @@ pub fn xml_tree(text: &str) -> Result<E, String> {
     let mut root: Option<E> = None;
     loop {
         let pos = reader.buffer_position();
-        let event = reader.read_event().map_err(|e| format!("XML error near byte {pos}: {e}"))?;
+        let event = reader
+            .read_event()
+            .map_err(|e| format!("XML error near byte {pos}: {e}"))?;
         match event {
             Event::Start(ref e) | Event::Empty(ref e) => {
-                let mut el = E { name: plain_name(e.name().as_ref()), ..E::default() };
+                let mut el = E {
+                    name: plain_name(e.name().as_ref()),
+                    ..E::default()
+                };
                 for a in e.attributes() {
                     let a = a.map_err(|e| format!("bad attribute near byte {pos}: {e}"))?;
-                    let v = a.decode_and_unescape_value(reader.decoder()).map_err(|e| format!("bad attribute value near byte {pos}: {e}"))?;
-                    el.attrs.push((String::from_utf8_lossy(a.key.as_ref()).into_owned(), v.into_owned()));
+                    let v = a
+                        .decode_and_unescape_value(reader.decoder())
+                        .map_err(|e| format!("bad attribute value near byte {pos}: {e}"))?;
+                    el.attrs.push((
+                        String::from_utf8_lossy(a.key.as_ref()).into_owned(),
+                        v.into_owned(),
+                    ));
                 }
                 if matches!(event, Event::Empty(_)) {
                     match stack.last_mut() {
                         Some(p) => p.children.push(el),
                         None if root.is_none() => root = Some(el),
-                        None => return Err(format!("a second root element <{}> near byte {pos}", el.name)),
+                        None => {
+                            return Err(format!(
+                                "a second root element <{}> near byte {pos}",
+                                el.name
+                            ))
+                        }
                     }
                 } else {
                     if stack.is_empty() && root.is_some() {
-                        return Err(format!("a second root element <{}> near byte {pos}", el.name));
+                        return Err(format!(
+                            "a second root element <{}> near byte {pos}",
+                            el.name
+                        ));
                     }
                     stack.push(el);
                 }
             }
             Event::End(_) => {
-                let el = stack.pop().ok_or_else(|| format!("an end tag without a start near byte {pos}"))?;
+                let el = stack
+                    .pop()
+                    .ok_or_else(|| format!("an end tag without a start near byte {pos}"))?;
                 match stack.last_mut() {
                     Some(p) => p.children.push(el),
                     None => root = Some(el),
@@ -101,8 +124,11 @@ pub fn xml_tree(text: &str) -> Result<E, String> {
             }
             Event::Text(t) => {
                 if let Some(top) = stack.last_mut() {
-                    let s = t.decode().map_err(|e| format!("bad text near byte {pos}: {e}"))?;
-                    let s = quick_xml::escape::unescape(&s).map_err(|e| format!("bad text near byte {pos}: {e}"))?;
+                    let s = t
+                        .decode()
+                        .map_err(|e| format!("bad text near byte {pos}: {e}"))?;
+                    let s = quick_xml::escape::unescape(&s)
+                        .map_err(|e| format!("bad text near byte {pos}: {e}"))?;
                     top.text.push_str(&s);
                 }
             }
@@ -110,7 +136,8 @@ pub fn xml_tree(text: &str) -> Result<E, String> {
                 if let Some(top) = stack.last_mut() {
                     let name = String::from_utf8_lossy(&r).into_owned();
                     let raw = format!("&{name};");
-                    let s = quick_xml::escape::unescape(&raw).map_err(|e| format!("bad entity near byte {pos}: {e}"))?;
+                    let s = quick_xml::escape::unescape(&raw)
+                        .map_err(|e| format!("bad entity near byte {pos}: {e}"))?;
                     top.text.push_str(&s);
                 }
             }
@@ -217,7 +244,10 @@ pub struct Doc {
 }
 
 fn unbracket(s: &str) -> String {
-    let inner = s.strip_prefix('[').and_then(|s| s.strip_suffix(']')).unwrap_or(s);
+    let inner = s
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .unwrap_or(s);
     inner.replace("]]", "]")
 }
 
@@ -270,7 +300,13 @@ fn relations(e: &E, out: &mut Vec<Relation>) {
         match r.attr("type") {
             Some("table") => {
                 let (schema, table) = split_table(r.attr("table").unwrap_or_default());
-                out.push(Relation { conn: r.attr("connection").map(str::to_string), name: r.get("name"), schema, table, query: None });
+                out.push(Relation {
+                    conn: r.attr("connection").map(str::to_string),
+                    name: r.get("name"),
+                    schema,
+                    table,
+                    query: None,
+                });
             }
             Some("text") => out.push(Relation {
                 conn: r.attr("connection").map(str::to_string),
@@ -287,12 +323,18 @@ fn relations(e: &E, out: &mut Vec<Relation>) {
 fn source(ds: &E) -> Source {
     let mut src = Source {
         internal: ds.get("name"),
-        caption: ds.attr("caption").or(ds.attr("formatted-name")).unwrap_or_default().to_string(),
+        caption: ds
+            .attr("caption")
+            .or(ds.attr("formatted-name"))
+            .unwrap_or_default()
+            .to_string(),
         conns: Vec::new(),
         relations: Vec::new(),
         records: Vec::new(),
         fields: Vec::new(),
-        extract: ds.kids("extract").any(|x| x.attr("enabled") != Some("false")),
+        extract: ds
+            .kids("extract")
+            .any(|x| x.attr("enabled") != Some("false")),
         published: None,
     };
     if src.caption.is_empty() {
@@ -300,7 +342,10 @@ fn source(ds: &E) -> Source {
     }
     if let Some(c) = ds.kid("connection") {
         if c.attr("class") == Some("federated") {
-            for nc in c.kids("named-connections").flat_map(|n| n.kids("named-connection")) {
+            for nc in c
+                .kids("named-connections")
+                .flat_map(|n| n.kids("named-connection"))
+            {
                 if let Some(leaf) = nc.kid("connection") {
                     src.conns.push(conn_of(leaf, Some(nc.get("name"))));
                 }
@@ -308,7 +353,10 @@ fn source(ds: &E) -> Source {
         } else {
             src.conns.push(conn_of(c, None));
             if c.attr("class") == Some("sqlproxy") {
-                let repo = ds.kid("repository-location").and_then(|r| r.attr("id")).map(str::to_string);
+                let repo = ds
+                    .kid("repository-location")
+                    .and_then(|r| r.attr("id"))
+                    .map(str::to_string);
                 src.published = repo.or_else(|| c.attr("dbname").map(str::to_string));
             }
         }
@@ -316,13 +364,28 @@ fn source(ds: &E) -> Source {
         relations(c, &mut rels);
         let mut seen = std::collections::HashSet::new();
         // Object-model documents carry each relation twice (old and new form).
-        src.relations = rels.into_iter().filter(|r| seen.insert((r.conn.clone(), r.name.clone(), r.table.clone()))).collect();
+        src.relations = rels
+            .into_iter()
+            .filter(|r| seen.insert((r.conn.clone(), r.name.clone(), r.table.clone())))
+            .collect();
         let mut recs = Vec::new();
         c.find_all("metadata-record", &["extract"], &mut recs);
         let mut seen = std::collections::HashSet::new();
-        for r in recs.into_iter().filter(|r| r.attr("class") == Some("column")) {
-            let text = |n: &str| r.kid(n).map(|x| x.text.trim().to_string()).unwrap_or_default();
-            let rec = Record { remote_name: text("remote-name"), remote_type: text("remote-type"), local_name: text("local-name"), parent: text("parent-name") };
+        for r in recs
+            .into_iter()
+            .filter(|r| r.attr("class") == Some("column"))
+        {
+            let text = |n: &str| {
+                r.kid(n)
+                    .map(|x| x.text.trim().to_string())
+                    .unwrap_or_default()
+            };
+            let rec = Record {
+                remote_name: text("remote-name"),
+                remote_type: text("remote-type"),
+                local_name: text("local-name"),
+                parent: text("parent-name"),
+            };
             if !rec.local_name.is_empty() && seen.insert(rec.local_name.clone()) {
                 src.records.push(rec);
             }
@@ -338,16 +401,29 @@ fn source(ds: &E) -> Source {
         let calc = col.kid("calculation");
         let (kind, formula, refs) = match calc.map(|c| (c.attr("class").unwrap_or("tableau"), c)) {
             Some(("categorical-bin", c)) => (FieldKind::Group, None, vec![c.get("column")]),
-            Some(("bin", c)) => (FieldKind::Bin, None, formula_references(c.attr("formula").unwrap_or_default()).into_iter().map(|r| format!("[{}]", r.replace(']', "]]"))).collect()),
+            Some(("bin", c)) => (
+                FieldKind::Bin,
+                None,
+                formula_references(c.attr("formula").unwrap_or_default())
+                    .into_iter()
+                    .map(|r| format!("[{}]", r.replace(']', "]]")))
+                    .collect(),
+            ),
             Some((_, c)) => {
                 let f = c.get("formula");
-                let refs = formula_references(&f).into_iter().map(|r| format!("[{}]", r.replace(']', "]]"))).collect();
+                let refs = formula_references(&f)
+                    .into_iter()
+                    .map(|r| format!("[{}]", r.replace(']', "]]")))
+                    .collect();
                 (FieldKind::Calculated, Some(f), refs)
             }
             None => (FieldKind::Column, None, Vec::new()),
         };
         fields.push(Field {
-            name: col.attr("caption").map(str::to_string).unwrap_or_else(|| unbracket(&internal)),
+            name: col
+                .attr("caption")
+                .map(str::to_string)
+                .unwrap_or_else(|| unbracket(&internal)),
             internal,
             datatype: col.get("datatype"),
             role: col.get("role"),
@@ -361,9 +437,16 @@ fn source(ds: &E) -> Source {
         let internal = g.get("name");
         let mut filters = Vec::new();
         g.find_all("groupfilter", &[], &mut filters);
-        let refs = filters.iter().filter_map(|f| f.attr("level").map(str::to_string)).take(1).collect();
+        let refs = filters
+            .iter()
+            .filter_map(|f| f.attr("level").map(str::to_string))
+            .take(1)
+            .collect();
         fields.push(Field {
-            name: g.attr("caption").map(str::to_string).unwrap_or_else(|| unbracket(&internal)),
+            name: g
+                .attr("caption")
+                .map(str::to_string)
+                .unwrap_or_else(|| unbracket(&internal)),
             internal,
             datatype: "string".into(),
             role: "dimension".into(),
@@ -383,7 +466,10 @@ fn source(ds: &E) -> Source {
             kind: FieldKind::Hierarchy,
             formula: None,
             hidden: false,
-            refs: dp.kids("field").map(|f| f.text.trim().to_string()).collect(),
+            refs: dp
+                .kids("field")
+                .map(|f| f.text.trim().to_string())
+                .collect(),
         });
     }
     // Plain columns Tableau writes only as metadata records.
@@ -413,13 +499,19 @@ pub fn parse_xml(text: &str) -> Result<Doc, String> {
             let sources = root
                 .kids("datasources")
                 .flat_map(|d| d.kids("datasource"))
-                .filter(|d| d.attr("hasconnection") != Some("false") && d.attr("name") != Some("Parameters"))
+                .filter(|d| {
+                    d.attr("hasconnection") != Some("false") && d.attr("name") != Some("Parameters")
+                })
                 .map(source)
                 .collect();
             (DocKind::Workbook, sources)
         }
         "datasource" => (DocKind::Datasource, vec![source(&root)]),
-        other => return Err(format!("the root element is <{other}>, not <workbook> or <datasource>")),
+        other => {
+            return Err(format!(
+                "the root element is <{other}>, not <workbook> or <datasource>"
+            ))
+        }
     };
     let worksheets = root
         .kids("worksheets")
@@ -446,7 +538,10 @@ pub fn parse_xml(text: &str) -> Result<Doc, String> {
                     (dd.get("datasource"), cols)
                 })
                 .collect();
-            Worksheet { name: ws.get("name"), deps }
+            Worksheet {
+                name: ws.get("name"),
+                deps,
+            }
         })
         .collect::<Vec<_>>();
     let dashboards = root
@@ -463,11 +558,21 @@ pub fn parse_xml(text: &str) -> Result<Doc, String> {
                     }
                 }
             }
-            Dashboard { name: db.get("name"), sheets, story: db.attr("type") == Some("storyboard") }
+            Dashboard {
+                name: db.get("name"),
+                sheets,
+                story: db.attr("type") == Some("storyboard"),
+            }
         })
         .collect();
     let has_extract = sources.iter().any(|s: &Source| s.extract);
-    Ok(Doc { kind, sources, worksheets, dashboards, has_extract })
+    Ok(Doc {
+        kind,
+        sources,
+        worksheets,
+        dashboards,
+        has_extract,
+    })
 }
 
 /// The document inside a file: the XML itself, or the `.twb`/`.tds` at the
@@ -482,11 +587,15 @@ pub fn unpack(bytes: &[u8]) -> Result<(String, bool), String> {
             .filter(|(n, _)| is_doc(n))
             .min_by_key(|(n, _)| n.matches('/').count())
             .ok_or("the package holds no .twb or .tds document")?;
-        let extract = entries.iter().any(|(n, _)| n.ends_with(".hyper") || n.ends_with(".tde"));
-        let text = String::from_utf8(doc.1.clone()).map_err(|_| format!("'{}' is not UTF-8", doc.0))?;
+        let extract = entries
+            .iter()
+            .any(|(n, _)| n.ends_with(".hyper") || n.ends_with(".tde"));
+        let text =
+            String::from_utf8(doc.1.clone()).map_err(|_| format!("'{}' is not UTF-8", doc.0))?;
         Ok((text, extract))
     } else {
-        let text = std::str::from_utf8(bytes).map_err(|_| "the document is neither a ZIP package nor UTF-8 XML".to_string())?;
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| "the document is neither a ZIP package nor UTF-8 XML".to_string())?;
         Ok((text.trim_start_matches('\u{feff}').to_string(), false))
     }
 }
@@ -526,7 +635,13 @@ mod tests {
         let s = &doc.sources[0];
         assert_eq!(s.conns[0].server, "h");
         assert_eq!(s.relations.len(), 1);
-        assert_eq!((s.relations[0].schema.as_str(), s.relations[0].table.as_str()), ("public", "t"));
+        assert_eq!(
+            (
+                s.relations[0].schema.as_str(),
+                s.relations[0].table.as_str()
+            ),
+            ("public", "t")
+        );
         let names: Vec<_> = s.fields.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, ["Twice", "Amount"]);
         assert_eq!(s.fields[0].refs, ["[Amount]"]);
@@ -534,6 +649,9 @@ mod tests {
         assert_eq!(doc.dashboards[0].sheets, ["S"]);
         assert!(parse(b"<workbook><datasources>").is_err());
         assert!(parse(b"<other/>").is_err());
-        assert_eq!(split_table("[a]].b].[c]"), ("a].b".to_string(), "c".to_string()));
+        assert_eq!(
+            split_table("[a]].b].[c]"),
+            ("a].b".to_string(), "c".to_string())
+        );
     }
 }

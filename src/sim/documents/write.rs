@@ -60,7 +60,8 @@ impl Xml {
 
     pub fn text(&mut self, name: &str, text: &str) {
         self.out.push_str(&"  ".repeat(self.depth));
-        self.out.push_str(&format!("<{name}>{}</{name}>\n", partial_escape(text)));
+        self.out
+            .push_str(&format!("<{name}>{}</{name}>\n", partial_escape(text)));
     }
 
     pub fn finish(self) -> String {
@@ -79,9 +80,17 @@ pub struct SiteRef {
 
 impl SiteRef {
     pub fn from_base_url(base: &str, site: &str) -> SiteRef {
-        let hostport = base.split("://").nth(1).unwrap_or(base).trim_end_matches('/');
+        let hostport = base
+            .split("://")
+            .nth(1)
+            .unwrap_or(base)
+            .trim_end_matches('/');
         let (host, port) = hostport.rsplit_once(':').unwrap_or((hostport, "80"));
-        SiteRef { host: host.to_string(), port: port.to_string(), site: site.to_string() }
+        SiteRef {
+            host: host.to_string(),
+            port: port.to_string(),
+            site: site.to_string(),
+        }
     }
 }
 
@@ -93,7 +102,9 @@ fn key_of(s: &str) -> u64 {
 /// characters.
 fn suffix(seed: &str) -> String {
     let mut rng = Rng::new(key_of(seed));
-    (0..28).map(|_| char::from_digit(rng.below(36) as u32, 36).unwrap_or('0')).collect()
+    (0..28)
+        .map(|_| char::from_digit(rng.below(36) as u32, 36).unwrap_or('0'))
+        .collect()
 }
 
 pub fn conn_id(item_id: &str, i: usize) -> String {
@@ -107,9 +118,12 @@ fn default_dbname(host: &str) -> String {
 /// The database a lineage source reads, with its dbname and user.
 fn direct_conn(d: &Dataset, tables: &[u32], id: String, ds_name: &str) -> ConnRecord {
     let l = &d.lineage;
-    let db = tables.first().map(|&t| &l.databases[l.tables[t as usize].database as usize]);
-    let (class, server, port) =
-        db.map_or(("textscan", String::new(), String::new()), |db| (db.connection_type, db.name.clone(), db.port.to_string()));
+    let db = tables
+        .first()
+        .map(|&t| &l.databases[l.tables[t as usize].database as usize]);
+    let (class, server, port) = db.map_or(("textscan", String::new(), String::new()), |db| {
+        (db.connection_type, db.name.clone(), db.port.to_string())
+    });
     ConnRecord {
         id,
         class: class.to_string(),
@@ -133,7 +147,12 @@ pub fn connections(d: &Dataset, target: Target, site: &SiteRef) -> Vec<ConnRecor
     match target {
         Target::Datasource(x) => {
             let ds = &d.datasources[x as usize];
-            vec![direct_conn(d, &d.lineage.published[x as usize].tables, conn_id(&ds.id, 0), &ds.name)]
+            vec![direct_conn(
+                d,
+                &d.lineage.published[x as usize].tables,
+                conn_id(&ds.id, 0),
+                &ds.name,
+            )]
         }
         Target::Workbook(w) => {
             let wb = &d.workbooks[w as usize];
@@ -154,7 +173,12 @@ pub fn connections(d: &Dataset, target: Target, site: &SiteRef) -> Vec<ConnRecor
                             published: Some(p),
                             datasource_name: emb.name.clone(),
                         },
-                        None => direct_conn(d, &d.lineage.embedded[e as usize].tables, conn_id(&wb.id, i), &emb.name),
+                        None => direct_conn(
+                            d,
+                            &d.lineage.embedded[e as usize].tables,
+                            conn_id(&wb.id, i),
+                            &emb.name,
+                        ),
                     }
                 })
                 .collect()
@@ -190,11 +214,20 @@ fn column_attrs(d: &Dataset, f: u32) -> Vec<(&'static str, String)> {
     let field = &d.lineage.fields[f as usize];
     let dt = doc_type(field.data_type);
     let measure = field.role == "MEASURE";
-    let ty = if measure { "quantitative" } else if matches!(dt, "date" | "datetime") { "ordinal" } else { "nominal" };
+    let ty = if measure {
+        "quantitative"
+    } else if matches!(dt, "date" | "datetime") {
+        "ordinal"
+    } else {
+        "nominal"
+    };
     let mut a = vec![
         ("datatype", dt.to_string()),
         ("name", bracket(&field.name)),
-        ("role", if measure { "measure" } else { "dimension" }.to_string()),
+        (
+            "role",
+            if measure { "measure" } else { "dimension" }.to_string(),
+        ),
         ("type", ty.to_string()),
     ];
     if field.hidden {
@@ -212,30 +245,66 @@ fn write_field(x: &mut Xml, d: &Dataset, f: u32) {
     let l = &d.lineage;
     let field = &l.fields[f as usize];
     let attrs = column_attrs(d, f);
-    let first_ref = field.refs.first().map(|&r| bracket(&l.fields[r as usize].name)).unwrap_or_default();
+    let first_ref = field
+        .refs
+        .first()
+        .map(|&r| bracket(&l.fields[r as usize].name))
+        .unwrap_or_default();
     match field.kind {
         FieldKind::Column | FieldKind::Datasource => x.empty("column", &refs(&attrs)),
         FieldKind::Calculated => {
             x.open("column", &refs(&attrs));
-            x.empty("calculation", &[("class", "tableau"), ("formula", field.formula.as_deref().unwrap_or(""))]);
+            x.empty(
+                "calculation",
+                &[
+                    ("class", "tableau"),
+                    ("formula", field.formula.as_deref().unwrap_or("")),
+                ],
+            );
             x.close("column");
         }
         FieldKind::Group => {
             x.open("column", &refs(&attrs));
-            x.open("calculation", &[("class", "categorical-bin"), ("column", &first_ref), ("new-bin", "true")]);
+            x.open(
+                "calculation",
+                &[
+                    ("class", "categorical-bin"),
+                    ("column", &first_ref),
+                    ("new-bin", "true"),
+                ],
+            );
             x.empty("bin", &[("default-name", "true"), ("value", "\"Other\"")]);
             x.close("calculation");
             x.close("column");
         }
         FieldKind::Bin => {
             x.open("column", &refs(&attrs));
-            x.empty("calculation", &[("class", "bin"), ("decimals", "0"), ("formula", &first_ref), ("peg", "0"), ("size", "10")]);
+            x.empty(
+                "calculation",
+                &[
+                    ("class", "bin"),
+                    ("decimals", "0"),
+                    ("formula", &first_ref),
+                    ("peg", "0"),
+                    ("size", "10"),
+                ],
+            );
             x.close("column");
         }
         FieldKind::Set => {
             let name = bracket(&field.name);
-            x.open("group", &[("name", &name), ("name-style", "unqualified"), ("user:ui-builder", "filter-group")]);
-            x.empty("groupfilter", &[("function", "level-members"), ("level", &first_ref)]);
+            x.open(
+                "group",
+                &[
+                    ("name", &name),
+                    ("name-style", "unqualified"),
+                    ("user:ui-builder", "filter-group"),
+                ],
+            );
+            x.empty(
+                "groupfilter",
+                &[("function", "level-members"), ("level", &first_ref)],
+            );
             x.close("group");
         }
         // Written with the drill paths, after the columns.
@@ -245,7 +314,11 @@ fn write_field(x: &mut Xml, d: &Dataset, f: u32) {
 
 fn write_drill_paths(x: &mut Xml, d: &Dataset, fields: &[u32]) {
     let l = &d.lineage;
-    let paths: Vec<u32> = fields.iter().copied().filter(|&f| l.fields[f as usize].kind == FieldKind::Hierarchy).collect();
+    let paths: Vec<u32> = fields
+        .iter()
+        .copied()
+        .filter(|&f| l.fields[f as usize].kind == FieldKind::Hierarchy)
+        .collect();
     if paths.is_empty() {
         return;
     }
@@ -297,9 +370,20 @@ fn write_connection(x: &mut Xml, d: &Dataset, owner: Owner, conn: &ConnRecord, s
                 ("username", ""),
             ],
         );
-        x.empty("relation", &[("name", "sqlproxy"), ("table", "[sqlproxy]"), ("type", "table")]);
+        x.empty(
+            "relation",
+            &[
+                ("name", "sqlproxy"),
+                ("table", "[sqlproxy]"),
+                ("type", "table"),
+            ],
+        );
         x.open("metadata-records", &[]);
-        for (i, &f) in fields.iter().filter(|&&f| l.fields[f as usize].kind == FieldKind::Datasource).enumerate() {
+        for (i, &f) in fields
+            .iter()
+            .filter(|&&f| l.fields[f as usize].kind == FieldKind::Datasource)
+            .enumerate()
+        {
             let field = &l.fields[f as usize];
             x.open("metadata-record", &[("class", "column")]);
             x.text("remote-name", &field.name);
@@ -318,7 +402,10 @@ fn write_connection(x: &mut Xml, d: &Dataset, owner: Owner, conn: &ConnRecord, s
     let named = format!("{}.{}", conn.class, suffix(&conn.id));
     x.open("connection", &[("class", "federated")]);
     x.open("named-connections", &[]);
-    x.open("named-connection", &[("caption", &conn.server), ("name", &named)]);
+    x.open(
+        "named-connection",
+        &[("caption", &conn.server), ("name", &named)],
+    );
     x.empty(
         "connection",
         &[
@@ -346,7 +433,15 @@ fn write_connection(x: &mut Xml, d: &Dataset, owner: Owner, conn: &ConnRecord, s
                     partial_escape(q.as_str())
                 ));
             }
-            None => x.empty("relation", &[("connection", &named), ("name", &names[i]), ("table", &table.full_name()), ("type", "table")]),
+            None => x.empty(
+                "relation",
+                &[
+                    ("connection", &named),
+                    ("name", &names[i]),
+                    ("table", &table.full_name()),
+                    ("type", "table"),
+                ],
+            ),
         }
     };
     if src.tables.len() > 1 {
@@ -371,9 +466,13 @@ fn write_connection(x: &mut Xml, d: &Dataset, owner: Owner, conn: &ConnRecord, s
     x.open("metadata-records", &[]);
     for (i, &f) in fields.iter().enumerate() {
         let field = &l.fields[f as usize];
-        let (FieldKind::Column, Some(c)) = (field.kind, field.column) else { continue };
+        let (FieldKind::Column, Some(c)) = (field.kind, field.column) else {
+            continue;
+        };
         let col = &l.columns[c as usize];
-        let Some(ti) = src.tables.iter().position(|&t| t == col.table) else { continue };
+        let Some(ti) = src.tables.iter().position(|&t| t == col.table) else {
+            continue;
+        };
         x.open("metadata-record", &[("class", "column")]);
         x.text("remote-name", &col.name);
         x.text("remote-type", remote_code(col.remote_type));
@@ -390,16 +489,44 @@ fn write_connection(x: &mut Xml, d: &Dataset, owner: Owner, conn: &ConnRecord, s
 }
 
 fn write_extract(x: &mut Xml, file: &str) {
-    x.open("extract", &[("count", "-1"), ("enabled", "true"), ("units", "records")]);
-    x.open("connection", &[("class", "hyper"), ("dbname", file), ("default-settings", "yes"), ("schema", "Extract"), ("tablename", "Extract")]);
-    x.empty("relation", &[("name", "Extract"), ("table", "[Extract].[Extract]"), ("type", "table")]);
+    x.open(
+        "extract",
+        &[("count", "-1"), ("enabled", "true"), ("units", "records")],
+    );
+    x.open(
+        "connection",
+        &[
+            ("class", "hyper"),
+            ("dbname", file),
+            ("default-settings", "yes"),
+            ("schema", "Extract"),
+            ("tablename", "Extract"),
+        ],
+    );
+    x.empty(
+        "relation",
+        &[
+            ("name", "Extract"),
+            ("table", "[Extract].[Extract]"),
+            ("type", "table"),
+        ],
+    );
     x.close("connection");
     x.close("extract");
 }
 
 /// `Data/Extracts/<name>.hyper`, as Tableau names a packaged extract.
 pub fn extract_path(name: &str) -> String {
-    let clean: String = name.chars().map(|c| if matches!(c, '/' | '\\' | ':') { '_' } else { c }).collect();
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if matches!(c, '/' | '\\' | ':') {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
     format!("Data/Extracts/{clean}.hyper")
 }
 
@@ -416,13 +543,29 @@ pub fn extract_bytes(seed: &str, len: usize) -> Vec<u8> {
 }
 
 /// The body of one `<datasource>`: connection, extract, columns.
-fn write_source_body(x: &mut Xml, d: &Dataset, owner: Owner, conn: &ConnRecord, extract: Option<&str>, site: &SiteRef) {
+fn write_source_body(
+    x: &mut Xml,
+    d: &Dataset,
+    owner: Owner,
+    conn: &ConnRecord,
+    extract: Option<&str>,
+    site: &SiteRef,
+) {
     let l = &d.lineage;
     if let (Owner::Embedded(e), Some(p)) = (owner, conn.published) {
         let cu = &d.datasources[p as usize].content_url;
         let path = format!("/t/{}/datasources", site.site);
         let derived = format!("http://{}:{}{}/{}?rev=1.0", site.host, site.port, path, cu);
-        x.empty("repository-location", &[("derived-from", &derived), ("id", cu), ("path", &path), ("revision", "1.0"), ("site", &site.site)]);
+        x.empty(
+            "repository-location",
+            &[
+                ("derived-from", &derived),
+                ("id", cu),
+                ("path", &path),
+                ("revision", "1.0"),
+                ("site", &site.site),
+            ],
+        );
         let _ = e;
     }
     write_connection(x, d, owner, conn, site);
@@ -435,12 +578,23 @@ fn write_source_body(x: &mut Xml, d: &Dataset, owner: Owner, conn: &ConnRecord, 
         write_field(x, d, f);
     }
     write_drill_paths(x, d, &fields);
-    x.empty("layout", &[("dim-ordering", "alphabetic"), ("measure-ordering", "alphabetic"), ("show-structure", "true")]);
+    x.empty(
+        "layout",
+        &[
+            ("dim-ordering", "alphabetic"),
+            ("measure-ordering", "alphabetic"),
+            ("show-structure", "true"),
+        ],
+    );
 }
 
 /// The internal name of an embedded datasource (`federated.…`/`sqlproxy.…`).
 fn internal_name(d: &Dataset, e: u32, conn: &ConnRecord) -> String {
-    let kind = if conn.class == "sqlproxy" { "sqlproxy" } else { "federated" };
+    let kind = if conn.class == "sqlproxy" {
+        "sqlproxy"
+    } else {
+        "federated"
+    };
     format!("{kind}.{}", suffix(&d.embedded_datasources[e as usize].id))
 }
 
@@ -448,8 +602,16 @@ fn internal_name(d: &Dataset, e: u32, conn: &ConnRecord) -> String {
 fn instance(d: &Dataset, f: u32) -> (String, &'static str, &'static str) {
     let field = &d.lineage.fields[f as usize];
     let measure = field.role == "MEASURE";
-    let (deriv, short, ty) = if measure { ("Sum", "sum", "qk") } else { ("None", "none", "nk") };
-    (format!("[{short}:{}:{ty}]", field.name.replace(']', "]]")), deriv, if measure { "quantitative" } else { "nominal" })
+    let (deriv, short, ty) = if measure {
+        ("Sum", "sum", "qk")
+    } else {
+        ("None", "none", "nk")
+    };
+    (
+        format!("[{short}:{}:{ty}]", field.name.replace(']', "]]")),
+        deriv,
+        if measure { "quantitative" } else { "nominal" },
+    )
 }
 
 /// The `.twb` XML of a generated workbook.
@@ -469,16 +631,45 @@ pub fn workbook_xml(d: &Dataset, w: u32, site: &SiteRef) -> String {
         ],
     );
     let path = format!("/t/{}/workbooks", site.site);
-    x.empty("repository-location", &[("id", &wb.content_url), ("path", &path), ("revision", "1.0"), ("site", &site.site)]);
+    x.empty(
+        "repository-location",
+        &[
+            ("id", &wb.content_url),
+            ("path", &path),
+            ("revision", "1.0"),
+            ("site", &site.site),
+        ],
+    );
     let embedded: Vec<u32> = wb.embedded_datasources.clone().collect();
-    let internal: Vec<String> = embedded.iter().zip(&conns).map(|(&e, c)| internal_name(d, e, c)).collect();
+    let internal: Vec<String> = embedded
+        .iter()
+        .zip(&conns)
+        .map(|(&e, c)| internal_name(d, e, c))
+        .collect();
     x.open("datasources", &[]);
     for (i, &e) in embedded.iter().enumerate() {
         let emb = &d.embedded_datasources[e as usize];
         let conn = &conns[i];
-        x.open("datasource", &[("caption", &emb.name), ("inline", "true"), ("name", &internal[i]), ("version", VERSION)]);
-        let extract = l.embedded[e as usize].has_extracts.then(|| extract_path(&emb.name));
-        write_source_body(&mut x, d, Owner::Embedded(e), conn, extract.as_deref(), site);
+        x.open(
+            "datasource",
+            &[
+                ("caption", &emb.name),
+                ("inline", "true"),
+                ("name", &internal[i]),
+                ("version", VERSION),
+            ],
+        );
+        let extract = l.embedded[e as usize]
+            .has_extracts
+            .then(|| extract_path(&emb.name));
+        write_source_body(
+            &mut x,
+            d,
+            Owner::Embedded(e),
+            conn,
+            extract.as_deref(),
+            site,
+        );
         x.close("datasource");
     }
     x.close("datasources");
@@ -493,20 +684,32 @@ pub fn workbook_xml(d: &Dataset, w: u32, site: &SiteRef) -> String {
         if view.sheet_type != SheetType::Worksheet {
             continue;
         }
-        let used: Vec<u32> = l.view_sheet[v as usize].map(|s| l.sheets[s as usize].fields.clone()).unwrap_or_default();
+        let used: Vec<u32> = l.view_sheet[v as usize]
+            .map(|s| l.sheets[s as usize].fields.clone())
+            .unwrap_or_default();
         x.open("worksheet", &[("name", &view.name)]);
         x.open("table", &[]);
         x.open("view", &[]);
         x.open("datasources", &[]);
         for (i, &e) in embedded.iter().enumerate() {
             if used.iter().any(|&f| owner_ds(f) == Some(i)) {
-                x.empty("datasource", &[("caption", &d.embedded_datasources[e as usize].name), ("name", &internal[i])]);
+                x.empty(
+                    "datasource",
+                    &[
+                        ("caption", &d.embedded_datasources[e as usize].name),
+                        ("name", &internal[i]),
+                    ],
+                );
             }
         }
         x.close("datasources");
         let (mut rows, mut cols) = (Vec::new(), Vec::new());
         for (i, _) in embedded.iter().enumerate() {
-            let mine: Vec<u32> = used.iter().copied().filter(|&f| owner_ds(f) == Some(i)).collect();
+            let mine: Vec<u32> = used
+                .iter()
+                .copied()
+                .filter(|&f| owner_ds(f) == Some(i))
+                .collect();
             if mine.is_empty() {
                 continue;
             }
@@ -518,15 +721,31 @@ pub fn workbook_xml(d: &Dataset, w: u32, site: &SiteRef) -> String {
                 let (name, deriv, ty) = instance(d, f);
                 x.empty(
                     "column-instance",
-                    &[("column", &bracket(&l.fields[f as usize].name)), ("derivation", deriv), ("name", &name), ("pivot", "key"), ("type", ty)],
+                    &[
+                        ("column", &bracket(&l.fields[f as usize].name)),
+                        ("derivation", deriv),
+                        ("name", &name),
+                        ("pivot", "key"),
+                        ("type", ty),
+                    ],
                 );
                 let shelf = format!("[{}].{}", internal[i], name);
-                if ty == "quantitative" { cols.push(shelf) } else { rows.push(shelf) }
+                if ty == "quantitative" {
+                    cols.push(shelf)
+                } else {
+                    rows.push(shelf)
+                }
             }
             x.close("datasource-dependencies");
         }
         x.close("view");
-        let shelf = |v: &[String]| if v.len() > 1 { format!("({})", v.join(" / ")) } else { v.concat() };
+        let shelf = |v: &[String]| {
+            if v.len() > 1 {
+                format!("({})", v.join(" / "))
+            } else {
+                v.concat()
+            }
+        };
         x.text("rows", &shelf(&rows));
         x.text("cols", &shelf(&cols));
         x.close("table");
@@ -541,20 +760,62 @@ pub fn workbook_xml(d: &Dataset, w: u32, site: &SiteRef) -> String {
             SheetType::Worksheet => continue,
             SheetType::Story => {
                 x.open("dashboard", &[("name", &view.name), ("type", "storyboard")]);
-                x.empty("size", &[("maxheight", "964"), ("maxwidth", "1016"), ("minheight", "964"), ("minwidth", "1016")]);
+                x.empty(
+                    "size",
+                    &[
+                        ("maxheight", "964"),
+                        ("maxwidth", "1016"),
+                        ("minheight", "964"),
+                        ("minwidth", "1016"),
+                    ],
+                );
                 x.close("dashboard");
             }
             SheetType::Dashboard => {
                 x.open("dashboard", &[("name", &view.name)]);
-                x.empty("size", &[("maxheight", "800"), ("maxwidth", "1000"), ("minheight", "800"), ("minwidth", "1000")]);
+                x.empty(
+                    "size",
+                    &[
+                        ("maxheight", "800"),
+                        ("maxwidth", "1000"),
+                        ("minheight", "800"),
+                        ("minwidth", "1000"),
+                    ],
+                );
                 x.open("zones", &[]);
-                x.open("zone", &[("h", "100000"), ("id", "1"), ("type-v2", "layout-basic"), ("w", "100000"), ("x", "0"), ("y", "0")]);
-                let held = l.view_dashboard[v as usize].map(|m| l.dashboards[m as usize].sheets.clone()).unwrap_or_default();
+                x.open(
+                    "zone",
+                    &[
+                        ("h", "100000"),
+                        ("id", "1"),
+                        ("type-v2", "layout-basic"),
+                        ("w", "100000"),
+                        ("x", "0"),
+                        ("y", "0"),
+                    ],
+                );
+                let held = l.view_dashboard[v as usize]
+                    .map(|m| l.dashboards[m as usize].sheets.clone())
+                    .unwrap_or_default();
                 let n = held.len().max(1);
                 for (k, s) in held.iter().enumerate() {
                     let name = &d.views[l.sheets[*s as usize].view as usize].name;
-                    let (id, h, y) = ((k + 2).to_string(), (100_000 / n).to_string(), (k * 100_000 / n).to_string());
-                    x.empty("zone", &[("h", &h), ("id", &id), ("name", name), ("w", "100000"), ("x", "0"), ("y", &y)]);
+                    let (id, h, y) = (
+                        (k + 2).to_string(),
+                        (100_000 / n).to_string(),
+                        (k * 100_000 / n).to_string(),
+                    );
+                    x.empty(
+                        "zone",
+                        &[
+                            ("h", &h),
+                            ("id", &id),
+                            ("name", name),
+                            ("w", "100000"),
+                            ("x", "0"),
+                            ("y", &y),
+                        ],
+                    );
                 }
                 x.close("zone");
                 x.close("zones");
@@ -566,7 +827,11 @@ pub fn workbook_xml(d: &Dataset, w: u32, site: &SiteRef) -> String {
     x.open("windows", &[("source-height", "30")]);
     for v in wb.views.clone() {
         let view = &d.views[v as usize];
-        let class = if view.sheet_type == SheetType::Worksheet { "worksheet" } else { "dashboard" };
+        let class = if view.sheet_type == SheetType::Worksheet {
+            "worksheet"
+        } else {
+            "dashboard"
+        };
         x.empty("window", &[("class", class), ("name", &view.name)]);
     }
     x.close("windows");
@@ -577,28 +842,66 @@ pub fn workbook_xml(d: &Dataset, w: u32, site: &SiteRef) -> String {
 /// The `.tds` XML of a generated published datasource.
 pub fn datasource_xml(d: &Dataset, i: u32, site: &SiteRef) -> String {
     let ds = &d.datasources[i as usize];
-    let conn = connections(d, Target::Datasource(i), site).into_iter().next();
+    let conn = connections(d, Target::Datasource(i), site)
+        .into_iter()
+        .next();
     let conn = conn.unwrap_or_else(|| direct_conn(d, &[], conn_id(&ds.id, 0), &ds.name));
     let mut x = Xml::new();
     x.open(
         "datasource",
-        &[("formatted-name", &ds.name), ("inline", "true"), ("source-platform", "linux"), ("version", VERSION), ("xmlns:user", USER_NS)],
+        &[
+            ("formatted-name", &ds.name),
+            ("inline", "true"),
+            ("source-platform", "linux"),
+            ("version", VERSION),
+            ("xmlns:user", USER_NS),
+        ],
     );
     let path = format!("/t/{}/datasources", site.site);
-    x.empty("repository-location", &[("id", &ds.content_url), ("path", &path), ("revision", "1.0"), ("site", &site.site)]);
-    let extract = d.lineage.published[i as usize].has_extracts.then(|| extract_path(&ds.name));
-    write_source_body(&mut x, d, Owner::Published(i), &conn, extract.as_deref(), site);
+    x.empty(
+        "repository-location",
+        &[
+            ("id", &ds.content_url),
+            ("path", &path),
+            ("revision", "1.0"),
+            ("site", &site.site),
+        ],
+    );
+    let extract = d.lineage.published[i as usize]
+        .has_extracts
+        .then(|| extract_path(&ds.name));
+    write_source_body(
+        &mut x,
+        d,
+        Owner::Published(i),
+        &conn,
+        extract.as_deref(),
+        site,
+    );
     x.close("datasource");
     x.finish()
 }
 
 fn file_stem(name: &str) -> String {
-    name.chars().map(|c| if matches!(c, '/' | '\\' | ':' | '"') { '_' } else { c }).collect()
+    name.chars()
+        .map(|c| {
+            if matches!(c, '/' | '\\' | ':' | '"') {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// The file a generated item downloads as: `.twb`/`.tds`, or a package
 /// with its extracts (left out when `include_extract` is false).
-pub fn generated(d: &Dataset, target: Target, site: &SiteRef, include_extract: bool) -> (String, Vec<u8>) {
+pub fn generated(
+    d: &Dataset,
+    target: Target,
+    site: &SiteRef,
+    include_extract: bool,
+) -> (String, Vec<u8>) {
     let l = &d.lineage;
     match target {
         Target::Workbook(w) => {
@@ -616,10 +919,19 @@ pub fn generated(d: &Dataset, target: Target, site: &SiteRef, include_extract: b
             let mut entries = vec![(format!("{}.twb", file_stem(&wb.name)), xml.into_bytes())];
             if include_extract {
                 for name in extracts {
-                    entries.push((extract_path(&name), extract_bytes(&format!("{}/{name}", wb.id), 4096 + (wb.size_mb as usize % 7) * 512)));
+                    entries.push((
+                        extract_path(&name),
+                        extract_bytes(
+                            &format!("{}/{name}", wb.id),
+                            4096 + (wb.size_mb as usize % 7) * 512,
+                        ),
+                    ));
                 }
             }
-            (format!("{}.twbx", file_stem(&wb.name)), super::zip::write(&entries))
+            (
+                format!("{}.twbx", file_stem(&wb.name)),
+                super::zip::write(&entries),
+            )
         }
         Target::Datasource(i) => {
             let ds = &d.datasources[i as usize];
@@ -631,7 +943,10 @@ pub fn generated(d: &Dataset, target: Target, site: &SiteRef, include_extract: b
             if include_extract {
                 entries.push((extract_path(&ds.name), extract_bytes(&ds.id, 4096)));
             }
-            (format!("{}.tdsx", file_stem(&ds.name)), super::zip::write(&entries))
+            (
+                format!("{}.tdsx", file_stem(&ds.name)),
+                super::zip::write(&entries),
+            )
         }
     }
 }

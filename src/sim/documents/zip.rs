@@ -19,7 +19,8 @@ pub fn write(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
     for (name, data) in entries {
         let mut crc = flate2::Crc::new();
         crc.update(data);
-        let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        let mut enc =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
         enc.write_all(data).expect("deflating into memory");
         let packed = enc.finish().expect("deflating into memory");
         let offset = out.len() as u32;
@@ -70,11 +71,15 @@ pub fn is_zip(bytes: &[u8]) -> bool {
 }
 
 fn u16_at(b: &[u8], at: usize) -> Result<u16, String> {
-    b.get(at..at + 2).map(|s| u16::from_le_bytes([s[0], s[1]])).ok_or_else(|| format!("truncated at byte {at}"))
+    b.get(at..at + 2)
+        .map(|s| u16::from_le_bytes([s[0], s[1]]))
+        .ok_or_else(|| format!("truncated at byte {at}"))
 }
 
 fn u32_at(b: &[u8], at: usize) -> Result<u32, String> {
-    b.get(at..at + 4).map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]])).ok_or_else(|| format!("truncated at byte {at}"))
+    b.get(at..at + 4)
+        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+        .ok_or_else(|| format!("truncated at byte {at}"))
 }
 
 /// The entries of an archive as (name, bytes), in central-directory order.
@@ -99,14 +104,19 @@ pub fn read(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
         let extra_len = u16_at(bytes, at + 30)? as usize;
         let comment_len = u16_at(bytes, at + 32)? as usize;
         let local = u32_at(bytes, at + 42)? as usize;
-        let name = bytes.get(at + 46..at + 46 + name_len).ok_or("truncated entry name")?;
+        let name = bytes
+            .get(at + 46..at + 46 + name_len)
+            .ok_or("truncated entry name")?;
         let name = String::from_utf8_lossy(name).into_owned();
         at += 46 + name_len + extra_len + comment_len;
         if u32_at(bytes, local)? != LOCAL {
             return Err(format!("bad local header for '{name}'"));
         }
-        let data_at = local + 30 + u16_at(bytes, local + 26)? as usize + u16_at(bytes, local + 28)? as usize;
-        let raw = bytes.get(data_at..data_at + packed).ok_or_else(|| format!("'{name}' is truncated"))?;
+        let data_at =
+            local + 30 + u16_at(bytes, local + 26)? as usize + u16_at(bytes, local + 28)? as usize;
+        let raw = bytes
+            .get(data_at..data_at + packed)
+            .ok_or_else(|| format!("'{name}' is truncated"))?;
         let data = match method {
             0 => raw.to_vec(),
             8 => {
@@ -116,7 +126,11 @@ pub fn read(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
                     .map_err(|e| format!("'{name}' does not inflate: {e}"))?;
                 out
             }
-            m => return Err(format!("'{name}' uses compression method {m}, which this site does not read")),
+            m => {
+                return Err(format!(
+                    "'{name}' uses compression method {m}, which this site does not read"
+                ))
+            }
         };
         entries.push((name, data));
     }
@@ -129,7 +143,10 @@ mod tests {
 
     #[test]
     fn entries_round_trip_and_output_is_stable() {
-        let entries = vec![("Book.twb".to_string(), b"<workbook/>".repeat(50)), ("Data/x.hyper".to_string(), vec![7u8; 3000])];
+        let entries = vec![
+            ("Book.twb".to_string(), b"<workbook/>".repeat(50)),
+            ("Data/x.hyper".to_string(), vec![7u8; 3000]),
+        ];
         let z = write(&entries);
         assert!(is_zip(&z));
         assert_eq!(read(&z).unwrap(), entries);
