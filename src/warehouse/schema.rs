@@ -246,6 +246,11 @@ pub const LOGS: &[Table] = &[
         req("ended_at", Time), req("outcome", Text), opt("finish_code", Int), opt("notes", Text), opt("server", Text),
         opt("site", Text),
     ]),
+    table!("run_streams", "What each stream of an extraction run (trm extract) cost, to see what bounds a run: requests sent (retries included), retries, 429s, wait_ms (its requests' time waiting for a slot under the concurrency limit or before a retry), busy_ms (time with at least one of its requests in flight), elapsed_ms (its start to its end) and critical_path_ms (how much longer the run lasted because of this stream alone: its end minus the latest end of every other stream). outcome is ok or failed. Keyed by run_id and stream; written for failed runs too.", [
+        req("run_id", Text), req("stream", Text), req("outcome", Text), req("requests", Int), req("retries", Int),
+        req("throttled", Int), req("wait_ms", Int), req("busy_ms", Int), req("elapsed_ms", Int),
+        req("critical_path_ms", Int),
+    ]),
 ];
 /// SQL views over the tables, created (and recreated) with them: (name,
 /// what one row is, the query).

@@ -29,6 +29,7 @@ pub fn settings(handle: &SimHandle, dir: &Path) -> Settings {
         token_secret: Secret::new(c.pat_secret.clone()),
         auth: trm::config::Auth::Pat,
         concurrency: 4,
+        max_concurrency: None,
         timeout: Duration::from_secs(20),
         db: dir.join("trm.duckdb"),
         parquet: dir.join("parquet"),
