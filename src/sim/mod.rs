@@ -14,6 +14,7 @@
 pub mod access;
 pub mod bench;
 pub mod calls;
+pub mod churn;
 pub mod control;
 pub mod dataset;
 pub mod faults;
@@ -78,6 +79,9 @@ pub struct SimConfig {
     /// Per-API latencies applied to every `/api/...` request, recorded for
     /// benchmarks ([`latency`]); none by default.
     pub latency_model: latency::LatencyModel,
+    /// Fields that come and go while a client pages ([`churn`]); none by
+    /// default.
+    pub churn: Option<churn::Churn>,
     /// Metadata API limits (node limit, page sizes, cost and time budget).
     pub metadata: metadata::Limits,
     pub flavor: Flavor,
@@ -103,6 +107,7 @@ impl Default for SimConfig {
             latency: Duration::ZERO,
             faults: faults::FaultPlan::default(),
             latency_model: latency::LatencyModel::default(),
+            churn: None,
             metadata: metadata::Limits::default(),
             flavor: Flavor::Server,
             job_duration: Duration::from_secs(2),
@@ -141,6 +146,7 @@ pub struct SimState {
     pub calls: calls::CallLog,
     /// The latencies the model applied (`/sim/latency`).
     pub latency_log: latency::Log,
+    pub churn: churn::Churning,
     /// Ad-hoc jobs not yet settled, so reads skip settling when there are none.
     pub(crate) pending_jobs: AtomicUsize,
     pub(crate) sessions: rest::auth::Sessions,
@@ -155,12 +161,14 @@ impl SimState {
     pub fn new(config: SimConfig) -> Arc<SimState> {
         metadata::prepare_schema();
         let data = dataset::generate(config.size, config.seed, &config.site_content_url);
+        let churn = churn::Churning::new(config.churn.clone(), &data);
         Arc::new(SimState {
             day: AtomicI64::new(config.day),
             config,
             data: RwLock::new(data),
             calls: Default::default(),
             latency_log: Default::default(),
+            churn,
             pending_jobs: AtomicUsize::new(0),
             sessions: Default::default(),
             jobs: Mutex::new(None),

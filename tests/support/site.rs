@@ -11,8 +11,15 @@ use trm::sim::SimHandle;
 
 /// A fresh directory under the system temp dir, named after the test file.
 pub fn scratch(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let dir = std::env::temp_dir().join(format!("trm-{}-{name}-{}-{nanos}", env!("CARGO_CRATE_NAME"), std::process::id()));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!(
+        "trm-{}-{name}-{}-{nanos}",
+        env!("CARGO_CRATE_NAME"),
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }

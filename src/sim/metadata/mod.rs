@@ -276,6 +276,9 @@ async fn answer(st: Arc<SimState>, body: Bytes) -> (Response, usize) {
     };
     let md = st.metadata();
     let op = operation_name(&body);
+    if st.config.churn.is_some() {
+        st.churn.on_request(op.as_deref(), &st.data());
+    }
     let limits = st.config.metadata.clone();
     let node_limit = st.config.faults.node_limit_for(op.as_deref()).unwrap_or(limits.node_limit);
     let budget = Arc::new(Budget::new(limits, node_limit));
