@@ -17,7 +17,8 @@
 # the longest serial chain of requests if that is longer; and wall time over
 # that bound. --fault passes a fault to the site (e.g.
 # "kind: status, status: 429, rate: 0.05"). TRM_BIN=path runs that binary
-# instead of building one in release.
+# instead of building one in release; SIM_MAX_CONCURRENT=N lets the site take
+# N requests in flight per session before answering 429 (default 10).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/trm-target}"
@@ -46,6 +47,7 @@ WORK="$(mktemp -d)"
 PORT="${PORT:-18765}"
 SIM_ARGS=(sim serve --addr "127.0.0.1:$PORT" --size "$SIZE" --manifest "$WORK/manifest.json")
 [ -n "$LATENCY" ] && SIM_ARGS+=(--latency "$LATENCY")
+[ -n "${SIM_MAX_CONCURRENT:-}" ] && SIM_ARGS+=(--max-concurrent "$SIM_MAX_CONCURRENT")
 [ "${#FAULTS[@]}" -gt 0 ] && SIM_ARGS+=("${FAULTS[@]}")
 "$BIN" "${SIM_ARGS[@]}" >"$WORK/sim.log" 2>&1 &
 SIM=$!

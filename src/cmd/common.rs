@@ -197,11 +197,11 @@ pub fn print_extract_summary(settings: &Settings, options: &Options, outcome: &O
     );
     if let Some(slowest) = outcome.streams.iter().max_by_key(|r| r.critical) {
         println!(
-            "  longest stream: {} ({:.1} s, {} requests, {:.1} s waiting)",
+            "  longest stream: {} ({:.1} s, {} requests, {:.1} s with requests in flight)",
             slowest.stream,
             slowest.elapsed.as_secs_f64(),
             slowest.requests,
-            slowest.wait.as_secs_f64()
+            slowest.busy.as_secs_f64()
         );
     }
     for w in &outcome.warnings {
