@@ -463,11 +463,12 @@ mod tests {
         }
         let raised = l.limit();
         assert!(raised > 2, "raised while the server keeps up: {raised}");
-        for _ in 0..40 {
+        for _ in 0..5 {
             l.observe(Instant::now(), false, Duration::from_millis(1000));
         }
         assert!(l.limit() < raised, "{} >= {raised}", l.limit());
-        assert!(l.limit() >= 2);
+        assert!(l.limit() >= 2, "never below the start for latency alone");
+        assert!(l.report().decreases > 0);
     }
 
     #[tokio::test]
