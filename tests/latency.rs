@@ -328,10 +328,8 @@ async fn adaptive_concurrency_backs_off_under_429s_and_completes() {
     assert_eq!(count("workbooks"), m.counts.workbooks);
     assert_eq!(count("views"), m.counts.views);
     assert_eq!(count("users"), m.counts.users);
-    assert_eq!(
-        exactly_once(ids(&s.db, "SELECT field_metadata_id FROM fields")),
-        listed_field_ids(&h)
-    );
+    let found = exactly_once(ids(&s.db, "SELECT field_metadata_id FROM fields"));
+    assert_same(&found, &listed_field_ids(&h), "fields");
     // Sign-in's requests belong to no stream.
     let throttled: u64 = outcome.streams.iter().map(|r| r.throttled).sum();
     assert!(throttled > 0 && throttled <= outcome.stats.throttled);
