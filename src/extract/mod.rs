@@ -13,6 +13,11 @@
 //! [`Ctx::list`]: once per run, by whichever stream asks first, the others
 //! waiting for and sharing its items. With `--only`, a stream that needs a
 //! list whose own stream is not selected fetches it all the same.
+//!
+//! Each stream's requests are tagged with its name and a priority
+//! ([`schedule`]): the client's limiter sends waiting requests by priority
+//! and counts requests, retries and waits per stream, which each run
+//! appends to `run_streams`.
 
 /// Declares a stream: its struct, its `--only` name and the tables it fills;
 /// the work is its `async fn extract(&self, ctx: &Ctx)`.

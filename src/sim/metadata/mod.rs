@@ -226,7 +226,9 @@ fn operation_name(body: &GraphQLBody) -> Option<String> {
 /// `POST /api/metadata/graphql`, telling the latency model what it
 /// answered ([`super::latency::MetadataCall`]).
 async fn graphql(State(st): State<Arc<SimState>>, body: Bytes) -> Response {
-    let call = serde_json::from_slice::<GraphQLBody>(&body).ok().map(|b| {
+    // Only the latency model needs it: without one, the body is read once.
+    let modeled = !st.config.latency_model.is_none();
+    let call = modeled.then(|| serde_json::from_slice::<GraphQLBody>(&body).ok()).flatten().map(|b| {
         let set = |k: &str| b.variables.as_ref().and_then(|v| v.get(k)).is_some_and(|v| !v.is_null());
         let paging = if set("offset") {
             super::latency::Paging::Offset
