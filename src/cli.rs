@@ -117,6 +117,11 @@ pub struct SiteArgs {
     /// Requests in flight at once (default 4).
     #[arg(long)]
     pub concurrency: Option<usize>,
+    /// The most requests in flight adaptive concurrency may climb to while
+    /// the server keeps up (default: --concurrency). 429s lower the limit
+    /// either way.
+    #[arg(long, value_name = "N")]
+    pub max_concurrency: Option<usize>,
     /// DuckDB file (default ./trm.duckdb).
     #[arg(long, value_name = "FILE")]
     pub db: Option<PathBuf>,
@@ -687,6 +692,12 @@ pub struct ServeArgs {
     /// Requests one session may have in flight before getting 429.
     #[arg(long, default_value_t = 10)]
     pub max_concurrent: usize,
+    /// Latency per request, as a real server's round trips:
+    /// `rest=200ms,metadata=1s`, or ranges with jitter `rest=150ms..250ms`.
+    /// The Metadata API value is for a full page of 1,000 nodes; smaller
+    /// pages are faster. `GET /sim/latency` reports what was applied.
+    #[arg(long, value_name = "SPEC")]
+    pub latency: Option<String>,
     #[command(flatten)]
     pub fault_args: FaultArgs,
 }

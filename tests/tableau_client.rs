@@ -47,6 +47,7 @@ fn settings_for(server: String) -> Settings {
         token_secret: Secret::new(SECRET),
         auth: trm::config::Auth::Pat,
         concurrency: 4,
+        max_concurrency: None,
         timeout: Duration::from_secs(10),
         db: PathBuf::from("unused.duckdb"),
         parquet: PathBuf::from("unused-parquet"),
@@ -345,7 +346,7 @@ async fn all_fields(client: &Client, first: i64) -> Result<Paged<fields::FieldsF
     paginate::<Fields, _>(
         client,
         first,
-        |first, after| fields::Variables { first: Some(first), after },
+        |first, after| fields::Variables { first: Some(first), after, offset: None },
         |d| {
             let c = d.fields_connection;
             (c.nodes, c.page_info.end_cursor, c.page_info.has_next_page)
@@ -443,7 +444,7 @@ async fn graphql_errors_name_the_query() {
     let h = start(config).await;
     let client = connect(&h).await;
     let err = client
-        .graphql::<Fields>(fields::Variables { first: Some(10), after: Some("not-a-cursor".into()) })
+        .graphql::<Fields>(fields::Variables { first: Some(10), after: Some("not-a-cursor".into()), offset: None })
         .await
         .unwrap_err();
     match &err {
@@ -453,7 +454,7 @@ async fn graphql_errors_name_the_query() {
         }
         other => panic!("{other:?}"),
     }
-    let err = client.graphql::<Fields>(fields::Variables { first: Some(1000), after: None }).await.unwrap_err();
+    let err = client.graphql::<Fields>(fields::Variables { first: Some(1000), after: None, offset: None }).await.unwrap_err();
     assert!(matches!(err, TableauError::QueryTimeout { ref query, .. } if query == "Fields"), "{err:?}");
 }
 
@@ -463,7 +464,7 @@ async fn all_dashboards(
     paginate::<Dashboards, _>(
         client,
         queries::START_FIRST,
-        |first, after| dashboards::Variables { first: Some(first), after },
+        |first, after| dashboards::Variables { first: Some(first), after, offset: None },
         |d| {
             let c = d.dashboards_connection;
             (c.nodes, c.page_info.end_cursor, c.page_info.has_next_page)
@@ -478,7 +479,7 @@ macro_rules! page_ids {
         let p = paginate::<$q, _>(
             $client,
             queries::START_FIRST,
-            |first, after| $module::Variables { first: Some(first), after },
+            |first, after| $module::Variables { first: Some(first), after, offset: None },
             |d| {
                 let c = d.$conn;
                 (c.nodes, c.page_info.end_cursor, c.page_info.has_next_page)
@@ -621,7 +622,7 @@ async fn no_secret_or_token_in_logs_or_errors() {
     assert_eq!(fields.nodes.len(), state.manifest().counts.fields);
     for e in [
         client.get_json(&client.site_path("nonsense"), &[]).await.unwrap_err(),
-        client.graphql::<Fields>(fields::Variables { first: Some(1), after: Some("bad".into()) }).await.unwrap_err(),
+        client.graphql::<Fields>(fields::Variables { first: Some(1), after: Some("bad".into()), offset: None }).await.unwrap_err(),
     ] {
         errors.push(format!("{e} | {e:?}"));
     }

@@ -61,6 +61,7 @@ fn resolve_site(args: &SiteArgs, parquet: Option<PathBuf>) -> anyhow::Result<(Fi
         site: args.site.clone(),
         api_version: args.api_version.clone(),
         concurrency: args.concurrency,
+        max_concurrency: args.max_concurrency,
         db: args.db.clone(),
         parquet,
     };
@@ -189,6 +190,20 @@ pub fn print_extract_summary(settings: &Settings, options: &Options, outcome: &O
         "  requests {}, retries {}, throttled (429) {}, re-sign-ins {}",
         s.requests, s.retries, s.throttled, s.reauthentications
     );
+    let c = &outcome.concurrency;
+    println!(
+        "  concurrency: started at {}, ceiling {}, ranged {}..{}, {:.1} in flight on average",
+        c.start, c.ceiling, c.min, c.max, c.mean_in_flight
+    );
+    if let Some(slowest) = outcome.streams.iter().max_by_key(|r| r.critical) {
+        println!(
+            "  longest stream: {} ({:.1} s, {} requests, {:.1} s with requests in flight)",
+            slowest.stream,
+            slowest.elapsed.as_secs_f64(),
+            slowest.requests,
+            slowest.busy.as_secs_f64()
+        );
+    }
     for w in &outcome.warnings {
         println!("  warning: {w}");
     }

@@ -44,6 +44,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         token_secret: Secret::new(c.pat_secret.clone()),
         auth: trm::config::Auth::Pat,
         concurrency: config::DEFAULT_CONCURRENCY,
+        max_concurrency: None,
         timeout: Duration::from_secs(config::DEFAULT_TIMEOUT_SECS),
         db: args.out.join("trm.duckdb"),
         parquet: args.out.join("parquet"),

@@ -37,6 +37,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         session_ttl: Duration::from_secs(args.session_ttl),
         max_concurrent_per_session: args.max_concurrent.max(1),
         faults: common::fault_plan(&args.fault_args)?,
+        latency_model: match &args.latency {
+            Some(spec) => sim::latency::LatencyModel::parse(spec).map_err(|e| anyhow::anyhow!("--latency '{spec}': {e}"))?,
+            None => Default::default(),
+        },
         ..sim_config(&args.site)?
     };
     anyhow::ensure!(

@@ -13,6 +13,7 @@
 //!     # jwt (a connected app, direct trust): client_id, secret_id, username
 //!     # password: username
 //!     concurrency: 4           # optional; requests in flight
+//!     max_concurrency: 8       # optional; adaptive ceiling (default: concurrency)
 //!     timeout_secs: 60         # optional; per request
 //! warehouse:
 //!   db: ./trm.duckdb
@@ -128,6 +129,8 @@ pub struct Profile {
     /// The user a connected app acts as, or who signs in with a password.
     pub username: Option<String>,
     pub concurrency: Option<usize>,
+    /// The ceiling adaptive concurrency may climb to (default: `concurrency`).
+    pub max_concurrency: Option<usize>,
     pub timeout_secs: Option<u64>,
 }
 
@@ -182,6 +185,7 @@ pub struct Overrides {
     pub site: Option<String>,
     pub api_version: Option<String>,
     pub concurrency: Option<usize>,
+    pub max_concurrency: Option<usize>,
     pub db: Option<PathBuf>,
     pub parquet: Option<PathBuf>,
 }
@@ -224,6 +228,10 @@ pub struct Settings {
     pub token_secret: Secret,
     pub auth: Auth,
     pub concurrency: usize,
+    /// The most requests in flight adaptive concurrency may reach; `None`:
+    /// the concurrency. Throttling lowers the limit below the concurrency
+    /// either way.
+    pub max_concurrency: Option<usize>,
     pub timeout: Duration,
     pub db: PathBuf,
     pub parquet: PathBuf,
@@ -434,6 +442,16 @@ impl Settings {
                 message: format!("{concurrency} is out of range: use 1 to 64"),
             });
         }
+        let max_concurrency = flags.max_concurrency.or(profile.max_concurrency);
+        if let Some(max) = max_concurrency {
+            if max < concurrency || max > 64 {
+                return Err(ConfigError::Invalid {
+                    origin: if flags.max_concurrency.is_some() { "--max-concurrency".into() } else { fp.clone() },
+                    key: if flags.max_concurrency.is_some() { "value".into() } else { key("max_concurrency") },
+                    message: format!("{max} is out of range: use the concurrency ({concurrency}) to 64"),
+                });
+            }
+        }
         let timeout_secs = profile.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS);
         if timeout_secs == 0 {
             return Err(ConfigError::Invalid { origin: fp, key: key("timeout_secs"), message: "must be at least 1".into() });
@@ -447,6 +465,7 @@ impl Settings {
             token_secret,
             auth,
             concurrency,
+            max_concurrency,
             timeout: Duration::from_secs(timeout_secs),
             db: file.db(flags.db.as_deref()),
             parquet: file.parquet(flags.parquet.as_deref()),

@@ -6,41 +6,80 @@
 use graphql_client::GraphQLQuery;
 
 use super::{Ctx, Stream};
-use crate::tableau::metadata::paginate;
+use crate::tableau::metadata::{read_connection, PageOf, Read};
 use crate::tableau::queries::{self, START_FIRST};
+use crate::tableau::TableauError;
 use crate::time::parse as parse_time;
 use crate::warehouse::{Rows, V};
 
-/// Pages a whole root connection, recording warnings on the run.
-async fn fetch_all<Q, N>(
+/// Reads of a connection that changed while it was read, before the
+/// stream fails.
+const READS: u32 = 3;
+
+/// Reads a whole root connection ([`read_connection`]: several pages at
+/// once, drift detected), recording warnings on the run. `fresh()` makes
+/// the sink state of one read; a read that met drift is thrown away and
+/// the connection read again, up to [`READS`] times.
+async fn read_consistent<Q, N, S>(
     ctx: &Ctx,
     stream: &str,
-    vars: impl Fn(i64, Option<String>) -> Q::Variables,
-    page: impl Fn(Q::ResponseData) -> (Vec<N>, Option<String>, bool),
-) -> anyhow::Result<Vec<N>>
+    vars: impl Fn(i64, Option<String>, Option<i64>) -> Q::Variables,
+    page: impl Fn(Q::ResponseData) -> PageOf<N>,
+    id: impl Fn(&N) -> &str,
+    fresh: impl Fn() -> S,
+    push: impl Fn(&mut S, Vec<N>),
+) -> anyhow::Result<S>
 where
     Q: GraphQLQuery,
 {
-    let paged = paginate::<Q, N>(&ctx.client, START_FIRST, vars, page).await?;
-    for w in paged.warnings {
-        ctx.warn(stream, w);
+    let mut attempt = 1;
+    loop {
+        let mut state = fresh();
+        let result: Result<Read, TableauError> =
+            read_connection::<Q, N>(&ctx.client, START_FIRST, &vars, &page, &id, |nodes| {
+                ctx.progress(stream, nodes.len() as u64);
+                push(&mut state, nodes)
+            })
+            .await;
+        match result {
+            Ok(read) => {
+                for w in read.warnings {
+                    ctx.warn(stream, w);
+                }
+                return Ok(state);
+            }
+            Err(e @ TableauError::Drift { .. }) if attempt < READS => {
+                ctx.warn(stream, format!("{e}; reading it again"));
+                attempt += 1;
+            }
+            Err(e @ TableauError::Drift { .. }) => {
+                anyhow::bail!("{e}; it changed on each of {READS} reads, so nothing was written")
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
-    ctx.progress(stream, paged.nodes.len() as u64);
-    Ok(paged.nodes)
 }
 
-/// Pages a whole root connection whose nodes are used as they come:
+/// Every node of a root connection:
 /// `fetch_connection!(ctx, stream, Query, query_module, x_connection)`.
 macro_rules! fetch_connection {
     ($ctx:expr, $stream:expr, $query:ident, $module:ident, $connection:ident) => {
-        fetch_all::<queries::$query, _>(
+        read_consistent::<queries::$query, _, Vec<_>>(
             $ctx,
             $stream,
-            |first, after| queries::$module::Variables { first: Some(first), after },
+            |first, after, offset| queries::$module::Variables { first: Some(first), after, offset },
             |d: queries::$module::ResponseData| {
                 let c = d.$connection;
-                (c.nodes, c.page_info.end_cursor, c.page_info.has_next_page)
+                PageOf {
+                    nodes: c.nodes,
+                    end_cursor: c.page_info.end_cursor,
+                    has_next: c.page_info.has_next_page,
+                    total: Some(c.total_count),
+                }
             },
+            |n| n.id.as_str(),
+            Vec::new,
+            |all, nodes| all.extend(nodes),
         )
     };
 }
@@ -353,33 +392,38 @@ impl FieldTables {
 impl Fields {
     async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
         use queries::fields::{ResponseData, Variables};
-        let tables = std::sync::Mutex::new(FieldTables {
-            rows: Rows::new("fields"),
-            reads: Rows::new("field_columns"),
-            built_on: Rows::new("field_fields"),
-            skipped: Vec::new(),
-            error: None,
-        });
-        fetch_all::<queries::Fields, ()>(
+        let t = read_consistent::<queries::Fields, _, FieldTables>(
             ctx,
             self.name(),
-            |first, after| Variables { first: Some(first), after },
+            |first, after, offset| Variables { first: Some(first), after, offset },
             |d: ResponseData| {
                 let c = d.fields_connection;
-                let mut t = tables.lock().expect("field tables poisoned");
-                for n in &c.nodes {
+                PageOf {
+                    nodes: c.nodes,
+                    end_cursor: c.page_info.end_cursor,
+                    has_next: c.page_info.has_next_page,
+                    total: Some(c.total_count),
+                }
+            },
+            |n| n.id.as_str(),
+            || FieldTables {
+                rows: Rows::new("fields"),
+                reads: Rows::new("field_columns"),
+                built_on: Rows::new("field_fields"),
+                skipped: Vec::new(),
+                error: None,
+            },
+            |t, nodes| {
+                for n in &nodes {
                     if t.error.is_none() {
                         if let Err(e) = t.push(n) {
                             t.error = Some(e);
                         }
                     }
                 }
-                ctx.progress(self.name(), c.nodes.len() as u64);
-                (Vec::new(), c.page_info.end_cursor, c.page_info.has_next_page)
             },
         )
         .await?;
-        let t = tables.into_inner().expect("field tables poisoned");
         if let Some(e) = t.error {
             return Err(e);
         }

@@ -13,6 +13,11 @@
 //! [`Ctx::list`]: once per run, by whichever stream asks first, the others
 //! waiting for and sharing its items. With `--only`, a stream that needs a
 //! list whose own stream is not selected fetches it all the same.
+//!
+//! Each stream's requests are tagged with its name and a priority
+//! ([`schedule`]): the client's limiter sends waiting requests by priority
+//! and counts requests, retries and waits per stream, which each run
+//! appends to `run_streams`.
 
 /// Declares a stream: its struct, its `--only` name and the tables it fills;
 /// the work is its `async fn extract(&self, ctx: &Ctx)`.
@@ -39,6 +44,7 @@ mod lineage;
 mod people;
 mod permissions;
 mod refresh;
+pub mod schedule;
 mod site;
 
 use std::collections::{BTreeMap, HashSet};
@@ -50,6 +56,7 @@ use futures::future::BoxFuture;
 
 use crate::config::Settings;
 use crate::tableau::rest::list_all;
+use crate::tableau::adaptive::{self, ConcurrencyReport};
 use crate::tableau::{Client, RequestStats};
 use crate::warehouse::{self, RunInfo, Writer};
 
@@ -132,8 +139,9 @@ impl Ctx {
             List::Flows => &self.lists.flows,
         };
         let (path, collection, item) = list.keys();
+        // Every stream of content waits on these lists: they go first.
         let items = cell
-            .get_or_try_init(|| async {
+            .get_or_try_init(|| adaptive::with_priority(schedule::LIST, async {
                 match list_all(&self.client, &self.client.site_path(path), collection, item, &list.query()).await {
                     Err(e) if list == List::Flows && no_flows(&e) => {
                         tracing::info!(error = %e, "this server lists no flows; taking the site to have none");
@@ -141,7 +149,7 @@ impl Ctx {
                     }
                     r => r.map(Arc::new),
                 }
-            })
+            }))
             .await?;
         Ok(items.clone())
     }
@@ -233,6 +241,10 @@ pub struct Outcome {
     pub warnings: Vec<String>,
     pub stats: RequestStats,
     pub elapsed: Duration,
+    /// How the adaptive concurrency limit moved.
+    pub concurrency: ConcurrencyReport,
+    /// Per stream: requests, retries, waits, time on the critical path.
+    pub streams: Vec<schedule::StreamReport>,
 }
 
 /// Selects streams by name; unknown names are an error listing the valid ones.
@@ -294,16 +306,19 @@ pub async fn run(settings: &Settings, options: &Options, reporter: Arc<dyn Repor
     };
     tracing::info!(run_id, streams = streams.len(), "extraction started");
 
-    let results = futures::future::join_all(streams.iter().map(|s| {
+    let finished = futures::future::join_all(streams.iter().map(|s| {
         let ctx = &ctx;
-        async move {
+        adaptive::tagged(s.name(), schedule::priority(s.name()), async move {
+            let began = Instant::now();
             ctx.reporter.start(s.name());
             let result = s.run(ctx).await.with_context(|| format!("stream {} failed", s.name()));
             ctx.reporter.finish(s.name(), result.is_ok());
-            result
-        }
+            ((s.name(), began, Instant::now(), result.is_ok()), result)
+        })
     }))
     .await;
+    let (timings, results): (Vec<_>, Vec<_>) = finished.into_iter().unzip();
+    let stream_reports = schedule::reports(&timings, &client.stream_figures());
     client.sign_out().await;
     let Ctx { writer, warnings, .. } = ctx;
     let warnings = warnings.into_inner().expect("warnings poisoned");
@@ -313,10 +328,30 @@ pub async fn run(settings: &Settings, options: &Options, reporter: Arc<dyn Repor
         if let Err(e) = writer.abort(&message) {
             tracing::error!(error = %e, "could not record the failed run");
         }
+        record_streams(&settings.db, &run_id, &stream_reports);
         anyhow::bail!("extraction failed, the warehouse is unchanged: {message}");
     }
     let rows = writer.commit(&warnings).context("cannot commit the run to the warehouse")?;
-    Ok(Outcome { run_id, rows, warnings, stats: client.stats(), elapsed: started.elapsed() })
+    record_streams(&settings.db, &run_id, &stream_reports);
+    Ok(Outcome {
+        run_id,
+        rows,
+        warnings,
+        stats: client.stats(),
+        elapsed: started.elapsed(),
+        concurrency: client.concurrency_report(),
+        streams: stream_reports,
+    })
+}
+
+/// Appends the run's per-stream figures to `run_streams`; a failure is
+/// logged, never the run's.
+fn record_streams(db: &std::path::Path, run_id: &str, reports: &[schedule::StreamReport]) {
+    let result = schedule::rows(run_id, reports)
+        .and_then(|rows| warehouse::append_log(db, "run_streams", rows.finish()).map_err(anyhow::Error::from));
+    if let Err(e) = result {
+        tracing::warn!(error = %format!("{e:#}"), "could not record the streams' figures in run_streams");
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@
 //!   through the API finishes).
 //! - `GET /sim/calls`: the write calls received so far (see [`super::calls`]);
 //!   `DELETE /sim/calls` clears the log.
+//! - `GET /sim/latency`: the latencies the model applied so far (see
+//!   [`super::latency`]); `DELETE /sim/latency` clears them.
 //! - `GET /sim/effective?user=<luid>&content=<kind>:<luid>[&capability=C]`:
 //!   the ground-truth effective permissions ([`super::access`]) of a user on
 //!   a project, workbook, view or datasource, for one capability or every
@@ -36,6 +38,7 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/sim/clock", get(clock).post(set_clock))
         .route("/sim/calls", get(calls).delete(clear_calls))
         .route("/sim/effective", get(effective))
+        .route("/sim/latency", get(latency).delete(clear_latency))
         .with_state(state)
 }
 
@@ -49,6 +52,15 @@ async fn calls(State(st): State<Arc<SimState>>) -> Response {
 
 async fn clear_calls(State(st): State<Arc<SimState>>) -> StatusCode {
     st.calls.clear();
+    StatusCode::NO_CONTENT
+}
+
+async fn latency(State(st): State<Arc<SimState>>) -> Response {
+    Json(st.latency_log.summary()).into_response()
+}
+
+async fn clear_latency(State(st): State<Arc<SimState>>) -> StatusCode {
+    st.latency_log.clear();
     StatusCode::NO_CONTENT
 }
 

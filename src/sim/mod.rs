@@ -14,10 +14,12 @@
 pub mod access;
 pub mod bench;
 pub mod calls;
+pub mod churn;
 pub mod control;
 pub mod dataset;
 pub mod documents;
 pub mod faults;
+pub mod latency;
 pub mod manifest;
 pub mod metadata;
 pub mod rest;
@@ -75,6 +77,12 @@ pub struct SimConfig {
     pub latency: Duration,
     /// Faults to inject; none by default.
     pub faults: faults::FaultPlan,
+    /// Per-API latencies applied to every `/api/...` request, recorded for
+    /// benchmarks ([`latency`]); none by default.
+    pub latency_model: latency::LatencyModel,
+    /// Fields that come and go while a client pages ([`churn`]); none by
+    /// default.
+    pub churn: Option<churn::Churn>,
     /// Metadata API limits (node limit, page sizes, cost and time budget).
     pub metadata: metadata::Limits,
     pub flavor: Flavor,
@@ -102,6 +110,8 @@ impl Default for SimConfig {
             max_concurrent_per_session: 10,
             latency: Duration::ZERO,
             faults: faults::FaultPlan::default(),
+            latency_model: latency::LatencyModel::default(),
+            churn: None,
             metadata: metadata::Limits::default(),
             flavor: Flavor::Server,
             job_duration: Duration::from_secs(2),
@@ -139,6 +149,9 @@ pub struct SimState {
     day: AtomicI64,
     /// The log of write calls, for tests that count them (`/sim/calls`).
     pub calls: calls::CallLog,
+    /// The latencies the model applied (`/sim/latency`).
+    pub latency_log: latency::Log,
+    pub churn: churn::Churning,
     /// Ad-hoc jobs not yet settled, so reads skip settling when there are none.
     pub(crate) pending_jobs: AtomicUsize,
     pub(crate) sessions: rest::auth::Sessions,
@@ -162,11 +175,14 @@ impl SimState {
             documents::env::apply(&mut data, env, dataset::day_start(config.day));
         }
         let epoch = data.docs.lineage_epoch;
+        let churn = churn::Churning::new(config.churn.clone(), &data);
         Arc::new(SimState {
             day: AtomicI64::new(config.day),
             config,
             data: RwLock::new(data),
             calls: Default::default(),
+            latency_log: Default::default(),
+            churn,
             pending_jobs: AtomicUsize::new(0),
             sessions: Default::default(),
             jobs: Mutex::new(None),
@@ -305,7 +321,9 @@ pub fn app(state: Arc<SimState>) -> axum::Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), faults::inject))
         // Outside the faults, so a write answered by an injected error is
         // logged with that status, as a client saw it.
-        .layer(axum::middleware::from_fn_with_state(state.clone(), calls::record));
+        .layer(axum::middleware::from_fn_with_state(state.clone(), calls::record))
+        // Outermost: every request waits, faulted ones too.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), latency::apply));
     api.merge(control::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(state, simulated_date))
 }

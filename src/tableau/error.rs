@@ -35,6 +35,11 @@ pub enum TableauError {
     /// arguments, ...).
     #[error("Metadata API query {query} failed: {}", messages.join("; "))]
     GraphQL { query: String, messages: Vec<String> },
+    /// A connection read in concurrent pages changed while it was read
+    /// (its `totalCount` moved, or the pages no longer meet end to end);
+    /// the pages were discarded.
+    #[error("Metadata API query {query}: the connection changed while it was read ({message})")]
+    Drift { query: String, message: String },
     /// A response arrived but is not what Tableau documents.
     #[error("cannot read the response of {path}: {message}")]
     Decode { path: String, message: String },

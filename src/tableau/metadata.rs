@@ -135,6 +135,225 @@ where
     }
 }
 
+/// One page of a root connection as [`read_connection`] sees it.
+#[derive(Debug)]
+pub struct PageOf<N> {
+    pub nodes: Vec<N>,
+    pub end_cursor: Option<String>,
+    pub has_next: bool,
+    /// `totalCount`; without it the connection is read by cursor, page
+    /// after page.
+    pub total: Option<i64>,
+}
+
+/// What [`read_connection`] did.
+#[derive(Debug, Clone, Default)]
+pub struct Read {
+    pub nodes: u64,
+    pub warnings: Vec<String>,
+    pub requests: u32,
+    /// Pages read by offset, concurrently.
+    pub offset_pages: u32,
+}
+
+/// The first page's queue priority is raised by this much: it unlocks the
+/// rest of its connection.
+pub const FIRST_PAGE_BOOST: i32 = 10;
+
+/// Reads a whole root connection ordered by id, several pages at once.
+///
+/// The first page is asked for by cursor, as [`paginate`] does (halving on
+/// the node limit or a timeout), and tells `totalCount`. If there is more,
+/// the rest is cut into slices of the first page's size, read by `offset`
+/// with up to `client.max_concurrency()` in flight: no request more than
+/// cursor paging needs, bar the overlap below. A slice that hits the node
+/// limit or times out is split in two, down to [`MIN_PAGE_SIZE`].
+///
+/// Each offset page starts one node early, on the last node of the slice
+/// before it. The read is consistent only if every page reports the same
+/// `totalCount`, holds as many nodes as its slice expects, and every
+/// overlap node is the one the slice before ended on.
+/// Anything else means the connection changed between pages (a node added
+/// or removed before a page's offset shifts it), and the read fails with
+/// [`TableauError::Drift`]: its nodes must be thrown away and the
+/// connection read again. It never returns a dropped or repeated node.
+///
+/// `vars(first, after, offset)` builds a page's variables; `page` reads a
+/// page; `id` gives a node's id; `sink` takes the nodes of each page as it
+/// arrives (in any order), without its overlap node.
+pub async fn read_connection<Q, N>(
+    client: &Client,
+    start_first: i64,
+    vars: impl Fn(i64, Option<String>, Option<i64>) -> Q::Variables,
+    page: impl Fn(Q::ResponseData) -> PageOf<N>,
+    id: impl Fn(&N) -> &str,
+    mut sink: impl FnMut(Vec<N>),
+) -> Result<Read, TableauError>
+where
+    Q: graphql_client::GraphQLQuery,
+{
+    use futures::stream::{FuturesUnordered, StreamExt as _};
+
+    let target = start_first.clamp(1, MAX_PAGE_SIZE);
+    let floor = MIN_PAGE_SIZE.min(target);
+    let query = Q::build_query(vars(1, None, None)).operation_name.to_string();
+    let drift = |message: String| TableauError::Drift { query: query.clone(), message };
+    let mut out = Read::default();
+    let keep_warnings = |out: &mut Read, warnings: Vec<String>| {
+        for w in warnings {
+            if !out.warnings.contains(&w) {
+                out.warnings.push(w);
+            }
+        }
+    };
+
+    // The first page, by cursor, at a raised priority.
+    let boost = super::adaptive::priority() + FIRST_PAGE_BOOST;
+    let mut first = target;
+    let reply = loop {
+        out.requests += 1;
+        match super::adaptive::with_priority(boost, client.graphql::<Q>(vars(first, None, None))).await {
+            Ok(reply) => break reply,
+            Err(e @ (TableauError::NodeLimitExceeded { .. } | TableauError::QueryTimeout { .. })) if first > floor => {
+                let smaller = next_size_down(first, floor);
+                tracing::debug!(error = %e, first, smaller, "asking again for a smaller page");
+                first = smaller;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    keep_warnings(&mut out, reply.warnings);
+    let p = page(reply.data);
+    let got = p.nodes.len();
+    let total = match (p.total, p.has_next) {
+        (_, false) => {
+            out.nodes += got as u64;
+            sink(p.nodes);
+            return Ok(out);
+        }
+        (Some(total), true) => total,
+        (None, true) => {
+            // No count to plan by: on by cursor, page after page.
+            let mut after = p.end_cursor;
+            out.nodes += got as u64;
+            sink(p.nodes);
+            loop {
+                let Some(cursor) = after.clone() else {
+                    return Err(TableauError::Decode {
+                        path: format!("{METADATA_PATH} (query {query})"),
+                        message: "hasNextPage is true but there is no endCursor".into(),
+                    });
+                };
+                out.requests += 1;
+                let reply = match client.graphql::<Q>(vars(first, Some(cursor.clone()), None)).await {
+                    Ok(r) => r,
+                    Err(TableauError::NodeLimitExceeded { .. } | TableauError::QueryTimeout { .. }) if first > floor => {
+                        first = next_size_down(first, floor);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                keep_warnings(&mut out, reply.warnings);
+                let p = page(reply.data);
+                out.nodes += p.nodes.len() as u64;
+                sink(p.nodes);
+                if !p.has_next {
+                    return Ok(out);
+                }
+                if p.end_cursor.as_deref() == Some(cursor.as_str()) {
+                    return Err(TableauError::Decode {
+                        path: format!("{METADATA_PATH} (query {query})"),
+                        message: "hasNextPage is true but endCursor does not move on".into(),
+                    });
+                }
+                after = p.end_cursor;
+                first = next_size_up(first, target);
+            }
+        }
+    };
+    if got == 0 {
+        return Err(drift("the first page is empty but hasNextPage is true".into()));
+    }
+    let total = usize::try_from(total).map_err(|_| drift(format!("totalCount is {total}")))?;
+    // Ends of slices → the id of the last node before that position.
+    let mut last_before: std::collections::HashMap<usize, String> = std::collections::HashMap::new();
+    last_before.insert(got, id(p.nodes.last().expect("not empty")).to_string());
+    out.nodes += got as u64;
+    sink(p.nodes);
+
+    // Slices [start, end) of new nodes; each page also reads start - 1.
+    let size = first as usize;
+    let mut todo: Vec<(usize, usize)> = Vec::new();
+    let mut start = got;
+    while start < total {
+        let end = (start + size - 1).min(total);
+        todo.push((start, end));
+        start = end;
+    }
+    todo.reverse();
+    let mut overlaps: Vec<(usize, String)> = Vec::new();
+    let in_flight = client.max_concurrency().max(1);
+    let mut running = FuturesUnordered::new();
+    loop {
+        while running.len() < in_flight {
+            let Some((start, end)) = todo.pop() else { break };
+            let v = vars((end - start + 1) as i64, None, Some((start - 1) as i64));
+            running.push(async move { (start, end, client.graphql::<Q>(v).await) });
+        }
+        let Some((start, end, result)) = running.next().await else { break };
+        out.requests += 1;
+        let reply = match result {
+            Ok(r) => r,
+            Err(e @ (TableauError::NodeLimitExceeded { .. } | TableauError::QueryTimeout { .. })) => {
+                let len = (end - start + 1) as i64;
+                if len <= floor || end - start < 2 {
+                    return Err(e);
+                }
+                let mid = start + (end - start) / 2;
+                tracing::debug!(error = %e, start, end, mid, "splitting an offset page");
+                todo.push((mid, end));
+                todo.push((start, mid));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        keep_warnings(&mut out, reply.warnings);
+        out.offset_pages += 1;
+        let mut p = page(reply.data);
+        let at = start - 1;
+        if p.total != Some(total as i64) {
+            return Err(drift(format!(
+                "totalCount was {total} on the first page and {} at offset {at}",
+                p.total.map_or("missing".to_string(), |t| t.to_string())
+            )));
+        }
+        if p.nodes.len() != end - start + 1 {
+            return Err(drift(format!("the page at offset {at} has {} nodes, not {}", p.nodes.len(), end - start + 1)));
+        }
+        if end == total && p.has_next {
+            return Err(drift(format!("the last page (offset {at}) says there are more than {total} nodes")));
+        }
+        let mut nodes = std::mem::take(&mut p.nodes);
+        let overlap = nodes.remove(0);
+        overlaps.push((start, id(&overlap).to_string()));
+        last_before.insert(end, id(nodes.last().expect("at least one new node")).to_string());
+        out.nodes += nodes.len() as u64;
+        sink(nodes);
+    }
+    for (start, overlap) in overlaps {
+        match last_before.get(&start) {
+            Some(last) if *last == overlap => {}
+            Some(last) => {
+                return Err(drift(format!(
+                    "node {start} was {last} on one page and {overlap} on the next: nodes were added or removed before it"
+                )))
+            }
+            None => return Err(drift(format!("no page ended at node {start}"))),
+        }
+    }
+    Ok(out)
+}
+
 /// Half the page, not below the floor.
 pub fn next_size_down(first: i64, floor: i64) -> i64 {
     (first / 2).max(floor)

@@ -3,6 +3,8 @@
 //! `error`, `retry` and `xml` at the bottom, `transport` on them, `rest` and
 //! `metadata` on the transport, `queries` for `metadata`'s callers.
 //!
+//! - [`adaptive`]: the limiter under the transport: request priorities,
+//!   adaptive concurrency (AIMD) and per-stream figures.
 //! - [`error`]: [`TableauError`], what every layer fails with.
 //! - [`retry`]: the pure retry policy and `Retry-After`.
 //! - [`transport`]: sign-in, the session, the concurrency limiter, retries
@@ -20,6 +22,7 @@
 //! clients parse Tableau's wire formats on their own, so a bug on one side
 //! cannot hide one on the other.
 
+pub mod adaptive;
 pub mod error;
 pub mod metadata;
 pub mod publish;

@@ -34,6 +34,7 @@ pub const START_FIRST: i64 = 1000;
     query_path = "queries/dashboards.graphql",
     response_derives = "Debug, Clone, PartialEq",
     variables_derives = "Debug, Clone",
+    skip_serializing_none = "true",
     fragments_other_variant = "true"
 )]
 pub struct Dashboards;
@@ -45,6 +46,7 @@ pub struct Dashboards;
     query_path = "queries/sheets.graphql",
     response_derives = "Debug, Clone, PartialEq",
     variables_derives = "Debug, Clone",
+    skip_serializing_none = "true",
     fragments_other_variant = "true"
 )]
 pub struct Sheets;
@@ -57,6 +59,7 @@ pub struct Sheets;
     query_path = "queries/published_datasources.graphql",
     response_derives = "Debug, Clone, PartialEq",
     variables_derives = "Debug, Clone",
+    skip_serializing_none = "true",
     fragments_other_variant = "true"
 )]
 pub struct PublishedDatasources;
@@ -69,6 +72,7 @@ pub struct PublishedDatasources;
     query_path = "queries/embedded_datasources.graphql",
     response_derives = "Debug, Clone, PartialEq",
     variables_derives = "Debug, Clone",
+    skip_serializing_none = "true",
     fragments_other_variant = "true"
 )]
 pub struct EmbeddedDatasources;
@@ -80,6 +84,7 @@ pub struct EmbeddedDatasources;
     query_path = "queries/database_servers.graphql",
     response_derives = "Debug, Clone, PartialEq",
     variables_derives = "Debug, Clone",
+    skip_serializing_none = "true",
     fragments_other_variant = "true"
 )]
 pub struct DatabaseServers;
@@ -91,6 +96,7 @@ pub struct DatabaseServers;
     query_path = "queries/database_tables.graphql",
     response_derives = "Debug, Clone, PartialEq",
     variables_derives = "Debug, Clone",
+    skip_serializing_none = "true",
     fragments_other_variant = "true"
 )]
 pub struct DatabaseTables;
@@ -103,6 +109,7 @@ pub struct DatabaseTables;
     query_path = "queries/custom_sql_tables.graphql",
     response_derives = "Debug, Clone, PartialEq",
     variables_derives = "Debug, Clone",
+    skip_serializing_none = "true",
     fragments_other_variant = "true"
 )]
 pub struct CustomSqlTables;
@@ -114,6 +121,7 @@ pub struct CustomSqlTables;
     query_path = "queries/columns.graphql",
     response_derives = "Debug, Clone, PartialEq",
     variables_derives = "Debug, Clone",
+    skip_serializing_none = "true",
     fragments_other_variant = "true"
 )]
 pub struct Columns;
@@ -125,6 +133,7 @@ pub struct Columns;
     query_path = "queries/fields.graphql",
     response_derives = "Debug, Clone, PartialEq",
     variables_derives = "Debug, Clone",
+    skip_serializing_none = "true",
     fragments_other_variant = "true"
 )]
 pub struct Fields;
@@ -136,6 +145,7 @@ pub struct Fields;
     query_path = "queries/data_quality_warnings.graphql",
     response_derives = "Debug, Clone, PartialEq",
     variables_derives = "Debug, Clone",
+    skip_serializing_none = "true",
     fragments_other_variant = "true"
 )]
 pub struct DataQualityWarnings;

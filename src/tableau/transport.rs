@@ -29,8 +29,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
-use tokio::sync::Semaphore;
 
+use super::adaptive::{ConcurrencyReport, Limiter, StreamFigures};
 use super::error::{error_suffix, TableauError};
 use super::retry::{self, RetryPolicy};
 use crate::config::{Auth, ConnectedApp, Secret, Settings};
@@ -107,7 +107,7 @@ pub struct Client {
     server_time: i64,
     session: Mutex<Session>,
     reauth: tokio::sync::Mutex<()>,
-    limiter: Semaphore,
+    limiter: Limiter,
     concurrency: usize,
     policy: RetryPolicy,
     counters: Counters,
@@ -180,6 +180,7 @@ impl Client {
             .build()
             .map_err(|e| TableauError::Config(format!("cannot build the HTTP client: {}", describe(&e))))?;
         let concurrency = settings.concurrency.max(1);
+        let ceiling = settings.max_concurrency.unwrap_or(concurrency).max(concurrency);
         let mut client = Client {
             http,
             server,
@@ -191,7 +192,7 @@ impl Client {
             server_time: 0,
             session: Mutex::new(Session { token: Secret::new(""), site_id: String::new(), user_id: String::new(), generation: 0 }),
             reauth: tokio::sync::Mutex::new(()),
-            limiter: Semaphore::new(concurrency),
+            limiter: Limiter::new(concurrency, ceiling),
             concurrency,
             policy,
             counters: Counters::default(),
@@ -225,9 +226,25 @@ impl Client {
         &self.server
     }
 
-    /// Requests in flight at most (`settings.concurrency`).
+    /// Requests in flight at the start (`settings.concurrency`).
     pub fn concurrency(&self) -> usize {
         self.concurrency
+    }
+
+    /// Requests in flight at most, however far the adaptive limit climbs
+    /// (`settings.max_concurrency`, by default the concurrency).
+    pub fn max_concurrency(&self) -> usize {
+        self.limiter.ceiling()
+    }
+
+    /// How the adaptive limit moved so far.
+    pub fn concurrency_report(&self) -> ConcurrencyReport {
+        self.limiter.report()
+    }
+
+    /// Requests, retries and waits by stream (see [`super::adaptive::tagged`]).
+    pub fn stream_figures(&self) -> Vec<(String, StreamFigures)> {
+        self.limiter.streams()
     }
 
     /// The server's clock at sign-in (Unix seconds), from the HTTP `Date`
@@ -542,7 +559,7 @@ impl Client {
     /// behind many others would otherwise carry a token that ended while it
     /// waited, and could lose that race every time it is retried.
     async fn send_once(&self, call: &Call) -> Result<(Reply, u64), String> {
-        let _permit = self.limiter.acquire().await.expect("the limiter is never closed");
+        let slot = self.limiter.acquire().await;
         let (token, generation) = if call.auth {
             let s = self.session.lock().expect("session lock poisoned");
             (Some(s.token.clone()), s.generation)
@@ -574,7 +591,11 @@ impl Client {
         };
         let status = resp.status();
         let headers = resp.headers().clone();
-        match resp.bytes().await {
+        let body = resp.bytes().await;
+        let throttled = matches!(status.as_u16(), 429 | 503);
+        self.limiter.observe(slot.sent, throttled, slot.sent.elapsed());
+        drop(slot);
+        match body {
             Ok(body) => {
                 tracing::debug!(method = %call.method, path, status = status.as_u16(), "tableau request");
                 Ok((Reply { status, headers, body: body.to_vec() }, generation))
@@ -590,6 +611,7 @@ impl Client {
     async fn pause(&self, call: &Call, attempt: u32, retry_after: Option<Duration>, reason: &'static str) {
         self.counters.retries.fetch_add(1, Ordering::Relaxed);
         let delay = self.policy.wait(attempt, retry_after, self.jitter());
+        self.limiter.retried(delay);
         tracing::debug!(
             method = %call.method,
             path = call.url.path(),

@@ -246,6 +246,11 @@ pub const LOGS: &[Table] = &[
         req("ended_at", Time), req("outcome", Text), opt("finish_code", Int), opt("notes", Text), opt("server", Text),
         opt("site", Text),
     ]),
+    table!("run_streams", "What each stream of an extraction run (trm extract) cost, to see what bounds a run: requests sent (retries included), retries, 429s, wait_ms (its requests' time waiting for a slot under the concurrency limit or before a retry), busy_ms (time with at least one of its requests in flight), elapsed_ms (its start to its end) and critical_path_ms (how much longer the run lasted because of this stream alone: its end minus the latest end of every other stream). outcome is ok or failed. Keyed by run_id and stream; written for failed runs too.", [
+        req("run_id", Text), req("stream", Text), req("outcome", Text), req("requests", Int), req("retries", Int),
+        req("throttled", Int), req("wait_ms", Int), req("busy_ms", Int), req("elapsed_ms", Int),
+        req("critical_path_ms", Int),
+    ]),
     table!("promotion_runs", "A content promotion (trm promote-content): one row per promoted workbook or published datasource, with the run it belongs to (promotion_id), the source and target servers and sites, the project path, what the plan decided (create, replace, unchanged, skip), whether it was published in this run, the item's LUID on each site, and the run's lineage check (verdict: passed, failed or not_checked; differences: what did not match). started_at and ended_at are by the local clock.", [
         req("promotion_id", Text), req("started_at", Time), req("ended_at", Time), req("source_server", Text),
         req("source_site", Text), req("target_server", Text), req("target_site", Text), req("project_path", Text),

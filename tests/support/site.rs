@@ -11,8 +11,15 @@ use trm::sim::SimHandle;
 
 /// A fresh directory under the system temp dir, named after the test file.
 pub fn scratch(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let dir = std::env::temp_dir().join(format!("trm-{}-{name}-{}-{nanos}", env!("CARGO_CRATE_NAME"), std::process::id()));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!(
+        "trm-{}-{name}-{}-{nanos}",
+        env!("CARGO_CRATE_NAME"),
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -29,6 +36,7 @@ pub fn settings(handle: &SimHandle, dir: &Path) -> Settings {
         token_secret: Secret::new(c.pat_secret.clone()),
         auth: trm::config::Auth::Pat,
         concurrency: 4,
+        max_concurrency: None,
         timeout: Duration::from_secs(20),
         db: dir.join("trm.duckdb"),
         parquet: dir.join("parquet"),

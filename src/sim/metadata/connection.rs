@@ -382,10 +382,22 @@ fn root_nodes(d: &Dataset, now: i64, md: &Metadata, connection: &str, args: &Obj
 
 /// Resolves a root connection field. A connection over things the dataset
 /// does not model pages through nothing, by the same rules.
-pub fn root(d: &Dataset, now: i64, md: &Metadata, budget: &Budget, field: &str, args: &ObjectAccessor<'_>) -> Result<Conn, Error> {
+/// With `churn`, only the nodes it lists now.
+pub fn root(
+    d: &Dataset,
+    now: i64,
+    md: &Metadata,
+    budget: &Budget,
+    field: &str,
+    args: &ObjectAccessor<'_>,
+    churn: Option<&crate::sim::churn::Churning>,
+) -> Result<Conn, Error> {
     let p = paging(budget, field, args)?;
     Ok(match root_nodes(d, now, md, field, args)? {
-        Some(nodes) => page(field, &nodes, p),
+        Some(nodes) => match churn {
+            Some(c) => page(field, &nodes.iter().copied().filter(|&n| c.listed(n)).collect::<Vec<_>>(), p),
+            None => page(field, &nodes, p),
+        },
         None => page(field, &[], p),
     })
 }

@@ -223,19 +223,64 @@ fn operation_name(body: &GraphQLBody) -> Option<String> {
     }
 }
 
-/// `POST /api/metadata/graphql`
+/// `POST /api/metadata/graphql`, telling the latency model what it
+/// answered ([`super::latency::MetadataCall`]).
 async fn graphql(State(st): State<Arc<SimState>>, body: Bytes) -> Response {
+    // Only the latency model needs it: without one, the body is read once.
+    let modeled = !st.config.latency_model.is_none();
+    let call = modeled.then(|| serde_json::from_slice::<GraphQLBody>(&body).ok()).flatten().map(|b| {
+        let set = |k: &str| b.variables.as_ref().and_then(|v| v.get(k)).is_some_and(|v| !v.is_null());
+        let paging = if set("offset") {
+            super::latency::Paging::Offset
+        } else if set("after") {
+            super::latency::Paging::After
+        } else {
+            super::latency::Paging::First
+        };
+        (operation_name(&b).unwrap_or_else(|| "(anonymous)".into()), paging)
+    });
+    let (mut resp, nodes) = answer(st, body).await;
+    if let Some((operation, paging)) = call {
+        resp.extensions_mut().insert(super::latency::MetadataCall { operation, paging, nodes });
+    }
+    resp
+}
+
+/// Nodes in the root connections of an answer's data.
+fn root_nodes(data: &Value) -> usize {
+    match data {
+        Value::Object(fields) => fields
+            .values()
+            .map(|c| match c {
+                Value::Object(c) => match c.get("nodes") {
+                    Some(Value::List(l)) => l.len(),
+                    _ => 0,
+                },
+                _ => 0,
+            })
+            .sum(),
+        _ => 0,
+    }
+}
+
+async fn answer(st: Arc<SimState>, body: Bytes) -> (Response, usize) {
     let body: GraphQLBody = match serde_json::from_slice(&body) {
         Ok(b) => b,
         Err(e) => {
-            return json(
-                StatusCode::BAD_REQUEST,
-                &serde_json::json!({"errors": [{"message": format!("The request body is not a GraphQL request: {e}")}]}),
+            return (
+                json(
+                    StatusCode::BAD_REQUEST,
+                    &serde_json::json!({"errors": [{"message": format!("The request body is not a GraphQL request: {e}")}]}),
+                ),
+                0,
             )
         }
     };
     let md = st.metadata();
     let op = operation_name(&body);
+    if st.config.churn.is_some() {
+        st.churn.on_request(op.as_deref(), &st.data());
+    }
     let limits = st.config.metadata.clone();
     let node_limit = st.config.faults.node_limit_for(op.as_deref()).unwrap_or(limits.node_limit);
     let budget = Arc::new(Budget::new(limits, node_limit));
@@ -252,7 +297,7 @@ async fn graphql(State(st): State<Arc<SimState>>, body: Bytes) -> Response {
     if budget.timed_out.load(Ordering::Relaxed) {
         let secs = budget.limits.time_budget.as_secs_f64();
         let cost = budget.limits.cost_budget;
-        return json(
+        return (json(
             StatusCode::OK,
             &serde_json::json!({
                 "data": null,
@@ -264,7 +309,7 @@ async fn graphql(State(st): State<Arc<SimState>>, body: Bytes) -> Response {
                     "extensions": {"severity": "ERROR", "code": "TIMEOUT"}
                 }]
             }),
-        );
+        ), 0);
     }
     if budget.cut.load(Ordering::Relaxed) {
         budget.warn(
@@ -284,6 +329,7 @@ async fn graphql(State(st): State<Arc<SimState>>, body: Bytes) -> Response {
         ext.insert(async_graphql::Name::new("unmodeled_non_null"), Value::from(unmodeled as u64));
         response.extensions.insert("trm_sim".to_string(), Value::Object(ext));
     }
+    let nodes = root_nodes(&response.data);
     let body = serde_json::to_value(&response).unwrap_or_else(|e| serde_json::json!({"errors": [{"message": e.to_string()}]}));
-    json(StatusCode::OK, &body)
+    (json(StatusCode::OK, &body), nodes)
 }

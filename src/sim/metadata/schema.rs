@@ -376,7 +376,8 @@ fn resolve_field(info: &FieldInfo, rc: &ResolverContext<'_>) -> Result<Option<Fi
 
     if info.owner == "Query" {
         if info.kind == Kind::Connection {
-            let conn = connection::root(d, st.now(), &md, budget, field, &rc.args)?;
+            let churn = st.churn.filters(field).then_some(&st.churn);
+            let conn = connection::root(d, st.now(), &md, budget, field, &rc.args, churn)?;
             return Ok(Some(FieldValue::owned_any(conn)));
         }
         if info.list {
