@@ -22,7 +22,8 @@ fn sim_config(site: &SimSiteArgs) -> anyhow::Result<SimConfig> {
         size: site.size,
         seed: site.seed,
         day: site.day,
-        site_content_url: site.site.clone(),
+        site_content_url: site.sites.first().unwrap_or(&site.site).clone(),
+        sites: if site.sites.len() > 1 { site.sites.clone() } else { Vec::new() },
         flavor: site.flavor,
         job_duration,
         ..SimConfig::default()

@@ -14,6 +14,7 @@
 //!     # password: username
 //!     concurrency: 4           # optional; requests in flight
 //!     timeout_secs: 60         # optional; per request
+//!     sites: [analytics, finance]  # optional; trm extract reads each (docs/sites.md)
 //! warehouse:
 //!   db: ./trm.duckdb
 //!   parquet: ./trm-parquet
@@ -129,6 +130,10 @@ pub struct Profile {
     pub username: Option<String>,
     pub concurrency: Option<usize>,
     pub timeout_secs: Option<u64>,
+    /// Sites (content URLs) `trm extract` reads into one warehouse, in one
+    /// run; `site` is the one it signs in to first.
+    #[serde(default)]
+    pub sites: Vec<String>,
 }
 
 /// How TRM signs in.

@@ -116,10 +116,9 @@ CREATE TABLE IF NOT EXISTS run_sites (
     content_url VARCHAR,
     name VARCHAR,
     status VARCHAR NOT NULL,
-    error VARCHAR,
-    PRIMARY KEY (run_id, site_luid)
+    error VARCHAR
 );
-COMMENT ON TABLE run_sites IS 'A site a run read, with its outcome: succeeded, or failed with the error (a failed site''s rows of the run were not kept; the views show its previous rows). site_luid is empty when the run''s site is not known.';
+COMMENT ON TABLE run_sites IS 'A site a run read, with its outcome: succeeded, or failed with the error (a failed site''s rows of the run were not kept; the views show its previous rows). site_luid is empty when the run''s site is not known (or it failed before sign-in).';
 "#;
 
 /// Whether `table`'s history carries the warehouse's `site_luid` column
@@ -463,8 +462,7 @@ impl Duck {
         let mut stmt = self
             .conn
             .prepare(
-                "INSERT INTO run_sites (run_id, site_luid, content_url, name, status, error) VALUES (?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT DO NOTHING",
+                "INSERT INTO run_sites (run_id, site_luid, content_url, name, status, error) VALUES (?, ?, ?, ?, ?, ?)",
             )
             .map_err(|e| duck_err(&self.path, what, e))?;
         for (site, error) in sites {

@@ -123,7 +123,7 @@ fn site_fixups() -> String {
     }
     sql += "INSERT INTO run_sites (run_id, site_luid, content_url, name, status, error) \
             SELECT r.run_id, m.site_luid, r.site, m.name, r.status, r.error FROM runs r JOIN trm_run_site m USING (run_id) \
-            ON CONFLICT DO NOTHING;\n\
+            WHERE NOT EXISTS (SELECT 1 FROM run_sites x WHERE x.run_id = r.run_id);\n\
             DROP TABLE trm_run_site;\n";
     sql
 }

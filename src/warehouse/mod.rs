@@ -146,7 +146,9 @@ fn now() -> i64 {
 const QUEUE: usize = 4;
 
 enum Msg {
-    /// A batch of the run's site, or of a declared site (by LUID).
+    /// A batch of the run's site, or of a declared site (by content URL,
+    /// which a server's sites never share; a site that failed to sign in
+    /// has no LUID).
     Write(Option<String>, &'static Table, RecordBatch),
     Site(SiteInfo),
     /// A site that failed: its rows of this run are taken out again.
@@ -219,13 +221,13 @@ impl Writer {
     /// through. Without any, every row belongs to the run's one site (its
     /// LUID then unknown: `site_luid` is empty).
     pub fn site(&self, site: SiteInfo) -> Result<SiteWriter, WarehouseError> {
-        let luid = site.luid.clone();
+        let key = site.content_url.clone();
         self.send(Msg::Site(site))?;
         Ok(SiteWriter {
             tx: self.tx.clone().expect("the sender lives until drop"),
             failed: self.failed.clone(),
             db: self.db.clone(),
-            luid,
+            key,
         })
     }
 
@@ -274,7 +276,8 @@ pub struct SiteWriter {
     tx: SyncSender<Msg>,
     failed: Arc<Mutex<Option<String>>>,
     db: PathBuf,
-    luid: String,
+    /// The site's content URL.
+    key: String,
 }
 
 impl SiteWriter {
@@ -286,7 +289,7 @@ impl SiteWriter {
             return Err(WarehouseError::Failed { path: self.db.clone(), message });
         }
         self.tx
-            .send(Msg::Write(Some(self.luid.clone()), table, batch))
+            .send(Msg::Write(Some(self.key.clone()), table, batch))
             .map_err(|_| WarehouseError::WriterGone { path: self.db.clone() })
     }
 
@@ -295,13 +298,9 @@ impl SiteWriter {
     pub fn fail(&self, error: &str) -> Result<(), WarehouseError> {
         let (reply, answer) = sync_channel(1);
         self.tx
-            .send(Msg::FailSite(self.luid.clone(), error.to_string(), reply))
+            .send(Msg::FailSite(self.key.clone(), error.to_string(), reply))
             .map_err(|_| WarehouseError::WriterGone { path: self.db.clone() })?;
         answer.recv().unwrap_or_else(|_| Err(WarehouseError::WriterGone { path: self.db.clone() }))
-    }
-
-    pub fn luid(&self) -> &str {
-        &self.luid
     }
 }
 
@@ -387,7 +386,7 @@ impl Session {
     }
 
     fn begin_site(&mut self, info: SiteInfo) {
-        if self.error.is_some() || self.sites.iter().any(|s| s.info.luid == info.luid) {
+        if self.error.is_some() || self.sites.iter().any(|s| s.info.content_url == info.content_url) {
             return;
         }
         let files = match &self.parquet {
@@ -408,7 +407,7 @@ impl Session {
         if self.error.is_some() {
             return;
         }
-        let site = site.and_then(|luid| self.sites.iter_mut().find(|s| s.info.luid == luid));
+        let site = site.and_then(|key| self.sites.iter_mut().find(|s| s.info.content_url == key));
         if site.as_ref().is_some_and(|s| s.error.is_some()) {
             return;
         }
@@ -433,10 +432,11 @@ impl Session {
 
     /// Takes a failed site's rows of this run out of every table and drops
     /// its Parquet files; the run goes on with its other sites.
-    fn fail_site(&mut self, luid: &str, error: &str) -> Result<(), WarehouseError> {
-        let Some(site) = self.sites.iter_mut().find(|s| s.info.luid == luid) else {
+    fn fail_site(&mut self, key: &str, error: &str) -> Result<(), WarehouseError> {
+        let Some(site) = self.sites.iter_mut().find(|s| s.info.content_url == key) else {
             return Ok(());
         };
+        let luid = site.info.luid.clone();
         if site.error.is_none() {
             site.error = Some(error.to_string());
             for (table, n) in std::mem::take(&mut site.rows) {
@@ -448,10 +448,10 @@ impl Session {
                 files.discard();
             }
         }
-        if self.error.is_some() {
+        if self.error.is_some() || luid.is_empty() {
             return Ok(());
         }
-        let result = self.duck.delete_site(&self.run.run_id, luid);
+        let result = self.duck.delete_site(&self.run.run_id, &luid);
         if let Err(e) = &result {
             *self.failed.lock().expect("failed flag poisoned") = Some(error_chain(e));
         }
