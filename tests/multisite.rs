@@ -147,6 +147,28 @@ async fn three_sites_extract_into_one_warehouse_and_one_site_is_refreshed_alone(
             SITES.iter().map(|s| (s.to_string(), "succeeded".to_string())).collect::<Vec<_>>()
         );
     }
+    // Lineage reads every site; names may carry their site.
+    {
+        let conn = open(&settings.db);
+        let run = read::resolve_run(&conn, &settings.db, None).unwrap();
+        let (graph, _) = trm::lineage::load(&conn, &settings.db, &run).expect("the lineage loads");
+        let finance = site_of(&handle, "finance");
+        let (wb_id, wb_name) = {
+            let d = finance.data();
+            (d.workbooks[0].id.clone(), d.workbooks[0].name.clone())
+        };
+        for typed in [format!("finance:workbook:{wb_name}"), format!("finance:{wb_name}"), format!("FINANCE:workbook:\"{wb_name}\"")] {
+            let ix = graph.find(&typed).unwrap_or_else(|e| panic!("{typed}: {e}"));
+            assert_eq!(&*graph.node(ix).id, wb_id.as_str(), "{typed}");
+            assert_eq!(graph.site_of(ix), Some("finance"));
+        }
+        // Every site has a Default project: unqualified, the name is ambiguous.
+        let e = graph.find("project:Default").err().expect("three Default projects").to_string();
+        assert!(SITES.iter().all(|s| e.contains(&format!("on site {s}"))), "{e}");
+        let ix = graph.find("ops:project:Default").unwrap();
+        assert_eq!(graph.site_of(ix), Some("ops"));
+        assert!(graph.find("nowhere:project:Default").is_err());
+    }
     // Parquet is partitioned by site.
     for s in SITES {
         let dir = settings.parquet.join("workbooks").join(format!("site={s}"));
