@@ -303,6 +303,10 @@ pub struct ExtractArgs {
     /// Comma-separated streams to run (default: all), e.g. workbooks,views.
     #[arg(long, value_delimiter = ',', value_name = "STREAMS")]
     pub only: Vec<String>,
+    /// Read every site of the server (needs a server administrator) into
+    /// the one warehouse, in one run; see docs/sites.md.
+    #[arg(long)]
+    pub all_sites: bool,
     #[command(flatten)]
     pub lock: LockArgs,
 }
@@ -656,6 +660,10 @@ pub struct SimSiteArgs {
     /// Site content URL to sign in to.
     #[arg(long, default_value = "analytics")]
     pub site: String,
+    /// Serve several sites (comma-separated content URLs), each with its own
+    /// content from the seed and its name; the first replaces --site.
+    #[arg(long, value_delimiter = ',', value_name = "SITES")]
+    pub sites: Vec<String>,
     /// `server` (Tableau Server) or `cloud` (Tableau Cloud: no schedule
     /// list, schedules inline on tasks, email user names).
     #[arg(long, default_value = "server")]

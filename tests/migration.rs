@@ -319,3 +319,103 @@ fn a_version_2_warehouse_opens_and_answers_access() {
     // The old rows are still the old run's.
     assert_eq!(query(&conn, &format!("SELECT count(*) FROM hist_permissions WHERE run_id = '{V2_RUN}'")), vec!["2"]);
 }
+
+/// Version 3's DDL for the tables the version-4 test fills (before sites:
+/// no `site_luid`, no `run_sites`).
+const V3_DDL: &str = r#"
+CREATE TABLE runs (
+    run_id VARCHAR PRIMARY KEY, profile VARCHAR, server VARCHAR, site VARCHAR, api_version VARCHAR,
+    started_at TIMESTAMPTZ, ended_at TIMESTAMPTZ, as_of TIMESTAMPTZ, snapshot_date DATE,
+    status VARCHAR NOT NULL, rows_per_table VARCHAR, warnings VARCHAR, error VARCHAR
+);
+CREATE TABLE run_tables (run_id VARCHAR NOT NULL, table_name VARCHAR NOT NULL, rows BIGINT NOT NULL, PRIMARY KEY (run_id, table_name));
+CREATE TABLE schema_version (version BIGINT NOT NULL, migrated_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp);
+INSERT INTO schema_version (version) VALUES (3);
+CREATE TABLE hist_sites (run_id VARCHAR NOT NULL, site_luid VARCHAR NOT NULL, name VARCHAR NOT NULL, content_url VARCHAR NOT NULL);
+CREATE TABLE hist_workbooks (
+    run_id VARCHAR NOT NULL, workbook_luid VARCHAR NOT NULL, name VARCHAR NOT NULL, description VARCHAR,
+    content_url VARCHAR, webpage_url VARCHAR, project_luid VARCHAR, project_name VARCHAR, owner_luid VARCHAR,
+    show_tabs BOOLEAN, size BIGINT, created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ
+);
+CREATE VIEW workbooks AS SELECT * EXCLUDE (run_id) FROM hist_workbooks;
+"#;
+
+/// A version-3 warehouse (one site, before sites were recorded) opens: each
+/// old run belongs to the site it read (its own `sites` row, or another
+/// run's of the same content URL), `run_sites` says so with the run's
+/// status, and later runs of that site and of another site sit beside it:
+/// the other site's run hides nothing, the same site's run replaces it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_3_warehouse_gets_its_site_and_takes_other_sites() {
+    let config = SimConfig { sites: vec!["analytics".into(), "finance".into()], ..SimConfig::default() };
+    let handle = sim::start(config, SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("site starts");
+    let analytics = handle.state.site("analytics").unwrap();
+    let finance = handle.state.site("finance").unwrap();
+    let (luid, finance_luid) = (analytics.data().site.id.clone(), finance.data().site.id.clone());
+    let dir = scratch("migration-v3");
+    let settings = settings(&handle, &dir);
+    let db = settings.db.clone();
+    {
+        // R0: read before `sites` was extracted; R1: the latest, with its
+        // sites row; R2: failed afterwards.
+        let conn = Connection::open(&db).unwrap();
+        conn.execute_batch(V3_DDL).unwrap();
+        conn.execute_batch(&format!(
+            "INSERT INTO runs (run_id, site, server, as_of, snapshot_date, status, error) VALUES
+               ('r0', 'analytics', 'http://old', to_timestamp(1735689600), DATE '2025-01-01', 'succeeded', NULL),
+               ('r1', 'analytics', 'http://old', to_timestamp(1735776000), DATE '2025-01-02', 'succeeded', NULL),
+               ('r2', 'analytics', 'http://old', to_timestamp(1735862400), DATE '2025-01-03', 'failed', 'boom');
+             INSERT INTO hist_sites VALUES ('r1', '{luid}', 'Analytics', 'analytics');
+             INSERT INTO hist_workbooks (run_id, workbook_luid, name) VALUES
+               ('r0', 'wb-0', 'Zero'), ('r1', 'wb-old-1', 'One'), ('r1', 'wb-old-2', 'Two');
+             INSERT INTO run_tables VALUES ('r0', 'workbooks', 1), ('r1', 'workbooks', 2), ('r1', 'sites', 1);"
+        ))
+        .unwrap();
+    }
+    {
+        let conn = read::open(&db).expect("a version-3 warehouse opens");
+        assert_eq!(query(&conn, "SELECT max(version) FROM schema_version"), vec![schema::VERSION.to_string()]);
+        assert_eq!(
+            query(&conn, "SELECT run_id, site_luid, content_url, status FROM run_sites ORDER BY run_id"),
+            vec![
+                format!("r0 | {luid} | analytics | succeeded"),
+                format!("r1 | {luid} | analytics | succeeded"),
+                format!("r2 | {luid} | analytics | failed"),
+            ]
+        );
+        assert_eq!(
+            query(&conn, "SELECT run_id, workbook_luid, site_luid FROM hist_workbooks ORDER BY workbook_luid"),
+            vec![format!("r0 | wb-0 | {luid}"), format!("r1 | wb-old-1 | {luid}"), format!("r1 | wb-old-2 | {luid}")]
+        );
+        assert_eq!(
+            query(&conn, "SELECT site_luid, workbook_luid FROM workbooks ORDER BY workbook_luid"),
+            vec![format!("{luid} | wb-old-1"), format!("{luid} | wb-old-2")]
+        );
+    }
+
+    // Another site's run keeps the old site's rows in the view.
+    let options = Options { only: vec!["workbooks".into()], parquet: false };
+    let finance_settings = trm::config::Settings { site: "finance".into(), ..settings.clone() };
+    extract::run(&finance_settings, &options, Arc::new(Quiet)).await.expect("finance extracts");
+    let finance_count = finance.data().workbooks.len();
+    {
+        let conn = read_only(&db);
+        assert_eq!(
+            query(&conn, &format!("SELECT count(*) FROM workbooks WHERE site_luid = '{finance_luid}'")),
+            vec![finance_count.to_string()]
+        );
+        assert_eq!(
+            query(&conn, &format!("SELECT workbook_luid FROM workbooks WHERE site_luid = '{luid}' ORDER BY 1")),
+            vec!["wb-old-1", "wb-old-2"]
+        );
+    }
+    // The old site's own run replaces its old rows.
+    extract::run(&settings, &options, Arc::new(Quiet)).await.expect("analytics extracts");
+    let conn = read_only(&db);
+    assert_eq!(query(&conn, "SELECT count(*) FROM workbooks WHERE workbook_luid LIKE 'wb-old%'"), vec!["0"]);
+    assert_eq!(
+        query(&conn, "SELECT count(*) FROM workbooks"),
+        vec![(finance_count + analytics.data().workbooks.len()).to_string()]
+    );
+    handle.stop().await;
+}

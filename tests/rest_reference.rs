@@ -97,6 +97,7 @@ async fn extract_from(dir: &Path, streams: &[&str], files: &[(&str, &str)]) -> d
         token_secret: Secret::new("reference-secret"),
         auth: trm::config::Auth::Pat,
         concurrency: 2,
+        max_concurrency: None,
         timeout: Duration::from_secs(20),
         db: out.join("trm.duckdb"),
         parquet: out.join("parquet"),

@@ -210,6 +210,7 @@ fn tmp_dirs(parquet: &Path) -> Vec<String> {
 fn partition(parquet: &Path, table: &str, run: &RunInfo) -> PathBuf {
     parquet
         .join(table)
+        .join(format!("site={}", run.site))
         .join(format!("snapshot_date={}", trm::warehouse::snapshot_date(run.as_of)))
         .join(format!("run_id={}", run.run_id))
 }
@@ -554,10 +555,12 @@ fn the_schema_is_idempotent_and_migrates() {
         vec!["alice | NULL | x", "dave | dave@example.com | NULL"]
     );
     assert_eq!(query(&conn, "SELECT user_luid, email FROM users"), vec!["dave | dave@example.com"]);
-    // The view has the schema's columns, in order.
+    // The view has the site's LUID and the schema's columns.
     let t = schema::table("users").unwrap();
-    let cols = query(&conn, "SELECT column_name, column_index FROM duckdb_columns() WHERE table_name = 'users'");
-    assert_eq!(cols.len(), t.columns.len());
+    let cols = query(&conn, "SELECT column_name FROM duckdb_columns() WHERE table_name = 'users' ORDER BY column_index");
+    let mut want: Vec<&str> = std::iter::once("site_luid").chain(t.columns.iter().map(|c| c.name)).collect();
+    want.sort_unstable(); // `query` sorts its rows
+    assert_eq!(cols, want);
 
     // A changed type is refused, naming the column.
     conn.execute_batch("ALTER TABLE hist_groups ALTER COLUMN domain TYPE BIGINT").unwrap();

@@ -155,12 +155,24 @@ pub async fn plan_then_apply(
 
 /// Resolves the settings, extracts and prints the summary; returns the
 /// settings file and the resolved settings for the steps after it.
-pub async fn extract_from_flags(args: &ExtractArgs) -> anyhow::Result<(File, Settings, Options)> {
+pub async fn extract_from_flags(args: &ExtractArgs) -> anyhow::Result<(File, Settings, Options, Outcome)> {
     let (file, settings) = resolve_site(&args.site, args.parquet.clone())?;
     let options = Options { only: args.only.clone(), parquet: !args.no_parquet };
-    let outcome = extract(&settings, &options).await?;
+    let named = file.profiles.get(&settings.profile).map(|p| p.sites.clone()).unwrap_or_default();
+    let sites = if args.all_sites {
+        Some(extract::Sites::All)
+    } else {
+        (!named.is_empty()).then_some(extract::Sites::Named(named))
+    };
+    let outcome = match &sites {
+        None => extract(&settings, &options).await?,
+        Some(sites) => {
+            let bars = Arc::new(Bars::new(!std::io::stderr().is_terminal()));
+            extract::run_sites(&settings, sites, &options, bars).await?
+        }
+    };
     print_extract_summary(&settings, &options, &outcome);
-    Ok((file, settings, options))
+    Ok((file, settings, options, outcome))
 }
 
 /// One extraction, with progress bars on a terminal.
@@ -183,6 +195,15 @@ pub fn print_extract_summary(settings: &Settings, options: &Options, outcome: &O
     println!("  {:<32} {:>10}", "table", "rows");
     for (table, rows) in &outcome.rows {
         println!("  {table:<32} {rows:>10}");
+    }
+    if outcome.sites.len() > 1 {
+        println!();
+        for site in &outcome.sites {
+            match &site.error {
+                None => println!("  site {:<27} succeeded", format!("'{}'", site.content_url)),
+                Some(e) => println!("  site {:<27} FAILED: {e}", format!("'{}'", site.content_url)),
+            }
+        }
     }
     let s = &outcome.stats;
     println!();
@@ -343,7 +364,16 @@ pub fn print_connection(handle: &SimHandle) {
     println!("Simulated Tableau site ({} size, seed {}, day {}) is up.", c.size, c.seed, m.day);
     println!();
     println!("  Server URL:   {}", handle.url());
-    println!("  Site:         {}", c.site_content_url);
+    let sites = handle.state.sites();
+    if sites.len() > 1 {
+        for s in &sites {
+            let d = s.data();
+            println!("  Site:         {} (LUID {})", s.config.site_content_url, d.site.id);
+        }
+        println!("  Sites:        {}/sim/sites; manifests at /sim/manifest?site=<contentUrl>", handle.url());
+    } else {
+        println!("  Site:         {}", c.site_content_url);
+    }
     println!("  PAT name:     {}", c.pat_name);
     println!("  PAT secret:   {}", c.pat_secret);
     println!("  Password:     {} / {}", c.username, c.password);

@@ -6,7 +6,7 @@ use trm::cli::RunArgs;
 use super::common::{self, FindingsFound};
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let (file, settings, options) = common::extract_from_flags(&args.extract).await?;
+    let (file, settings, options, outcome) = common::extract_from_flags(&args.extract).await?;
     let t = file.audit;
     let parquet = options.parquet.then_some(settings.parquet.as_path());
     // Always audit the run just made (a run made with --only may share its
@@ -14,6 +14,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let r = common::audit_latest(&settings.db, parquet, &t).await?;
     common::audit_and_report(&settings.db, parquet, &args.out, args.reports.as_deref(), &t).await?;
     let mut hits = Vec::new();
+    // A site that could not be read is an error whatever the findings.
+    let failed: Vec<String> = outcome.failed_sites().map(|s| format!("'{}'", s.content_url)).collect();
+    if !args.fail_on.is_empty() && !failed.is_empty() {
+        hits.push(format!("{} failed site{} ({})", failed.len(), if failed.len() == 1 { "" } else { "s" }, failed.join(", ")));
+    }
     for f in &args.fail_on {
         let n = r.findings.iter().filter(|x| x.detector == f.detector()).count();
         if n > 0 {

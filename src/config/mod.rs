@@ -15,6 +15,7 @@
 //!     concurrency: 4           # optional; requests in flight
 //!     max_concurrency: 8       # optional; adaptive ceiling (default: concurrency)
 //!     timeout_secs: 60         # optional; per request
+//!     sites: [analytics, finance]  # optional; trm extract reads each (docs/sites.md)
 //! warehouse:
 //!   db: ./trm.duckdb
 //!   parquet: ./trm-parquet
@@ -132,6 +133,10 @@ pub struct Profile {
     /// The ceiling adaptive concurrency may climb to (default: `concurrency`).
     pub max_concurrency: Option<usize>,
     pub timeout_secs: Option<u64>,
+    /// Sites (content URLs) `trm extract` reads into one warehouse, in one
+    /// run; `site` is the one it signs in to first.
+    #[serde(default)]
+    pub sites: Vec<String>,
 }
 
 /// How TRM signs in.

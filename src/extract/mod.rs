@@ -58,12 +58,14 @@ use crate::config::Settings;
 use crate::tableau::rest::list_all;
 use crate::tableau::adaptive::{self, ConcurrencyReport};
 use crate::tableau::{Client, RequestStats};
-use crate::warehouse::{self, RunInfo, Writer};
+use crate::config::Auth;
+use crate::warehouse::{self, RunInfo, SiteInfo, SiteWriter, Writer};
 
-/// What a stream needs while it runs.
+/// What a stream needs while it runs: one site's client and its part of
+/// the run.
 pub struct Ctx {
     pub client: Arc<Client>,
-    writer: Writer,
+    writer: SiteWriter,
     reporter: Arc<dyn Reporter>,
     warnings: Mutex<Vec<String>>,
     /// Tables this run must not write: filled by several streams, not all
@@ -239,12 +241,31 @@ pub struct Outcome {
     pub run_id: String,
     pub rows: BTreeMap<String, u64>,
     pub warnings: Vec<String>,
+    /// Requests over every session of the run.
     pub stats: RequestStats,
     pub elapsed: Duration,
+    /// Each site read, in order, with its outcome.
+    pub sites: Vec<SiteOutcome>,
     /// How the adaptive concurrency limit moved.
     pub concurrency: ConcurrencyReport,
     /// Per stream: requests, retries, waits, time on the critical path.
     pub streams: Vec<schedule::StreamReport>,
+}
+
+/// One site of a run.
+#[derive(Debug, Clone)]
+pub struct SiteOutcome {
+    pub content_url: String,
+    /// Empty when the site failed before its LUID was known.
+    pub luid: String,
+    /// Why the site failed; its rows of the run were not kept.
+    pub error: Option<String>,
+}
+
+impl Outcome {
+    pub fn failed_sites(&self) -> impl Iterator<Item = &SiteOutcome> {
+        self.sites.iter().filter(|s| s.error.is_some())
+    }
 }
 
 /// Selects streams by name; unknown names are an error listing the valid ones.
@@ -277,35 +298,75 @@ fn partial_tables(selected: &[Box<dyn Stream>]) -> HashSet<&'static str> {
 pub async fn run(settings: &Settings, options: &Options, reporter: Arc<dyn Reporter>) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let streams = select(&options.only)?;
-    let client = Arc::new(
-        Client::connect(settings)
-            .await
-            .with_context(|| format!("cannot connect to {} (site '{}')", settings.server, settings.site))?,
-    );
-    let now = chrono::Utc::now().timestamp();
-    let run = RunInfo {
-        run_id: warehouse::new_run_id(now),
-        profile: settings.profile.clone(),
-        server: settings.server.clone(),
-        site: settings.site.clone(),
-        api_version: client.api_version(),
-        started_at: now,
-        as_of: client.server_time(),
-    };
+    let client = Arc::new(connect(settings).await?);
+    let run = run_info(settings, &client, settings.site.clone());
     let run_id = run.run_id.clone();
     let parquet = options.parquet.then_some(settings.parquet.as_path());
     let writer = Writer::start(&settings.db, parquet, run)
         .with_context(|| format!("cannot open the warehouse {}", settings.db.display()))?;
+    let site = SiteInfo { luid: client.site_id(), content_url: client.content_url(), name: String::new() };
+    let site_writer = writer.site(site.clone()).context("cannot start the run's site")?;
+    tracing::info!(run_id, streams = streams.len(), "extraction started");
+    let (warnings, failures, reports) = extract_site(&client, site_writer, &streams, &reporter).await;
+    client.sign_out().await;
+    if !failures.is_empty() {
+        let message = failures.join("; ");
+        if let Err(e) = writer.abort(&message) {
+            tracing::error!(error = %e, "could not record the failed run");
+        }
+        record_streams(&settings.db, &run_id, &reports);
+        anyhow::bail!("extraction failed, the warehouse is unchanged: {message}");
+    }
+    let rows = writer.commit(&warnings).context("cannot commit the run to the warehouse")?;
+    record_streams(&settings.db, &run_id, &reports);
+    let sites = vec![SiteOutcome { content_url: site.content_url, luid: site.luid, error: None }];
+    Ok(Outcome {
+        run_id,
+        rows,
+        warnings,
+        stats: client.stats(),
+        elapsed: started.elapsed(),
+        sites,
+        concurrency: client.concurrency_report(),
+        streams: reports,
+    })
+}
+
+async fn connect(settings: &Settings) -> anyhow::Result<Client> {
+    Client::connect(settings)
+        .await
+        .with_context(|| format!("cannot connect to {} (site '{}')", settings.server, settings.site))
+}
+
+fn run_info(settings: &Settings, client: &Client, site: String) -> RunInfo {
+    let now = chrono::Utc::now().timestamp();
+    RunInfo {
+        run_id: warehouse::new_run_id(now),
+        profile: settings.profile.clone(),
+        server: settings.server.clone(),
+        site,
+        api_version: client.api_version(),
+        started_at: now,
+        as_of: client.server_time(),
+    }
+}
+
+/// Runs the streams of one site, concurrently, into its part of the run:
+/// the warnings, and the failures (none: the site succeeded).
+async fn extract_site(
+    client: &Arc<Client>,
+    writer: SiteWriter,
+    streams: &[Box<dyn Stream>],
+    reporter: &Arc<dyn Reporter>,
+) -> (Vec<String>, Vec<String>) {
     let ctx = Ctx {
         client: client.clone(),
         writer,
         reporter: reporter.clone(),
         warnings: Mutex::new(Vec::new()),
-        partial: partial_tables(&streams),
+        partial: partial_tables(streams),
         lists: SharedLists::default(),
     };
-    tracing::info!(run_id, streams = streams.len(), "extraction started");
-
     let finished = futures::future::join_all(streams.iter().map(|s| {
         let ctx = &ctx;
         adaptive::tagged(s.name(), schedule::priority(s.name()), async move {
@@ -319,30 +380,185 @@ pub async fn run(settings: &Settings, options: &Options, reporter: Arc<dyn Repor
     .await;
     let (timings, results): (Vec<_>, Vec<_>) = finished.into_iter().unzip();
     let stream_reports = schedule::reports(&timings, &client.stream_figures());
-    client.sign_out().await;
-    let Ctx { writer, warnings, .. } = ctx;
-    let warnings = warnings.into_inner().expect("warnings poisoned");
-    let failures: Vec<String> = results.into_iter().filter_map(|r| r.err()).map(|e| format!("{e:#}")).collect();
-    if !failures.is_empty() {
-        let message = failures.join("; ");
+    let warnings = ctx.warnings.into_inner().expect("warnings poisoned");
+    let failures = results.into_iter().filter_map(|r| r.err()).map(|e| format!("{e:#}")).collect();
+    (warnings, failures, stream_reports)
+}
+
+/// Which sites a several-site run reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sites {
+    /// Every site the server lists (`GET sites`: server administrators).
+    All,
+    /// These content URLs (`sites:` in the profile).
+    Named(Vec<String>),
+}
+
+/// Extracts several sites of one server into one run. Signs in once (to
+/// `settings.site`); with personal access tokens and passwords, reads the
+/// sites in turn, moving the session with `auth/switchSite`; with a
+/// connected app, whose sessions belong to one site and may run side by
+/// side, signs in to each site and reads them all at once. A site that
+/// fails is recorded as failed and its rows dropped; the others are
+/// committed. The run fails only when every site failed.
+pub async fn run_sites(
+    settings: &Settings,
+    sites: &Sites,
+    options: &Options,
+    reporter: Arc<dyn Reporter>,
+) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
+    let streams = select(&options.only)?;
+    let first = Arc::new(connect(settings).await?);
+    // LUIDs and names by content URL, where the user may list the server's sites.
+    let listed = list_sites(&first).await;
+    let names: Vec<String> = match (sites, &listed) {
+        (Sites::Named(names), _) => names.clone(),
+        (Sites::All, Ok(list)) => list.iter().map(|s| s.content_url.clone()).collect(),
+        (Sites::All, Err(e)) => {
+            first.sign_out().await;
+            anyhow::bail!("cannot list the sites of {} (--all-sites needs a server administrator): {e:#}", settings.server)
+        }
+    };
+    anyhow::ensure!(!names.is_empty(), "no sites to extract");
+    let known = |cu: &str| listed.as_ref().ok().and_then(|l| l.iter().find(|s| s.content_url.eq_ignore_ascii_case(cu)).cloned());
+    let run = run_info(settings, &first, names.join(","));
+    let run_id = run.run_id.clone();
+    let parquet = options.parquet.then_some(settings.parquet.as_path());
+    let writer = Writer::start(&settings.db, parquet, run)
+        .with_context(|| format!("cannot open the warehouse {}", settings.db.display()))?;
+    tracing::info!(run_id, sites = names.len(), streams = streams.len(), "extraction of several sites started");
+
+    // One site: its session (signed in or switched to), then its streams.
+    let one_site = |cu: String, client: anyhow::Result<Arc<Client>>| {
+        let (writer, streams, reporter) = (&writer, &streams, &reporter);
+        let info = known(&cu);
+        async move {
+            let mut site = SiteInfo { luid: String::new(), content_url: cu.clone(), name: String::new() };
+            if let Some(k) = info {
+                site.luid = k.luid;
+                site.name = k.name;
+            }
+            let client = match client {
+                Ok(c) => c,
+                Err(e) => {
+                    let error = format!("site '{cu}': {e:#}");
+                    let record = writer.site(site.clone()).and_then(|w| w.fail(&error));
+                    return (SiteOutcome { content_url: cu, luid: site.luid, error: Some(error) }, Vec::new(), record.err(), Vec::new());
+                }
+            };
+            site.luid = client.site_id();
+            let site_writer = match writer.site(site.clone()) {
+                Ok(w) => w,
+                Err(e) => {
+                    let error = format!("site '{cu}': {e}");
+                    return (SiteOutcome { content_url: cu, luid: site.luid, error: Some(error) }, Vec::new(), Some(e), Vec::new());
+                }
+            };
+            let (warnings, failures, reports) = extract_site(&client, site_writer.clone(), streams, reporter).await;
+            let warnings = warnings.into_iter().map(|w| format!("site '{cu}': {w}")).collect();
+            if failures.is_empty() {
+                return (SiteOutcome { content_url: cu, luid: site.luid, error: None }, warnings, None, reports);
+            }
+            let error = format!("site '{cu}': {}", failures.join("; "));
+            tracing::warn!("{error}");
+            let record = site_writer.fail(&error).err();
+            (SiteOutcome { content_url: cu, luid: site.luid, error: Some(error) }, warnings, record, reports)
+        }
+    };
+
+    let mut clients = vec![first.clone()];
+    let mut results = Vec::new();
+    if matches!(settings.auth, Auth::Jwt(_)) {
+        let jobs = names.iter().map(|cu| {
+            let first = first.clone();
+            async move {
+                let client = if cu.eq_ignore_ascii_case(&first.content_url()) {
+                    Ok(first)
+                } else {
+                    let s = Settings { site: cu.clone(), ..settings.clone() };
+                    connect(&s).await.map(Arc::new)
+                };
+                let kept = client.as_ref().ok().cloned();
+                (one_site(cu.clone(), client).await, kept)
+            }
+        });
+        for (result, client) in futures::future::join_all(jobs).await {
+            if let Some(c) = client.filter(|c| !Arc::ptr_eq(c, &first)) {
+                clients.push(c);
+            }
+            results.push(result);
+        }
+    } else {
+        // The signed-in site first, so it needs no switch.
+        let mut order: Vec<&String> = names.iter().filter(|cu| cu.eq_ignore_ascii_case(&first.content_url())).collect();
+        order.extend(names.iter().filter(|cu| !cu.eq_ignore_ascii_case(&first.content_url())));
+        for cu in order {
+            let client = if cu.eq_ignore_ascii_case(&first.content_url()) {
+                Ok(first.clone())
+            } else {
+                first.switch_site(cu).await.map(|()| first.clone()).with_context(|| format!("cannot switch to site '{cu}'"))
+            };
+            results.push(one_site(cu.clone(), client).await);
+        }
+    }
+    for c in &clients {
+        c.sign_out().await;
+    }
+    let mut stats = RequestStats::default();
+    for c in &clients {
+        let s = c.stats();
+        stats.requests += s.requests;
+        stats.retries += s.retries;
+        stats.throttled += s.throttled;
+        stats.reauthentications += s.reauthentications;
+    }
+    let mut outcomes = Vec::new();
+    let mut warnings = Vec::new();
+    let mut reports = Vec::new();
+    for (outcome, w, record_error, site_reports) in results {
+        reports.extend(site_reports);
+        if let Some(e) = record_error {
+            let message = format!("cannot record site '{}' as failed: {e}", outcome.content_url);
+            let _ = writer.abort(&message);
+            anyhow::bail!("extraction failed, the warehouse is unchanged: {message}");
+        }
+        warnings.extend(w);
+        outcomes.push(outcome);
+    }
+    if outcomes.iter().all(|o| o.error.is_some()) {
+        let message: Vec<String> = outcomes.iter().filter_map(|o| o.error.clone()).collect();
+        let message = message.join("; ");
         if let Err(e) = writer.abort(&message) {
             tracing::error!(error = %e, "could not record the failed run");
         }
-        record_streams(&settings.db, &run_id, &stream_reports);
-        anyhow::bail!("extraction failed, the warehouse is unchanged: {message}");
+        anyhow::bail!("extraction failed for every site, the warehouse is unchanged: {message}");
     }
     let rows = writer.commit(&warnings).context("cannot commit the run to the warehouse")?;
-    record_streams(&settings.db, &run_id, &stream_reports);
+    record_streams(&settings.db, &run_id, &reports);
     Ok(Outcome {
         run_id,
         rows,
         warnings,
-        stats: client.stats(),
+        stats,
         elapsed: started.elapsed(),
-        concurrency: client.concurrency_report(),
-        streams: stream_reports,
+        sites: outcomes,
+        concurrency: first.concurrency_report(),
+        streams: reports,
     })
 }
+
+/// The server's sites (`GET sites`), as a server administrator sees them.
+async fn list_sites(client: &Client) -> anyhow::Result<Vec<SiteInfo>> {
+    let items = list_all(client, "sites", "sites", "site", &[]).await?;
+    Ok(items
+        .iter()
+        .map(|s| SiteInfo {
+            luid: s["id"].as_str().unwrap_or_default().to_string(),
+            content_url: s["contentUrl"].as_str().unwrap_or_default().to_string(),
+            name: s["name"].as_str().unwrap_or_default().to_string(),
+        })
+        .collect())
 
 /// Appends the run's per-stream figures to `run_streams`; a failure is
 /// logged, never the run's.

@@ -4,6 +4,7 @@
 //! indexes: no per-edge id lookups, which on a million-field site would
 //! dominate the build.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, AsArray, StringArray};
@@ -12,7 +13,7 @@ use arrow::record_batch::RecordBatch;
 use duckdb::Connection;
 use petgraph::graph::NodeIndex;
 
-use super::{field_subtype, Graph, Kind, Node, Rel};
+use super::{field_subtype, Graph, Kind, Node, Rel, NO_SITE};
 use crate::warehouse::read::{table_at, RunRef};
 use crate::warehouse::schema;
 
@@ -64,28 +65,28 @@ fn nodes_cte(run: &RunRef, scope: Scope) -> String {
     let t = |name: &str| table_at(schema::table(name).expect("a schema table"), run);
     let k = |kind: Kind| kind_no(kind);
     let parts = [
-        format!("SELECT {}, database_metadata_id, database_luid, name, NULL, NULL FROM {}", k(Kind::Database), t("database_servers")),
+        format!("SELECT {}, database_metadata_id, database_luid, name, NULL, NULL, site_luid FROM {}", k(Kind::Database), t("database_servers")),
         format!(
-            "SELECT CASE WHEN kind = 'custom_sql' THEN {} ELSE {} END, table_metadata_id, table_luid, name, NULL, NULL FROM {}",
+            "SELECT CASE WHEN kind = 'custom_sql' THEN {} ELSE {} END, table_metadata_id, table_luid, name, NULL, NULL, site_luid FROM {}",
             k(Kind::CustomSql),
             k(Kind::Table),
             t("database_tables")
         ),
         format!(
-            "SELECT {}, column_metadata_id, column_luid, name, NULL, NULL FROM {}{}",
+            "SELECT {}, column_metadata_id, column_luid, name, NULL, NULL, site_luid FROM {}{}",
             k(Kind::Column),
             t("columns"),
             scope.only_full()
         ),
-        format!("SELECT {}, datasource_metadata_id, datasource_luid, name, NULL, NULL FROM {}", k(Kind::PublishedDatasource), t("published_datasources")),
-        format!("SELECT {}, datasource_metadata_id, NULL, name, NULL, NULL FROM {}", k(Kind::EmbeddedDatasource), t("embedded_datasources")),
-        format!("SELECT {}, field_metadata_id, NULL, name, kind, formula FROM {}{}", k(Kind::Field), t("fields"), scope.only_full()),
-        format!("SELECT {}, sheet_metadata_id, sheet_luid, name, NULL, NULL FROM {}", k(Kind::Sheet), t("sheets")),
-        format!("SELECT {}, dashboard_metadata_id, dashboard_luid, name, NULL, NULL FROM {}", k(Kind::Dashboard), t("dashboards")),
-        format!("SELECT {}, workbook_luid, NULL, name, NULL, NULL FROM {}", k(Kind::Workbook), t("workbooks")),
-        format!("SELECT {}, project_luid, NULL, name, NULL, NULL FROM {}", k(Kind::Project), t("projects")),
+        format!("SELECT {}, datasource_metadata_id, datasource_luid, name, NULL, NULL, site_luid FROM {}", k(Kind::PublishedDatasource), t("published_datasources")),
+        format!("SELECT {}, datasource_metadata_id, NULL, name, NULL, NULL, site_luid FROM {}", k(Kind::EmbeddedDatasource), t("embedded_datasources")),
+        format!("SELECT {}, field_metadata_id, NULL, name, kind, formula, site_luid FROM {}{}", k(Kind::Field), t("fields"), scope.only_full()),
+        format!("SELECT {}, sheet_metadata_id, sheet_luid, name, NULL, NULL, site_luid FROM {}", k(Kind::Sheet), t("sheets")),
+        format!("SELECT {}, dashboard_metadata_id, dashboard_luid, name, NULL, NULL, site_luid FROM {}", k(Kind::Dashboard), t("dashboards")),
+        format!("SELECT {}, workbook_luid, NULL, name, NULL, NULL, site_luid FROM {}", k(Kind::Workbook), t("workbooks")),
+        format!("SELECT {}, project_luid, NULL, name, NULL, NULL, site_luid FROM {}", k(Kind::Project), t("projects")),
     ];
-    format!("all_nodes (k, id, luid, name, subtype, formula) AS ({})", parts.join(" UNION ALL "))
+    format!("all_nodes (k, id, luid, name, subtype, formula, site) AS ({})", parts.join(" UNION ALL "))
 }
 
 /// The `edges` CTE: (upstream id, downstream id, relation) from every table
@@ -161,15 +162,25 @@ pub fn load_scope(conn: &Connection, db: &Path, run: &RunRef, scope: Scope) -> R
     let mut g = Graph { run_id: run.run_id.clone(), ..Graph::default() };
     let started = std::time::Instant::now();
 
+    // The sites the run's data comes from, for `site:`-qualified names.
+    let sql = format!(
+        "SELECT DISTINCT site_luid, content_url FROM {} ORDER BY content_url",
+        table_at(schema::table("sites").expect("a schema table"), run)
+    );
+    let mut stmt = conn.prepare(&sql).map_err(err("sites"))?;
+    let sites = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(err("sites"))?;
+    g.sites = sites.collect::<Result<_, _>>().map_err(err("sites"))?;
+    let site_no: HashMap<String, u16> = g.sites.iter().enumerate().map(|(i, (l, _))| (l.clone(), i as u16)).collect();
+
     // Nodes, in index order.
-    let sql = format!("WITH {} SELECT k, id, luid, name, subtype, formula FROM all_nodes ORDER BY k, id", nodes_cte(run, scope));
+    let sql = format!("WITH {} SELECT k, id, luid, name, subtype, formula, site FROM all_nodes ORDER BY k, id", nodes_cte(run, scope));
     let mut stmt = conn.prepare(&sql).map_err(err("assets"))?;
     let mut current: Option<(usize, u32)> = None;
     let mut build = std::time::Duration::ZERO;
     for batch in stmt.query_arrow([]).map_err(err("assets"))? {
         let building = std::time::Instant::now();
         let k = ints(&batch, 0);
-        let [id, luid, name, subtype, formula] = [1, 2, 3, 4, 5].map(|i| text(&batch, i));
+        let [id, luid, name, subtype, formula, site] = [1, 2, 3, 4, 5, 6].map(|i| text(&batch, i));
         for i in 0..batch.num_rows() {
             let kind_no = k.value(i) as usize;
             let ix = g.graph.add_node(Node {
@@ -179,6 +190,7 @@ pub fn load_scope(conn: &Connection, db: &Path, run: &RunRef, scope: Scope) -> R
                 name: opt(&name, i).unwrap_or_default().into(),
                 subtype: opt(&subtype, i).map(field_subtype).unwrap_or(""),
                 formula: opt(&formula, i).map(Into::into),
+                site: opt(&site, i).and_then(|l| site_no.get(l).copied()).unwrap_or(NO_SITE),
             });
             if let Some(l) = opt(&luid, i).filter(|l| !l.is_empty() && *l != id.value(i)) {
                 g.graph[ix].luid = Some(l.into());

@@ -129,7 +129,13 @@ pub struct Node {
     pub subtype: &'static str,
     /// Calculated fields: the formula.
     pub formula: Option<Box<str>>,
+    /// The site the asset is on: an index into [`Graph::sites`], or
+    /// [`NO_SITE`].
+    pub site: u16,
 }
+
+/// [`Node::site`] of an asset whose site the warehouse does not know.
+pub const NO_SITE: u16 = u16::MAX;
 
 /// The lineage of one run.
 #[derive(Default)]
@@ -142,6 +148,8 @@ pub struct Graph {
     /// (LUID, node), sorted by LUID, for nodes whose LUID differs from their id.
     luids: Vec<(Box<str>, NodeIndex)>,
     pub run_id: String,
+    /// The sites the assets are on: (LUID, content URL).
+    pub sites: Vec<(String, String)>,
 }
 
 impl Graph {
@@ -214,21 +222,57 @@ impl Graph {
         self.downstream(ix).map(|(n, _)| n).find(|&n| kinds.contains(&self.graph[n].kind))
     }
 
+    /// The content URL of a node's site, if known.
+    pub fn site_of(&self, ix: NodeIndex) -> Option<&str> {
+        self.sites.get(self.graph[ix].site as usize).map(|(_, cu)| cu.as_str())
+    }
+
     /// Resolves what a user typed: an id, or `kind:name` (the name may be
-    /// quoted). Exact names win over case-insensitive ones.
+    /// quoted), either optionally after a site's content URL:
+    /// `finance:workbook:Sales`, or `finance:Sales` for an asset of any
+    /// kind named so on that site. Exact names win over case-insensitive
+    /// ones.
     pub fn find(&self, asset: &str) -> Result<NodeIndex, FindError> {
         if let Some(ix) = self.get(asset.trim()) {
             return Ok(ix);
         }
-        let Some((prefix, name)) = asset.split_once(':') else {
-            return Err(FindError::Unknown(format!(
-                "no asset has the id '{asset}'; name one as kind:name, e.g. table:orders or dashboard:\"Exec Overview\""
-            )));
-        };
-        let Some(kinds) = Kind::parse_prefix(prefix.trim()) else {
-            return Err(FindError::Unknown(format!(
-                "'{prefix}' is not an asset kind; use one of database, table, column, datasource, field, sheet, dashboard, workbook, project"
-            )));
+        if let Some((prefix, rest)) = asset.split_once(':') {
+            let prefix = prefix.trim();
+            let site = self.sites.iter().position(|(_, cu)| cu.eq_ignore_ascii_case(prefix));
+            if let (Some(site), None) = (site, Kind::parse_prefix(prefix)) {
+                return self.find_on(Some(site as u16), rest, asset);
+            }
+        }
+        self.find_on(None, asset, asset)
+    }
+
+    /// [`find`](Self::find) among the assets of one site (`None`: all).
+    fn find_on(&self, site: Option<u16>, asset: &str, typed: &str) -> Result<NodeIndex, FindError> {
+        let on_site = |ix: &NodeIndex| site.is_none_or(|s| self.graph[*ix].site == s);
+        if let Some(ix) = self.get(asset.trim()).filter(on_site) {
+            return Ok(ix);
+        }
+        let (prefix, name, kinds): (&str, &str, &[Kind]) = match asset.split_once(':') {
+            Some((prefix, name)) if site.is_none() || Kind::parse_prefix(prefix.trim()).is_some() => {
+                let Some(kinds) = Kind::parse_prefix(prefix.trim()) else {
+                    return Err(FindError::Unknown(format!(
+                        "'{prefix}' is not an asset kind or a site; use one of database, table, column, datasource, field, sheet, dashboard, workbook, project{}",
+                        if self.sites.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", or a site ({})", self.sites.iter().map(|(_, cu)| cu.as_str()).collect::<Vec<_>>().join(", "))
+                        }
+                    )));
+                };
+                (prefix.trim(), name, kinds)
+            }
+            // `site:name`: an asset of any kind on that site.
+            _ if site.is_some() => ("asset", asset, &Kind::ALL),
+            _ => {
+                return Err(FindError::Unknown(format!(
+                    "no asset has the id '{asset}'; name one as kind:name, e.g. table:orders or dashboard:\"Exec Overview\""
+                )))
+            }
         };
         let name = name.trim();
         let name = name
@@ -236,12 +280,13 @@ impl Graph {
             .and_then(|n| n.strip_suffix('"'))
             .or_else(|| name.strip_prefix('\'').and_then(|n| n.strip_suffix('\'')))
             .unwrap_or(name);
-        let of_kind = || self.graph.node_indices().filter(|&ix| kinds.contains(&self.graph[ix].kind));
+        let of_kind = || self.graph.node_indices().filter(|&ix| kinds.contains(&self.graph[ix].kind)).filter(on_site);
         let mut hits: Vec<NodeIndex> = of_kind().filter(|&ix| &*self.graph[ix].name == name).collect();
         if hits.is_empty() {
             let lower = name.to_lowercase();
             hits = of_kind().filter(|&ix| self.graph[ix].name.to_lowercase() == lower).collect();
         }
+        let asset = typed;
         match hits.len() {
             0 => Err(FindError::Unknown(format!("no {prefix} is named '{name}' in run {}", self.run_id))),
             1 => Ok(hits[0]),
@@ -259,6 +304,11 @@ impl Graph {
     pub fn describe(&self, ix: NodeIndex) -> String {
         let n = &self.graph[ix];
         let mut s = format!("{} \"{}\" ({})", n.kind, n.name, n.id);
+        if self.sites.len() > 1 {
+            if let Some(site) = self.site_of(ix) {
+                s += &format!(" on site {site}");
+            }
+        }
         let container = self
             .downstream(ix)
             .chain(self.upstream(ix))

@@ -22,11 +22,12 @@ pub mod faults;
 pub mod latency;
 pub mod manifest;
 pub mod metadata;
+pub mod multisite;
 pub mod rest;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -63,6 +64,9 @@ pub struct SimConfig {
     /// The simulated day the clock starts on.
     pub day: i64,
     pub site_content_url: String,
+    /// The server's sites (content URLs), when it has more than one; the
+    /// first is `site_content_url`'s site. Empty: one site, as before.
+    pub sites: Vec<String>,
     pub pat_name: String,
     pub pat_secret: String,
     pub username: String,
@@ -101,6 +105,7 @@ impl Default for SimConfig {
             seed: 42,
             day: 0,
             site_content_url: "analytics".into(),
+            sites: Vec::new(),
             pat_name: "trm-sim".into(),
             pat_secret: "trm-sim-secret".into(),
             username: "admin".into(),
@@ -146,7 +151,8 @@ pub struct SimState {
     /// across an await); each write holds it for the whole change, so no
     /// read sees half a write and no two writes interleave.
     data: RwLock<Dataset>,
-    day: AtomicI64,
+    /// The clock; one for the whole server.
+    day: Arc<AtomicI64>,
     /// The log of write calls, for tests that count them (`/sim/calls`).
     pub calls: calls::CallLog,
     /// The latencies the model applied (`/sim/latency`).
@@ -154,7 +160,12 @@ pub struct SimState {
     pub churn: churn::Churning,
     /// Ad-hoc jobs not yet settled, so reads skip settling when there are none.
     pub(crate) pending_jobs: AtomicUsize,
-    pub(crate) sessions: rest::auth::Sessions,
+    /// One session table for the whole server: a session names its site.
+    pub(crate) sessions: Arc<rest::auth::Sessions>,
+    /// Every site of the server, this one included, first site first.
+    server: Arc<OnceLock<Vec<Weak<SimState>>>>,
+    /// The further sites, kept alive by the first.
+    others: Vec<Arc<SimState>>,
     jobs: Mutex<Option<(i64, u64, Arc<Vec<Job>>)>>,
     /// `http://host:port`, known once bound; used in `webpageUrl`s.
     pub base_url: OnceLock<String>,
@@ -166,30 +177,79 @@ pub struct SimState {
 }
 
 impl SimState {
-    /// Generates the dataset; the large site takes a few seconds.
+    /// Generates the dataset; the large site takes a few seconds. With
+    /// `config.sites`, generates every site (side by side) and returns the
+    /// first, which knows the others ([`SimState::sites`]).
     pub fn new(config: SimConfig) -> Arc<SimState> {
         metadata::prepare_schema();
-        let seed = config.env.map_or(config.seed, |e| e.seed(config.seed));
-        let mut data = dataset::generate(config.size, seed, &config.site_content_url);
-        if let Some(env) = config.env {
-            documents::env::apply(&mut data, env, dataset::day_start(config.day));
-        }
-        let epoch = data.docs.lineage_epoch;
-        let churn = churn::Churning::new(config.churn.clone(), &data);
-        Arc::new(SimState {
-            day: AtomicI64::new(config.day),
-            config,
-            data: RwLock::new(data),
-            calls: Default::default(),
-            latency_log: Default::default(),
-            churn,
-            pending_jobs: AtomicUsize::new(0),
-            sessions: Default::default(),
-            jobs: Mutex::new(None),
-            base_url: OnceLock::new(),
-            metadata: RwLock::new(None),
-            lineage_epoch: std::sync::atomic::AtomicU64::new(epoch),
-        })
+        let day = Arc::new(AtomicI64::new(config.day));
+        let sessions: Arc<rest::auth::Sessions> = Default::default();
+        let server: Arc<OnceLock<Vec<Weak<SimState>>>> = Default::default();
+        let names = site_names(&config);
+        let build = |i: usize, data: Dataset, others: Vec<Arc<SimState>>| {
+            let mut config = config.clone();
+            config.site_content_url = names[i].clone();
+            let epoch = data.docs.lineage_epoch;
+            let churn = churn::Churning::new(config.churn.clone(), &data);
+            Arc::new(SimState {
+                day: day.clone(),
+                config,
+                data: RwLock::new(data),
+                calls: Default::default(),
+                latency_log: Default::default(),
+                churn,
+                pending_jobs: AtomicUsize::new(0),
+                sessions: sessions.clone(),
+                server: server.clone(),
+                others,
+                jobs: Mutex::new(None),
+                base_url: OnceLock::new(),
+                metadata: RwLock::new(None),
+                lineage_epoch: std::sync::atomic::AtomicU64::new(epoch),
+            })
+        };
+        let datasets: Vec<Dataset> = std::thread::scope(|scope| {
+            let tasks: Vec<_> = names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    let (seed, percent) = site_seed(&config, i, name);
+                    let seed = config.env.map_or(seed, |e| e.seed(seed));
+                    let (size, env, day) = (config.size, config.env, config.day);
+                    scope.spawn(move || {
+                        let mut data = dataset::generate_scaled(size, seed, name, percent);
+                        if let Some(env) = env {
+                            documents::env::apply(&mut data, env, dataset::day_start(day));
+                        }
+                        data
+                    })
+                })
+                .collect();
+            tasks.into_iter().map(|t| t.join().expect("site generation panicked")).collect()
+        });
+        let mut datasets = datasets.into_iter();
+        let first = datasets.next().expect("at least one site");
+        let others: Vec<Arc<SimState>> = datasets.enumerate().map(|(i, d)| build(i + 1, d, Vec::new())).collect();
+        let state = build(0, first, others);
+        let all = std::iter::once(&state).chain(&state.others).map(Arc::downgrade).collect();
+        let _ = server.set(all);
+        state
+    }
+
+    /// Every site of the server, first site first (just this one on a
+    /// one-site server).
+    pub fn sites(&self) -> Vec<Arc<SimState>> {
+        self.server.get().map(|all| all.iter().filter_map(Weak::upgrade).collect()).unwrap_or_default()
+    }
+
+    /// The site with this content URL (case-insensitive), if the server has it.
+    pub fn site(&self, content_url: &str) -> Option<Arc<SimState>> {
+        self.sites().into_iter().find(|s| s.config.site_content_url.eq_ignore_ascii_case(content_url))
+    }
+
+    /// The site with this LUID, if the server has it.
+    pub fn site_by_id(&self, id: &str) -> Option<Arc<SimState>> {
+        self.sites().into_iter().find(|s| s.data().site.id == id)
     }
 
     /// The site's content as of now. Hold the guard for one response only:
@@ -314,8 +374,34 @@ impl SimState {
     }
 }
 
+/// The content URLs of a config's sites, first site first.
+fn site_names(config: &SimConfig) -> Vec<String> {
+    if config.sites.is_empty() {
+        vec![config.site_content_url.clone()]
+    } else {
+        config.sites.clone()
+    }
+}
+
+/// The seed and size (percent of the configured size) of site `i`: the
+/// first site is exactly the one-site server's; each further one mixes its
+/// name into the seed, and gets 70 to 130% of the counts.
+fn site_seed(config: &SimConfig, i: usize, name: &str) -> (u64, u32) {
+    if i == 0 {
+        return (config.seed, 100);
+    }
+    // FNV-1a of the name: stable across builds, unlike std's hasher.
+    let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    (config.seed ^ h.rotate_left(17), 70 + (h % 61) as u32)
+}
+
 /// The whole site as one router: the REST API plus the simulator's controls.
+/// A server with several sites routes each request to the site of its
+/// session ([`multisite`]).
 pub fn app(state: Arc<SimState>) -> axum::Router {
+    if state.sites().len() > 1 {
+        return multisite::app(state);
+    }
     let api = rest::router(state.clone())
         .merge(metadata::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(state.clone(), faults::inject))
@@ -331,7 +417,7 @@ pub fn app(state: Arc<SimState>) -> axum::Router {
 /// Every response's `Date` is the simulated clock, as a real server's is its
 /// own clock: clients that date their snapshots by the server see the
 /// simulated day.
-async fn simulated_date(
+pub(crate) async fn simulated_date(
     axum::extract::State(st): axum::extract::State<Arc<SimState>>,
     req: axum::extract::Request,
     next: axum::middleware::Next,

@@ -99,7 +99,9 @@ struct Counters {
 pub struct Client {
     http: reqwest::Client,
     server: String,
-    site: String,
+    /// The site's content URL; `auth/switchSite` changes it, so signing in
+    /// again after an expiry returns to the site switched to.
+    site: Mutex<String>,
     api_version: String,
     token_name: String,
     token_secret: Secret,
@@ -117,7 +119,7 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("server", &self.server)
-            .field("site", &self.site)
+            .field("site", &self.content_url())
             .field("api_version", &self.api_version)
             .field("concurrency", &self.concurrency)
             .finish_non_exhaustive()
@@ -184,7 +186,7 @@ impl Client {
         let mut client = Client {
             http,
             server,
-            site: settings.site.clone(),
+            site: Mutex::new(settings.site.clone()),
             api_version: settings.api_version.clone().unwrap_or_else(|| DISCOVERY_VERSION.to_string()),
             token_name: settings.token_name.clone(),
             token_secret: settings.token_secret.clone(),
@@ -214,6 +216,39 @@ impl Client {
     /// The site's LUID, from sign-in.
     pub fn site_id(&self) -> String {
         self.session.lock().expect("session lock poisoned").site_id.clone()
+    }
+
+    /// The content URL of the site the session is on.
+    pub fn content_url(&self) -> String {
+        self.site.lock().expect("site lock poisoned").clone()
+    }
+
+    /// Moves the session to another site of the server (`auth/switchSite`,
+    /// Tableau Server; not for connected apps, whose sessions belong to
+    /// their site): the server answers a new token for the same user, and
+    /// later calls (and sign-ins after an expiry) go to that site.
+    pub async fn switch_site(&self, content_url: &str) -> Result<(), TableauError> {
+        let body = serde_json::json!({ "site": { "contentUrl": content_url } });
+        let bytes = serde_json::to_vec(&body).expect("a JSON value always serializes");
+        let call = self.rest_call(Method::POST, "auth/switchSite", &[], Some(bytes), true)?;
+        let reply = self.exchange(&call).await?;
+        let v = parse_rest(&call.label, &reply.body)?;
+        let creds = &v["credentials"];
+        let (Some(token), Some(site_id)) = (creds["token"].as_str(), creds["site"]["id"].as_str()) else {
+            return Err(TableauError::Decode {
+                path: call.label,
+                message: "the switch-site response has no credentials.token or credentials.site.id".into(),
+            });
+        };
+        let _one_at_a_time = self.reauth.lock().await;
+        *self.site.lock().expect("site lock poisoned") = content_url.to_string();
+        let mut s = self.session.lock().expect("session lock poisoned");
+        s.token = Secret::new(token);
+        s.site_id = site_id.to_string();
+        s.user_id = creds["user"]["id"].as_str().unwrap_or_default().to_string();
+        s.generation += 1;
+        tracing::info!(server = %self.server, site = content_url, "switched site");
+        Ok(())
     }
 
     /// The signed-in user's LUID, from sign-in (empty if the server did
@@ -377,7 +412,7 @@ impl Client {
     /// The credentials of one sign-in: a connected app's token is minted
     /// afresh each time (it is single-use and short-lived).
     fn credentials(&self) -> Result<Value, TableauError> {
-        let site = serde_json::json!({"contentUrl": self.site});
+        let site = serde_json::json!({"contentUrl": self.content_url()});
         Ok(match &self.auth {
             Auth::Pat => serde_json::json!({
                 "personalAccessTokenName": self.token_name,
@@ -404,7 +439,7 @@ impl Client {
             let (code, summary, detail) = error_body(&reply.body);
             return Err(TableauError::SignIn {
                 server: self.server.clone(),
-                site: self.site.clone(),
+                site: self.content_url(),
                 detail: format!("HTTP {}{}", reply.status.as_u16(), error_suffix(&code, &summary, &detail)),
             });
         }

@@ -61,13 +61,22 @@ pub fn write_derived_tables(
                 message: format!("run {} is not a succeeded run of this warehouse", run.run_id),
             });
         }
+        // Rows derived from a run over one site belong to that site.
+        let sites: Vec<String> = {
+            let mut stmt = conn
+                .prepare("SELECT site_luid FROM run_sites WHERE run_id = ? AND status = 'succeeded'")
+                .map_err(|e| err("cannot read the run's sites", e))?;
+            let rows = stmt.query_map(params![run.run_id], |r| r.get(0)).map_err(|e| err("cannot read the run's sites", e))?;
+            rows.collect::<Result<_, _>>().map_err(|e| err("cannot read the run's sites", e))?
+        };
+        let site = if sites.len() == 1 { sites[0].as_str() } else { "" };
         for (table, batches) in &all {
             conn.execute(&format!("DELETE FROM \"{}\" WHERE run_id = ?", hist_name(table.name)), params![run.run_id])
                 .map_err(|e| err(&format!("cannot replace the rows of {} for run {}", table.name, run.run_id), e))?;
             conn.execute("DELETE FROM run_tables WHERE run_id = ? AND table_name = ?", params![run.run_id, table.name])
                 .map_err(|e| err("cannot update run_tables", e))?;
             for b in batches {
-                duck.append(table, &run.run_id, b)?;
+                duck.append(table, &run.run_id, site, b)?;
             }
             let n: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
             conn.execute(
@@ -88,7 +97,7 @@ pub fn write_derived_tables(
         return Ok(rows);
     };
     let names: Vec<&str> = all.iter().map(|(t, _)| t.name).collect();
-    let mut files = match ParquetRun::start(root, &format!("{}-{}", run.run_id, names.join("-")), &run.snapshot_date) {
+    let mut files = match ParquetRun::start(root, &format!("{}-{}", run.run_id, names.join("-")), &run.snapshot_date, &run.site) {
         Ok(f) => f.for_run(&run.run_id),
         Err(e) => {
             let _ = duck.rollback();

@@ -5,10 +5,20 @@
 //! Layout, for each schema table `T`:
 //! - `hist_T`: every run's rows, with `run_id` first; required columns are
 //!   `NOT NULL`.
-//! - view `T`: the columns of `T` (in schema order) from the latest succeeded
-//!   run that wrote `T`, so a run that skips `T` (`--only`) does not blank it.
+//!   Then `site_luid`: the LUID of the site the row was read from (the
+//!   `sites` table has its own `site_luid` column, which is the same).
+//! - view `T`: `site_luid` and the columns of `T` (in schema order), for
+//!   each site from the latest succeeded run that read that site
+//!   successfully and wrote `T`, so a run that skips `T` (`--only`) does
+//!   not blank it, a run over one site leaves the others' rows, and a site
+//!   that failed keeps its previous rows. A run whose site is not known
+//!   (`site_luid` empty: a writer that declared no site, or a warehouse
+//!   from before sites were recorded whose runs never read the `sites`
+//!   table) stands for whichever site the next run reads: its rows show
+//!   only until a later run of a known site wrote `T`.
 //!
-//! plus `runs` (one row per run, succeeded or failed), `run_tables` (the
+//! plus `runs` (one row per run, succeeded or failed), `run_sites` (the
+//! sites each run read, with their outcome), `run_tables` (the
 //! tables each succeeded run wrote, with row counts), `schema_version`
 //! (see `migrate.rs`) and the views of `schema::VIEWS`, which join several
 //! tables' views (`effective_access`).
@@ -100,12 +110,51 @@ CREATE TABLE IF NOT EXISTS run_tables (
     PRIMARY KEY (run_id, table_name)
 );
 COMMENT ON TABLE run_tables IS 'A table a succeeded run wrote, with its row count; the views show each table from the latest run listed here for it.';
+CREATE TABLE IF NOT EXISTS run_sites (
+    run_id VARCHAR NOT NULL,
+    site_luid VARCHAR NOT NULL,
+    content_url VARCHAR,
+    name VARCHAR,
+    status VARCHAR NOT NULL,
+    error VARCHAR
+);
+COMMENT ON TABLE run_sites IS 'A site a run read, with its outcome: succeeded, or failed with the error (a failed site''s rows of the run were not kept; the views show its previous rows). site_luid is empty when the run''s site is not known (or it failed before sign-in).';
 "#;
+
+/// Whether `table`'s history carries the warehouse's `site_luid` column
+/// (the `sites` table has one of its own).
+pub fn has_site_column(table: &Table) -> bool {
+    table.column("site_luid").is_none()
+}
+
+/// A subquery of the (run_id, site_luid) pairs whose rows of `table` are
+/// current: per site, the latest succeeded run that read the site
+/// successfully and wrote the table; an unknown site's ('') latest run only
+/// while no later run of a known site wrote it. With `upto`, only runs at or
+/// before that run count (`(as_of SQL, run_id)`).
+pub fn current_runs(table: &str, upto: Option<(&str, &str)>) -> String {
+    let upto = upto.map_or(String::new(), |(as_of, run_id)| {
+        format!(" AND (r.as_of < {as_of} OR (r.as_of = {as_of} AND r.run_id <= {}))", literal(run_id))
+    });
+    format!(
+        "(SELECT l.run_id, l.site_luid FROM (         SELECT s.run_id, s.site_luid, r.as_of FROM runs r JOIN run_sites s USING (run_id) JOIN run_tables t USING (run_id)          WHERE r.status = 'succeeded' AND s.status = 'succeeded' AND t.table_name = {name}{upto}          QUALIFY row_number() OVER (PARTITION BY s.site_luid ORDER BY r.as_of DESC, r.run_id DESC) = 1) l          WHERE l.site_luid <> '' OR NOT EXISTS (         SELECT 1 FROM runs r JOIN run_sites s USING (run_id) JOIN run_tables t USING (run_id)          WHERE r.status = 'succeeded' AND s.status = 'succeeded' AND t.table_name = {name}{upto} AND s.site_luid <> ''          AND (r.as_of > l.as_of OR (r.as_of = l.as_of AND r.run_id > l.run_id))))",
+        name = literal(table),
+    )
+}
+
+/// The (semi-)join condition of a hist table `h` to [`current_runs`] `l`.
+/// A row without a site (a derived table of a run over several sites) is
+/// current with its run.
+pub const CURRENT_JOIN: &str =
+    "h.run_id = l.run_id AND (l.site_luid = '' OR h.site_luid = '' OR h.site_luid = l.site_luid)";
 
 /// The DDL creating `hist_T` (if missing), its comments and the view `T`.
 pub fn table_ddl(table: &Table) -> String {
     let hist = ident(&hist_name(table.name));
     let mut cols = vec![format!("{} VARCHAR NOT NULL", ident("run_id"))];
+    if has_site_column(table) {
+        cols.push(format!("{} VARCHAR", ident("site_luid")));
+    }
     cols.extend(
         table
             .columns
@@ -116,7 +165,7 @@ pub fn table_ddl(table: &Table) -> String {
     sql += &format!(
         "COMMENT ON TABLE {hist} IS {};\n",
         literal(&format!(
-            "Every run's rows of {}: {} run_id is the run (runs.run_id) that wrote the row.",
+            "Every run's rows of {}: {} run_id is the run (runs.run_id) that wrote the row, site_luid the site it was read from.",
             table.name, table.doc
         ))
     );
@@ -148,19 +197,17 @@ fn view_ddl(table: &Table) -> String {
         .derived
         .then_some("run_id")
         .into_iter()
+        .chain(has_site_column(table).then_some("site_luid"))
         .chain(table.columns.iter().map(|c| c.name))
-        .map(ident)
+        .map(|c| format!("h.{}", ident(c)))
         .collect();
     format!(
-        "CREATE OR REPLACE VIEW {view} AS SELECT {} FROM {hist} WHERE run_id = (\
-         SELECT r.run_id FROM runs r JOIN run_tables t USING (run_id) \
-         WHERE r.status = 'succeeded' AND t.table_name = {} \
-         ORDER BY r.as_of DESC, r.run_id DESC LIMIT 1);\n\
+        "CREATE OR REPLACE VIEW {view} AS SELECT {} FROM {hist} h SEMI JOIN {} l ON {CURRENT_JOIN};\n\
          COMMENT ON VIEW {view} IS {};\n",
         cols.join(", "),
-        literal(table.name),
+        current_runs(table.name, None),
         literal(&format!(
-            "{} As of the latest succeeded run that wrote {}; every run's rows are in hist_{}.",
+            "{} For each site (site_luid), as of the latest succeeded run that read it and wrote {}; every run's rows are in hist_{}.",
             table.doc, table.name, table.name
         )),
     )
@@ -260,6 +307,9 @@ impl Duck {
                 sql += &table_ddl(table);
                 continue;
             };
+            if has_site_column(table) && !have.contains_key("site_luid") {
+                sql += &format!("ALTER TABLE {} ADD COLUMN {} VARCHAR;\n", ident(&hist), ident("site_luid"));
+            }
             for c in table.columns {
                 match have.get(c.name) {
                     None => {
@@ -280,7 +330,7 @@ impl Duck {
             }
             // Columns the schema lost, or made optional, accept NULL.
             for (name, (_, nullable)) in have {
-                if name != "run_id" && !nullable && table.column(name).is_none_or(|c| c.nullable) {
+                if name != "run_id" && name != "site_luid" && !nullable && table.column(name).is_none_or(|c| c.nullable) {
                     sql += &format!("ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL;\n", ident(&hist), ident(name));
                 }
             }
@@ -330,14 +380,18 @@ impl Duck {
 
     /// Appends a batch (already checked against the table's schema) to
     /// `hist_T`, with `run_id` prepended, through the Arrow appender.
-    pub fn append(&self, table: &Table, run_id: &str, batch: &RecordBatch) -> Result<(), WarehouseError> {
+    pub fn append(&self, table: &Table, run_id: &str, site_luid: &str, batch: &RecordBatch) -> Result<(), WarehouseError> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
         let hist = hist_name(table.name);
         let what = || format!("cannot append {} rows to {hist}", batch.num_rows());
-        let batch = with_run_id(run_id, batch);
-        let columns: Vec<&str> = std::iter::once("run_id").chain(table.columns.iter().map(|c| c.name)).collect();
+        let site = has_site_column(table).then_some(site_luid);
+        let batch = with_run_id(run_id, site, batch);
+        let columns: Vec<&str> = std::iter::once("run_id")
+            .chain(site.map(|_| "site_luid"))
+            .chain(table.columns.iter().map(|c| c.name))
+            .collect();
         let mut appender =
             self.conn.appender_with_columns(&hist, &columns).map_err(|e| duck_err(&self.path, &what(), e))?;
         appender.append_record_batch(batch).map_err(|e| duck_err(&self.path, &what(), e))?;
@@ -350,9 +404,11 @@ impl Duck {
         run: &RunInfo,
         rows: &BTreeMap<String, u64>,
         warnings: &[String],
+        sites: &[(super::SiteInfo, Option<String>)],
         ended_at: i64,
     ) -> Result<(), WarehouseError> {
         let what = "cannot record the run";
+        self.insert_run_sites(&run.run_id, sites)?;
         let mut stmt = self
             .conn
             .prepare("INSERT INTO run_tables (run_id, table_name, rows) VALUES (?, ?, ?)")
@@ -400,6 +456,35 @@ impl Duck {
             .map_err(|e| duck_err(&self.path, &format!("cannot record run {} as {status}", run.run_id), e))
     }
 
+    /// Records the sites a run read and their outcome (`Some(error)`: failed).
+    pub fn insert_run_sites(&self, run_id: &str, sites: &[(super::SiteInfo, Option<String>)]) -> Result<(), WarehouseError> {
+        let what = "cannot record the run's sites";
+        let mut stmt = self
+            .conn
+            .prepare(
+                "INSERT INTO run_sites (run_id, site_luid, content_url, name, status, error) VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .map_err(|e| duck_err(&self.path, what, e))?;
+        for (site, error) in sites {
+            let status = if error.is_some() { "failed" } else { "succeeded" };
+            stmt.execute(params![run_id, site.luid, site.content_url, site.name, status, error])
+                .map_err(|e| duck_err(&self.path, what, e))?;
+        }
+        Ok(())
+    }
+
+    /// Removes one site's rows of a run from every table (inside the run's
+    /// transaction): the site failed, the run goes on.
+    pub fn delete_site(&self, run_id: &str, site_luid: &str) -> Result<(), WarehouseError> {
+        for table in TABLES {
+            let hist = hist_name(table.name);
+            self.conn
+                .execute(&format!("DELETE FROM {} WHERE run_id = ? AND site_luid = ?", ident(&hist)), params![run_id, site_luid])
+                .map_err(|e| duck_err(&self.path, &format!("cannot remove a failed site's rows from {hist}"), e))?;
+        }
+        Ok(())
+    }
+
     pub fn commit(&self) -> Result<(), WarehouseError> {
         self.exec("COMMIT", "cannot commit the run")
     }
@@ -417,13 +502,17 @@ impl Duck {
     }
 }
 
-/// The batch with a constant `run_id` column in front.
-fn with_run_id(run_id: &str, batch: &RecordBatch) -> RecordBatch {
+/// The batch with a constant `run_id` column in front, then `site_luid`'s.
+fn with_run_id(run_id: &str, site_luid: Option<&str>, batch: &RecordBatch) -> RecordBatch {
     let schema = batch.schema();
     let mut fields: Vec<Arc<Field>> = vec![Arc::new(Field::new("run_id", DataType::Utf8, false))];
-    fields.extend(schema.fields().iter().cloned());
     let ids: ArrayRef = Arc::new(StringArray::from_iter_values(std::iter::repeat_n(run_id, batch.num_rows())));
     let mut columns = vec![ids];
+    if let Some(site) = site_luid {
+        fields.push(Arc::new(Field::new("site_luid", DataType::Utf8, true)));
+        columns.push(Arc::new(StringArray::from_iter_values(std::iter::repeat_n(site, batch.num_rows()))));
+    }
+    fields.extend(schema.fields().iter().cloned());
     columns.extend(batch.columns().iter().cloned());
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).expect("a constant column of the batch's length")
 }
@@ -446,6 +535,9 @@ mod tests {
         assert!(ddl.contains("\"total_view_count\" BIGINT NOT NULL"), "{ddl}");
         assert!(ddl.contains("CREATE OR REPLACE VIEW \"views\""), "{ddl}");
         assert!(ddl.contains("t.table_name = 'views'"), "{ddl}");
+        assert!(ddl.contains("\"site_luid\" VARCHAR,"), "{ddl}");
+        let sites = table_ddl(schema::table("sites").unwrap());
+        assert_eq!(sites.matches("\"site_luid\"").count(), 1, "{sites}");
     }
 
     #[test]

@@ -8,7 +8,13 @@
 //! effective-access tables (`access_*`) and the `effective_access` view.
 //! Its step is only creating them, but the version tells a read-only
 //! reader (`trm access`, `trm report`) that an older file lacks them and
-//! must be brought up to date first.
+//! must be brought up to date first. Version 4 gave every history table a
+//! `site_luid` column and added `run_sites`, so one warehouse holds
+//! several sites: an older warehouse's runs each read one site, and its
+//! rows get that site's LUID, from the run's own `sites` rows, else from
+//! another run of the same site content URL, else (a warehouse that knows
+//! exactly one site) that site's; a run whose site cannot be told keeps an
+//! empty `site_luid` and stands for whichever site the next run reads.
 //!
 //! Old rows keep their values under the new names: columns are renamed,
 //! never copied, and the views are recreated over them afterwards.
@@ -89,6 +95,36 @@ SET reason_codes = nullif(regexp_extract(evidence, '"kind"\s*:\s*"([^"]*)"', 1),
 WHERE detector = 'missing_field';
 "#;
     }
+    if from < 4 {
+        sql += &site_fixups();
+    }
+    sql
+}
+
+/// Version 4: each old run's site, on its rows and in `run_sites`. Runs
+/// after every table exists (`hist_sites` included, if only empty).
+fn site_fixups() -> String {
+    let mut sql = String::from(
+        "CREATE OR REPLACE TEMP TABLE trm_run_site AS \
+         WITH known AS (SELECT run_id, min(site_luid) AS site_luid, min(name) AS name FROM hist_sites GROUP BY run_id), \
+         by_url AS (SELECT r.site, min(k.site_luid) AS site_luid, count(DISTINCT k.site_luid) AS n \
+                    FROM runs r JOIN known k USING (run_id) GROUP BY r.site), \
+         sole AS (SELECT min(site_luid) AS site_luid, count(DISTINCT site_luid) AS n FROM known) \
+         SELECT r.run_id, coalesce(k.site_luid, CASE WHEN u.n = 1 THEN u.site_luid END, \
+                                   CASE WHEN o.n = 1 THEN o.site_luid END, '') AS site_luid, k.name \
+         FROM runs r LEFT JOIN known k USING (run_id) LEFT JOIN by_url u ON u.site IS NOT DISTINCT FROM r.site \
+         CROSS JOIN sole o;\n",
+    );
+    for table in schema::TABLES.iter().filter(|t| super::duck::has_site_column(t)) {
+        let hist = ident(&super::hist_name(table.name));
+        sql += &format!(
+            "UPDATE {hist} SET site_luid = m.site_luid FROM trm_run_site m WHERE {hist}.run_id = m.run_id AND {hist}.site_luid IS NULL;\n"
+        );
+    }
+    sql += "INSERT INTO run_sites (run_id, site_luid, content_url, name, status, error) \
+            SELECT r.run_id, m.site_luid, r.site, m.name, r.status, r.error FROM runs r JOIN trm_run_site m USING (run_id) \
+            WHERE NOT EXISTS (SELECT 1 FROM run_sites x WHERE x.run_id = r.run_id);\n\
+            DROP TABLE trm_run_site;\n";
     sql
 }
 

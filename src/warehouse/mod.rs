@@ -113,6 +113,15 @@ pub struct RunInfo {
     pub as_of: i64,
 }
 
+/// A site a run reads, declared with [`Writer::site`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteInfo {
+    /// The site's REST LUID: the `site_luid` of every row read from it.
+    pub luid: String,
+    pub content_url: String,
+    pub name: String,
+}
+
 /// A run id that sorts by time and is unique: `20260101T120000Z-3f9a`
 /// (`now` in UTC, then 4 random hex digits).
 pub fn new_run_id(now: i64) -> String {
@@ -137,7 +146,13 @@ fn now() -> i64 {
 const QUEUE: usize = 4;
 
 enum Msg {
-    Write(&'static Table, RecordBatch),
+    /// A batch of the run's site, or of a declared site (by content URL,
+    /// which a server's sites never share; a site that failed to sign in
+    /// has no LUID).
+    Write(Option<String>, &'static Table, RecordBatch),
+    Site(SiteInfo),
+    /// A site that failed: its rows of this run are taken out again.
+    FailSite(String, String, SyncSender<Result<(), WarehouseError>>),
     Commit(Vec<String>, SyncSender<Result<BTreeMap<String, u64>, WarehouseError>>),
     Abort(String, SyncSender<Result<(), WarehouseError>>),
 }
@@ -158,7 +173,7 @@ impl Writer {
     pub fn start(db: &Path, parquet: Option<&Path>, run: RunInfo) -> Result<Writer, WarehouseError> {
         let duck = Duck::open(db)?;
         let parquet = match parquet {
-            Some(root) => match ParquetRun::start(root, &run.run_id, &snapshot_date(run.as_of)) {
+            Some(root) => match ParquetRun::start(root, &run.run_id, &snapshot_date(run.as_of), &run.site) {
                 Ok(p) => Some(p),
                 Err(e) => {
                     let _ = duck.rollback();
@@ -169,7 +184,15 @@ impl Writer {
         };
         let failed = Arc::new(Mutex::new(None));
         let (tx, rx) = sync_channel(QUEUE);
-        let session = Session { duck, parquet, run, rows: BTreeMap::new(), error: None, failed: failed.clone() };
+        let session = Session {
+            duck,
+            parquet,
+            run,
+            rows: BTreeMap::new(),
+            sites: Vec::new(),
+            error: None,
+            failed: failed.clone(),
+        };
         let thread = std::thread::Builder::new()
             .name("trm-warehouse".into())
             .spawn(move || session.serve(rx))
@@ -191,7 +214,21 @@ impl Writer {
         if let Some(message) = self.failed.lock().expect("failed flag poisoned").clone() {
             return Err(WarehouseError::Failed { path: self.db.clone(), message });
         }
-        self.send(Msg::Write(table, batch))
+        self.send(Msg::Write(None, table, batch))
+    }
+
+    /// Declares a site the run reads, and returns the handle its rows go
+    /// through. Without any, every row belongs to the run's one site (its
+    /// LUID then unknown: `site_luid` is empty).
+    pub fn site(&self, site: SiteInfo) -> Result<SiteWriter, WarehouseError> {
+        let key = site.content_url.clone();
+        self.send(Msg::Site(site))?;
+        Ok(SiteWriter {
+            tx: self.tx.clone().expect("the sender lives until drop"),
+            failed: self.failed.clone(),
+            db: self.db.clone(),
+            key,
+        })
     }
 
     /// Finishes the Parquet files, moves them into place, records the run
@@ -229,6 +266,41 @@ impl Writer {
                 tracing::error!(db = %self.db.display(), "the warehouse writer thread panicked");
             }
         }
+    }
+}
+
+/// The rows of one site of a run (see [`Writer::site`]); cheap to clone,
+/// one per site, usable from any thread while the run is open.
+#[derive(Clone)]
+pub struct SiteWriter {
+    tx: SyncSender<Msg>,
+    failed: Arc<Mutex<Option<String>>>,
+    db: PathBuf,
+    /// The site's content URL.
+    key: String,
+}
+
+impl SiteWriter {
+    /// [`Writer::write`] for this site.
+    pub fn write(&self, table: &'static str, batch: RecordBatch) -> Result<(), WarehouseError> {
+        let table = schema::table(table).ok_or_else(|| WarehouseError::UnknownTable(table.to_string()))?;
+        let batch = conform(table, batch)?;
+        if let Some(message) = self.failed.lock().expect("failed flag poisoned").clone() {
+            return Err(WarehouseError::Failed { path: self.db.clone(), message });
+        }
+        self.tx
+            .send(Msg::Write(Some(self.key.clone()), table, batch))
+            .map_err(|_| WarehouseError::WriterGone { path: self.db.clone() })
+    }
+
+    /// The site failed: its rows of this run are removed (the other sites'
+    /// stay) and the run records it as failed with `error`.
+    pub fn fail(&self, error: &str) -> Result<(), WarehouseError> {
+        let (reply, answer) = sync_channel(1);
+        self.tx
+            .send(Msg::FailSite(self.key.clone(), error.to_string(), reply))
+            .map_err(|_| WarehouseError::WriterGone { path: self.db.clone() })?;
+        answer.recv().unwrap_or_else(|_| Err(WarehouseError::WriterGone { path: self.db.clone() }))
     }
 }
 
@@ -280,6 +352,8 @@ struct Session {
     parquet: Option<ParquetRun>,
     run: RunInfo,
     rows: BTreeMap<String, u64>,
+    /// The declared sites, in order, with their files and outcome.
+    sites: Vec<RunSite>,
     /// The first failed write; the run can then only fail.
     error: Option<WarehouseError>,
     failed: Arc<Mutex<Option<String>>>,
@@ -289,7 +363,11 @@ impl Session {
     fn serve(mut self, rx: Receiver<Msg>) {
         for msg in rx.iter() {
             match msg {
-                Msg::Write(table, batch) => self.write(table, batch),
+                Msg::Write(site, table, batch) => self.write(site.as_deref(), table, batch),
+                Msg::Site(info) => self.begin_site(info),
+                Msg::FailSite(luid, error, reply) => {
+                    let _ = reply.send(self.fail_site(&luid, &error));
+                }
                 Msg::Commit(warnings, reply) => {
                     let _ = reply.send(self.commit(&warnings));
                     return;
@@ -307,12 +385,41 @@ impl Session {
         }
     }
 
-    fn write(&mut self, table: &'static Table, batch: RecordBatch) {
+    fn begin_site(&mut self, info: SiteInfo) {
+        if self.error.is_some() || self.sites.iter().any(|s| s.info.content_url == info.content_url) {
+            return;
+        }
+        let files = match &self.parquet {
+            Some(p) => match p.for_site(&self.sites.len().to_string(), &info.content_url) {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    *self.failed.lock().expect("failed flag poisoned") = Some(error_chain(&e));
+                    self.error = Some(e);
+                    return;
+                }
+            },
+            None => None,
+        };
+        self.sites.push(RunSite { info, files, rows: BTreeMap::new(), error: None });
+    }
+
+    fn write(&mut self, site: Option<&str>, table: &'static Table, batch: RecordBatch) {
         if self.error.is_some() {
             return;
         }
+        let site = site.and_then(|key| self.sites.iter_mut().find(|s| s.info.content_url == key));
+        if site.as_ref().is_some_and(|s| s.error.is_some()) {
+            return;
+        }
         *self.rows.entry(table.name.to_string()).or_default() += batch.num_rows() as u64;
-        let result = self.duck.append(table, &self.run.run_id, &batch).and_then(|()| match &mut self.parquet {
+        let (luid, files) = match site {
+            Some(s) => {
+                *s.rows.entry(table.name.to_string()).or_default() += batch.num_rows() as u64;
+                (s.info.luid.as_str(), s.files.as_mut())
+            }
+            None => ("", self.parquet.as_mut()),
+        };
+        let result = self.duck.append(table, &self.run.run_id, luid, &batch).and_then(|()| match files {
             Some(p) => p.write(table, &batch),
             None => Ok(()),
         });
@@ -323,25 +430,72 @@ impl Session {
         }
     }
 
+    /// Takes a failed site's rows of this run out of every table and drops
+    /// its Parquet files; the run goes on with its other sites.
+    fn fail_site(&mut self, key: &str, error: &str) -> Result<(), WarehouseError> {
+        let Some(site) = self.sites.iter_mut().find(|s| s.info.content_url == key) else {
+            return Ok(());
+        };
+        let luid = site.info.luid.clone();
+        if site.error.is_none() {
+            site.error = Some(error.to_string());
+            for (table, n) in std::mem::take(&mut site.rows) {
+                if let Some(total) = self.rows.get_mut(&table) {
+                    *total -= n;
+                }
+            }
+            if let Some(files) = site.files.take() {
+                files.discard();
+            }
+        }
+        if self.error.is_some() || luid.is_empty() {
+            return Ok(());
+        }
+        let result = self.duck.delete_site(&self.run.run_id, &luid);
+        if let Err(e) = &result {
+            *self.failed.lock().expect("failed flag poisoned") = Some(error_chain(e));
+        }
+        result
+    }
+
+    /// The run's sites and their outcome, for `run_sites`: the declared
+    /// ones, or the run's one site when none was declared.
+    fn site_outcomes(&self) -> Vec<(SiteInfo, Option<String>)> {
+        if self.sites.is_empty() {
+            let info = SiteInfo { luid: String::new(), content_url: self.run.site.clone(), name: String::new() };
+            return vec![(info, None)];
+        }
+        self.sites.iter().map(|s| (s.info.clone(), s.error.clone())).collect()
+    }
+
     fn commit(&mut self, warnings: &[String]) -> Result<BTreeMap<String, u64>, WarehouseError> {
         if let Some(e) = self.error.take() {
             self.fail_quietly(&e);
             return Err(e);
         }
-        if let Err(e) = self.duck.record_success(&self.run, &self.rows, warnings, now()) {
+        let sites = self.site_outcomes();
+        if let Err(e) = self.duck.record_success(&self.run, &self.rows, warnings, &sites, now()) {
             self.fail_quietly(&e);
             return Err(e);
         }
-        let moved = match &mut self.parquet {
-            Some(p) => match p.publish() {
-                Ok(moved) => moved,
+        let mut moved = Vec::new();
+        let mut published = Ok(());
+        for files in self.parquet.iter_mut().chain(self.sites.iter_mut().filter_map(|s| s.files.as_mut())) {
+            match files.publish() {
+                Ok(m) => moved.extend(m),
                 Err(e) => {
-                    self.fail_quietly(&e);
-                    return Err(e);
+                    published = Err(e);
+                    break;
                 }
-            },
-            None => Vec::new(),
-        };
+            }
+        }
+        if let Err(e) = published {
+            if let Some(p) = &self.parquet {
+                p.unpublish(&moved);
+            }
+            self.fail_quietly(&e);
+            return Err(e);
+        }
         if let Err(e) = self.duck.commit() {
             if let Some(p) = &self.parquet {
                 p.unpublish(&moved);
@@ -351,6 +505,11 @@ impl Session {
         }
         if let Some(p) = self.parquet.take() {
             p.discard();
+        }
+        for s in &mut self.sites {
+            if let Some(f) = s.files.take() {
+                f.discard();
+            }
         }
         tracing::info!(run_id = self.run.run_id, tables = self.rows.len(), "warehouse run committed");
         Ok(std::mem::take(&mut self.rows))
@@ -365,7 +524,18 @@ impl Session {
         if let Some(p) = self.parquet.take() {
             p.discard();
         }
-        self.duck.insert_run(&self.run, "failed", &self.rows, &[], Some(error), now())
+        for s in &mut self.sites {
+            if let Some(f) = s.files.take() {
+                f.discard();
+            }
+        }
+        self.duck.insert_run(&self.run, "failed", &self.rows, &[], Some(error), now())?;
+        let sites: Vec<(SiteInfo, Option<String>)> = self
+            .site_outcomes()
+            .into_iter()
+            .map(|(info, e)| (info, Some(e.unwrap_or_else(|| error.to_string()))))
+            .collect();
+        self.duck.insert_run_sites(&self.run.run_id, &sites)
     }
 
     fn fail_quietly(&mut self, e: &WarehouseError) {
@@ -373,6 +543,15 @@ impl Session {
             tracing::error!(error = %record, "cannot record the failed run in {}", self.duck.path().display());
         }
     }
+}
+
+/// A site of the run in progress.
+struct RunSite {
+    info: SiteInfo,
+    files: Option<ParquetRun>,
+    rows: BTreeMap<String, u64>,
+    /// Set once the site failed; its later batches are dropped.
+    error: Option<String>,
 }
 
 /// An error and its causes, `: `-separated.

@@ -2,11 +2,11 @@
 //! Hive layout readers can glob,
 //!
 //! ```text
-//! ROOT/<table>/snapshot_date=YYYY-MM-DD/run_id=<run_id>/part-0.parquet
+//! ROOT/<table>/site=<content_url>/snapshot_date=YYYY-MM-DD/run_id=<run_id>/part-0.parquet
 //! ```
 //!
-//! with the table's Arrow schema (`run_id` and `snapshot_date` come from the
-//! path). Files are written under `ROOT/.tmp-<run_id>/` and each table's
+//! with the table's Arrow schema (`site`, `run_id` and `snapshot_date` come
+//! from the path; a run over several sites writes one partition per site). Files are written under `ROOT/.tmp-<run_id>/` and each table's
 //! `run_id=` directory is renamed into place at commit, so a reader never
 //! sees part of a run; abort deletes the temporary directory. A table that
 //! was written with no rows still gets a file, so readers see the run.
@@ -32,7 +32,7 @@ pub const TMP_PREFIX: &str = ".tmp-";
 pub struct ParquetRun {
     root: PathBuf,
     tmp: PathBuf,
-    /// `snapshot_date=…/run_id=…`, the same for every table.
+    /// `site=…/snapshot_date=…/run_id=…`, the same for every table.
     partition: PathBuf,
     writers: BTreeMap<&'static str, ArrowWriter<File>>,
 }
@@ -41,7 +41,7 @@ impl ParquetRun {
     /// Creates the root (if needed) and the run's temporary directory,
     /// removing temporary directories that killed runs left behind (the
     /// caller holds the DuckDB file's lock, so no other run is writing them).
-    pub fn start(root: &Path, run_id: &str, snapshot_date: &str) -> Result<ParquetRun, WarehouseError> {
+    pub fn start(root: &Path, run_id: &str, snapshot_date: &str, site: &str) -> Result<ParquetRun, WarehouseError> {
         std::fs::create_dir_all(root).map_err(|source| io_err(root, "cannot create the Parquet directory", source))?;
         let entries =
             std::fs::read_dir(root).map_err(|source| io_err(root, "cannot list the Parquet directory", source))?;
@@ -60,7 +60,27 @@ impl ParquetRun {
         Ok(ParquetRun {
             root: root.to_owned(),
             tmp,
-            partition: PathBuf::from(format!("snapshot_date={snapshot_date}")).join(format!("run_id={run_id}")),
+            partition: PathBuf::from(format!("site={site}"))
+                .join(format!("snapshot_date={snapshot_date}"))
+                .join(format!("run_id={run_id}")),
+            writers: BTreeMap::new(),
+        })
+    }
+
+    /// The same run's files for another of its sites, in a temporary
+    /// directory of their own (`key` tells them apart), so one site's files
+    /// can be discarded while the others' are published.
+    pub fn for_site(&self, key: &str, site: &str) -> Result<ParquetRun, WarehouseError> {
+        let mut tmp = self.tmp.clone().into_os_string();
+        tmp.push(format!("-{key}"));
+        let tmp = PathBuf::from(tmp);
+        std::fs::create_dir(&tmp)
+            .map_err(|source| io_err(&tmp, "cannot create the temporary Parquet directory", source))?;
+        let below_site: PathBuf = self.partition.components().skip(1).collect();
+        Ok(ParquetRun {
+            root: self.root.clone(),
+            tmp,
+            partition: PathBuf::from(format!("site={site}")).join(below_site),
             writers: BTreeMap::new(),
         })
     }

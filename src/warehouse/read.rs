@@ -118,22 +118,23 @@ pub fn runs(conn: &Connection, db: &Path) -> Result<Vec<RunRef>, WarehouseError>
     rows.collect::<Result<_, _>>().map_err(err)
 }
 
-/// A subquery yielding `table`'s columns as they stood at `run`: the rows of
-/// the latest succeeded run at or before it that wrote the table (a run made
-/// with `--only` may not have). Use as `SELECT … FROM {table_at(..)} t`.
+/// A subquery yielding `table`'s columns (and `site_luid`) as they stood at
+/// `run`: for each site, the rows of the latest succeeded run at or before
+/// it that read the site and wrote the table (a run made with `--only` may
+/// not have). Use as `SELECT … FROM {table_at(..)} t`.
 pub fn table_at(table: &Table, run: &RunRef) -> String {
-    let cols: Vec<String> = table.columns.iter().map(|c| ident(c.name)).collect();
+    let mut cols: Vec<String> = table.columns.iter().map(|c| format!("h.{}", ident(c.name))).collect();
+    if super::duck::has_site_column(table) {
+        cols.push("h.site_luid".into());
+    }
     let run_id = run.run_id.replace('\'', "''");
+    let as_of = format!("(SELECT as_of FROM runs WHERE run_id = '{run_id}')");
     format!(
-        "(SELECT {cols} FROM {hist} WHERE run_id = (\
-         SELECT r.run_id FROM runs r JOIN run_tables t USING (run_id) \
-         WHERE r.status = 'succeeded' AND t.table_name = '{name}' \
-         AND (r.as_of < {as_of} OR (r.as_of = {as_of} AND r.run_id <= '{run_id}')) \
-         ORDER BY r.as_of DESC, r.run_id DESC LIMIT 1))",
+        "(SELECT {cols} FROM {hist} h SEMI JOIN {current} l ON {join})",
         cols = cols.join(", "),
         hist = ident(&super::hist_name(table.name)),
-        name = table.name,
-        as_of = format_args!("(SELECT as_of FROM runs WHERE run_id = '{run_id}')"),
+        current = super::duck::current_runs(table.name, Some((&as_of, &run.run_id))),
+        join = super::duck::CURRENT_JOIN,
     )
 }
 

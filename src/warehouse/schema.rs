@@ -15,6 +15,9 @@
 //!   on `datasource_luid`, and Metadata API entities carry their LUID beside
 //!   their `_metadata_id` wherever Tableau has one.
 //! - Times are UTC; edge tables are named `<from>_<to>s`.
+//! - Every table's history and view also carry `site_luid`, the site a row
+//!   was read from (added by the warehouse, like `run_id`; not listed
+//!   here). The `sites` table's own `site_luid` is that column.
 
 use std::sync::Arc;
 
@@ -276,11 +279,12 @@ pub const VIEWS: &[(&str, &str, &str)] = &[(
 
 /// The schema's version, recorded in the warehouse (`schema_version`); a
 /// warehouse with an older version is migrated when a run opens it.
-pub const VERSION: i64 = 3;
+pub const VERSION: i64 = 4;
 
 /// Columns renamed by a schema version: (version, table, old name, new name).
 /// Version 2 gave each id space its own name (see the module docs); version
-/// 3 renamed nothing (it added tables and the [`VIEWS`]).
+/// 3 renamed nothing (it added tables and the [`VIEWS`]); version 4 renamed
+/// nothing (it added `site_luid` to every history table, and `run_sites`).
 pub const RENAMED: &[(i64, &str, &str, &str)] = &[
     (2, "sites", "site_id", "site_luid"),
     (2, "projects", "project_id", "project_luid"),

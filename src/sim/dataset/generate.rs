@@ -114,7 +114,23 @@ fn tags(rng: &mut Rng) -> Vec<String> {
 }
 
 pub fn generate(size: Size, seed: u64, site_content_url: &str) -> Dataset {
-    let shape = shape(size);
+    generate_scaled(size, seed, site_content_url, 100)
+}
+
+/// [`generate`] with the size's counts of users, groups, projects,
+/// workbooks and datasources scaled to `percent` (schedules keep theirs):
+/// the further sites of a several-site server differ in size as well as
+/// in content.
+pub fn generate_scaled(size: Size, seed: u64, site_content_url: &str, percent: u32) -> Dataset {
+    let mut shape = shape(size);
+    if percent != 100 {
+        let scale = |n: usize, min: usize| (n * percent as usize / 100).max(min);
+        shape.users = scale(shape.users, 10);
+        shape.groups = scale(shape.groups, 4);
+        shape.projects = scale(shape.projects, 6);
+        shape.workbooks = scale(shape.workbooks, 6);
+        shape.datasources = scale(shape.datasources, 4);
+    }
     let root = Rng::new(seed);
     let now0 = day_start(0);
 

@@ -17,7 +17,7 @@ pub mod rng;
 use std::collections::HashMap;
 use std::ops::Range;
 
-pub use generate::{generate, USAGE_WINDOW_DAYS};
+pub use generate::{generate, generate_scaled, USAGE_WINDOW_DAYS};
 
 /// Unix seconds of simulated day 0 (2026-01-01T12:00:00Z).
 pub const EPOCH: i64 = 1_767_268_800;

@@ -34,6 +34,8 @@ pub const AUTH_HEADER: &str = "x-tableau-auth";
 #[derive(Clone)]
 pub struct Session {
     pub user: u32,
+    /// The LUID of the site the session is signed in to.
+    pub site: String,
     pub pat_name: Option<String>,
     /// A connected-app session's scopes; `None` for PAT and password
     /// sessions, which may do what their user may.
@@ -69,6 +71,11 @@ impl Sessions {
 
     fn get(&self, token: &str) -> Option<Session> {
         self.inner.lock().expect("session table poisoned").by_token.get(token).cloned()
+    }
+
+    /// The site LUID of a live session's token.
+    pub(crate) fn site_of(&self, token: &str) -> Option<String> {
+        self.inner.lock().expect("session table poisoned").by_token.get(token).map(|s| s.site.clone())
     }
 
     pub(crate) fn close(&self, token: &str) -> bool {
@@ -191,6 +198,7 @@ pub async fn sign_in(ctx: Ctx, State(st): State<Arc<SimState>>, headers: HeaderM
     };
     let token = st.sessions.open(Session {
         user,
+        site: st.data().site.id.clone(),
         scopes,
         pat_name: if pat_ok { c.pat_name } else { None },
         expires_at: Instant::now() + cfg.session_ttl,
@@ -210,6 +218,72 @@ pub async fn sign_out(ctx: Ctx, State(st): State<Arc<SimState>>, headers: Header
         Some(_) => ctx.error(ApiError::invalid_credentials()),
         None => ctx.error(ApiError::missing_credentials()),
     }
+}
+
+#[derive(Debug, Deserialize)]
+struct SwitchSiteRequest {
+    site: SiteRef,
+}
+
+/// `POST /api/{v}/auth/switchSite`: the session's user on another site of
+/// the server, without signing in again. The old token ends; the answer is
+/// a credentials block like sign-in's. A connected app's session is bound
+/// to its site (sign in to each site instead), as on Tableau.
+pub async fn switch_site(ctx: Ctx, State(st): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(token) = headers.get(AUTH_HEADER).and_then(|v| v.to_str().ok()) else {
+        return ctx.error(ApiError::missing_credentials());
+    };
+    let Some(session) = st.sessions.get(token).filter(|s| Instant::now() < s.expires_at) else {
+        return ctx.error(ApiError::invalid_credentials());
+    };
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    let parsed: Result<SwitchSiteRequest, String> = match std::str::from_utf8(&body) {
+        Err(_) => Err("The request body is not UTF-8.".into()),
+        Ok(text) if is_json => serde_json::from_str(text).map_err(|e| e.to_string()),
+        Ok(text) => quick_xml::de::from_str(text).map_err(|e| e.to_string()),
+    };
+    let target = match parsed {
+        Ok(r) => r.site.content_url.unwrap_or_default(),
+        Err(e) => return ctx.error(ApiError::malformed_body(format!("Payload is either malformed or incomplete: {e}"))),
+    };
+    // The server routes a switch to the site the body names; a name it
+    // does not know arrives at the first site.
+    if !target.eq_ignore_ascii_case(&st.config.site_content_url) {
+        return ctx.error(ApiError::not_found(super::error::codes::SITE, "Site", &target));
+    }
+    if session.scopes.is_some() {
+        return ctx.error(ApiError::forbidden(
+            "A connected app's session belongs to the site it signed in to; sign in to the other site with a new token.",
+        ));
+    }
+    let name = st
+        .site_by_id(&session.site)
+        .and_then(|old| old.data().users.get(session.user as usize).map(|u| u.name.clone()))
+        .unwrap_or_default();
+    let user = {
+        let d = st.data();
+        d.users.iter().position(|u| !u.deleted && u.name.eq_ignore_ascii_case(&name))
+    };
+    let Some(user) = user else {
+        return ctx.error(ApiError::forbidden(format!("The user '{name}' is not a member of site '{target}'.")));
+    };
+    st.sessions.close(token);
+    let token = st.sessions.open(Session {
+        user: user as u32,
+        site: st.data().site.id.clone(),
+        scopes: None,
+        pat_name: session.pat_name,
+        expires_at: Instant::now() + st.config.session_ttl,
+        in_flight: Arc::new(AtomicUsize::new(0)),
+    });
+    let d = &st.data();
+    ctx.ok(vec![El::new("credentials")
+        .attr("token", token)
+        .child(El::new("site").attr("id", &d.site.id).attr("contentUrl", &d.site.content_url))
+        .child(El::new("user").attr("id", &d.users[user].id))])
 }
 
 /// Decrements a session's in-flight count when the request finishes.
@@ -243,9 +317,11 @@ pub async fn require_session(State(st): State<Arc<SimState>>, ctx: Ctx, mut req:
         }
     }
     if let Some(site) = site_in_path(req.uri().path()) {
-        let site_id = st.data().site.id.clone();
-        if site != site_id {
-            return ctx.error(ApiError::forbidden(format!("This session is signed in to site '{site_id}', not '{site}'.")));
+        if site != session.site {
+            return ctx.error(ApiError::forbidden(format!(
+                "This session is signed in to site '{}', not '{site}': switch site (auth/switchSite) or sign in to that site.",
+                session.site
+            )));
         }
     }
     let limit = st.config.max_concurrent_per_session;

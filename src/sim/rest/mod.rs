@@ -218,6 +218,7 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/api/{v}/serverInfo", get(server::server_info))
         .route("/api/{v}/auth/signin", post(auth::sign_in))
         .route("/api/{v}/auth/signout", post(auth::sign_out))
+        .route("/api/{v}/auth/switchSite", post(auth::switch_site))
         .route_layer(middleware::from_fn(check_version));
     public
         .merge(authed)

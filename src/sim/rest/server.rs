@@ -3,7 +3,7 @@
 //! Spec: <https://help.tableau.com/current/api/rest_api/en-us/REST/rest_api_ref_server.htm>
 //! and <https://help.tableau.com/current/api/rest_api/en-us/REST/rest_api_ref_site.htm>
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::response::Response;
 
 use super::body::El;
@@ -35,10 +35,19 @@ fn site_el(d: &Dataset) -> El {
         .attr("timeZone", "UTC")
 }
 
-/// `GET /api/{v}/sites`
-pub async fn list_sites(ctx: Ctx, State(st): St, Query(q): Query<ListParams>) -> Response {
-    let d = &st.data();
-    let page = query::list(std::iter::once(&**d), &q, &["name", "contentUrl"], |s, f| match f {
+/// `GET /api/{v}/sites`: every site of the server for a server
+/// administrator (the site's user 0, whose credentials the simulator
+/// prints), only the session's own site for anyone else.
+pub async fn list_sites(
+    ctx: Ctx,
+    State(st): St,
+    Extension(session): Extension<super::auth::Session>,
+    Query(q): Query<ListParams>,
+) -> Response {
+    let sites = if session.user == 0 { st.sites() } else { Vec::new() };
+    let sites = if sites.is_empty() { vec![st.clone()] } else { sites };
+    let guards: Vec<_> = sites.iter().map(|s| s.data()).collect();
+    let page = query::list(guards.iter().map(|g| &**g), &q, &["name", "contentUrl"], |s, f| match f {
         "name" => Val::Str(&s.site.name),
         _ => Val::Str(&s.site.content_url),
     });
