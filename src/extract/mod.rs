@@ -358,7 +358,7 @@ async fn extract_site(
     writer: SiteWriter,
     streams: &[Box<dyn Stream>],
     reporter: &Arc<dyn Reporter>,
-) -> (Vec<String>, Vec<String>) {
+) -> (Vec<String>, Vec<String>, Vec<schedule::StreamReport>) {
     let ctx = Ctx {
         client: client.clone(),
         writer,
@@ -559,6 +559,7 @@ async fn list_sites(client: &Client) -> anyhow::Result<Vec<SiteInfo>> {
             name: s["name"].as_str().unwrap_or_default().to_string(),
         })
         .collect())
+}
 
 /// Appends the run's per-stream figures to `run_streams`; a failure is
 /// logged, never the run's.
