@@ -192,12 +192,15 @@ fn rows_as_strings(batches: &[arrow::record_batch::RecordBatch]) -> Vec<String> 
 }
 
 fn parquet_rows(root: &Path, table: &str, run_id: &str) -> Vec<String> {
+    // <table>/site=<content_url>/snapshot_date=<day>/run_id=<run>/
     let mut files = Vec::new();
-    for day in std::fs::read_dir(root.join(table)).unwrap() {
-        let dir = day.unwrap().path().join(format!("run_id={run_id}"));
-        if dir.is_dir() {
-            for f in std::fs::read_dir(&dir).unwrap() {
-                files.push(f.unwrap().path());
+    for site in std::fs::read_dir(root.join(table)).unwrap() {
+        for day in std::fs::read_dir(site.unwrap().path()).unwrap() {
+            let dir = day.unwrap().path().join(format!("run_id={run_id}"));
+            if dir.is_dir() {
+                for f in std::fs::read_dir(&dir).unwrap() {
+                    files.push(f.unwrap().path());
+                }
             }
         }
     }
@@ -230,7 +233,10 @@ async fn extracts_a_whole_site(size: Size) {
     let conn = duck(&settings.db);
     for (table, want) in &expected {
         assert_eq!(table_count(&conn, table), *want, "DuckDB view {table}");
-        let in_duck = duck_rows(&conn, &format!("SELECT * EXCLUDE (run_id) FROM hist_{table} WHERE run_id = '{}'", outcome.run_id));
+        // The writer's site_luid is the Parquet partition (`site=`), not a
+        // column; the sites table's site_luid is its own column.
+        let exclude = if table == "sites" { "run_id" } else { "run_id, site_luid" };
+        let in_duck = duck_rows(&conn, &format!("SELECT * EXCLUDE ({exclude}) FROM hist_{table} WHERE run_id = '{}'", outcome.run_id));
         let in_parquet = parquet_rows(&settings.parquet, table, &outcome.run_id);
         assert_eq!(in_duck.len(), in_parquet.len(), "{table}: DuckDB and Parquet row counts");
         assert!(in_duck == in_parquet, "{table}: Parquet rows differ from DuckDB's");
@@ -624,12 +630,12 @@ async fn a_killed_run_leaves_the_previous_warehouse_intact() {
     let written = |tmp: &Path| tables.iter().all(|t| has_file(tmp, t));
     let started = std::time::Instant::now();
     let tmp = loop {
-        let tmp = tmp_dirs(&parquet).into_iter().next();
-        if let Some(tmp) = tmp.filter(|t| written(t)) {
+        // The run's own directory, or its site's (`.tmp-<run>-<site>`).
+        if let Some(tmp) = tmp_dirs(&parquet).into_iter().find(|t| written(t)) {
             break tmp;
         }
         if child.try_wait().unwrap().is_some() {
-            let tmp = tmp_dirs(&parquet).into_iter().next();
+            let tmp = tmp_dirs(&parquet).into_iter().last();
             let missing: Vec<&String> = tables
                 .iter()
                 .filter(|t| !tmp.as_ref().is_some_and(|d| has_file(d, t)))
@@ -650,7 +656,13 @@ async fn a_killed_run_leaves_the_previous_warehouse_intact() {
         std::fs::metadata(&db).unwrap().len()
     );
 
-    assert_eq!(tmp_dirs(&parquet), vec![tmp], "the killed run left its temporary Parquet files");
+    let left = tmp_dirs(&parquet);
+    assert!(left.contains(&tmp), "the killed run left its temporary Parquet files: {left:?}");
+    let run_dir = left.iter().min().expect("a temporary directory").clone();
+    assert!(
+        left.iter().all(|d| d.to_string_lossy().starts_with(&*run_dir.to_string_lossy())),
+        "every temporary directory is the killed run's: {left:?}"
+    );
     assert!(warehouse_state(&db, &parquet) == before, "the killed run changed the warehouse");
 
     // The next run succeeds and sweeps the killed run's temporary files.

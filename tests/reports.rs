@@ -600,9 +600,12 @@ fn permissions_match_the_site(handle: &SimHandle, by_slug: &HashMap<&str, &Repor
     for w in d.workbooks.iter().filter(|w| !reached(w.project)) {
         add(w.project as usize, ("workbook", &w.id, &w.name), "item", &w.rules);
     }
+    // Views are read only where their workbook hides its tabs: a tabbed
+    // workbook's views take its rules.
     for (i, v) in d.views.iter().enumerate() {
-        let project = d.workbooks[v.workbook as usize].project;
-        if !reached(project) {
+        let wb = &d.workbooks[v.workbook as usize];
+        let project = wb.project;
+        if !reached(project) && !wb.show_tabs {
             add(project as usize, ("view", &v.id, &v.name), "item", &d.view_rules(i as u32));
         }
     }
