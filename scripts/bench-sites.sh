@@ -26,7 +26,9 @@ for _ in $(seq 1 600); do
 done
 curl -sf "http://127.0.0.1:$PORT/sim/sites" >"$WORK/sites.json"
 
-# The simulated server's connected app (printed by `trm sim serve`).
+# The simulated server's connected app (printed by `trm sim serve`, which
+# may answer before its banner is written).
+for _ in $(seq 1 100); do grep -q "Connected app:" "$WORK/sim.log" && break; sleep 0.1; done
 APP_CLIENT=$(sed -n 's/.*client id \([^,]*\),.*/\1/p' "$WORK/sim.log")
 APP_SECRET_ID=$(sed -n 's/.*secret id \([^,]*\),.*/\1/p' "$WORK/sim.log")
 export TABLEAU_JWT_SECRET=$(sed -n 's/.*, secret \([^ ]*\) (as TABLEAU_JWT_SECRET).*/\1/p' "$WORK/sim.log")
