@@ -127,23 +127,10 @@ pub async fn workbooks(
             after,
             luids: Some(wanted.clone()),
         },
-        |data| {
-            let v = serde_json::to_value(&data).unwrap_or(Value::Null);
-            let c = &v["workbooksConnection"];
-            let nodes = c["nodes"].as_array().cloned().unwrap_or_default();
-            (
-                nodes,
-                c["pageInfo"]["endCursor"].as_str().map(str::to_string),
-                c["pageInfo"]["hasNextPage"].as_bool().unwrap_or(false),
-            )
-        },
+        |data| page_of(&data, "workbooksConnection"),
     )
     .await?;
-    Ok(paged
-        .nodes
-        .iter()
-        .filter_map(|n| Some((n["luid"].as_str()?.to_string(), workbook_lineage(n))))
-        .collect())
+    Ok(by_luid(&paged.nodes, workbook_lineage))
 }
 
 /// The lineage of the published datasources with these LUIDs, by LUID.
@@ -163,23 +150,29 @@ pub async fn datasources(
             after,
             luids: Some(wanted.clone()),
         },
-        |data| {
-            let v = serde_json::to_value(&data).unwrap_or(Value::Null);
-            let c = &v["publishedDatasourcesConnection"];
-            let nodes = c["nodes"].as_array().cloned().unwrap_or_default();
-            (
-                nodes,
-                c["pageInfo"]["endCursor"].as_str().map(str::to_string),
-                c["pageInfo"]["hasNextPage"].as_bool().unwrap_or(false),
-            )
-        },
+        |data| page_of(&data, "publishedDatasourcesConnection"),
     )
     .await?;
-    Ok(paged
-        .nodes
+    Ok(by_luid(&paged.nodes, datasource_lineage))
+}
+
+/// One page of a root connection: its nodes, end cursor and whether more follow.
+fn page_of(data: &impl serde::Serialize, connection: &str) -> (Vec<Value>, Option<String>, bool) {
+    let v = serde_json::to_value(data).unwrap_or(Value::Null);
+    let c = &v[connection];
+    (
+        c["nodes"].as_array().cloned().unwrap_or_default(),
+        c["pageInfo"]["endCursor"].as_str().map(str::to_string),
+        c["pageInfo"]["hasNextPage"].as_bool().unwrap_or(false),
+    )
+}
+
+/// Each node's lineage, keyed by its `luid`.
+fn by_luid(nodes: &[Value], lineage: fn(&Value) -> Lineage) -> BTreeMap<String, Lineage> {
+    nodes
         .iter()
-        .filter_map(|n| Some((n["luid"].as_str()?.to_string(), datasource_lineage(n))))
-        .collect())
+        .filter_map(|n| Some((n["luid"].as_str()?.to_string(), lineage(n))))
+        .collect()
 }
 
 /// What differs between the expected lineage (the source's, mapped) and
