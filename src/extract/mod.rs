@@ -75,7 +75,7 @@ pub struct Ctx {
 }
 
 /// A REST list several streams read: [`Ctx::list`] fetches it once a run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum List {
     Projects,
     Workbooks,
@@ -101,6 +101,21 @@ impl List {
         }
     }
 
+    /// The streams that read it. Once each of them has let go
+    /// ([`Ctx::let_go`]) the run frees it: a large site's views, kept as
+    /// parsed XML, are hundreds of megabytes.
+    fn readers(self) -> &'static [&'static str] {
+        match self {
+            List::Projects => &["projects", "permissions"],
+            List::Workbooks => &["workbooks", "views", "permissions"],
+            List::Datasources => &["datasources", "permissions"],
+            List::Views => &["views", "permissions"],
+            List::Flows => &["flows", "permissions"],
+        }
+    }
+
+    const ALL: [List; 5] = [List::Projects, List::Workbooks, List::Datasources, List::Views, List::Flows];
+
     fn query(self) -> Vec<(&'static str, String)> {
         match self {
             List::Views => vec![("includeUsageStatistics", "true".to_string())],
@@ -116,15 +131,47 @@ fn no_flows(e: &crate::tableau::TableauError) -> bool {
     matches!(e.status(), Some(400 | 403 | 404 | 405 | 501))
 }
 
-type SharedList = tokio::sync::OnceCell<Arc<Vec<serde_json::Value>>>;
+/// A shared list: fetched by its first caller while later ones wait, then
+/// kept until its last reader lets go.
+type SharedList = tokio::sync::Mutex<Option<Arc<Vec<serde_json::Value>>>>;
 
-#[derive(Default)]
 struct SharedLists {
     projects: SharedList,
     workbooks: SharedList,
     datasources: SharedList,
     views: SharedList,
     flows: SharedList,
+    /// (stream, list) pairs of this run's streams that have not let go.
+    holding: Mutex<HashSet<(&'static str, List)>>,
+}
+
+impl SharedLists {
+    fn new(streams: &[Box<dyn Stream>]) -> SharedLists {
+        let holding = List::ALL
+            .into_iter()
+            .flat_map(|list| {
+                streams.iter().map(|s| s.name()).filter(move |name| list.readers().contains(name)).map(move |name| (name, list))
+            })
+            .collect();
+        SharedLists {
+            projects: SharedList::default(),
+            workbooks: SharedList::default(),
+            datasources: SharedList::default(),
+            views: SharedList::default(),
+            flows: SharedList::default(),
+            holding: Mutex::new(holding),
+        }
+    }
+
+    fn cell(&self, list: List) -> &SharedList {
+        match list {
+            List::Projects => &self.projects,
+            List::Workbooks => &self.workbooks,
+            List::Datasources => &self.datasources,
+            List::Views => &self.views,
+            List::Flows => &self.flows,
+        }
+    }
 }
 
 impl Ctx {
@@ -133,27 +180,44 @@ impl Ctx {
     /// without another request. A failed fetch is not kept: the next caller
     /// tries again.
     pub async fn list(&self, list: List) -> anyhow::Result<Arc<Vec<serde_json::Value>>> {
-        let cell = match list {
-            List::Projects => &self.lists.projects,
-            List::Workbooks => &self.lists.workbooks,
-            List::Datasources => &self.lists.datasources,
-            List::Views => &self.lists.views,
-            List::Flows => &self.lists.flows,
-        };
+        let mut cell = self.lists.cell(list).lock().await;
+        if let Some(items) = cell.as_ref() {
+            return Ok(items.clone());
+        }
         let (path, collection, item) = list.keys();
         // Every stream of content waits on these lists: they go first.
-        let items = cell
-            .get_or_try_init(|| adaptive::with_priority(schedule::LIST, async {
-                match list_all(&self.client, &self.client.site_path(path), collection, item, &list.query()).await {
-                    Err(e) if list == List::Flows && no_flows(&e) => {
-                        tracing::info!(error = %e, "this server lists no flows; taking the site to have none");
-                        Ok(Arc::new(Vec::new()))
-                    }
-                    r => r.map(Arc::new),
+        let items = adaptive::with_priority(schedule::LIST, async {
+            match list_all(&self.client, &self.client.site_path(path), collection, item, &list.query()).await {
+                Err(e) if list == List::Flows && no_flows(&e) => {
+                    tracing::info!(error = %e, "this server lists no flows; taking the site to have none");
+                    Ok(Arc::new(Vec::new()))
                 }
-            }))
-            .await?;
-        Ok(items.clone())
+                r => r.map(Arc::new),
+            }
+        })
+        .await?;
+        // Kept only while a reader still needs it (a stream of this run
+        // that has not let go).
+        if self.lists.holding.lock().expect("list readers poisoned").iter().any(|(_, l)| *l == list) {
+            *cell = Some(items.clone());
+        }
+        Ok(items)
+    }
+
+    /// `stream` is done with `lists`: each one no other stream still needs
+    /// is freed. A stream lets go of everything when it ends; one that
+    /// runs on long after reading (permissions) lets go early.
+    pub async fn let_go(&self, stream: &str, lists: &[List]) {
+        for &list in lists {
+            let unread = {
+                let mut holding = self.lists.holding.lock().expect("list readers poisoned");
+                holding.retain(|(s, l)| !(*s == stream && *l == list));
+                !holding.iter().any(|(_, l)| *l == list)
+            };
+            if unread {
+                self.lists.cell(list).lock().await.take();
+            }
+        }
     }
 
     /// Hands a finished table to the warehouse.
@@ -164,7 +228,9 @@ impl Ctx {
             return Ok(());
         }
         let n = rows.len();
-        self.writer.write(table, rows.finish()).with_context(|| format!("stream {stream}: writing {table}"))?;
+        for batch in rows.finish_chunks() {
+            self.writer.write(table, batch).with_context(|| format!("stream {stream}: writing {table}"))?;
+        }
         self.reporter.rows(stream, table, n as u64);
         Ok(())
     }
@@ -365,7 +431,7 @@ async fn extract_site(
         reporter: reporter.clone(),
         warnings: Mutex::new(Vec::new()),
         partial: partial_tables(streams),
-        lists: SharedLists::default(),
+        lists: SharedLists::new(streams),
     };
     let finished = futures::future::join_all(streams.iter().map(|s| {
         let ctx = &ctx;
@@ -373,6 +439,7 @@ async fn extract_site(
             let began = Instant::now();
             ctx.reporter.start(s.name());
             let result = s.run(ctx).await.with_context(|| format!("stream {} failed", s.name()));
+            ctx.let_go(s.name(), &List::ALL).await;
             ctx.reporter.finish(s.name(), result.is_ok());
             ((s.name(), began, Instant::now(), result.is_ok()), result)
         })

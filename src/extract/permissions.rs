@@ -204,6 +204,10 @@ impl Permissions {
             "permissions: content in locked projects takes the project defaults; not fetched"
         );
 
+        // Reading the rules takes most of the run: the lists are not needed
+        // for it.
+        drop((projects, workbooks, datasources, views, flows));
+        ctx.let_go(self.name(), &List::ALL).await;
         let client = &ctx.client;
         let targets = &targets;
         // By index: a closure over `&Target` trips the compiler's

@@ -19,6 +19,7 @@
 //! The queries themselves live in `queries/*.graphql`, compiled in
 //! [`super::queries`].
 
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::error::TableauError;
@@ -55,7 +56,7 @@ impl Client {
         };
         let answer = self.post_json(METADATA_PATH, format!("{METADATA_PATH} (query {operation})"), bytes).await?;
         let (data, warnings) = read_reply(&operation, &answer.label, &answer.body)?;
-        let data = serde_json::from_value::<Q::ResponseData>(data)
+        let data = serde_json::from_str::<Q::ResponseData>(data.get())
             .map_err(|e| TableauError::Decode { path: answer.label.clone(), message: e.to_string() })?;
         for w in &warnings {
             tracing::debug!(query = %operation, warning = %w, "Metadata API warning");
@@ -367,15 +368,22 @@ pub fn next_size_up(first: i64, target: i64) -> i64 {
 /// Sorts a Metadata API response body into data and warnings, or the error
 /// it reports. `query` is the operation name; `path` names the endpoint in
 /// decoding errors.
-pub fn read_reply(query: &str, path: &str, body: &[u8]) -> Result<(Value, Vec<String>), TableauError> {
-    let v: Value = serde_json::from_slice(body)
+pub fn read_reply<'b>(query: &str, path: &str, body: &'b [u8]) -> Result<(&'b RawValue, Vec<String>), TableauError> {
+    // The data stays raw text: a page of 1,000 fields decodes once, straight
+    // into the query's types, rather than through a tree of values.
+    #[derive(serde::Deserialize)]
+    struct Reply<'a> {
+        #[serde(borrow, default)]
+        data: Option<&'a RawValue>,
+        #[serde(default)]
+        errors: Value,
+    }
+    let v: Reply<'b> = serde_json::from_slice(body)
         .map_err(|e| TableauError::Decode { path: path.to_string(), message: format!("not JSON: {e}") })?;
-    let errors: &[Value] = match v.get("errors") {
-        None | Some(Value::Null) => &[],
-        Some(Value::Array(list)) => list,
-        Some(_) => {
-            return Err(TableauError::Decode { path: path.to_string(), message: "\"errors\" is not a list".into() })
-        }
+    let errors: &[Value] = match &v.errors {
+        Value::Null => &[],
+        Value::Array(list) => list,
+        _ => return Err(TableauError::Decode { path: path.to_string(), message: "\"errors\" is not a list".into() }),
     };
     let mut warnings = Vec::new();
     let mut failures = Vec::new();
@@ -409,8 +417,8 @@ pub fn read_reply(query: &str, path: &str, body: &[u8]) -> Result<(Value, Vec<St
     if !failures.is_empty() {
         return Err(TableauError::GraphQL { query: query.to_string(), messages: failures });
     }
-    match v.get("data") {
-        Some(data) if !data.is_null() => Ok((data.clone(), warnings)),
+    match v.data {
+        Some(data) if data.get() != "null" => Ok((data, warnings)),
         _ => Err(TableauError::Decode {
             path: path.to_string(),
             message: "the response has no data and no errors".into(),
@@ -424,7 +432,9 @@ mod tests {
     use serde_json::json;
 
     fn read(v: Value) -> Result<(Value, Vec<String>), TableauError> {
-        read_reply("Fields", "/api/metadata/graphql (query Fields)", v.to_string().as_bytes())
+        let body = v.to_string();
+        read_reply("Fields", "/api/metadata/graphql (query Fields)", body.as_bytes())
+            .map(|(data, warnings)| (serde_json::from_str(data.get()).unwrap(), warnings))
     }
 
     #[test]

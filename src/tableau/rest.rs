@@ -146,7 +146,7 @@ async fn fetch_page(
     query.push(("pageSize", PAGE_SIZE.to_string()));
     query.push(("pageNumber", number.to_string()));
     let body = client.get_json(path, &query).await?;
-    parse_page(&body, collection, item).map_err(|message| TableauError::Decode {
+    parse_page(body, collection, item).map_err(|message| TableauError::Decode {
         path: format!("/api/{}/{}?pageNumber={number}", client.api_version(), path.trim_start_matches('/')),
         message,
     })
@@ -154,7 +154,7 @@ async fn fetch_page(
 
 /// Reads one page of a Tableau JSON collection. An unknown shape is an
 /// error, not an empty page.
-pub fn parse_page(body: &Value, collection: &str, item: &str) -> Result<Page, String> {
+pub fn parse_page(mut body: Value, collection: &str, item: &str) -> Result<Page, String> {
     let num = |p: &Value, key: &str| -> Result<Option<u64>, String> {
         match &p[key] {
             Value::Null => Ok(None),
@@ -166,18 +166,19 @@ pub fn parse_page(body: &Value, collection: &str, item: &str) -> Result<Page, St
         }
     };
     if !body.is_object() {
-        return Err(format!("expected a JSON object with \"{collection}\", got {}", kind(body)));
+        return Err(format!("expected a JSON object with \"{collection}\", got {}", kind(&body)));
     }
-    let pagination = &body["pagination"];
-    let items = match &body[collection] {
+    let pagination = body["pagination"].take();
+    let pagination = &pagination;
+    let items = match body[collection].take() {
         Value::Null => None,
-        Value::Object(o) => match o.get(item) {
+        Value::Object(mut o) => match o.remove(item) {
             None => Some(Vec::new()),
-            Some(Value::Array(a)) => Some(a.clone()),
-            Some(Value::Object(one)) => Some(vec![Value::Object(one.clone())]),
-            Some(other) => return Err(format!("\"{collection}\".\"{item}\" is {}, not a list", kind(other))),
+            Some(Value::Array(a)) => Some(a),
+            Some(Value::Object(one)) => Some(vec![Value::Object(one)]),
+            Some(other) => return Err(format!("\"{collection}\".\"{item}\" is {}, not a list", kind(&other))),
         },
-        other => return Err(format!("\"{collection}\" is {}, not an object", kind(other))),
+        other => return Err(format!("\"{collection}\" is {}, not an object", kind(&other))),
     };
     let (number, size, total) = if pagination.is_object() {
         (
@@ -219,7 +220,7 @@ mod tests {
             "pagination": {"pageNumber": "2", "pageSize": "1000", "totalAvailable": "2500"},
             "workbooks": {"workbook": [{"id": "a"}, {"id": "b"}]}
         });
-        let p = parse_page(&body, "workbooks", "workbook").unwrap();
+        let p = parse_page(body, "workbooks", "workbook").unwrap();
         assert_eq!((p.number, p.size, p.total, p.items.len()), (2, 1000, Some(2500), 2));
         assert_eq!(p.page_count(), 3);
     }
@@ -228,29 +229,29 @@ mod tests {
     fn empty_and_single_collections() {
         let empty =
             json!({"pagination": {"pageNumber": "1", "pageSize": "1000", "totalAvailable": "0"}, "workbooks": {}});
-        let p = parse_page(&empty, "workbooks", "workbook").unwrap();
+        let p = parse_page(empty, "workbooks", "workbook").unwrap();
         assert!(p.items.is_empty());
         assert_eq!(p.page_count(), 1);
         let missing = json!({"pagination": {"pageNumber": "1", "pageSize": "1000", "totalAvailable": "0"}});
-        assert!(parse_page(&missing, "workbooks", "workbook").unwrap().items.is_empty());
+        assert!(parse_page(missing, "workbooks", "workbook").unwrap().items.is_empty());
         let one = json!({"workbooks": {"workbook": {"id": "a"}}});
-        let p = parse_page(&one, "workbooks", "workbook").unwrap();
+        let p = parse_page(one, "workbooks", "workbook").unwrap();
         assert_eq!((p.items.len(), p.total, p.page_count()), (1, None, 1));
     }
 
     #[test]
     fn unknown_shapes_are_errors() {
         let total = |n: &str| json!({"pageNumber": "1", "pageSize": "1000", "totalAvailable": n});
-        let e = parse_page(&json!({"pagination": total("3")}), "workbooks", "workbook").unwrap_err();
+        let e = parse_page(json!({"pagination": total("3")}), "workbooks", "workbook").unwrap_err();
         assert!(e.contains("no \"workbooks\""), "{e}");
-        let e = parse_page(&json!({"workbooks": []}), "workbooks", "workbook").unwrap_err();
+        let e = parse_page(json!({"workbooks": []}), "workbooks", "workbook").unwrap_err();
         assert!(e.contains("not an object"), "{e}");
-        let e = parse_page(&json!({"workbooks": {"workbook": "x"}}), "workbooks", "workbook").unwrap_err();
+        let e = parse_page(json!({"workbooks": {"workbook": "x"}}), "workbooks", "workbook").unwrap_err();
         assert!(e.contains("not a list"), "{e}");
         let e =
-            parse_page(&json!({"pagination": total("many"), "workbooks": {}}), "workbooks", "workbook").unwrap_err();
+            parse_page(json!({"pagination": total("many"), "workbooks": {}}), "workbooks", "workbook").unwrap_err();
         assert!(e.contains("totalAvailable"), "{e}");
-        assert!(parse_page(&json!([1]), "workbooks", "workbook").is_err());
+        assert!(parse_page(json!([1]), "workbooks", "workbook").is_err());
     }
 
     #[test]

@@ -132,11 +132,19 @@ const MICROS: i64 = 1_000_000;
 /// Times whose microseconds fit in an i64 (about ±292,000 years).
 const MAX_SECONDS: i64 = i64::MAX / MICROS;
 
-/// One table's rows, built into a [`RecordBatch`] with the table's schema.
+/// Rows per finished chunk of a [`Rows`]. A table of a million rows built
+/// in one set of builders grows by doubling, and at each doubling holds the
+/// old and the new buffer: in chunks, its peak stays near its size.
+pub const CHUNK_ROWS: usize = 64 * 1024;
+
+/// One table's rows, built into [`RecordBatch`]es with the table's schema.
 pub struct Rows {
     table: &'static Table,
     schema: SchemaRef,
     builders: Vec<Builder>,
+    /// Rows in `builders`.
+    open: usize,
+    done: Vec<RecordBatch>,
     len: usize,
 }
 
@@ -151,6 +159,8 @@ impl Rows {
             table,
             schema: table.schema(),
             builders: table.columns.iter().map(|c| Builder::new(c.kind)).collect(),
+            open: 0,
+            done: Vec::new(),
             len: 0,
         }
     }
@@ -200,6 +210,11 @@ impl Rows {
             b.append(*v);
         }
         self.len += 1;
+        self.open += 1;
+        if self.open == CHUNK_ROWS {
+            let chunk = self.finish_open();
+            self.done.push(chunk);
+        }
         Ok(())
     }
 
@@ -211,8 +226,31 @@ impl Rows {
         self.len == 0
     }
 
-    /// The batch, columns in schema order, with the table's schema.
-    pub fn finish(mut self) -> RecordBatch {
+    /// All the rows in one batch, columns in schema order, with the
+    /// table's schema.
+    pub fn finish(self) -> RecordBatch {
+        let schema = self.schema.clone();
+        let name = self.table.name;
+        let chunks = self.finish_chunks();
+        match <[RecordBatch; 1]>::try_from(chunks) {
+            Ok([one]) => one,
+            Err(chunks) => arrow::compute::concat_batches(&schema, &chunks)
+                .unwrap_or_else(|e| panic!("Rows::finish for {name}: chunks disagree with the schema: {e}")),
+        }
+    }
+
+    /// The rows in batches of at most [`CHUNK_ROWS`], in push order: at
+    /// least one batch, empty if no row was pushed.
+    pub fn finish_chunks(mut self) -> Vec<RecordBatch> {
+        if self.open > 0 || self.done.is_empty() {
+            let last = self.finish_open();
+            self.done.push(last);
+        }
+        self.done
+    }
+
+    fn finish_open(&mut self) -> RecordBatch {
+        self.open = 0;
         let columns: Vec<ArrayRef> = self.builders.iter_mut().map(Builder::finish).collect();
         RecordBatch::try_new(self.schema.clone(), columns)
             .unwrap_or_else(|e| panic!("Rows::finish for {}: builders disagree with the schema: {e}", self.table.name))
@@ -258,6 +296,36 @@ mod tests {
         assert!(batch.column(2).is_null(0));
         let counts = batch.column(9).as_any().downcast_ref::<Int64Array>().unwrap();
         assert_eq!(counts.values().to_vec(), vec![7, 0]);
+    }
+
+    #[test]
+    fn large_tables_come_in_chunks_in_push_order() {
+        let n = CHUNK_ROWS + 5;
+        let ids: Vec<String> = (0..n).map(|i| format!("v{i}")).collect();
+        let fill = || {
+            let mut rows = Rows::new("views");
+            for (i, id) in ids.iter().enumerate() {
+                rows.push(&view_row(id, V::Int(i as i64))).unwrap();
+            }
+            rows
+        };
+        let chunks = fill().finish_chunks();
+        assert_eq!(chunks.iter().map(RecordBatch::num_rows).collect::<Vec<_>>(), vec![CHUNK_ROWS, 5]);
+        let last = chunks[1].column(0).as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!(last.value(4), format!("v{}", n - 1));
+        let whole = fill().finish();
+        assert_eq!(whole.num_rows(), n);
+        let counts = whole.column(9).as_any().downcast_ref::<Int64Array>().unwrap();
+        assert!(counts.values().iter().enumerate().all(|(i, c)| *c == i as i64));
+        // Exactly one chunk's worth leaves no empty batch behind; no rows at
+        // all still gives one (empty) batch, so the table is written.
+        let mut exact = Rows::new("views");
+        for id in &ids[..CHUNK_ROWS] {
+            exact.push(&view_row(id, V::Int(1))).unwrap();
+        }
+        assert_eq!(exact.finish_chunks().len(), 1);
+        let empty = Rows::new("views").finish_chunks();
+        assert_eq!((empty.len(), empty[0].num_rows()), (1, 0));
     }
 
     #[test]
