@@ -5,11 +5,24 @@
 # separate process. Prints both wall times and their ratio (target: three
 # sites in at most 1.5x the time of one).
 #
-#   scripts/bench-sites.sh [small|medium|large]
+#   scripts/bench-sites.sh [--latency SPEC] [small|medium|large]
+#
+# On loopback the run is bound by CPU (this machine's two cores serve the
+# three sites and read them), not by the server's round trips as against a
+# real server; --latency (e.g. rest=200ms,metadata=1s, see docs/latency.md)
+# has the simulated server answer as slowly as a real one does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/trm-target}"
-SIZE="${1:-medium}"
+LATENCY=""
+SIZE=medium
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --latency) LATENCY="$2"; shift 2 ;;
+    small|medium|large) SIZE="$1"; shift ;;
+    *) echo "unknown argument '$1'; usage: $0 [--latency SPEC] [small|medium|large]" >&2; exit 2 ;;
+  esac
+done
 # BIN=path/to/trm skips the release build (e.g. to try the script on a debug build).
 if [ -z "${BIN:-}" ]; then
   cargo build --release --quiet
@@ -17,7 +30,9 @@ if [ -z "${BIN:-}" ]; then
 fi
 WORK="$(mktemp -d)"
 PORT="${PORT:-18767}"
-"$BIN" sim serve --addr "127.0.0.1:$PORT" --size "$SIZE" --sites analytics,finance,ops >"$WORK/sim.log" 2>&1 &
+SIM_ARGS=(sim serve --addr "127.0.0.1:$PORT" --size "$SIZE" --sites analytics,finance,ops)
+[ -n "$LATENCY" ] && SIM_ARGS+=(--latency "$LATENCY")
+"$BIN" "${SIM_ARGS[@]}" >"$WORK/sim.log" 2>&1 &
 SIM=$!
 trap 'kill $SIM 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 1 600); do

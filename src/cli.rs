@@ -406,6 +406,11 @@ pub struct ReportArgs {
     /// More report definitions (*.sql); one named like a built-in report replaces it.
     #[arg(long, value_name = "DIR")]
     pub reports: Option<PathBuf>,
+    /// Only this site (content URL or LUID) of a warehouse holding several.
+    /// Without it such a warehouse gets a page for all sites and one per
+    /// site under DIR/sites/<content_url>/.
+    #[arg(long, value_name = "SITE")]
+    pub site: Option<String>,
     #[command(flatten)]
     pub lock: LockArgs,
 }

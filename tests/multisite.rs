@@ -412,3 +412,112 @@ async fn a_connected_app_reads_the_sites_side_by_side() {
     }
     handle.stop().await;
 }
+
+/// `SELECT col FROM findings WHERE …` of one site, sorted.
+fn finding_column(conn: &Connection, column: &str, detector: &str, site_luid: &str) -> Vec<String> {
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT {column} FROM findings WHERE detector = ? AND site_luid = ? ORDER BY {column}"
+        ))
+        .unwrap();
+    let rows = stmt.query_map([detector, site_luid], |r| r.get::<_, String>(0)).unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+/// Data rows of a CSV report, read with an independent CSV reader.
+fn csv_rows(path: &Path) -> usize {
+    let mut reader = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    reader.records().map(|r| r.expect("a CSV record")).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_and_the_reports_keep_each_site_apart() {
+    let handle = start(three_sites()).await;
+    let dir = scratch("multisite-audit");
+    let settings = settings(&handle, &dir);
+    let run = extract_sites(&settings, &named(&SITES)).await;
+    assert!(run.sites.iter().all(|s| s.error.is_none()), "{:?}", run.sites);
+
+    let t = trm::config::Thresholds::default();
+    let audited = trm::audit::run(&settings.db, Some(&settings.parquet), None, &t).expect("the audit runs");
+    let conn = open(&settings.db);
+    assert_eq!(
+        query_i64(&conn, "SELECT count(*) FROM findings") as usize,
+        audited.findings.len()
+    );
+    // Each finding is stored under its asset's site: per site, exactly the
+    // broken tasks and missing fields that site's model planted.
+    for s in SITES {
+        let st = site_of(&handle, s);
+        let id = st.data().site.id.clone();
+        let m = st.manifest();
+        let mut tasks: Vec<String> = m.planted.broken_extracts.iter().map(|b| b.task_id.clone()).collect();
+        tasks.sort();
+        assert!(!tasks.is_empty(), "site {s} plants broken extracts");
+        assert_eq!(finding_column(&conn, "task_luid", "broken_extract", &id), tasks, "site {s}: broken extracts");
+        let mut fields: Vec<String> = m.planted.missing_fields.iter().map(|f| f.field_id.clone()).collect();
+        fields.sort();
+        assert_eq!(finding_column(&conn, "asset_metadata_id", "missing_field", &id), fields, "site {s}: missing fields");
+        let dir = settings.parquet.join("findings").join(format!("site={s}"));
+        assert!(dir.is_dir(), "{} is missing", dir.display());
+    }
+    let placed = query_i64(
+        &conn,
+        &format!(
+            "SELECT count(*) FROM findings WHERE site_luid IN ({})",
+            SITES.iter().map(|s| format!("'{}'", luid(&handle, s))).collect::<Vec<_>>().join(", ")
+        ),
+    );
+    assert_eq!(placed as usize, audited.findings.len(), "every finding is on one of the three sites");
+    drop(conn);
+
+    // The reports: one page for all sites and one per site, each site's
+    // CSVs holding its own rows only.
+    let out = dir.join("report");
+    let options = trm::report::generate::Options {
+        db: &settings.db,
+        out_dir: &out,
+        extra_reports: None,
+        thresholds: &t,
+        site: None,
+    };
+    let g = trm::report::generate::generate(&options).expect("the reports are written");
+    assert_eq!(g.site_pages.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>(), SITES.to_vec());
+    let mut users = 0;
+    for s in SITES {
+        let st = site_of(&handle, s);
+        let m = st.manifest();
+        let site_dir = out.join("sites").join(s);
+        assert_eq!(csv_rows(&site_dir.join("users_and_groups.csv")), m.counts.users, "site {s}: users");
+        assert_eq!(
+            csv_rows(&site_dir.join("broken_extracts.csv")),
+            m.planted.broken_extracts.len(),
+            "site {s}: broken extracts"
+        );
+        // minijinja writes '/' in attributes as an entity.
+        let page = std::fs::read_to_string(site_dir.join("index.html")).unwrap().replace("&#x2f;", "/");
+        assert!(page.contains(r#"href="../../index.html""#), "site {s}'s page links to all sites");
+        for other in SITES.iter().filter(|o| **o != s) {
+            assert!(page.contains(&format!(r#"href="../../sites/{other}/index.html""#)), "site {s}'s page links to {other}");
+        }
+        users += m.counts.users;
+    }
+    assert_eq!(csv_rows(&out.join("users_and_groups.csv")), users, "all sites: users");
+
+    // One site alone, by name; an unknown site is an error naming the known ones.
+    let only = dir.join("report-ops");
+    let g = trm::report::generate::generate(&trm::report::generate::Options { out_dir: &only, site: Some("ops"), ..options })
+        .expect("the ops reports are written");
+    assert!(g.site_pages.is_empty());
+    assert_eq!(csv_rows(&only.join("users_and_groups.csv")), site_of(&handle, "ops").manifest().counts.users);
+    let e = trm::report::generate::generate(&trm::report::generate::Options {
+        out_dir: &dir.join("report-none"),
+        site: Some("nowhere"),
+        ..options
+    })
+    .err()
+    .expect("an unknown site fails");
+    let e = format!("{e:#}");
+    assert!(e.contains("nowhere") && SITES.iter().all(|s| e.contains(s)), "{e}");
+    handle.stop().await;
+}

@@ -90,7 +90,7 @@ fn audit_findings(handle: &SimHandle, db: &Path, parquet: &Path) -> Vec<audit::F
     hostile.owner_name = Some(HOSTILE_OWNER.into());
     hostile.reason = HOSTILE_REASON.into();
     all.push(hostile);
-    audit::write(db, Some(parquet), &audited.run, &all).expect("the findings are stored");
+    audit::write(db, Some(parquet), &audited.run, &all, &[]).expect("the findings are stored");
     all
 }
 

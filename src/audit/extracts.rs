@@ -129,6 +129,7 @@ pub fn broken(graph: &Graph, inputs: &Inputs, t: &Thresholds) -> Vec<Finding> {
             owner_id: content.and_then(|c| c.owner_id.clone()),
             owner_name: inputs.owner_name(content.and_then(|c| c.owner_id.as_deref())),
             reason: sentences.join(" "),
+            site_luid: None,
             evidence: json!({
                 "task_id": task.id,
                 "reasons": reasons,

@@ -144,6 +144,7 @@ fn finding(graph: &Graph, inputs: &Inputs, f: NodeIndex, ds: NodeIndex, kind: &'
         owner_name: inputs.owner_name(owner_id.as_deref()),
         owner_id,
         reason,
+        site_luid: None,
         evidence: json!({
             "kind": kind,
             "datasource_id": &*ds_node.id,

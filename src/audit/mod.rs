@@ -26,6 +26,8 @@ pub use crate::config::Thresholds;
 pub use inputs::{load_inputs, Inputs};
 
 use crate::lineage::Graph;
+use arrow::record_batch::RecordBatch;
+
 use crate::warehouse::{self, Rows, RunRef, WarehouseError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -72,6 +74,9 @@ pub struct Finding {
     pub owner_id: Option<String>,
     pub owner_name: Option<String>,
     pub reason: String,
+    /// The site the asset is on (REST LUID), when the graph knows it: a run
+    /// over several sites keeps each site's findings apart.
+    pub site_luid: Option<String>,
     pub evidence: serde_json::Value,
 }
 
@@ -108,6 +113,12 @@ pub fn audit(graph: &Graph, inputs: &Inputs, t: &Thresholds) -> Vec<Finding> {
     findings.extend(unused::datasources(graph, inputs, t));
     findings.extend(extracts::broken(graph, inputs, t));
     findings.extend(fields::missing(graph, inputs));
+    for f in &mut findings {
+        f.site_luid = graph
+            .get(&f.asset_id)
+            .and_then(|ix| graph.sites.get(usize::from(graph.node(ix).site)))
+            .map(|(luid, _)| luid.clone());
+    }
     findings.sort_by(|a, b| {
         (a.detector, std::cmp::Reverse(a.severity), &a.asset_id, &a.finding_id).cmp(&(
             b.detector,
@@ -130,7 +141,35 @@ pub fn summary(findings: &[Finding]) -> BTreeMap<(&'static str, Severity), usize
 
 /// Replaces the run's findings in DuckDB (and Parquet when `parquet` is
 /// given). Returns the rows written.
-pub fn write(db: &Path, parquet: Option<&Path>, run: &RunRef, findings: &[Finding]) -> Result<u64, WarehouseError> {
+///
+/// A run over several sites (`sites`: each one's LUID and content URL, from
+/// the graph) stores each finding under its asset's site, and gives every
+/// site its own (possibly empty) set.
+pub fn write(
+    db: &Path,
+    parquet: Option<&Path>,
+    run: &RunRef,
+    findings: &[Finding],
+    sites: &[(String, String)],
+) -> Result<u64, WarehouseError> {
+    if sites.len() <= 1 {
+        return warehouse::write_derived(db, parquet, run, "findings", vec![finding_rows(findings.iter())?]);
+    }
+    let mut by_site = Vec::with_capacity(sites.len() + 1);
+    for (luid, _) in sites {
+        let rows = finding_rows(findings.iter().filter(|f| f.site_luid.as_deref() == Some(luid.as_str())))?;
+        by_site.push((Some(luid.clone()), rows));
+    }
+    // An asset the graph places on no site of the run (not expected).
+    let unplaced: Vec<&Finding> =
+        findings.iter().filter(|f| !f.site_luid.as_ref().is_some_and(|l| sites.iter().any(|(s, _)| s == l))).collect();
+    if !unplaced.is_empty() {
+        by_site.push((None, finding_rows(unplaced.into_iter())?));
+    }
+    warehouse::write_derived_by_site(db, parquet, run, "findings", by_site)
+}
+
+fn finding_rows<'a>(findings: impl Iterator<Item = &'a Finding>) -> Result<RecordBatch, WarehouseError> {
     let mut rows = Rows::new("findings");
     for f in findings {
         let evidence = f.evidence.to_string();
@@ -153,7 +192,7 @@ pub fn write(db: &Path, parquet: Option<&Path>, run: &RunRef, findings: &[Findin
             Some(codes.as_str()).filter(|c| !c.is_empty()).into(),
         ])?;
     }
-    warehouse::write_derived(db, parquet, run, "findings", vec![rows.finish()])
+    Ok(rows.finish())
 }
 
 /// `1234567` → `1,234,567`, for reasons and reports people read.
@@ -214,10 +253,11 @@ pub fn run(db: &Path, parquet: Option<&Path>, run_id: Option<&str>, t: &Threshol
     let findings = audit(&graph, &inputs, t);
     let detect_secs = detect.elapsed().as_secs_f64();
     let (nodes, edges) = (graph.node_count(), graph.edge_count());
+    let sites = graph.sites.clone();
     // Freeing a million-node graph takes a noticeable moment; let it happen
     // beside the write (or not at all, if the process exits first).
     std::thread::spawn(move || drop(graph));
-    write(db, parquet, &run, &findings).with_context(|| format!("cannot store the findings of run {}", run.run_id))?;
+    write(db, parquet, &run, &findings, &sites).with_context(|| format!("cannot store the findings of run {}", run.run_id))?;
     Ok(AuditRun {
         baseline: inputs.baseline.clone(),
         run,

@@ -57,6 +57,7 @@ pub fn dashboards(inputs: &Inputs, t: &Thresholds) -> Vec<Finding> {
             owner_id: v.owner_id.clone(),
             owner_name: inputs.owner_name(v.owner_id.as_deref()),
             reason,
+            site_luid: None,
             evidence: json!({
                 "lifetime_views": v.total,
                 "views_in_window": window,
@@ -132,6 +133,7 @@ pub fn datasources(graph: &Graph, inputs: &Inputs, t: &Thresholds) -> Vec<Findin
             owner_id: ds.owner_id.clone(),
             owner_name: inputs.owner_name(ds.owner_id.as_deref()),
             reason,
+            site_luid: None,
             evidence: json!({
                 "downstream_workbooks": workbooks,
                 "window_days": t.unused_days,

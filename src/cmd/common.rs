@@ -253,10 +253,12 @@ pub async fn audit_and_report(
     parquet: Option<&Path>,
     out: &Path,
     extra: Option<&Path>,
+    site: Option<&str>,
     t: &Thresholds,
 ) -> anyhow::Result<Generated> {
     let (db, parquet, out, extra, t) =
         (db.to_owned(), parquet.map(Path::to_owned), out.to_owned(), extra.map(Path::to_owned), t.clone());
+    let site = site.map(str::to_owned);
     tokio::task::spawn_blocking(move || -> anyhow::Result<Generated> {
         if !audited(&db)? {
             let r = audit::run(&db, parquet.as_deref(), None, &t)?;
@@ -267,6 +269,7 @@ pub async fn audit_and_report(
             out_dir: &out,
             extra_reports: extra.as_deref(),
             thresholds: &t,
+            site: site.as_deref(),
         })?;
         print_generated(&g);
         Ok(g)
@@ -334,6 +337,9 @@ fn print_generated(g: &Generated) {
         println!("  {slug:<28} {rows:>8} rows  {}", path.display());
     }
     println!("  HTML report: {} ({:.1} MB)", g.index.display(), g.html_bytes as f64 / 1e6);
+    for (site, dir) in &g.site_pages {
+        println!("  site {site}: {}", dir.join("index.html").display());
+    }
     if let Some(other) = &g.findings_run {
         println!("  note: the findings are from run {other}; run `trm audit` to audit the latest run");
     }

@@ -82,6 +82,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         Some(&settings.parquet),
         &report_dir,
         None,
+        None,
         &config::Thresholds::default(),
     )
     .await?;

@@ -15,7 +15,9 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<()> {
     let wa = WarehouseArgs { config: args.config.clone(), db: args.db.clone(), run: None, lock: args.lock };
     let (file, t, db) = common::warehouse_settings(&wa)?;
     let parquet = common::parquet_dir(&file, None, false);
-    common::audit_and_report(&db, parquet.as_deref(), &args.out, args.reports.as_deref(), &t).await.map(|_| ())
+    common::audit_and_report(&db, parquet.as_deref(), &args.out, args.reports.as_deref(), args.site.as_deref(), &t)
+        .await
+        .map(|_| ())
 }
 
 pub async fn report_usage(args: ReportUsageArgs) -> anyhow::Result<()> {

@@ -12,7 +12,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     // Always audit the run just made (a run made with --only may share its
     // predecessor's tables, but its findings are its own).
     let r = common::audit_latest(&settings.db, parquet, &t).await?;
-    common::audit_and_report(&settings.db, parquet, &args.out, args.reports.as_deref(), &t).await?;
+    common::audit_and_report(&settings.db, parquet, &args.out, args.reports.as_deref(), None, &t).await?;
     let mut hits = Vec::new();
     // A site that could not be read is an error whatever the findings.
     let failed: Vec<String> = outcome.failed_sites().map(|s| format!("'{}'", s.content_url)).collect();

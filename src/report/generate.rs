@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use super::model::{Card, FindingCount, HtmlInput, TrendPoint};
+use super::model::{Card, FindingCount, HtmlInput, SiteLink, TrendPoint};
 use super::{definitions, diagrams, html, write_all};
 use crate::config::Thresholds;
 use crate::warehouse::read::{self, RunRef};
@@ -19,6 +19,10 @@ pub struct Options<'a> {
     /// More definitions; one named like a built-in replaces it.
     pub extra_reports: Option<&'a Path>,
     pub thresholds: &'a Thresholds,
+    /// Only this site (content URL or LUID) of a warehouse holding several.
+    /// Without it, a warehouse of several sites gets the page for all of
+    /// them and one page per site under `sites/<content_url>/`.
+    pub site: Option<&'a str>,
 }
 
 /// Rows per report in index.html.
@@ -33,6 +37,9 @@ pub struct Generated {
     pub html_bytes: usize,
     /// The run the findings describe, when it is not the latest run.
     pub findings_run: Option<String>,
+    /// Per site of a warehouse holding several: its content URL and the
+    /// directory of its reports.
+    pub site_pages: Vec<(String, PathBuf)>,
 }
 
 /// The variables report definitions may read with `getvariable`.
@@ -42,12 +49,53 @@ pub fn variables(t: &Thresholds) -> BTreeMap<String, i64> {
 
 pub fn generate(o: &Options) -> anyhow::Result<Generated> {
     let conn = read::open(o.db)?;
+    if let Some(site) = o.site {
+        let (luid, _) = read::restrict_to_site(&conn, o.db, site)?;
+        return page(conn, o, o.out_dir, Some(&luid), Vec::new());
+    }
+    let sites = read::sites(&conn, o.db)?;
+    if sites.len() <= 1 {
+        return page(conn, o, o.out_dir, None, Vec::new());
+    }
+    // Each page links to the others: "all sites" at the top, one directory
+    // per site two levels below it.
+    let dir_of = |cu: &str| if cu.is_empty() { "default".to_string() } else { cu.to_string() };
+    let nav = |current: Option<&str>| -> Vec<SiteLink> {
+        let up = if current.is_some() { "../../" } else { "" };
+        std::iter::once(SiteLink { label: "All sites".into(), href: format!("{up}index.html"), current: current.is_none() })
+            .chain(sites.iter().map(|(_, cu)| SiteLink {
+                label: if cu.is_empty() { "Default".into() } else { cu.clone() },
+                href: format!("{up}sites/{}/index.html", dir_of(cu)),
+                current: current == Some(cu.as_str()),
+            }))
+            .collect()
+    };
+    let mut all = page(conn, o, o.out_dir, None, nav(None))?;
+    for (luid, cu) in &sites {
+        let dir = o.out_dir.join("sites").join(dir_of(cu));
+        let conn = read::open(o.db)?;
+        read::restrict_to_site(&conn, o.db, luid)?;
+        page(conn, o, &dir, Some(luid), nav(Some(cu)))?;
+        all.site_pages.push((cu.clone(), dir));
+    }
+    Ok(all)
+}
+
+/// One page and its CSV files from what `conn` reads (the whole warehouse,
+/// or one site of it: `site_luid`).
+fn page(
+    conn: duckdb::Connection,
+    o: &Options,
+    out_dir: &Path,
+    site_luid: Option<&str>,
+    sites: Vec<SiteLink>,
+) -> anyhow::Result<Generated> {
     let run = read::resolve_run(&conn, o.db, None)?;
     let defs = definitions::load(o.extra_reports)?;
-    let tables = write_all(&conn, &defs, &variables(o.thresholds), o.out_dir)?;
+    let tables = write_all(&conn, &defs, &variables(o.thresholds), out_dir)?;
     let csvs = tables
         .iter()
-        .map(|t| (t.slug.clone(), o.out_dir.join(format!("{}.csv", t.slug)), t.rows.len()))
+        .map(|t| (t.slug.clone(), out_dir.join(format!("{}.csv", t.slug)), t.rows.len()))
         .collect();
 
     let q = |sql: &str| -> anyhow::Result<i64> {
@@ -136,8 +184,19 @@ pub fn generate(o: &Options) -> anyhow::Result<Generated> {
             t.rows.truncate(HTML_ROW_LIMIT);
         }
     }
+    let mut diagrams = diagrams::all(&graph, &flagged);
+    if let Some(luid) = site_luid {
+        let no = graph.sites.iter().position(|(l, _)| l == luid);
+        diagrams.retain(|d| graph.get(&d.id).is_some_and(|ix| Some(usize::from(graph.node(ix).site)) == no));
+    }
+    let title = match site_luid {
+        Some(_) => sites.iter().find(|s| s.current).map(|s| s.label.clone()),
+        None if sites.is_empty() => None,
+        None => Some("All sites".to_string()),
+    };
     let input = HtmlInput {
-        site: if run.site.is_empty() { "Default".into() } else { run.site.clone() },
+        site: title.unwrap_or_else(|| if run.site.is_empty() { "Default".into() } else { run.site.clone() }),
+        sites,
         server: run.server.clone(),
         run_id: run.run_id.clone(),
         as_of: crate::time::iso(run.as_of),
@@ -146,11 +205,11 @@ pub fn generate(o: &Options) -> anyhow::Result<Generated> {
         findings: counts,
         reports: tables,
         usage_trend,
-        diagrams: diagrams::all(&graph, &flagged),
+        diagrams,
     };
     drop(graph);
     let page = html::render(&input).context("cannot render the HTML report")?;
-    let index = o.out_dir.join("index.html");
+    let index = out_dir.join("index.html");
     std::fs::write(&index, &page).with_context(|| format!("cannot write {}", index.display()))?;
     Ok(Generated {
         findings_run: findings_run.filter(|f| *f != run.run_id),
@@ -158,5 +217,6 @@ pub fn generate(o: &Options) -> anyhow::Result<Generated> {
         csvs,
         index,
         html_bytes: page.len(),
+        site_pages: Vec::new(),
     })
 }

@@ -18,7 +18,7 @@ use minijinja::value::Value;
 use minijinja::{context, AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
-use super::model::{Card, Diagram, FindingCount, HtmlInput, ReportColumn, ReportTable};
+use super::model::{Card, Diagram, FindingCount, HtmlInput, ReportColumn, ReportTable, SiteLink};
 use super::svg;
 
 /// The templates, by the name they are included by. `base.html.j2` is the
@@ -64,6 +64,7 @@ pub fn render(input: &HtmlInput) -> Result<String, HtmlError> {
     let env = environment()?;
     let page = Page {
         site: &input.site,
+        sites: &input.sites,
         server: &input.server,
         run_id: &input.run_id,
         as_of: &input.as_of,
@@ -111,6 +112,7 @@ fn environment() -> Result<Environment<'static>, HtmlError> {
 #[derive(Serialize)]
 struct Page<'a> {
     site: &'a str,
+    sites: &'a [SiteLink],
     server: &'a str,
     run_id: &'a str,
     as_of: &'a str,

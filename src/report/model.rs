@@ -9,6 +9,9 @@ use serde::Serialize;
 pub struct HtmlInput {
     /// Site name or content URL, for the title.
     pub site: String,
+    /// For a warehouse of several sites: the page of all of them and one
+    /// per site, to move between them (empty for one site).
+    pub sites: Vec<SiteLink>,
     pub server: String,
     /// The extraction run the report describes.
     pub run_id: String,
@@ -74,6 +77,16 @@ pub struct TrendPoint {
 
 /// The lineage around one workbook or published datasource, at asset level
 /// (databases, tables, datasources, sheets, dashboards, workbooks).
+/// A link to the report of one site, or of all of them.
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteLink {
+    pub label: String,
+    /// Relative to the page holding the link.
+    pub href: String,
+    /// The page this link is on.
+    pub current: bool,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Diagram {
     /// The asset's id (REST LUID for workbooks and published datasources);

@@ -35,7 +35,7 @@ use std::thread::JoinHandle;
 use arrow::record_batch::RecordBatch;
 
 pub use batch::{Rows, V};
-pub use derived::{write_derived, write_derived_tables};
+pub use derived::{write_derived, write_derived_by_site, write_derived_tables};
 pub use logs::append_log;
 pub use read::RunRef;
 pub use duck::{hist_name, sql_type};

@@ -53,6 +53,63 @@ pub fn open(db: &Path) -> Result<Connection, WarehouseError> {
     Ok(conn)
 }
 
+/// The sites the warehouse holds (LUID, content URL), by content URL: each
+/// site's latest row in `sites`.
+pub fn sites(conn: &Connection, db: &Path) -> Result<Vec<(String, String)>, WarehouseError> {
+    let err = |source| WarehouseError::Duck { path: db.to_owned(), what: "cannot read the sites".into(), source };
+    let mut stmt = conn
+        .prepare("SELECT site_luid, coalesce(content_url, '') FROM sites ORDER BY content_url, site_luid")
+        .map_err(err)?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(err)?;
+    rows.collect::<Result<_, _>>().map_err(err)
+}
+
+/// Narrows what `conn` reads to one site of a warehouse holding several:
+/// each plain view with a `site_luid` column, and `runs`, are shadowed by
+/// temporary views keeping only that site's rows and runs, so reports and
+/// anything else written against the plain views answer for the site alone.
+/// `site` is a content URL or a site LUID. Returns the site's (LUID,
+/// content URL); an unknown site is an error listing the known ones.
+pub fn restrict_to_site(conn: &Connection, db: &Path, site: &str) -> Result<(String, String), WarehouseError> {
+    let err = |what: &str, source| WarehouseError::Duck { path: db.to_owned(), what: what.into(), source };
+    let known = sites(conn, db)?;
+    let Some((luid, content_url)) = known.iter().find(|(l, cu)| cu == site || l == site).cloned() else {
+        let names: Vec<String> =
+            known.iter().map(|(_, cu)| if cu.is_empty() { "'' (the default site)".into() } else { format!("'{cu}'") }).collect();
+        return Err(WarehouseError::NoRun {
+            path: db.to_owned(),
+            message: format!("there is no site '{site}' in the warehouse; it holds {}", names.join(", ")),
+        });
+    };
+    let catalog: String =
+        conn.query_row("SELECT current_database()", [], |r| r.get(0)).map_err(|e| err("cannot name the database", e))?;
+    let views: Vec<String> = {
+        let mut stmt = conn
+            .prepare(
+                "SELECT c.table_name FROM information_schema.columns c \
+                 JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
+                 WHERE c.table_schema = 'main' AND c.table_catalog = current_database() AND t.table_type = 'VIEW' \
+                 AND c.column_name = 'site_luid' ORDER BY 1",
+            )
+            .map_err(|e| err("cannot list the views", e))?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(|e| err("cannot list the views", e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| err("cannot list the views", e))?
+    };
+    let q = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+    let lit = format!("'{}'", luid.replace('\'', "''"));
+    let cat = q(&catalog);
+    let mut sql = String::new();
+    for v in &views {
+        sql += &format!("CREATE OR REPLACE TEMP VIEW {0} AS SELECT * FROM {cat}.main.{0} WHERE site_luid = {lit};\n", q(v));
+    }
+    sql += &format!(
+        "CREATE OR REPLACE TEMP VIEW runs AS SELECT r.* FROM {cat}.main.runs r WHERE r.run_id IN \
+         (SELECT run_id FROM {cat}.main.run_sites WHERE site_luid = {lit} AND status = 'succeeded');\n"
+    );
+    conn.execute_batch(&sql).map_err(|e| err(&format!("cannot narrow the warehouse to site '{content_url}'"), e))?;
+    Ok((luid, content_url))
+}
+
 /// DuckDB's buffer limit for readers.
 pub const MEMORY_LIMIT: &str = "400MB";
 

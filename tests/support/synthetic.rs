@@ -176,6 +176,7 @@ pub fn site(rows: usize, workbooks: usize) -> HtmlInput {
 
     HtmlInput {
         site: format!("Synthetic {}", HOSTILE[0]),
+        sites: Vec::new(),
         server: "https://tableau.example.test".into(),
         run_id: "run-0001".into(),
         as_of: "2026-06-30T12:00:00Z".into(),
