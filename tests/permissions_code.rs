@@ -592,3 +592,103 @@ async fn bad_files_are_refused_with_their_line_before_any_write() {
         "no write was sent"
     );
 }
+
+/// Views of workbooks that hide their tabs keep rules of their own: the
+/// export lists exactly those (in projects that are not locked), a view
+/// rule plans and applies as one call, and a rule on a view of a tabbed
+/// workbook is refused before any write.
+#[tokio::test]
+async fn view_rules_are_exported_planned_and_applied() {
+    let (handle, client) = start(FaultPlan::default()).await;
+    // Ground truth from the dataset model: the views the server gives rules
+    // of their own, each as `workbook/view` in its project.
+    let (own, tabbed, group) = {
+        let d = handle.state.data();
+        let key = |v: &trm::sim::dataset::View| format!("{}/{}", d.workbooks[v.workbook as usize].name, v.name);
+        let mut own: Vec<(String, String, u32)> = d
+            .views
+            .iter()
+            .enumerate()
+            .filter(|(i, v)| {
+                let w = &d.workbooks[v.workbook as usize];
+                !w.show_tabs && !d.projects[w.project as usize].locked && !d.view_rules(*i as u32).is_empty()
+            })
+            .map(|(i, v)| (path_of(&d, d.workbooks[v.workbook as usize].project), key(v), i as u32))
+            .collect();
+        own.sort();
+        let tabbed = d
+            .views
+            .iter()
+            .find(|v| {
+                let w = &d.workbooks[v.workbook as usize];
+                w.show_tabs && !d.projects[w.project as usize].locked
+            })
+            .map(|v| (path_of(&d, d.workbooks[v.workbook as usize].project), key(v)))
+            .expect("a tabbed workbook in an unlocked project");
+        // A group with no rule on the first such view yet.
+        let first = own[0].2;
+        let group = (0..d.groups.len() as u32)
+            .find(|g| {
+                !d.groups[*g as usize].deleted && !d.view_rules(first).iter().any(|r| r.grantee == Grantee::Group(*g))
+            })
+            .expect("a group without a rule on the view");
+        (own, tabbed, group)
+    };
+    assert!(!own.is_empty(), "the small site has views with rules of their own");
+
+    let exported = export::export(&client, None).await.unwrap();
+    let mut listed: Vec<(String, String)> = exported
+        .file
+        .projects
+        .iter()
+        .flat_map(|(path, spec)| spec.views.keys().map(move |k| (path.clone(), k.clone())))
+        .collect();
+    listed.sort();
+    assert_eq!(listed, own.iter().map(|(p, k, _)| (p.clone(), k.clone())).collect::<Vec<_>>());
+    let text = export::to_yaml(&exported, "sim", "analytics").unwrap();
+    let round = permissions::plan_file(&client, &text, "export.yaml", false).await.expect("an export plans");
+    assert!(round.plan.is_empty(), "{}", round.plan.render(50));
+
+    // A group gets View on one such view, if it has no rule there yet.
+    let (path, key, view) = own[0].clone();
+    let (group_name, view_luid) = {
+        let d = handle.state.data();
+        (d.groups[group as usize].name.clone(), d.views[view as usize].id.clone())
+    };
+    let file = format!(
+        "projects:\n  {}:\n    views:\n      {}:\n        - group: {}\n          template: View\n",
+        q(&path),
+        q(&key),
+        q(&group_name)
+    );
+    let planned = permissions::plan_file(&client, &file, "views.yaml", false).await.expect("the view rule plans");
+    let view_caps = ["Read", "Filter", "ViewComments", "AddComment", "ExportImage", "ExportData"];
+    // One additive PUT on the view, nothing else.
+    let lines = planned_lines(&planned.plan);
+    assert!(
+        lines.len() == 1 && lines[0].0 == "PUT" && lines[0].1.ends_with(&format!("/views/{view_luid}/permissions")),
+        "{}",
+        planned.plan.render(20)
+    );
+    let report = admin::apply(&client, &planned.plan, Options::stop_at_first_error(4), &no_progress).await;
+    assert!(report.is_complete(), "{}", report.render(&planned.plan, 20));
+    assert_eq!(successful(&handle), planned_lines(&planned.plan));
+    {
+        let d = handle.state.data();
+        assert_eq!(caps_of(&d.view_rules(view), Grantee::Group(group)), allow(&view_caps));
+    }
+    let again = permissions::plan_file(&client, &file, "views.yaml", false).await.unwrap();
+    assert!(again.plan.is_empty(), "{}", again.plan.render(20));
+
+    // A tabbed workbook's view: refused, naming the line, before any write.
+    let before = handle.state.calls.snapshot().len();
+    let bad = format!(
+        "projects:\n  {}:\n    views:\n      {}:\n        - group: {}\n          template: View\n",
+        q(&tabbed.0),
+        q(&tabbed.1),
+        q(&group_name)
+    );
+    let err = permissions::plan_file(&client, &bad, "p.yaml", false).await.expect_err("a tabbed view").to_string();
+    assert!(err.starts_with("p.yaml:4") && err.contains("takes its workbook's rules"), "{err}");
+    assert_eq!(handle.state.calls.snapshot().len(), before, "no write was sent");
+}

@@ -3,6 +3,7 @@
 //! neither question): compute and store them for the run, with a summary.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 
 use trm::access::{self, query};
 use trm::cli::AccessArgs;
@@ -68,15 +69,19 @@ fn answer(
             return Ok(());
         }
         let role = answers.first().map(|a| a.site_role.as_str()).unwrap_or("");
-        println!(
+        // Tens of thousands of lines: one write per line would cost more
+        // than the query.
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        writeln!(
+            out,
             "{name} ({luid}){}",
             if role.is_empty() {
                 String::new()
             } else {
                 format!(", {role}")
             }
-        );
-        print_by_item(&answers);
+        )?;
+        print_by_item(&mut out, &answers)?;
         let count = |allowed: bool| {
             answers
                 .iter()
@@ -89,7 +94,8 @@ fn answer(
             .filter(|a| a.allowed)
             .map(|a| a.item_luid.as_str())
             .collect();
-        println!(
+        writeln!(
+            out,
             "{} capabilities allowed on {} items{}",
             count(true),
             items.len(),
@@ -98,7 +104,8 @@ fn answer(
             } else {
                 String::new()
             }
-        );
+        )?;
+        out.flush()?;
     }
     if let Some(asset) = &args.asset {
         let (kind, luid, name) = query::find_item(&conn, &db, asset)?;
@@ -141,7 +148,7 @@ fn answer(
 }
 
 /// One line per item: its capabilities grouped by how they came about.
-fn print_by_item(answers: &[query::Answer]) {
+fn print_by_item(out: &mut impl Write, answers: &[query::Answer]) -> std::io::Result<()> {
     let mut i = 0;
     while i < answers.len() {
         let a = &answers[i];
@@ -160,18 +167,21 @@ fn print_by_item(answers: &[query::Answer]) {
             .as_deref()
             .map(|p| format!(" in '{p}'"))
             .unwrap_or_default();
-        println!(
+        writeln!(
+            out,
             "  {} '{}'{place}:",
             a.item_type,
             a.item_name.as_deref().unwrap_or(&a.item_luid)
-        );
+        )?;
         for ((denied, why), caps) in how {
-            println!(
+            writeln!(
+                out,
                 "    {} {}: {why}",
                 if denied { "-" } else { "+" },
                 caps.join(", ")
-            );
+            )?;
         }
         i += same;
     }
+    Ok(())
 }

@@ -235,6 +235,16 @@ pub fn resolve(
                     );
                     continue;
                 };
+                if !item.own_rules {
+                    err(
+                        at,
+                        format!(
+                            "view {name:?} takes its workbook's rules: the workbook shows its sheets as tabs; \
+                             set the rules on the workbook, or have it hide its tabs"
+                        ),
+                    );
+                    continue;
+                }
                 let rules = rules_of(list, kind, &at);
                 out.objects.push(Desired {
                     project_path: path.clone(),

@@ -2,9 +2,9 @@
 //!
 //! Everything is read through the REST API: each project's lock mode and
 //! rules, its default rules for every content type the server answers
-//! for, and the rules of the workbooks, data sources and flows of projects
-//! that are not locked (locked content has the project's defaults and no
-//! rules of its own). Items without rules are left out. Each grantee's
+//! for, and the rules of the workbooks, data sources, flows and views
+//! (of workbooks that hide their tabs) of projects that are not locked
+//! (locked content has the project's defaults and no rules of its own). Items without rules are left out. Each grantee's
 //! capabilities become the template leaving the fewest overrides.
 
 use std::collections::{BTreeMap, HashMap};
@@ -87,7 +87,7 @@ pub async fn export(client: &Client, only: Option<&str>) -> anyhow::Result<Expor
                 .push(format!("the server lists no {kind}; left out"));
             continue;
         };
-        for i in list {
+        for i in list.into_iter().filter(|i| i.own_rules) {
             if let Some(path) = unlocked.get(i.project_luid.as_str()) {
                 let t = Target::Item {
                     kind,

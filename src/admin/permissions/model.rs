@@ -125,15 +125,21 @@ pub struct ProjectSpec {
     pub datasources: BTreeMap<String, Vec<RuleSpec>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub flows: BTreeMap<String, Vec<RuleSpec>>,
+    /// Views by `workbook name/view name`: only views of workbooks that
+    /// hide their tabs have rules of their own (a tabbed workbook's views
+    /// take the workbook's).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub views: BTreeMap<String, Vec<RuleSpec>>,
 }
 
 impl ProjectSpec {
     /// The item maps with their content type.
-    pub fn items(&self) -> [(&'static str, &BTreeMap<String, Vec<RuleSpec>>); 3] {
+    pub fn items(&self) -> [(&'static str, &BTreeMap<String, Vec<RuleSpec>>); 4] {
         [
             ("workbooks", &self.workbooks),
             ("datasources", &self.datasources),
             ("flows", &self.flows),
+            ("views", &self.views),
         ]
     }
 
@@ -142,6 +148,7 @@ impl ProjectSpec {
             "workbooks" => Some(&mut self.workbooks),
             "datasources" => Some(&mut self.datasources),
             "flows" => Some(&mut self.flows),
+            "views" => Some(&mut self.views),
             _ => None,
         }
     }
@@ -215,6 +222,23 @@ const FLOWS: Ladder = &[
         &["ChangeHierarchy", "Delete", "ChangePermissions"],
     ),
 ];
+/// A view's capabilities are a workbook's less those of the whole workbook
+/// (ExportXml, Write, CreateRefreshMetrics, ChangeHierarchy, RunExplainData).
+const VIEWS: Ladder = &[
+    (
+        "View",
+        &[
+            "Read",
+            "Filter",
+            "ViewComments",
+            "AddComment",
+            "ExportImage",
+            "ExportData",
+        ],
+    ),
+    ("Explore", &["ShareView", "ViewUnderlyingData", "WebAuthoring"]),
+    ("Administer", &["Delete", "ChangePermissions"]),
+];
 /// Projects have no Explore template; Administer is Project Leader.
 const PROJECTS: Ladder = &[
     ("View", &["Read"]),
@@ -251,7 +275,7 @@ pub const DEFAULT_KINDS: &[&str] = &[
 ];
 
 /// Content types with item rules in the file.
-pub const ITEM_KINDS: &[&str] = &["workbooks", "datasources", "flows"];
+pub const ITEM_KINDS: &[&str] = &["workbooks", "datasources", "flows", "views"];
 
 fn ladder(kind: &str) -> Option<Ladder> {
     Some(match kind {
@@ -259,6 +283,7 @@ fn ladder(kind: &str) -> Option<Ladder> {
         "workbooks" => WORKBOOKS,
         "datasources" => DATASOURCES,
         "flows" => FLOWS,
+        "views" => VIEWS,
         "virtualconnections" => VIRTUAL_CONNECTIONS,
         "dataroles" | "metrics" | "lenses" | "databases" | "tables" => OTHER,
         _ => return None,
@@ -322,6 +347,7 @@ pub fn singular(kind: &str) -> &str {
         "workbooks" => "workbook",
         "datasources" => "data source",
         "flows" => "flow",
+        "views" => "view",
         "virtualconnections" => "virtual connection",
         "dataroles" => "data role",
         "metrics" => "metric",

@@ -151,13 +151,21 @@ pub async fn projects(client: &Client) -> Result<Vec<ProjectState>, TableauError
 #[derive(Clone, Debug)]
 pub struct Item {
     pub luid: String,
+    /// A view's is `workbook name/view name`: view names repeat across
+    /// workbooks of a project.
     pub name: String,
     pub project_luid: String,
+    /// Whether it keeps rules of its own: not a view of a workbook that
+    /// shows its sheets as tabs (Tableau gives those the workbook's rules).
+    pub own_rules: bool,
 }
 
-/// Every item of a kind (`workbooks`, `datasources`, `flows`). `None`
-/// when the server has no such collection (a 404 or 400 answer).
+/// Every item of a kind (`workbooks`, `datasources`, `flows`, `views`).
+/// `None` when the server has no such collection (a 404 or 400 answer).
 pub async fn items(client: &Client, kind: &str) -> Result<Option<Vec<Item>>, TableauError> {
+    if kind == "views" {
+        return views(client).await.map(Some);
+    }
     let singular = kind.trim_end_matches('s');
     match list_all(client, &client.site_path(kind), kind, singular, &[]).await {
         Ok(list) => Ok(Some(
@@ -167,6 +175,7 @@ pub async fn items(client: &Client, kind: &str) -> Result<Option<Vec<Item>>, Tab
                         luid: i["id"].as_str()?.to_string(),
                         name: i["name"].as_str().unwrap_or_default().to_string(),
                         project_luid: i["project"]["id"].as_str().unwrap_or_default().to_string(),
+                        own_rules: true,
                     })
                 })
                 .collect(),
@@ -176,6 +185,47 @@ pub async fn items(client: &Client, kind: &str) -> Result<Option<Vec<Item>>, Tab
     }
 }
 
+/// Every view, named and placed by its workbook.
+async fn views(client: &Client) -> Result<Vec<Item>, TableauError> {
+    let (workbooks_path, views_path) = (client.site_path("workbooks"), client.site_path("views"));
+    let (workbooks, views) = futures::try_join!(
+        list_all(client, &workbooks_path, "workbooks", "workbook", &[]),
+        list_all(client, &views_path, "views", "view", &[]),
+    )?;
+    // A workbook that does not say is taken to hide its tabs, as the
+    // extraction does: its views may then have rules.
+    let shows_tabs = |w: &Value| match &w["showTabs"] {
+        Value::Bool(b) => *b,
+        Value::String(s) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    };
+    let by_id: HashMap<&str, (&str, &str, bool)> = workbooks
+        .iter()
+        .filter_map(|w| {
+            Some((
+                w["id"].as_str()?,
+                (
+                    w["name"].as_str().unwrap_or_default(),
+                    w["project"]["id"].as_str().unwrap_or_default(),
+                    shows_tabs(w),
+                ),
+            ))
+        })
+        .collect();
+    Ok(views
+        .iter()
+        .filter_map(|v| {
+            let (workbook, project, tabs) = by_id.get(v["workbook"]["id"].as_str()?)?;
+            Some(Item {
+                luid: v["id"].as_str()?.to_string(),
+                name: format!("{workbook}/{}", v["name"].as_str().unwrap_or_default()),
+                project_luid: project.to_string(),
+                own_rules: !tabs,
+            })
+        })
+        .collect())
+}
+
 /// What an object's rules are read from and written to.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Target {
@@ -183,7 +233,7 @@ pub enum Target {
     Project { project: String },
     /// A project's default rules for a content type.
     Default { project: String, kind: &'static str },
-    /// An item's rules (`workbooks`, `datasources`, `flows`).
+    /// An item's rules (`workbooks`, `datasources`, `flows`, `views`).
     Item { kind: &'static str, luid: String },
 }
 
