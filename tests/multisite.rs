@@ -521,3 +521,24 @@ async fn the_audit_and_the_reports_keep_each_site_apart() {
     assert!(e.contains("nowhere") && SITES.iter().all(|s| e.contains(s)), "{e}");
     handle.stop().await;
 }
+
+/// A server of several sites waits its latency model on every request, as
+/// a one-site server does, and keeps one latency log for all its sites.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_of_several_sites_applies_its_latency_model() {
+    let latency_model = trm::sim::latency::LatencyModel::parse("rest=30ms,metadata=60ms").unwrap();
+    let handle = start(SimConfig { latency_model, ..three_sites() }).await;
+    let dir = scratch("multisite-latency");
+    let settings = Settings { site: "finance".into(), ..settings(&handle, &dir) };
+    let started = std::time::Instant::now();
+    let outcome = extract::run(&settings, &Options { only: vec!["users".into()], parquet: false }, Arc::new(Quiet))
+        .await
+        .expect("finance's users are read");
+    let wall = started.elapsed();
+    let s = handle.state.latency_log.summary();
+    assert_eq!(s.requests as u64, outcome.stats.requests, "every request of the run waited");
+    assert!((s.rest_ms - 30.0 * s.rest_requests as f64).abs() < 1.0, "{} ms for {} requests", s.rest_ms, s.rest_requests);
+    // Sign-in, then the user pages one after another at least.
+    assert!(wall.as_secs_f64() * 1000.0 >= s.longest_chain_ms && s.longest_chain_ms >= 60.0, "{s:?}");
+    handle.stop().await;
+}

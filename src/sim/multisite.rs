@@ -27,7 +27,7 @@ use axum::{Json, Router};
 use tower::ServiceExt as _;
 
 use super::rest::auth::AUTH_HEADER;
-use super::{calls, control, faults, metadata, rest, simulated_date, SimState};
+use super::{calls, control, faults, latency, metadata, rest, simulated_date, SimState};
 
 /// Sign-in bodies are small; anything bigger is not one.
 const MAX_AUTH_BODY: usize = 64 * 1024;
@@ -61,7 +61,10 @@ pub fn app(primary: Arc<SimState>) -> Router {
         .fallback(dispatch_api)
         .with_state(sites.clone())
         .layer(axum::middleware::from_fn_with_state(primary.clone(), faults::inject))
-        .layer(axum::middleware::from_fn_with_state(primary.clone(), calls::record));
+        .layer(axum::middleware::from_fn_with_state(primary.clone(), calls::record))
+        // Outermost, as on a one-site server: every request waits, the
+        // server's one latency log (the first site's `/sim/latency`) records it.
+        .layer(axum::middleware::from_fn_with_state(primary.clone(), latency::apply));
     Router::new()
         .route("/sim/sites", get(list_sites))
         .route("/sim/{*rest}", any(dispatch_control))
