@@ -177,18 +177,18 @@ pub struct RuleSpec {
 /// each entry is (template, capabilities it adds to the previous one).
 type Ladder = &'static [(&'static str, &'static [&'static str])];
 
+/// The View template of workbooks and of views.
+const VIEWING: &[&str] = &[
+    "Read",
+    "Filter",
+    "ViewComments",
+    "AddComment",
+    "ExportImage",
+    "ExportData",
+];
+
 const WORKBOOKS: Ladder = &[
-    (
-        "View",
-        &[
-            "Read",
-            "Filter",
-            "ViewComments",
-            "AddComment",
-            "ExportImage",
-            "ExportData",
-        ],
-    ),
+    ("View", VIEWING),
     (
         "Explore",
         &[
@@ -225,17 +225,7 @@ const FLOWS: Ladder = &[
 /// A view's capabilities are a workbook's less those of the whole workbook
 /// (ExportXml, Write, CreateRefreshMetrics, ChangeHierarchy, RunExplainData).
 const VIEWS: Ladder = &[
-    (
-        "View",
-        &[
-            "Read",
-            "Filter",
-            "ViewComments",
-            "AddComment",
-            "ExportImage",
-            "ExportData",
-        ],
-    ),
+    ("View", VIEWING),
     ("Explore", &["ShareView", "ViewUnderlyingData", "WebAuthoring"]),
     ("Administer", &["Delete", "ChangePermissions"]),
 ];
