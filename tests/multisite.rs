@@ -440,6 +440,9 @@ async fn the_audit_and_the_reports_keep_each_site_apart() {
 
     let t = trm::config::Thresholds::default();
     let audited = trm::audit::run(&settings.db, Some(&settings.parquet), None, &t).expect("the audit runs");
+    let mut audited_sites: Vec<&str> = audited.sites.iter().map(|(_, cu)| cu.as_str()).collect();
+    audited_sites.sort_unstable();
+    assert_eq!(audited_sites, SITES.to_vec());
     let conn = open(&settings.db);
     assert_eq!(
         query_i64(&conn, "SELECT count(*) FROM findings") as usize,

@@ -233,6 +233,8 @@ pub struct AuditRun {
     pub inputs_secs: f64,
     /// Running every detector.
     pub detect_secs: f64,
+    /// The sites the run read (LUID, content URL); findings name theirs.
+    pub sites: Vec<(String, String)>,
 }
 
 /// Audits one run of the warehouse (the latest succeeded one when `run_id`
@@ -270,6 +272,7 @@ pub fn run(db: &Path, parquet: Option<&Path>, run_id: Option<&str>, t: &Threshol
         graph_build_secs: stats.build_secs,
         inputs_secs,
         detect_secs,
+        sites,
     })
 }
 

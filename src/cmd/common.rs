@@ -326,6 +326,14 @@ pub fn print_audit_summary(r: &audit::AuditRun, t: &Thresholds) {
         let (h, m, l) = (n(Severity::High), n(Severity::Medium), n(Severity::Low));
         println!("{:<32} {:>6} {:>6} {:>6} {:>6}", title, h, m, l, h + m + l);
     }
+    if r.sites.len() > 1 {
+        println!();
+        for (luid, content_url) in &r.sites {
+            let mine: Vec<&audit::Finding> = r.findings.iter().filter(|f| f.site_luid.as_deref() == Some(luid.as_str())).collect();
+            let high = mine.iter().filter(|f| f.severity == Severity::High).count();
+            println!("  site {content_url:<24} {:>6} findings, {high} high severity", mine.len());
+        }
+    }
     println!();
     println!("{} findings stored in the `findings` table.", r.findings.len());
 }
