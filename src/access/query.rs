@@ -263,7 +263,7 @@ pub fn for_user(
     let mut out = answers(conn, db, &sql, &[&user_luid, &capability, &denied])?;
     // Rows alike but for their cause (another group, say): by capabilities.
     for same in out.chunk_by_mut(|a, b| (&a.item_luid, a.allowed, &a.reason) == (&b.item_luid, b.allowed, &b.reason)) {
-        same.sort_by(|a, b| a.capabilities.join(",").cmp(&b.capabilities.join(",")));
+        same.sort_by_cached_key(|a| a.capabilities.join(","));
     }
     Ok(out)
 }

@@ -29,13 +29,7 @@ pub fn int(v: &Value, key: &str) -> Option<i64> {
     }
 }
 
-pub fn boolean(v: &Value, key: &str) -> Option<bool> {
-    match v.get(key)? {
-        Value::String(s) => s.parse().ok(),
-        Value::Bool(b) => Some(*b),
-        _ => None,
-    }
-}
+pub use crate::tableau::rest::boolean;
 
 pub fn time(v: &Value, key: &str) -> V<'static> {
     text(v, key).and_then(parse_time).map_or(V::Null, V::Time)

@@ -49,13 +49,14 @@ pub fn variables(t: &Thresholds) -> BTreeMap<String, i64> {
 
 pub fn generate(o: &Options) -> anyhow::Result<Generated> {
     let conn = read::open(o.db)?;
+    let defs = definitions::load(o.extra_reports)?;
     if let Some(site) = o.site {
         let (luid, _) = read::restrict_to_site(&conn, o.db, site)?;
-        return page(conn, o, o.out_dir, Some(&luid), Vec::new());
+        return page(conn, o, &defs, o.out_dir, Some(&luid), Vec::new());
     }
     let sites = read::sites(&conn, o.db)?;
     if sites.len() <= 1 {
-        return page(conn, o, o.out_dir, None, Vec::new());
+        return page(conn, o, &defs, o.out_dir, None, Vec::new());
     }
     // Each page links to the others: "all sites" at the top, one directory
     // per site two levels below it.
@@ -70,12 +71,12 @@ pub fn generate(o: &Options) -> anyhow::Result<Generated> {
             }))
             .collect()
     };
-    let mut all = page(conn, o, o.out_dir, None, nav(None))?;
+    let mut all = page(conn, o, &defs, o.out_dir, None, nav(None))?;
     for (luid, cu) in &sites {
         let dir = o.out_dir.join("sites").join(dir_of(cu));
         let conn = read::open(o.db)?;
         read::restrict_to_site(&conn, o.db, luid)?;
-        page(conn, o, &dir, Some(luid), nav(Some(cu)))?;
+        page(conn, o, &defs, &dir, Some(luid), nav(Some(cu)))?;
         all.site_pages.push((cu.clone(), dir));
     }
     Ok(all)
@@ -86,13 +87,13 @@ pub fn generate(o: &Options) -> anyhow::Result<Generated> {
 fn page(
     conn: duckdb::Connection,
     o: &Options,
+    defs: &[definitions::Definition],
     out_dir: &Path,
     site_luid: Option<&str>,
     sites: Vec<SiteLink>,
 ) -> anyhow::Result<Generated> {
     let run = read::resolve_run(&conn, o.db, None)?;
-    let defs = definitions::load(o.extra_reports)?;
-    let tables = write_all(&conn, &defs, &variables(o.thresholds), out_dir)?;
+    let tables = write_all(&conn, defs, &variables(o.thresholds), out_dir)?;
     let csvs = tables
         .iter()
         .map(|t| (t.slug.clone(), out_dir.join(format!("{}.csv", t.slug)), t.rows.len()))

@@ -198,6 +198,17 @@ pub fn parse_page(mut body: Value, collection: &str, item: &str) -> Result<Page,
     Ok(Page { number, size, total, items })
 }
 
+/// A boolean attribute: Tableau's XML gives `"true"`/`"false"` text (any
+/// case), JSON a boolean; anything else, or no attribute, is `None`.
+pub fn boolean(v: &Value, key: &str) -> Option<bool> {
+    match v.get(key)? {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
 fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -252,6 +263,13 @@ mod tests {
             parse_page(json!({"pagination": total("many"), "workbooks": {}}), "workbooks", "workbook").unwrap_err();
         assert!(e.contains("totalAvailable"), "{e}");
         assert!(parse_page(json!([1]), "workbooks", "workbook").is_err());
+    }
+
+    #[test]
+    fn booleans_from_xml_text_or_json() {
+        let v = json!({"a": "true", "b": "FALSE", "c": true, "d": "yes", "e": 1});
+        let got: Vec<Option<bool>> = ["a", "b", "c", "d", "e", "missing"].iter().map(|k| boolean(&v, k)).collect();
+        assert_eq!(got, vec![Some(true), Some(false), Some(true), None, None, None]);
     }
 
     #[test]

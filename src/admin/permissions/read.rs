@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::model::{Caps, LockMode, Mode};
 use crate::admin::site::{self, Project};
-use crate::tableau::rest::list_all;
+use crate::tableau::rest::{boolean, list_all};
 use crate::tableau::{Client, TableauError};
 
 /// A grantee: a group or a user, by LUID. Groups sort first.
@@ -194,11 +194,6 @@ async fn views(client: &Client) -> Result<Vec<Item>, TableauError> {
     )?;
     // A workbook that does not say is taken to hide its tabs, as the
     // extraction does: its views may then have rules.
-    let shows_tabs = |w: &Value| match &w["showTabs"] {
-        Value::Bool(b) => *b,
-        Value::String(s) => s.eq_ignore_ascii_case("true"),
-        _ => false,
-    };
     let by_id: HashMap<&str, (&str, &str, bool)> = workbooks
         .iter()
         .filter_map(|w| {
@@ -207,7 +202,7 @@ async fn views(client: &Client) -> Result<Vec<Item>, TableauError> {
                 (
                     w["name"].as_str().unwrap_or_default(),
                     w["project"]["id"].as_str().unwrap_or_default(),
-                    shows_tabs(w),
+                    boolean(w, "showTabs") == Some(true),
                 ),
             ))
         })

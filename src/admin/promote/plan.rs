@@ -234,14 +234,6 @@ fn tag_set(item: &Value) -> BTreeSet<String> {
         .collect()
 }
 
-fn show_tabs(item: &Value) -> Option<bool> {
-    match &item["showTabs"] {
-        Value::Bool(b) => Some(*b),
-        Value::String(s) => Some(s.eq_ignore_ascii_case("true")),
-        _ => None,
-    }
-}
-
 /// Reads one site: projects (with paths and locks), then the workbooks and
 /// datasources whose project path `keep` accepts, with their documents.
 async fn read_site(client: &Client, keep: &dyn Fn(&str) -> bool) -> anyhow::Result<SiteState> {
@@ -306,7 +298,7 @@ async fn read_site(client: &Client, keep: &dyn Fn(&str) -> bool) -> anyhow::Resu
                 content_url: v["contentUrl"].as_str().unwrap_or_default().to_string(),
                 project_path: path.to_string(),
                 description: v["description"].as_str().unwrap_or_default().to_string(),
-                show_tabs: show_tabs(&v),
+                show_tabs: crate::tableau::rest::boolean(&v, "showTabs"),
                 tags: tag_set(&v),
                 document,
             });
