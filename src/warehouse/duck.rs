@@ -249,6 +249,14 @@ impl Duck {
             Connection::open_with_flags(path, Config::default().enable_autoload_extension(false)?)
         })?;
         let duck = Duck { conn, path: path.to_owned() };
+        // A large site's run is one transaction of millions of rows: cap
+        // DuckDB's buffers so it writes row groups out as it goes rather
+        // than holding the run in memory (the default is 80% of RAM).
+        // Measured on the large site: 853 MiB peak RSS with it, 1,039 without.
+        duck.exec(
+            &format!("SET memory_limit = '{}'", super::read::MEMORY_LIMIT),
+            "cannot configure DuckDB's memory limit",
+        )?;
         duck.migrate()?;
         duck.exec("BEGIN TRANSACTION", "cannot begin the run's transaction")?;
         Ok(duck)
