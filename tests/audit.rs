@@ -116,6 +116,12 @@ fn check_against_manifest(findings: &[Finding], m: &Manifest) {
     let unused_ds = sorted(p.unused_datasources.iter().map(|u| u.id.as_str()));
     assert!(!unused_ds.is_empty(), "the site plants unused datasources");
     assert_eq!(ids(findings, "unused_datasource"), unused_ds, "unused datasources");
+    let reasons: BTreeSet<&str> = p.unused_datasources.iter().map(|u| u.reason).collect();
+    assert_eq!(
+        reasons,
+        BTreeSet::from(["no_downstream_workbook", "no_views"]),
+        "the site plants datasources unused for both reasons"
+    );
     for u in &p.unused_datasources {
         let f = finding(findings, "unused_datasource", &u.id);
         let workbooks = f.evidence["downstream_workbooks"].as_array().map_or(0, Vec::len);

@@ -499,7 +499,10 @@ async fn transient_faults_end_in_a_complete_run() {
         match extract(&settings(&handle, &scratch("fault"))).await {
             Ok(outcome) => {
                 if outcome.rows != clean.rows {
-                    failures.push(format!("{fault}: counts differ from a clean run's: {:?}", outcome.rows));
+                    failures.push(format!(
+                        "{fault}: counts differ from a clean run's: {:?}; warnings: {:?}",
+                        outcome.rows, outcome.warnings
+                    ));
                 }
                 if seen.is_some_and(|seen| !seen(&outcome.stats)) {
                     failures.push(format!("{fault}: the fault never reached the client ({:?})", outcome.stats));
@@ -551,6 +554,43 @@ async fn a_permanent_fault_fails_naming_the_stream_and_status() {
     let before_rows: Vec<String> = before_rows.into_iter().filter(|r| !r.starts_with("runs:")).collect();
     assert!(after == before_rows, "the previous warehouse changed");
     handle.stop().await;
+}
+
+/// The server-level schedule list, which Tableau Cloud refuses: only a
+/// refusal means "no schedules here". A request throttled more times in a
+/// row than the ordinary attempts allow still completes, and a failure
+/// that outlives its retries fails the run instead of storing none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedules_are_read_through_throttling_and_never_stored_empty_on_failure() {
+    let throttled = "{kind: status, status: 429, api: rest, path: /schedules, first: 9, retry_after_secs: 0}";
+    let handle = site(SimConfig { faults: plan(throttled), ..SimConfig::default() }).await;
+    let listed = handle.state.data().schedules.iter().filter(|s| !s.inline).count() as u64;
+    assert!(listed > 0, "the site lists schedules");
+    let outcome = extract_only(&settings(&handle, &scratch("schedules-429")), &["schedules"])
+        .await
+        .expect("nine 429s in a row are waited out");
+    assert_eq!(outcome.rows["schedules"], listed);
+    assert_eq!(outcome.stats.throttled, 9);
+    handle.stop().await;
+
+    let failing = "{kind: status, status: 503, api: rest, path: /schedules}";
+    let handle = site(SimConfig { faults: plan(failing), ..SimConfig::default() }).await;
+    let msg = format!(
+        "{:#}",
+        extract_only(&settings(&handle, &scratch("schedules-503")), &["schedules"])
+            .await
+            .expect_err("a schedule list that keeps failing fails the run")
+    );
+    assert!(msg.contains("stream schedules failed") && msg.contains("HTTP 503"), "{msg}");
+    handle.stop().await;
+
+    let cloud = site(SimConfig { flavor: sim::Flavor::Cloud, ..SimConfig::default() }).await;
+    let outcome = extract_only(&settings(&cloud, &scratch("schedules-cloud")), &["schedules"])
+        .await
+        .expect("Tableau Cloud's refusal is not a failure");
+    assert_eq!(outcome.rows["schedules"], 0);
+    assert!(outcome.warnings.iter().any(|w| w.starts_with("schedules: schedules are not listed")), "{:?}", outcome.warnings);
+    cloud.stop().await;
 }
 
 /// Everything a reader of the warehouse sees: every table's history and

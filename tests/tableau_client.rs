@@ -57,7 +57,7 @@ fn settings_for(server: String) -> Settings {
 /// Short waits so failing sites do not slow the suite; `max_delay` still
 /// honours the site's one-second `Retry-After`.
 fn fast() -> RetryPolicy {
-    RetryPolicy { max_attempts: 6, base_delay: Duration::from_millis(10), max_delay: Duration::from_secs(2) }
+    RetryPolicy { max_attempts: 6, base_delay: Duration::from_millis(10), max_delay: Duration::from_secs(2), ..RetryPolicy::default() }
 }
 
 async fn connect(h: &SimHandle) -> Client {

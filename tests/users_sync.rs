@@ -43,6 +43,7 @@ async fn connect(handle: &SimHandle, api_version: Option<&str>) -> Client {
         max_attempts: 4,
         base_delay: Duration::from_millis(10),
         max_delay: Duration::from_millis(100),
+        ..RetryPolicy::default()
     };
     Client::connect_with(&settings, policy)
         .await

@@ -28,9 +28,13 @@ stream!(Schedules, "schedules", ["schedules"]);
 
 impl Schedules {
     async fn extract(&self, ctx: &Ctx) -> anyhow::Result<()> {
-        // Server-level on Tableau Server; Tableau Cloud has no such list.
+        // Server-level on Tableau Server; Tableau Cloud has no such list and
+        // refuses it (403 or 404 seen). Only such a refusal means "none
+        // here": a failure that outlived its retries (429, 5xx, a dropped
+        // connection) fails the stream rather than storing no schedules.
         let items = match list_all(&ctx.client, "schedules", "schedules", "schedule", &[]).await {
             Ok(items) => items,
+            Err(e) if !matches!(e.status(), Some(400 | 403 | 404 | 405)) => return Err(e.into()),
             Err(e) => {
                 ctx.warn(self.name(), format!("schedules are not listed by this server ({e}); continuing without them"));
                 Vec::new()

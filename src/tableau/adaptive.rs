@@ -221,8 +221,18 @@ impl Limiter {
     /// Waits for a slot at the current task's priority; counts the wait
     /// and the request against the current stream.
     pub async fn acquire(&self) -> Slot<'_> {
+        let priority = current().map_or(0, |t| t.priority);
+        self.acquire_at(priority).await
+    }
+
+    /// [`Limiter::acquire`] ahead of every waiter of any priority (waiters
+    /// equally ahead keep their order).
+    pub async fn acquire_ahead(&self) -> Slot<'_> {
+        self.acquire_at(i32::MAX).await
+    }
+
+    async fn acquire_at(&self, priority: i32) -> Slot<'_> {
         let tag = current();
-        let priority = tag.as_ref().map_or(0, |t| t.priority);
         let asked = Instant::now();
         let rx = {
             let mut s = self.lock();
@@ -415,10 +425,10 @@ mod tests {
         let first = l.acquire().await;
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut tasks = Vec::new();
-        for (name, p) in [("low", 0), ("high", 10), ("mid", 5), ("high2", 10)] {
+        for (name, p) in [("low", 0), ("high", 10), ("mid", 5), ("high2", 10), ("retry", 0), ("retry2", 0)] {
             let (l, order) = (l.clone(), order.clone());
             tasks.push(tokio::spawn(tagged(name, p, async move {
-                let _slot = l.acquire().await;
+                let _slot = if name.starts_with("retry") { l.acquire_ahead().await } else { l.acquire().await };
                 order.lock().unwrap().push(name);
             })));
             tokio::task::yield_now().await;
@@ -428,8 +438,8 @@ mod tests {
         for t in tasks {
             t.await.unwrap();
         }
-        assert_eq!(*order.lock().unwrap(), vec!["high", "high2", "mid", "low"]);
-        assert_eq!(l.streams().iter().map(|(_, f)| f.requests).sum::<u64>(), 4);
+        assert_eq!(*order.lock().unwrap(), vec!["retry", "retry2", "high", "high2", "mid", "low"]);
+        assert_eq!(l.streams().iter().map(|(_, f)| f.requests).sum::<u64>(), 6);
     }
 
     #[tokio::test]

@@ -10,15 +10,26 @@ use std::time::Duration;
 
 #[derive(Clone, Debug)]
 pub struct RetryPolicy {
-    /// Attempts in all, the first included.
+    /// Attempts in all, the first included, not counting those answered
+    /// 429.
     pub max_attempts: u32,
+    /// Attempts answered 429 a request may have. A 429 is the server
+    /// pacing its clients, not failing: a busy site can throttle one
+    /// request many times in a row while its neighbours get through, so
+    /// throttling has its own, larger budget.
+    pub max_throttled: u32,
     pub base_delay: Duration,
     pub max_delay: Duration,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { max_attempts: 6, base_delay: Duration::from_millis(250), max_delay: Duration::from_secs(30) }
+        RetryPolicy {
+            max_attempts: 6,
+            max_throttled: 20,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(30),
+        }
     }
 }
 
@@ -63,8 +74,15 @@ impl RetryPolicy {
         }
     }
 
-    pub fn should_retry(&self, attempt: u32) -> bool {
-        attempt < self.max_attempts
+    /// Whether to try again after `failed` attempts that failed other than
+    /// by a 429 and `throttled` that were answered 429, the last attempt
+    /// being `last_throttled` or not.
+    pub fn should_retry(&self, failed: u32, throttled: u32, last_throttled: bool) -> bool {
+        if last_throttled {
+            throttled < self.max_throttled
+        } else {
+            failed < self.max_attempts
+        }
     }
 }
 
@@ -95,14 +113,18 @@ mod tests {
     #[test]
     fn backoff_grows_is_capped_and_honours_retry_after() {
         let p =
-            RetryPolicy { max_attempts: 5, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(1) };
+            RetryPolicy { max_attempts: 5, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(1), ..Default::default() };
         assert_eq!(p.delay(1, None, 1.0), Duration::from_millis(100));
         assert_eq!(p.delay(2, None, 1.0), Duration::from_millis(200));
         assert_eq!(p.delay(3, None, 0.0), Duration::from_millis(200));
         assert_eq!(p.delay(10, None, 1.0), Duration::from_secs(1));
         assert_eq!(p.delay(1, Some(Duration::from_secs(3)), 0.5), Duration::from_secs(1), "Retry-After is capped");
         assert_eq!(p.delay(1, Some(Duration::from_millis(700)), 0.5), Duration::from_millis(700));
-        assert!(p.should_retry(4) && !p.should_retry(5));
+        assert!(p.should_retry(4, 0, false) && !p.should_retry(5, 0, false));
+        // Throttling has its own budget: 429s do not use up the others, nor
+        // the others the 429s'.
+        assert!(p.should_retry(1, 19, true) && !p.should_retry(1, 20, true));
+        assert!(p.should_retry(4, 19, false) && p.should_retry(5, 3, true));
         assert_eq!(parse_retry_after(" 2 ", 0), Some(Duration::from_secs(2)));
         assert_eq!(
             p.wait(1, Some(Duration::from_millis(700)), 0.5),

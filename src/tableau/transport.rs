@@ -376,7 +376,7 @@ impl Client {
             Ok(c) => c,
             Err(_) => return,
         };
-        match self.send_once(&call).await {
+        match self.send_once(&call, false).await {
             Ok((reply, _)) if reply.status.is_success() => tracing::debug!("signed out"),
             Ok((reply, _)) => {
                 tracing::debug!(status = reply.status.as_u16(), "sign-out refused; the session ends on its own")
@@ -557,25 +557,28 @@ impl Client {
     /// with; fails only when no reply came at all.
     async fn send_with_retries(&self, call: &Call) -> Result<(Reply, u64), TableauError> {
         let mut attempt = 0u32;
+        let mut throttled = 0u32;
         loop {
             attempt += 1;
-            match self.send_once(call).await {
+            match self.send_once(call, attempt > 1).await {
                 Ok((reply, generation)) => {
                     let status = reply.status;
                     if !retry::retryable_status(status.as_u16()) {
                         return Ok((reply, generation));
                     }
-                    if status == StatusCode::TOO_MANY_REQUESTS {
+                    let too_many = status == StatusCode::TOO_MANY_REQUESTS;
+                    if too_many {
+                        throttled += 1;
                         self.counters.throttled.fetch_add(1, Ordering::Relaxed);
                     }
-                    if !self.policy.should_retry(attempt) {
+                    if !self.policy.should_retry(attempt - throttled, throttled, too_many) {
                         return Ok((reply, generation));
                     }
                     let after = retry_after(&reply.headers);
                     self.pause(call, attempt, after, "retryable status").await;
                 }
                 Err(message) => {
-                    if !self.policy.should_retry(attempt) {
+                    if !self.policy.should_retry(attempt - throttled, throttled, false) {
                         return Err(TableauError::Transport {
                             method: call.method.to_string(),
                             path: call.label.clone(),
@@ -593,8 +596,12 @@ impl Client {
     /// session token is taken once the permit is held: a request queued
     /// behind many others would otherwise carry a token that ended while it
     /// waited, and could lose that race every time it is retried.
-    async fn send_once(&self, call: &Call) -> Result<(Reply, u64), String> {
-        let slot = self.limiter.acquire().await;
+    /// A retry goes ahead of requests not yet sent: it has waited its turn
+    /// once already, and under a server that refuses every Nth request a
+    /// retry queued behind the same others each time could be refused
+    /// each time.
+    async fn send_once(&self, call: &Call, retry: bool) -> Result<(Reply, u64), String> {
+        let slot = if retry { self.limiter.acquire_ahead().await } else { self.limiter.acquire().await };
         let (token, generation) = if call.auth {
             let s = self.session.lock().expect("session lock poisoned");
             (Some(s.token.clone()), s.generation)

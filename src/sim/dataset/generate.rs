@@ -343,8 +343,17 @@ pub fn generate_scaled(size: Size, seed: u64, site_content_url: &str, percent: u
     }
 
     // Workbooks with their views and embedded datasources. Every eighth
-    // published datasource is never connected to: an orphan.
-    let connectable: Vec<u32> = (0..datasources.len() as u32).filter(|i| i % 8 != 5).collect();
+    // published datasource is never connected to: an orphan. One more
+    // (the seventh) is connected to by one workbook only, an old one whose
+    // views nobody opens: a datasource unused for want of views.
+    let idle_datasource = (datasources.len() > 6).then_some(6u32);
+    if let Some(x) = idle_datasource {
+        let ds = &mut datasources[x as usize];
+        ds.created_at = ds.created_at.min(day_start(-150) + 3_600);
+    }
+    const IDLE_WORKBOOK: usize = 1;
+    let connectable: Vec<u32> =
+        (0..datasources.len() as u32).filter(|&i| i % 8 != 5 && Some(i) != idle_datasource).collect();
     let mut rng = root.fork(6);
     let mut workbooks = Vec::with_capacity(shape.workbooks);
     let mut views = Vec::with_capacity(shape.workbooks * 6);
@@ -443,6 +452,18 @@ pub fn generate_scaled(size: Size, seed: u64, site_content_url: &str, percent: u
                 None => format!("{} ({})", rng.pick(DATASOURCE_SUBJECTS), rng.pick(DB_TYPES)),
             };
             embedded_datasources.push(EmbeddedDatasource { id: rng.uuid(), name, workbook: wb, published });
+        }
+
+        if i == IDLE_WORKBOOK {
+            if let Some(x) = idle_datasource {
+                for v in &mut views[first_view as usize..] {
+                    v.usage = Usage { start_day: v.usage.start_day, end_day: v.usage.start_day, per_day_milli: 0 };
+                }
+                // Its own stream, so the rest of the site stays as it was.
+                let id = root.fork(60).uuid();
+                let name = datasources[x as usize].name.clone();
+                embedded_datasources.push(EmbeddedDatasource { id, name, workbook: wb, published: Some(x) });
+            }
         }
 
         let mut rules = projects[project as usize].default_workbook_rules.clone();
