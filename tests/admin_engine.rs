@@ -23,7 +23,7 @@ async fn start(faults: FaultPlan) -> (SimHandle, Client) {
         .await
         .expect("site starts");
     let dir = site::scratch("admin-engine");
-    let policy = RetryPolicy { max_attempts: 4, base_delay: Duration::from_millis(10), max_delay: Duration::from_millis(100) };
+    let policy = RetryPolicy { max_attempts: 4, base_delay: Duration::from_millis(10), max_delay: Duration::from_millis(100), ..RetryPolicy::default() };
     let client = Client::connect_with(&site::settings(&handle, &dir), policy)
         .await
         .expect("signs in");

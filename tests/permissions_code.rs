@@ -40,6 +40,7 @@ async fn start(faults: FaultPlan) -> (SimHandle, Client) {
         max_attempts: 4,
         base_delay: Duration::from_millis(10),
         max_delay: Duration::from_millis(100),
+        ..RetryPolicy::default()
     };
     let client = Client::connect_with(&site::settings(&handle, &dir), policy)
         .await
