@@ -557,22 +557,27 @@ async fn a_permanent_fault_fails_naming_the_stream_and_status() {
 }
 
 /// The server-level schedule list, which Tableau Cloud refuses: only a
-/// refusal means "no schedules here". A request throttled more times in a
-/// row than the ordinary attempts allow still completes, and a failure
+/// refusal means "no schedules here". A request the server paces (429, or
+/// 503 with Retry-After) more times in a row than the ordinary attempts
+/// allow still completes, and a failure
 /// that outlives its retries fails the run instead of storing none.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn schedules_are_read_through_throttling_and_never_stored_empty_on_failure() {
-    let throttled = "{kind: status, status: 429, api: rest, path: /schedules, first: 9, retry_after_secs: 0}";
-    let handle = site(SimConfig { faults: plan(throttled), ..SimConfig::default() }).await;
-    let listed = handle.state.data().schedules.iter().filter(|s| !s.inline).count() as u64;
-    assert!(listed > 0, "the site lists schedules");
-    let outcome = extract_only(&settings(&handle, &scratch("schedules-429")), &["schedules"])
-        .await
-        .expect("nine 429s in a row are waited out");
-    assert_eq!(outcome.rows["schedules"], listed);
-    assert_eq!(outcome.stats.throttled, 9);
-    handle.stop().await;
+async fn schedules_are_read_through_pacing_and_never_stored_empty_on_failure() {
+    // Paced: a 429, or a 503 that says when to come back.
+    for status in [429, 503] {
+        let paced = format!("{{kind: status, status: {status}, api: rest, path: /schedules, first: 9, retry_after_secs: 0}}");
+        let handle = site(SimConfig { faults: plan(&paced), ..SimConfig::default() }).await;
+        let listed = handle.state.data().schedules.iter().filter(|s| !s.inline).count() as u64;
+        assert!(listed > 0, "the site lists schedules");
+        let outcome = extract_only(&settings(&handle, &scratch("schedules-paced")), &["schedules"])
+            .await
+            .unwrap_or_else(|e| panic!("nine {status}s with Retry-After in a row are waited out: {e:#}"));
+        assert_eq!(outcome.rows["schedules"], listed);
+        assert_eq!(outcome.stats.retries, 9);
+        handle.stop().await;
+    }
 
+    // Unpaced (no Retry-After), and for good: six attempts, then failure.
     let failing = "{kind: status, status: 503, api: rest, path: /schedules}";
     let handle = site(SimConfig { faults: plan(failing), ..SimConfig::default() }).await;
     let msg = format!(

@@ -10,13 +10,13 @@ use std::time::Duration;
 
 #[derive(Clone, Debug)]
 pub struct RetryPolicy {
-    /// Attempts in all, the first included, not counting those answered
-    /// 429.
+    /// Attempts in all, the first included, not counting those the server
+    /// paced (below).
     pub max_attempts: u32,
-    /// Attempts answered 429 a request may have. A 429 is the server
-    /// pacing its clients, not failing: a busy site can throttle one
-    /// request many times in a row while its neighbours get through, so
-    /// throttling has its own, larger budget.
+    /// Paced attempts a request may have: answered 429, or 503 with a
+    /// `Retry-After`. The server is pacing its clients then, not failing,
+    /// and a busy site can turn one request away many times in a row while
+    /// its neighbours get through, so pacing has its own, larger budget.
     pub max_throttled: u32,
     pub base_delay: Duration,
     pub max_delay: Duration,
@@ -74,9 +74,9 @@ impl RetryPolicy {
         }
     }
 
-    /// Whether to try again after `failed` attempts that failed other than
-    /// by a 429 and `throttled` that were answered 429, the last attempt
-    /// being `last_throttled` or not.
+    /// Whether to try again after `failed` attempts that failed unpaced and
+    /// `throttled` that the server paced, the last attempt being
+    /// `last_throttled` or not.
     pub fn should_retry(&self, failed: u32, throttled: u32, last_throttled: bool) -> bool {
         if last_throttled {
             throttled < self.max_throttled
@@ -121,8 +121,8 @@ mod tests {
         assert_eq!(p.delay(1, Some(Duration::from_secs(3)), 0.5), Duration::from_secs(1), "Retry-After is capped");
         assert_eq!(p.delay(1, Some(Duration::from_millis(700)), 0.5), Duration::from_millis(700));
         assert!(p.should_retry(4, 0, false) && !p.should_retry(5, 0, false));
-        // Throttling has its own budget: 429s do not use up the others, nor
-        // the others the 429s'.
+        // Pacing has its own budget: paced attempts do not use up the
+        // others, nor the others the paced ones'.
         assert!(p.should_retry(1, 19, true) && !p.should_retry(1, 20, true));
         assert!(p.should_retry(4, 19, false) && p.should_retry(5, 3, true));
         assert_eq!(parse_retry_after(" 2 ", 0), Some(Duration::from_secs(2)));

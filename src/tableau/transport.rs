@@ -557,7 +557,9 @@ impl Client {
     /// with; fails only when no reply came at all.
     async fn send_with_retries(&self, call: &Call) -> Result<(Reply, u64), TableauError> {
         let mut attempt = 0u32;
-        let mut throttled = 0u32;
+        // Attempts the server paced: a 429, or a 503 that says when to
+        // come back. They have their own budget (see `RetryPolicy`).
+        let mut paced = 0u32;
         loop {
             attempt += 1;
             match self.send_once(call, attempt > 1).await {
@@ -566,19 +568,20 @@ impl Client {
                     if !retry::retryable_status(status.as_u16()) {
                         return Ok((reply, generation));
                     }
-                    let too_many = status == StatusCode::TOO_MANY_REQUESTS;
-                    if too_many {
-                        throttled += 1;
+                    if status == StatusCode::TOO_MANY_REQUESTS {
                         self.counters.throttled.fetch_add(1, Ordering::Relaxed);
                     }
-                    if !self.policy.should_retry(attempt - throttled, throttled, too_many) {
+                    let after = retry_after(&reply.headers);
+                    let this_paced = status == StatusCode::TOO_MANY_REQUESTS
+                        || (status == StatusCode::SERVICE_UNAVAILABLE && after.is_some());
+                    paced += u32::from(this_paced);
+                    if !self.policy.should_retry(attempt - paced, paced, this_paced) {
                         return Ok((reply, generation));
                     }
-                    let after = retry_after(&reply.headers);
                     self.pause(call, attempt, after, "retryable status").await;
                 }
                 Err(message) => {
-                    if !self.policy.should_retry(attempt - throttled, throttled, false) {
+                    if !self.policy.should_retry(attempt - paced, paced, false) {
                         return Err(TableauError::Transport {
                             method: call.method.to_string(),
                             path: call.label.clone(),

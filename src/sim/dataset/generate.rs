@@ -5,7 +5,7 @@
 //! extracts, unused dashboards, hostile names) follow fixed patterns over a
 //! shuffled order, so every size — the small one included — has each kind.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::names::*;
 use super::rng::Rng;
@@ -343,17 +343,8 @@ pub fn generate_scaled(size: Size, seed: u64, site_content_url: &str, percent: u
     }
 
     // Workbooks with their views and embedded datasources. Every eighth
-    // published datasource is never connected to: an orphan. One more
-    // (the seventh) is connected to by one workbook only, an old one whose
-    // views nobody opens: a datasource unused for want of views.
-    let idle_datasource = (datasources.len() > 6).then_some(6u32);
-    if let Some(x) = idle_datasource {
-        let ds = &mut datasources[x as usize];
-        ds.created_at = ds.created_at.min(day_start(-150) + 3_600);
-    }
-    const IDLE_WORKBOOK: usize = 1;
-    let connectable: Vec<u32> =
-        (0..datasources.len() as u32).filter(|&i| i % 8 != 5 && Some(i) != idle_datasource).collect();
+    // published datasource is never connected to: an orphan.
+    let connectable: Vec<u32> = (0..datasources.len() as u32).filter(|i| i % 8 != 5).collect();
     let mut rng = root.fork(6);
     let mut workbooks = Vec::with_capacity(shape.workbooks);
     let mut views = Vec::with_capacity(shape.workbooks * 6);
@@ -454,18 +445,6 @@ pub fn generate_scaled(size: Size, seed: u64, site_content_url: &str, percent: u
             embedded_datasources.push(EmbeddedDatasource { id: rng.uuid(), name, workbook: wb, published });
         }
 
-        if i == IDLE_WORKBOOK {
-            if let Some(x) = idle_datasource {
-                for v in &mut views[first_view as usize..] {
-                    v.usage = Usage { start_day: v.usage.start_day, end_day: v.usage.start_day, per_day_milli: 0 };
-                }
-                // Its own stream, so the rest of the site stays as it was.
-                let id = root.fork(60).uuid();
-                let name = datasources[x as usize].name.clone();
-                embedded_datasources.push(EmbeddedDatasource { id, name, workbook: wb, published: Some(x) });
-            }
-        }
-
         let mut rules = projects[project as usize].default_workbook_rules.clone();
         if rng.chance(0.25) {
             rules.push(allow(Grantee::User(rng.below(users.len() as u64) as u32), &["Read", "Filter", "ExportImage"]));
@@ -497,6 +476,27 @@ pub fn generate_scaled(size: Size, seed: u64, site_content_url: &str, percent: u
             for v in &mut views[first_view as usize..] {
                 v.extra_rules.clear();
             }
+        }
+    }
+
+    // One published datasource unused for want of views: of the old
+    // datasources connected to only by old workbooks, the one with the
+    // fewest (then the first); nobody opens those workbooks' views. Only
+    // usage changes, so the site's content and lineage stay as they were.
+    let old = day_start(-2 * USAGE_WINDOW_DAYS);
+    let mut users_of: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); datasources.len()];
+    for e in &embedded_datasources {
+        if let Some(p) = e.published {
+            users_of[p as usize].insert(e.workbook);
+        }
+    }
+    let idle = (0..datasources.len())
+        .filter(|&x| datasources[x].created_at < old && !users_of[x].is_empty())
+        .filter(|&x| users_of[x].iter().all(|&w| workbooks[w as usize].created_at < old))
+        .min_by_key(|&x| (users_of[x].len(), x));
+    for &w in idle.map(|x| &users_of[x]).into_iter().flatten() {
+        for v in &mut views[workbooks[w as usize].views.start as usize..workbooks[w as usize].views.end as usize] {
+            v.usage = Usage { end_day: v.usage.start_day, per_day_milli: 0, ..v.usage };
         }
     }
 
