@@ -17,7 +17,7 @@ pub struct RetryPolicy {
     /// `Retry-After`. The server is pacing its clients then, not failing,
     /// and a busy site can turn one request away many times in a row while
     /// its neighbours get through, so pacing has its own, larger budget.
-    pub max_throttled: u32,
+    pub max_paced: u32,
     pub base_delay: Duration,
     pub max_delay: Duration,
 }
@@ -26,7 +26,7 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
             max_attempts: 6,
-            max_throttled: 20,
+            max_paced: 20,
             base_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(30),
         }
@@ -75,11 +75,11 @@ impl RetryPolicy {
     }
 
     /// Whether to try again after `failed` attempts that failed unpaced and
-    /// `throttled` that the server paced, the last attempt being
-    /// `last_throttled` or not.
-    pub fn should_retry(&self, failed: u32, throttled: u32, last_throttled: bool) -> bool {
-        if last_throttled {
-            throttled < self.max_throttled
+    /// `paced` that the server paced, the last attempt being `last_paced`
+    /// or not.
+    pub fn should_retry(&self, failed: u32, paced: u32, last_paced: bool) -> bool {
+        if last_paced {
+            paced < self.max_paced
         } else {
             failed < self.max_attempts
         }
