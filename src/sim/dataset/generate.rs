@@ -495,7 +495,8 @@ pub fn generate_scaled(size: Size, seed: u64, site_content_url: &str, percent: u
         .filter(|&x| users_of[x].iter().all(|&w| workbooks[w as usize].created_at < old))
         .min_by_key(|&x| (users_of[x].len(), x));
     for &w in idle.map(|x| &users_of[x]).into_iter().flatten() {
-        for v in &mut views[workbooks[w as usize].views.start as usize..workbooks[w as usize].views.end as usize] {
+        let own = workbooks[w as usize].views.clone();
+        for v in &mut views[own.start as usize..own.end as usize] {
             v.usage = Usage { end_day: v.usage.start_day, per_day_milli: 0, ..v.usage };
         }
     }
